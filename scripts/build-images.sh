@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds the local systemd container images the tests and the demo use (no registry is needed):
+#   localhost/mbg-debian:11|12|13  systemd, python3, iptables, ipset, rsyslog (molecule default scenario)
+#   localhost/mbg-mail:12          the same plus real Postfix and Dovecot (the end-to-end mail scenario, the demo)
+# An image that exists is skipped. Usage: scripts/build-images.sh [IMAGE...]   (default: all)
+set -euo pipefail
+
+MIRROR="${MBG_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+CACHE="${MBG_BUILD_DIR:-/var/tmp/mbg-rootfs}"
+BASE_PKGS="python3,python3-apt,systemd,systemd-sysv,dbus,iptables,ipset,procps,iproute2,rsyslog,ca-certificates"
+MAIL_PKGS="$BASE_PKGS,postfix,dovecot-core,dovecot-imapd,dovecot-pop3d"
+
+declare -A SUITE=([11]=bullseye [12]=bookworm [13]=trixie)
+
+log() { printf '\033[1m[build-images]\033[0m %s\n' "$*"; }
+
+build() {  # build NAME:TAG SUITE PACKAGES
+  local ref="localhost/$1" suite="$2" pkgs="$3"
+  if podman image exists "$ref"; then
+    log "$ref exists, skipped"
+    return 0
+  fi
+  local root="$CACHE/${1//[:\/]/-}"
+  rm -rf "$root"
+  mkdir -p "$root"
+  log "$ref: debootstrap $suite (about a minute; output in $root.log)"
+  local start=$SECONDS
+  if ! DEBIAN_FRONTEND=noninteractive debootstrap --variant=minbase --include="$pkgs" "$suite" "$root" "$MIRROR" \
+      >"$root.log" 2>&1; then
+    tail -n 20 "$root.log" >&2
+    log "debootstrap of $suite failed (see $root.log)" >&2
+    return 1
+  fi
+  # A privileged container must not copy the host's kernel log; an empty machine-id is set at boot.
+  sed -i 's/^module(load="imklog")/#&/' "$root/etc/rsyslog.conf"
+  : >"$root/etc/machine-id"
+  rm -f "$root"/var/cache/apt/archives/*.deb
+  rm -rf "$root"/var/lib/apt/lists/*
+  # No units that wait for hardware or a console inside a container.
+  for unit in getty@tty1.service systemd-networkd-wait-online.service; do
+    ln -sf /dev/null "$root/etc/systemd/system/$unit"
+  done
+  tar -C "$root" -c . | podman import --quiet --change 'CMD ["/sbin/init"]' - "$ref" >/dev/null
+  rm -rf "$root"
+  log "$ref built in $((SECONDS - start)) s"
+}
+
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(mbg-debian:11 mbg-debian:12 mbg-debian:13 mbg-mail:12)
+for t in "${targets[@]}"; do
+  case "$t" in
+    mbg-debian:11|mbg-debian:12|mbg-debian:13) build "$t" "${SUITE[${t#*:}]}" "$BASE_PKGS" ;;
+    mbg-mail:12) build "$t" bookworm "$MAIL_PKGS" ;;
+    *) echo "build-images: unknown image $t" >&2; exit 2 ;;
+  esac
+done
