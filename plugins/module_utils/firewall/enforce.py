@@ -1,0 +1,242 @@
+"""Apply ban decisions through a firewall backend: refuse never-ban addresses, skip expired and unchanged
+bans, and log every change to syslog. Nothing here knows which firewall tool is underneath."""
+
+from __future__ import annotations
+
+import re
+import syslog
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+from ..errors import ConfigError
+from .base import Ban, FirewallBackend, FirewallError, ban_seconds
+from .guard import Guard
+from .ipset import DEFAULT_MAXELEM, IpsetBackend
+
+SYSLOG_IDENT = "mail-bruteforce-guard"
+SYSLOG_FACILITY = syslog.LOG_AUTHPRIV
+# A ban already in the firewall whose remaining time is within this many seconds of the requested one is
+# left alone (no process, no log line): repeated scans re-asserting the same ban change nothing.
+TOLERANCE = 2
+# A ban longer than the backend's maximum timeout is written capped; passing it again (restore, or every scan)
+# tops it up once the firewall entry has run down by this much, so long bans last without a log line a minute.
+CAPPED_REFRESH = 86400
+_REASON_MAX = 400
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _ipset(config: Mapping[str, Any]) -> FirewallBackend:
+    return IpsetBackend(
+        v4=config.get("ipset_v4", "mbg_ban_v4"),
+        v6=config.get("ipset_v6", "mbg_ban_v6"),
+        maxelem=config.get("ipset_maxelem", DEFAULT_MAXELEM),
+    )
+
+
+# firewall_backend name -> factory. A new backend (nftables) is one module plus one line here.
+BACKENDS = {"ipset": _ipset}
+
+
+def make_backend(config: Mapping[str, Any]) -> FirewallBackend:
+    """The backend named by ``config["firewall_backend"]`` (default ipset); ConfigError when unknown."""
+    name = config.get("firewall_backend", "ipset")
+    factory = BACKENDS.get(name) if isinstance(name, str) else None
+    if factory is None:
+        raise ConfigError(f"firewall_backend: {name!r} is not supported (choose from: {', '.join(BACKENDS)})")
+    return factory(config)
+
+
+class Refusal(NamedTuple):
+    """A ban that was not applied, and why."""
+
+    address: str
+    reason: str
+
+
+class EnforceResult(NamedTuple):
+    """What an operation changed (or, in a dry run, would change).
+
+    ``added``: bans written (new, or with a changed expiry), addresses normalised. ``refused``: never-ban hits
+    and invalid addresses. ``removed``: addresses taken out. ``unchanged``: bans already in place.
+    ``expired``: bans whose ``until`` had passed (not added). ``messages``: the log lines, in order.
+    """
+
+    added: tuple[Ban, ...] = ()
+    refused: tuple[Refusal, ...] = ()
+    removed: tuple[str, ...] = ()
+    unchanged: tuple[Ban, ...] = ()
+    expired: tuple[Ban, ...] = ()
+    messages: tuple[str, ...] = ()
+    dry_run: bool = False
+
+    @property
+    def changed(self) -> bool:
+        """True when firewall state changed (would change, in a dry run)."""
+        return bool(self.added or self.removed)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "changed": self.changed,
+            "dry_run": self.dry_run,
+            "added": [b._asdict() for b in self.added],
+            "refused": [r._asdict() for r in self.refused],
+            "removed": list(self.removed),
+            "unchanged": [b.address for b in self.unchanged],
+            "expired": [b.address for b in self.expired],
+            "messages": list(self.messages),
+        }
+
+
+def clean_reason(reason: str) -> str:
+    """A caller's reason made safe for one syslog line (it may quote attacker-chosen usernames)."""
+    text = _CONTROL.sub("?", re.sub(r"[\t\n\r]+", " ", str(reason))).strip()
+    return text if len(text) <= _REASON_MAX else text[: _REASON_MAX - 3] + "..."
+
+
+def ban_message(address: str, seconds: int, reason: str) -> str:
+    """``ban ADDR for Ns: REASON``."""
+    reason = clean_reason(reason)
+    return f"ban {address} for {seconds}s: {reason}" if reason else f"ban {address} for {seconds}s"
+
+
+def refusal_message(address: str, reason: str) -> str:
+    """``refused to ban ADDR: REASON``."""
+    return f"refused to ban {clean_reason(address)}: {reason}"
+
+
+class Enforcer:
+    """Applies bans through ``backend`` after the never-ban ``Guard``; logs each change to syslog.
+
+    ``dry_run`` computes and reports the same result but changes nothing and logs nothing (it still reads
+    the current entries, if it can, to tell new bans from unchanged ones).
+    """
+
+    def __init__(
+        self,
+        backend: FirewallBackend,
+        *,
+        ignore: Iterable[str] = (),
+        protected: Iterable[str] = (),
+        use_syslog: bool = True,
+        dry_run: bool = False,
+    ) -> None:
+        self.backend = backend
+        self.guard = Guard(ignore, protected)
+        self.use_syslog = use_syslog
+        self.dry_run = dry_run
+
+    def ban(self, bans: Iterable[Ban], now: float) -> EnforceResult:
+        """Add unexpired, allowed bans in one backend batch; refuse never-ban addresses."""
+        return self._apply(list(bans), now, sweep=False)
+
+    def restore(self, bans: Iterable[Ban], now: float) -> EnforceResult:
+        """Boot-time recovery: ensure the sets exist, remove entries the guard forbids (e.g. a controller
+        banned before it was protected), and re-add every unexpired ban."""
+        return self._apply(list(bans), now, sweep=True)
+
+    def unban(self, addresses: Iterable[str]) -> EnforceResult:
+        """Remove addresses in one batch; ``removed`` lists those that were present. Never refused for
+        being protected (taking a ban away is always safe); invalid addresses are refused."""
+        wanted: dict[str, None] = {}  # ordered, without duplicates
+        refused: list[Refusal] = []
+        for address in addresses:
+            verdict = self.guard.check(address)
+            if verdict.refusal is not None and verdict.refusal.startswith("invalid"):
+                refused.append(Refusal(verdict.address, verdict.refusal))
+            else:
+                wanted[verdict.address] = None
+        current = self._current()
+        removed = [a for a in wanted if a in current]
+        messages = [f"unban {a}" for a in removed]
+        if removed and not self.dry_run:
+            self.backend.remove(removed)
+        self._log(syslog.LOG_NOTICE, messages)
+        return EnforceResult(
+            refused=tuple(refused), removed=tuple(removed), messages=tuple(messages), dry_run=self.dry_run
+        )
+
+    def active(self) -> dict[str, int]:
+        """Address -> seconds left, as the firewall holds it right now."""
+        return self.backend.list()
+
+    # -- internals ----------------------------------------------------------------------------------
+
+    def _apply(self, bans: Sequence[Ban], now: float, *, sweep: bool) -> EnforceResult:
+        refused: list[Refusal] = []
+        expired: list[Ban] = []
+        wanted: dict[str, Ban] = {}
+        for request in bans:
+            verdict = self.guard.check(request.address)
+            if verdict.refusal is not None:
+                refused.append(Refusal(verdict.address, verdict.refusal))
+                continue
+            ban = request._replace(address=verdict.address)
+            if ban_seconds(ban.until, now, self.backend.max_timeout) == 0:
+                expired.append(ban)
+                continue
+            previous = wanted.get(ban.address)
+            if previous is None or ban.until > previous.until:
+                wanted[ban.address] = ban  # the same address twice: the later expiry wins
+        setup: list[str] = []
+        if not self.dry_run and (wanted or sweep):
+            setup = self.backend.ensure()
+        self._log(syslog.LOG_INFO, setup)
+        refused_lines = [refusal_message(r.address, r.reason) for r in refused]
+        self._log(syslog.LOG_WARNING, refused_lines)  # logged even if applying the rest fails below
+        current = self._current() if wanted or sweep else {}
+        swept: list[Refusal] = []  # entries already in the firewall that the guard forbids
+        if sweep:
+            for address in current:
+                verdict = self.guard.check(address)
+                if verdict.refusal is not None:
+                    swept.append(Refusal(address, verdict.refusal))
+        cap = self.backend.max_timeout
+        added: list[Ban] = []
+        unchanged: list[Ban] = []
+        for ban in wanted.values():
+            left = current.get(ban.address)
+            seconds = ban_seconds(ban.until, now, cap)
+            if left is not None and (
+                left == 0  # an admin's permanent entry: never shortened
+                or abs(left - seconds) <= TOLERANCE
+                or (seconds == cap and left >= cap - CAPPED_REFRESH)
+            ):
+                unchanged.append(ban)
+            else:
+                added.append(ban)
+        removed = [r.address for r in swept]
+        if not self.dry_run:
+            if removed:
+                self.backend.remove(removed)
+            if added:
+                self.backend.add(added, now)
+        swept_lines = [f"unban {r.address}: {r.reason}" for r in swept]
+        added_lines = [ban_message(b.address, ban_seconds(b.until, now, cap), b.reason) for b in added]
+        self._log(syslog.LOG_WARNING, swept_lines)
+        self._log(syslog.LOG_NOTICE, added_lines)
+        return EnforceResult(
+            added=tuple(added),
+            refused=tuple(refused),
+            removed=tuple(removed),
+            unchanged=tuple(unchanged),
+            expired=tuple(expired),
+            messages=tuple(setup + refused_lines + swept_lines + added_lines),
+            dry_run=self.dry_run,
+        )
+
+    def _current(self) -> dict[str, int]:
+        """The backend's entries; in a dry run an unreadable firewall counts as empty."""
+        try:
+            return self.backend.list()
+        except FirewallError:
+            if self.dry_run:
+                return {}
+            raise
+
+    def _log(self, priority: int, messages: Sequence[str]) -> None:
+        if not messages or self.dry_run or not self.use_syslog:
+            return
+        syslog.openlog(SYSLOG_IDENT, syslog.LOG_PID, SYSLOG_FACILITY)
+        for message in messages:
+            syslog.syslog(priority, message)

@@ -1,0 +1,224 @@
+"""The ipset backend: two ``hash:net`` sets (IPv4, IPv6) with per-entry timeouts, changed by ONE
+``ipset restore -exist`` batch per operation (never a process per address)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+
+from ..errors import ConfigError
+from .base import Ban, FirewallError, Target, ban_seconds, normalize_target, parse_target
+
+# The kernel's per-entry limit, checked with ipset v7.17 on Linux 6.x: "'2147484' is out of range 0-2147483"
+# (older documentation quotes 4294967; the installed tool refuses anything above 2147483 s, ~24.8 days).
+MAX_TIMEOUT = 2147483
+DEFAULT_MAXELEM = 1048576
+MAX_MAXELEM = 4294967295
+SET_TYPE = "hash:net"
+_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,31}")
+_RUN_TIMEOUT = 120.0
+
+
+class IpsetBackend:
+    """Bans held in ``v4`` (``family inet``) and ``v6`` (``family inet6``) sets, sized ``maxelem``.
+
+    ``command`` is how ipset is run (default ``("ipset",)``; tests prefix it with ``ip netns exec NS``).
+    """
+
+    name = "ipset"
+    max_timeout = MAX_TIMEOUT
+
+    def __init__(
+        self,
+        v4: str = "mbg_ban_v4",
+        v6: str = "mbg_ban_v6",
+        maxelem: int = DEFAULT_MAXELEM,
+        command: Sequence[str] = ("ipset",),
+    ) -> None:
+        for key, value in (("ipset_v4", v4), ("ipset_v6", v6)):
+            if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
+                raise ConfigError(f"{key}: {value!r} is not a valid ipset name (1-31 of A-Z a-z 0-9 _ . -)")
+        if v4 == v6:
+            raise ConfigError(f"ipset_v4 and ipset_v6 must differ (both {v4!r})")
+        if isinstance(maxelem, bool) or not isinstance(maxelem, int) or not 1 <= maxelem <= MAX_MAXELEM:
+            raise ConfigError(f"ipset_maxelem: {maxelem!r} is not an integer between 1 and {MAX_MAXELEM}")
+        self.sets = {4: v4, 6: v6}
+        self.maxelem = maxelem
+        self.command = tuple(command)
+
+    # -- pure builders (unit-tested for their exact text) ------------------------------------------
+
+    def create_line(self, version: int, name: str | None = None) -> str:
+        """The ``create`` command for the set of IP ``version`` (under ``name`` when given)."""
+        name = name or self.sets[version]
+        return f"create {name} {SET_TYPE} family {_family(version)} timeout 0 maxelem {self.maxelem}"
+
+    def add_lines(self, bans: Iterable[Ban], now: float) -> list[str]:
+        """``add SET ADDR timeout T`` per unexpired ban, T = ceil(until - now) capped at MAX_TIMEOUT.
+
+        An expired ban yields no line: ``timeout 0`` would make the entry permanent.
+        """
+        lines = []
+        for ban in bans:
+            net = _parse(ban.address)
+            seconds = ban_seconds(ban.until, now, self.max_timeout)
+            if seconds > 0:
+                lines.append(f"add {self.sets[net.version]} {net.text} timeout {seconds}")
+        return lines
+
+    def del_lines(self, addresses: Iterable[str]) -> list[str]:
+        """``del SET ADDR`` per address."""
+        lines = []
+        for address in addresses:
+            net = _parse(address)
+            lines.append(f"del {self.sets[net.version]} {net.text}")
+        return lines
+
+    # -- the FirewallBackend protocol ---------------------------------------------------------------
+
+    def ensure(self) -> list[str]:
+        """Create missing sets; grow an existing set whose maxelem is too small or that lacks timeouts.
+
+        Existing entries are kept: a set is resized by building a copy and ``swap``-ing it in, which keeps
+        iptables rules that reference the set valid. A set of another type or family is an error.
+        """
+        existing = set(self._run(["list", "-n"]).split())
+        batch: list[str] = []
+        done: list[str] = []
+        for version, name in self.sets.items():
+            if name not in existing:
+                batch.append(self.create_line(version))
+                done.append(f"created ipset {name} ({SET_TYPE} {_family(version)} maxelem {self.maxelem})")
+                continue
+            header = self._header(name)
+            if header["type"] != SET_TYPE or header.get("family") != _family(version):
+                raise FirewallError(
+                    f"ipset {name} exists as {header['type']} family {header.get('family', '?')}, "
+                    f"expected {SET_TYPE} family {_family(version)}: remove it or choose another name"
+                )
+            maxelem = int(header.get("maxelem", "65536"))
+            if "timeout" in header and maxelem >= self.maxelem:
+                continue
+            batch.extend(self._migration(version, name, existing))
+            done.append(
+                f"resized ipset {name} (maxelem {maxelem} -> {self.maxelem}"
+                + (", per-entry timeouts enabled" if "timeout" not in header else "")
+                + ")"
+            )
+        if batch:
+            self._restore(batch)
+        return done
+
+    def add(self, bans: Sequence[Ban], now: float) -> None:
+        """Add or refresh every unexpired ban in one ``ipset restore -exist`` call."""
+        lines = self.add_lines(bans, now)
+        if lines:
+            self._restore(lines)
+
+    def remove(self, addresses: Sequence[str]) -> None:
+        """Delete addresses in one ``ipset restore -exist`` call (absent entries are no error)."""
+        lines = self.del_lines(addresses)
+        if lines:
+            self._restore(lines)
+
+    def list(self) -> dict[str, int]:
+        """Address -> seconds left (0: permanent) across both sets; a missing set counts as empty."""
+        entries: dict[str, int] = {}
+        for name in self.sets.values():
+            entries.update(parse_save(self._save(name), name))
+        return entries
+
+    # -- process plumbing ---------------------------------------------------------------------------
+
+    def _migration(self, version: int, name: str, existing: set[str]) -> list[str]:
+        """Commands that copy ``name`` into a bigger timeout set and swap it in place (entries keep their
+        remaining time; entries without one stay permanent)."""
+        tmp = f"mbgtmp{os.getpid()}"[:31]
+        lines = [f"destroy {tmp}"] if tmp in existing else []  # left over by a killed run
+        existing.discard(tmp)
+        lines.append(self.create_line(version, tmp))
+        for address, seconds in parse_save(self._save(name), name).items():
+            lines.append(f"add {tmp} {address} timeout {seconds}")
+        lines += [f"swap {tmp} {name}", f"destroy {tmp}"]
+        return lines
+
+    def _header(self, name: str) -> dict[str, str]:
+        """Type and header options of an existing set (``ipset list -t``)."""
+        info: dict[str, str] = {"type": "?"}
+        for line in self._run(["list", "-t", name]).splitlines():
+            key, _, value = line.partition(":")
+            if key == "Type":
+                info["type"] = value.strip()
+            elif key == "Header":
+                words = value.split()
+                for i, word in enumerate(words):
+                    if word in ("family", "maxelem", "timeout", "hashsize"):
+                        info[word] = words[i + 1] if i + 1 < len(words) else ""
+        return info
+
+    def _save(self, name: str) -> str:
+        """``ipset save NAME``; empty text when the set does not exist."""
+        try:
+            return self._run(["save", name])
+        except FirewallError as err:
+            if "does not exist" in str(err):
+                return ""
+            raise
+
+    def _restore(self, lines: Sequence[str]) -> None:
+        """Feed commands to ONE ``ipset restore -exist`` process."""
+        self._run(["restore", "-exist"], stdin="\n".join(lines) + "\n")
+
+    def _run(self, args: Sequence[str], stdin: str | None = None) -> str:
+        """Run ipset; FirewallError with ipset's own one-line message on failure."""
+        argv = [*self.command, *args]
+        try:
+            proc = subprocess.run(
+                argv, input=stdin, capture_output=True, text=True, timeout=_RUN_TIMEOUT, check=False
+            )
+        except FileNotFoundError:
+            raise FirewallError(f"{self.command[0]} not found: install the ipset package") from None
+        except subprocess.TimeoutExpired:
+            raise FirewallError(f"ipset {args[0]} did not finish within {_RUN_TIMEOUT:.0f}s") from None
+        except OSError as err:
+            raise FirewallError(f"cannot run {self.command[0]}: {err.strerror}") from None
+        if proc.returncode != 0:
+            message = " ".join(proc.stderr.split()) or f"exit status {proc.returncode}"
+            message = re.sub(r"^ipset v[\d.]+: ", "", message)
+            if "is full" in message:
+                message += f" (raise ipset_maxelem, now {self.maxelem})"
+            raise FirewallError(f"ipset {args[0]} failed: {message}")
+        return proc.stdout
+
+
+def parse_save(text: str, name: str) -> dict[str, int]:
+    """Entries of set ``name`` in ``ipset save`` output: normalised address -> timeout (0 when none)."""
+    entries: dict[str, int] = {}
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) < 3 or words[0] != "add" or words[1] != name:
+            continue
+        seconds = 0
+        if "timeout" in words[3:]:
+            i = words.index("timeout", 3)
+            if i + 1 < len(words) and words[i + 1].isdigit():
+                seconds = int(words[i + 1])
+        try:
+            entries[normalize_target(words[2])] = seconds
+        except ValueError:
+            continue
+    return entries
+
+
+def _parse(address: str) -> Target:
+    """Parse an address for a command line; FirewallError when invalid (the guard refuses those earlier)."""
+    try:
+        return parse_target(address)
+    except ValueError as err:
+        raise FirewallError(str(err)) from None
+
+
+def _family(version: int) -> str:
+    return "inet" if version == 4 else "inet6"
