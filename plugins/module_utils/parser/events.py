@@ -2,21 +2,57 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+import time
+from typing import Any, NamedTuple
 
 AUTH_FAILURE = "auth_failure"
 AUTH_SUCCESS = "auth_success"
+
+# Informational kinds: never counted by the policy, printed by `parse`.
+AUTH_SERVER_LOST = (
+    "auth_server_lost"  # Postfix lost its SASL server, no genuine failure from that address before
+)
+TOO_MANY_ERRORS = "too_many_errors"  # smtpd: too many errors after AUTH (the attempts were counted already)
+NO_AUTH_ATTEMPTS = "no_auth_attempts"  # Dovecot: client left without trying a password
+PLAINTEXT_REFUSED = "plaintext_refused"  # Dovecot: plaintext auth refused before any password check
+UNATTRIBUTED_FAILURE = (
+    "unattributed_failure"  # plesk_saslauthd failure with no smtpd failure beside it (no ip)
+)
+
+COUNTED_KINDS = frozenset((AUTH_FAILURE, AUTH_SUCCESS))
+INFO_KINDS = frozenset(
+    (AUTH_SERVER_LOST, TOO_MANY_ERRORS, NO_AUTH_ATTEMPTS, PLAINTEXT_REFUSED, UNATTRIBUTED_FAILURE)
+)
 
 
 class Event(NamedTuple):
     """One recognised mail-log event; counted kinds are AUTH_FAILURE (weighted by count) and AUTH_SUCCESS."""
 
     line: int
-    time: Optional[float]
-    ip: Optional[str]
+    time: float | None
+    ip: str | None
     kind: str
     service: str
-    protocol: Optional[str]
-    user: Optional[str]
+    protocol: str | None
+    user: str | None
     count: int = 1
-    pid: Optional[int] = None
+    pid: int | None = None
+
+
+def iso_utc(when: float | None) -> str | None:
+    """POSIX seconds -> ``2026-11-26T08:08:18Z`` (``.123456`` kept when present), None stays None."""
+    if when is None:
+        return None
+    whole = int(when // 1)
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    micro = round((when - whole) * 1e6)
+    if micro >= 1000000:
+        return iso_utc(float(whole + 1))
+    return f"{text}.{micro:06d}Z" if micro else f"{text}Z"
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """The JSON object `parse --json` prints for one event (field order of Event, time as ISO 8601 UTC)."""
+    out = event._asdict()
+    out["time"] = iso_utc(event.time)
+    return dict(out)

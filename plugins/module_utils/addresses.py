@@ -1,0 +1,117 @@
+"""IP address helpers: normalisation, ignore networks and IPv6 prefix aggregation."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from typing import Union
+
+from .errors import ConfigError
+
+Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+_ADDR_CHARS = frozenset("0123456789abcdefABCDEF:.")
+
+
+_CACHE: dict[str, str | None] = {}
+_CACHE_MAX = 65536
+
+
+def _normalize(text: str) -> str | None:
+    if ":" not in text:  # IPv4: plain string checks are 5x faster than ipaddress
+        parts = text.split(".")
+        if len(parts) != 4:
+            return None
+        for part in parts:
+            if not part or len(part) > 3 or not part.isdigit() or (part[0] == "0" and len(part) > 1):
+                return None
+            if int(part) > 255:
+                return None
+        return text
+    try:
+        addr = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if addr.version == 6:
+        mapped = addr.ipv4_mapped
+        if mapped is not None:
+            return str(mapped)
+        if addr.scope_id:
+            return None
+    return str(addr)
+
+
+def normalize_ip(text: str | None) -> str | None:
+    """Return the canonical form of an address (``[..]`` stripped, ``::ffff:a.b.c.d`` folded), else None.
+
+    Only bare addresses are accepted: no port, no zone index, no prefix length, no surrounding spaces.
+    """
+    try:
+        return _CACHE[text]  # type: ignore[index]
+    except (KeyError, TypeError):
+        pass
+    if not text or len(text) > 47:
+        return None
+    raw = text
+    if text[0] == "[" and text[-1] == "]":
+        text = text[1:-1]
+    if not text or not _ADDR_CHARS.issuperset(text):
+        return None
+    result = _normalize(text)
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.clear()
+    _CACHE[raw] = result
+    return result
+
+
+def parse_networks(items: Iterable[str]) -> list[Network]:
+    """Parse a list of CIDR networks or single addresses; ConfigError names the first bad entry."""
+    if isinstance(items, str):
+        raise ConfigError(f"expected a list of networks, got the string {items!r}")
+    nets: list[Network] = []
+    for item in items:
+        if not isinstance(item, str):
+            raise ConfigError(f"invalid network {item!r}: expected a string such as 10.0.0.0/8")
+        text = item.strip()
+        try:
+            net = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"invalid network {item!r}: expected CIDR such as 10.0.0.0/8 or 2001:db8::/32"
+            ) from None
+        if net.version == 6 and net.prefixlen >= 96 and net.network_address.ipv4_mapped is not None:
+            mapped = net.network_address.ipv4_mapped
+            net = ipaddress.ip_network(f"{mapped}/{net.prefixlen - 96}", strict=False)
+        nets.append(net)
+    return nets
+
+
+def is_ignored(ip: str, nets: Iterable[Network]) -> bool:
+    """True when ``ip`` (an address or an aggregated block) is loopback or inside one of ``nets``."""
+    if "/" in ip:
+        try:
+            block = ipaddress.ip_network(ip, strict=False)
+        except ValueError:
+            return False
+        if block.network_address.is_loopback and block.broadcast_address.is_loopback:
+            return True
+        return any(block.version == net.version and block.subnet_of(net) for net in nets)  # type: ignore[arg-type]
+    norm = normalize_ip(ip)
+    if norm is None:
+        return False
+    addr = ipaddress.ip_address(norm)
+    if addr.is_loopback:
+        return True
+    return any(addr.version == net.version and addr in net for net in nets)
+
+
+def aggregate(ip: str, v6_prefix: int = 128) -> str:
+    """Return ``ip`` itself, or for IPv6 with ``v6_prefix`` < 128 its network (``2001:db8:1:2::/64``)."""
+    if not 0 <= v6_prefix <= 128:
+        raise ConfigError(f"invalid IPv6 prefix length {v6_prefix}: expected 0..128")
+    norm = normalize_ip(ip)
+    if norm is None:
+        return ip  # not an address (already a block, or garbage): left as it is
+    if v6_prefix == 128 or ":" not in norm:
+        return norm
+    return str(ipaddress.ip_network(f"{norm}/{v6_prefix}", strict=False))

@@ -1,0 +1,458 @@
+"""Correlator: raw Records -> counted Events, each real attempt counted once.
+
+One password guess can be written by several processes: Dovecot's auth process (user and address), then
+Postfix's smtpd warning (address, 2 s later) or a Dovecot login summary (``auth failed, N attempts``), and on
+Plesk by plesk_saslauthd (user, no address, no pid). smtpd's ``disconnect ... auth=0/N`` summarises the whole
+session again. The correlator keeps each attempt once:
+
+* every event waits ``HOLD`` seconds of log time in a FIFO, so later lines can still merge into it (Plesk
+  logging after smtpd) while the output stays in line order;
+* smtpd sessions are tracked by (host, pid) from their first AUTH line to ``disconnect`` (another client
+  address on that pid, or ``SMTPD_IDLE`` s of silence, starts a new one, so ``connect`` lines, a tenth of a
+  busy log, need not be parsed at all); the summary adds only the attempts (and successes) that no
+  per-attempt line reported;
+* a Postfix failure takes over a Dovecot auth process failure from the same address logged up to
+  ``AUTH_WINDOW`` s before it (Postfix uses Dovecot SASL); a Dovecot login summary of N attempts counts only
+  the attempts that no auth process line reported (the auth lines, one per attempt, keep their usernames);
+* a Plesk line names the user of the smtpd failure on the same host within ``PLESK_WINDOW`` s, before
+  or after it;
+* ``Connection lost to authentication server`` counts only after genuine failures from the same address
+  within ``LOST_WINDOW`` s (Dovecot's penalty outlasting Postfix's wait), else it is informational.
+
+The state is small and bounded (old sessions and memories are evicted) and round-trips through JSON with
+``to_dict()`` / ``from_dict()``, so a scan every minute continues where the last one stopped.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from .events import (
+    AUTH_FAILURE,
+    AUTH_SERVER_LOST,
+    AUTH_SUCCESS,
+    NO_AUTH_ATTEMPTS,
+    PLAINTEXT_REFUSED,
+    TOO_MANY_ERRORS,
+    UNATTRIBUTED_FAILURE,
+    Event,
+)
+from .lines import AUTH_PROCESS_FAILURE as R_AUTH_PROCESS_FAILURE
+from .lines import LOGIN_FAILURE as R_LOGIN_FAILURE
+from .lines import LOGIN_SUCCESS as R_LOGIN_SUCCESS
+from .lines import NO_AUTH as R_NO_AUTH
+from .lines import PLAINTEXT_REFUSED as R_PLAINTEXT_REFUSED
+from .lines import PLESK_FAILURE as R_PLESK_FAILURE
+from .lines import SASL_FAILURE as R_SASL_FAILURE
+from .lines import SASL_LOST as R_SASL_LOST
+from .lines import SMTPD_SUCCESS as R_SMTPD_SUCCESS
+from .lines import SMTPD_SUMMARY as R_SMTPD_SUMMARY
+from .lines import TOO_MANY_ERRORS as R_TOO_MANY_ERRORS
+from .lines import Record
+
+HOLD = 15.0  # log seconds an event waits for other lines describing the same attempt
+AUTH_WINDOW = 15.0  # Dovecot auth process line -> Postfix warning for the same attempt
+PLESK_WINDOW = 5.0  # plesk_saslauthd line <-> smtpd failure
+LOST_WINDOW = 600.0  # "Connection lost" counts after a genuine failure this recent
+CREDIT_TTL = 600.0  # released auth process failures a later login summary may still claim
+SMTPD_IDLE = 330.0  # smtpd drops a client silent for 300 s: a later line on that pid is a new session
+MAX_SESSIONS = 20000
+MAX_ADDRESSES = 50000
+MAX_HELD = 50000
+MAX_CREDITS_PER_IP = 64
+STATE_VERSION = 1
+
+_COUNTED = (AUTH_FAILURE, AUTH_SUCCESS)
+_INFO_OF = {
+    R_TOO_MANY_ERRORS: TOO_MANY_ERRORS,
+    R_NO_AUTH: NO_AUTH_ATTEMPTS,
+    R_PLAINTEXT_REFUSED: PLAINTEXT_REFUSED,
+}
+
+
+class _Item:
+    """A held event (mutable until released)."""
+
+    __slots__ = (
+        "alive",
+        "claimed",
+        "count",
+        "driver",
+        "host",
+        "ip",
+        "kind",
+        "line",
+        "pid",
+        "plesk",
+        "protocol",
+        "service",
+        "session",
+        "src",
+        "t",
+        "time",
+        "user",
+    )  # fmt: skip
+
+    def __init__(self, line: int, rec: Record, t: float, kind: str, src: str) -> None:
+        self.line = line
+        self.time = rec.time
+        self.t = t  # the correlator's clock when it was fed (newest time seen so far)
+        self.ip = rec.ip
+        self.kind = kind
+        self.service = rec.service
+        self.protocol = rec.protocol
+        self.user = rec.user
+        self.count = rec.count
+        self.pid = rec.pid
+        self.host = rec.host
+        self.session = rec.session
+        self.driver = rec.driver
+        self.src = src  # "pf" smtpd failure, "auth" auth process failure, "plesk", "" other
+        self.alive = True
+        self.claimed = False  # auth item whose attempt a login summary already accounts for
+        self.plesk = False  # smtpd failure that already got its Plesk line
+
+    def event(self) -> Event:
+        return Event(self.line, self.time, self.ip, self.kind, self.service, self.protocol, self.user,
+                     self.count, self.pid)  # fmt: skip
+
+    def to_list(self) -> list:
+        return [self.line, self.time, self.t, self.ip, self.kind, self.service, self.protocol, self.user,
+                self.count, self.pid, self.host, self.session, self.driver, self.src, self.claimed,
+                self.plesk]  # fmt: skip
+
+    @classmethod
+    def from_list(cls, data: list) -> _Item:
+        (line, when, t, ip, kind, service, protocol, user, count, pid, host, session, driver, src, claimed,
+         plesk) = data  # fmt: skip
+        rec = Record(when, "", service, protocol, ip, user, int(count), pid, host, session, 0, driver)
+        item = cls(int(line), rec, float(t), kind, src)
+        item.claimed = bool(claimed)
+        item.plesk = bool(plesk)
+        return item
+
+
+class Correlator:
+    """Feed Records in log order with ``feed(record, line)``; it returns the Events now final.
+
+    ``info=False`` drops informational kinds (the policy only needs AUTH_FAILURE and AUTH_SUCCESS).
+    """
+
+    def __init__(self, *, info: bool = True) -> None:
+        self.info = info
+        self.last_time = 0.0
+        self._held: deque[_Item] = deque()
+        # smtpd sessions: "host|pid" -> [ip, last activity, failures seen, successes seen, user]
+        self._sessions: dict[str, list] = {}
+        self._genuine: dict[str, float] = {}  # ip -> time of its last genuine failure
+        self._credits: dict[str, list[list]] = {}  # ip -> [[t, user, session]] released auth failures
+        self._auth_held: dict[str, list[_Item]] = {}  # ip -> held, unclaimed auth process failures
+        self._pf_recent: dict[str, deque[_Item]] = {}  # host -> held smtpd failures waiting for Plesk
+        self._plesk_held: dict[str, deque[_Item]] = {}  # host -> held Plesk lines waiting for smtpd
+        self._fed = 0
+
+    # --- public -------------------------------------------------------------------------------------------
+    def feed(self, rec: Record, line: int) -> list[Event]:
+        """Take one record (``line`` = its line number); return the events released by it, in line order."""
+        when = rec.time
+        if when is not None and when > self.last_time:
+            self.last_time = when
+        # windows run on the newest time seen: lines without a time, or slightly out of order (another
+        # process flushed later), count as "now", and every lookup agrees with what eviction keeps
+        t = self.last_time
+        out: list[Event] = []
+        held = self._held
+        if held and (held[0].t < self.last_time - HOLD or len(held) > MAX_HELD):
+            self._release(self.last_time - HOLD, out)
+        kind = rec.kind
+        if kind in (R_SASL_FAILURE, R_SASL_LOST):
+            self._smtpd_failure(rec, line, t)
+        elif kind == R_AUTH_PROCESS_FAILURE:
+            self._auth_failure(rec, line, t)
+        elif kind == R_LOGIN_FAILURE:
+            self._login_failure(rec, line, t)
+        elif kind == R_SMTPD_SUMMARY:
+            self._summary(rec, line, t)
+        elif kind == R_SMTPD_SUCCESS:
+            sess = self._session(rec, t)
+            if sess[3] == 0:  # one AUTH per session; later client= lines are further messages
+                sess[3] = 1
+                sess[4] = rec.user
+                self._held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
+        elif kind == R_LOGIN_SUCCESS:
+            self._held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
+        elif kind == R_PLESK_FAILURE:
+            self._plesk(rec, line, t)
+        elif self.info:
+            info_kind = _INFO_OF.get(kind)
+            if info_kind is not None:
+                if kind == R_TOO_MANY_ERRORS:
+                    self._session(rec, t)
+                self._held.append(_Item(line, rec, t, info_kind, ""))
+        self._fed += 1
+        if self._fed & 4095 == 0:
+            self._evict()
+        if held and held[0].t < self.last_time - HOLD:
+            self._release(self.last_time - HOLD, out)
+        return out
+
+    def flush(self, until: float | None = None) -> list[Event]:
+        """Release held events (all of them, or those older than ``until``): call at the end of input."""
+        out: list[Event] = []
+        self._release(float("inf") if until is None else until, out)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state (held events included): bounded by the eviction limits."""
+        self._evict()
+        return {
+            "version": STATE_VERSION,
+            "last_time": self.last_time,
+            "sessions": self._sessions,
+            "genuine": self._genuine,
+            "credits": self._credits,
+            "held": [item.to_list() for item in self._held if item.alive],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, info: bool = True) -> Correlator:
+        """Rebuild from ``to_dict()`` output; anything unreadable gives a fresh correlator (never raises)."""
+        corr = cls(info=info)
+        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+            return corr
+        try:
+            corr.last_time = float(data.get("last_time") or 0.0)
+            corr._sessions = {
+                str(k): [v[0], float(v[1]), int(v[2]), int(v[3]), v[4]] for k, v in data["sessions"].items()
+            }
+            corr._genuine = {str(k): float(v) for k, v in data["genuine"].items()}
+            corr._credits = {
+                str(k): [[float(c[0]), c[1], c[2]] for c in v] for k, v in data["credits"].items()
+            }
+            for raw in data["held"]:
+                item = _Item.from_list(raw)
+                corr._held.append(item)
+                corr._index(item)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+            return cls(info=info)
+        return corr
+
+    # --- handlers -----------------------------------------------------------------------------------------
+    def _session(self, rec: Record, t: float) -> list:
+        key = f"{rec.host}|{rec.pid}"
+        sess = self._sessions.get(key)
+        if sess is None or sess[0] != rec.ip or t - sess[1] > SMTPD_IDLE:
+            sess = [rec.ip, t, 0, 0, None]
+            self._sessions[key] = sess
+        else:
+            sess[1] = t
+        return sess
+
+    def _smtpd_failure(self, rec: Record, line: int, t: float) -> None:
+        sess = self._session(rec, t)
+        sess[2] += 1
+        ip = rec.ip
+        user = rec.user
+        counted = True
+        if rec.kind == R_SASL_LOST:
+            counted = self._genuine.get(ip, -1e18) >= t - LOST_WINDOW
+        else:
+            self._genuine[ip] = t
+        taken = self._take_auth(ip, user, t)
+        if taken is not None:
+            user = user or taken[0]
+            if taken[1]:  # the auth process line was already released and counted
+                return
+        if not counted and not self.info:
+            return
+        item = _Item(line, rec, t, AUTH_FAILURE if counted else AUTH_SERVER_LOST, "pf")
+        item.user = user
+        if counted:
+            plesk = self._take_plesk(rec.host, user, t)
+            if plesk is not None:
+                item.plesk = True
+                item.user = user or plesk
+            recent = self._pf_recent.setdefault(rec.host, deque())
+            while recent and recent[0].t < t - PLESK_WINDOW:  # bounded even where no Plesk line ever comes
+                recent.popleft()
+            recent.append(item)
+        if item.user:
+            sess[4] = item.user
+        self._held.append(item)
+
+    def _take_auth(self, ip: str, user: str | None, t: float) -> tuple | None:
+        """Claim the auth process failure behind an smtpd failure: (user, already released) or None."""
+        items = self._auth_held.get(ip)
+        if items:
+            for idx, item in enumerate(items):
+                if item.session is None and t - item.t <= AUTH_WINDOW and (user is None or user == item.user):
+                    del items[idx]
+                    item.alive = False
+                    return item.user, False
+        credits = self._credits.get(ip)
+        if credits:
+            for idx, (ct, cuser, csession) in enumerate(credits):
+                if csession is None and 0 <= t - ct <= AUTH_WINDOW and (user is None or user == cuser):
+                    del credits[idx]
+                    return cuser, True
+        return None
+
+    def _auth_failure(self, rec: Record, line: int, t: float) -> None:
+        ip = rec.ip
+        self._genuine[ip] = t
+        items = self._auth_held.setdefault(ip, [])
+        if items:
+            last = items[-1]
+            if last.user == rec.user and last.driver != rec.driver and abs(t - last.t) <= 1.0:
+                return  # the next passdb of the same lookup ("unknown user" from each passdb)
+        item = _Item(line, rec, t, AUTH_FAILURE, "auth")
+        items.append(item)
+        self._held.append(item)
+
+    def _login_failure(self, rec: Record, line: int, t: float) -> None:
+        ip = rec.ip
+        self._genuine[ip] = t
+        need = rec.count
+        since = t - (min(rec.extra + 5, CREDIT_TTL) if rec.extra >= 0 else CREDIT_TTL)
+        # auth process lines of this session: same session id first, then lines without one
+        items = self._auth_held.get(ip)
+        if items:
+            for want in (rec.session, None) if rec.session is not None else (None,):
+                keep = []
+                for item in items:
+                    if need > 0 and item.session == want and item.t >= since:
+                        need -= 1
+                        item.claimed = True
+                        item.protocol = rec.protocol
+                    else:
+                        keep.append(item)
+                items[:] = keep
+        credits = self._credits.get(ip)
+        if credits and need > 0:
+            keep_c = []
+            for c in credits:
+                if need > 0 and c[0] >= since and (c[2] is None or c[2] == rec.session):
+                    need -= 1
+                else:
+                    keep_c.append(c)
+            credits[:] = keep_c
+        if need > 0:
+            item = _Item(line, rec, t, AUTH_FAILURE, "")
+            item.count = need
+            self._held.append(item)
+
+    def _summary(self, rec: Record, line: int, t: float) -> None:
+        sess = self._sessions.pop(f"{rec.host}|{rec.pid}", None)
+        if sess is not None and (sess[0] != rec.ip or t - sess[1] > SMTPD_IDLE):
+            sess = None
+        seen_fail, seen_ok, user = (sess[2], sess[3], sess[4]) if sess else (0, 0, None)
+        extra = rec.count - seen_fail
+        if extra > 0:
+            self._genuine[rec.ip] = t
+            item = _Item(line, rec, t, AUTH_FAILURE, "")
+            item.count = extra
+            item.user = user
+            self._held.append(item)
+        ok = rec.extra - seen_ok
+        if ok > 0:
+            item = _Item(line, rec, t, AUTH_SUCCESS, "")
+            item.count = ok
+            self._held.append(item)
+
+    def _plesk(self, rec: Record, line: int, t: float) -> None:
+        host = rec.host
+        recent = self._pf_recent.get(host)
+        if recent:
+            while recent and (recent[0].t < t - PLESK_WINDOW or not recent[0].alive or recent[0].plesk):
+                recent.popleft()
+            chosen = None
+            for item in reversed(recent):  # same user (Postfix >= 3.9 names it), else the newest unnamed
+                if item.plesk:
+                    continue
+                if item.user == rec.user:
+                    chosen = item
+                    break
+                if item.user is None and chosen is None:
+                    chosen = item
+            if chosen is not None:
+                chosen.plesk = True
+                chosen.user = chosen.user or rec.user
+                return
+        item = _Item(line, rec, t, UNATTRIBUTED_FAILURE, "plesk")
+        waiting = self._plesk_held.setdefault(host, deque())
+        while waiting and (waiting[0].t < t - PLESK_WINDOW or not waiting[0].alive):
+            waiting.popleft()
+        waiting.append(item)
+        self._held.append(item)
+
+    def _take_plesk(self, host: str, user: str | None, t: float) -> str | None:
+        waiting = self._plesk_held.get(host)
+        if not waiting:
+            return None
+        while waiting and (waiting[0].t < t - PLESK_WINDOW or not waiting[0].alive):
+            waiting.popleft()
+        for item in waiting:
+            if user is None or item.user == user:
+                item.alive = False
+                waiting.remove(item)
+                return item.user
+        return None
+
+    # --- plumbing -----------------------------------------------------------------------------------------
+    def _index(self, item: _Item) -> None:
+        """Re-link a held item restored from state into the lookup tables."""
+        if item.src == "auth" and not item.claimed:
+            self._auth_held.setdefault(item.ip, []).append(item)
+        elif item.src == "plesk":
+            self._plesk_held.setdefault(item.host, deque()).append(item)
+        elif item.src == "pf" and item.kind == AUTH_FAILURE and not item.plesk:
+            self._pf_recent.setdefault(item.host, deque()).append(item)
+
+    def _release(self, cutoff: float, out: list[Event]) -> None:
+        held = self._held
+        info = self.info
+        while held and (held[0].t < cutoff or len(held) > MAX_HELD):
+            item = held.popleft()
+            if not item.alive:
+                continue
+            item.alive = False
+            if item.src == "auth":
+                items = self._auth_held.get(item.ip)
+                if items and item in items:
+                    items.remove(item)
+                if not items:
+                    self._auth_held.pop(item.ip, None)
+                if not item.claimed:
+                    credits = self._credits.setdefault(item.ip, [])
+                    credits.append([item.t, item.user, item.session])
+                    if len(credits) > MAX_CREDITS_PER_IP:
+                        del credits[0]
+            if info or item.kind in _COUNTED:
+                out.append(item.event())
+
+    def _evict(self) -> None:
+        now = self.last_time
+        if self._sessions:
+            old = now - SMTPD_IDLE  # an idle session is dead anyway (see _session)
+            self._sessions = {k: v for k, v in self._sessions.items() if v[1] >= old}
+            while len(self._sessions) > MAX_SESSIONS:
+                del self._sessions[next(iter(self._sessions))]
+        if self._genuine:
+            old = now - LOST_WINDOW
+            self._genuine = {k: v for k, v in self._genuine.items() if v >= old}
+            while len(self._genuine) > MAX_ADDRESSES:
+                del self._genuine[next(iter(self._genuine))]
+        if self._credits:
+            old = now - CREDIT_TTL
+            credits = {}
+            for ip, lst in self._credits.items():
+                kept = [c for c in lst if c[0] >= old]
+                if kept:
+                    credits[ip] = kept
+            self._credits = credits
+            while len(self._credits) > MAX_ADDRESSES:
+                del self._credits[next(iter(self._credits))]
+        for table in (self._pf_recent, self._plesk_held):
+            for host in [h for h, q in table.items() if not q or q[-1].t < now - HOLD]:
+                del table[host]

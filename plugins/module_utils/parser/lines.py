@@ -1,0 +1,391 @@
+"""parse_line: one log line -> a raw Record (no cross-line state), or None for lines that are not ours."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from ..addresses import normalize_ip
+from .patterns import (
+    DC_AUTH_FAILED_RE,
+    DC_AUTH_PROCESS_RE,
+    DC_AUTH_TAIL_FIXED,
+    DC_AUTH_TAIL_VARIABLE,
+    DC_LEVEL_PREFIXES,
+    DC_LOGIN_PREFIXES,
+    DC_NO_AUTH,
+    DC_PLAINTEXT_REFUSED,
+    DC_PROXY_FAILED,
+    DC_SESSION_RE,
+    GATE_AFTER_AUTH,
+    GATE_AUTH,
+    GATE_AUTH_COUNT,
+    GATE_DISCONNECT,
+    GATE_LOGIN,
+    GATE_RCPT,
+    GATE_RCPT_NONE,
+    GATE_SASL_USER,
+    HEADER_RE,
+    PAM_RUSER,
+    PAM_UNIX_FAILURE,
+    PF_AUTH_COUNT_RE,
+    PF_BAD_MECH,
+    PF_DISCONNECT_RE,
+    PF_LOST_AUTH_SERVER,
+    PF_SASL_FAIL_RE,
+    PF_SASL_USER_SEP,
+    PF_SUCCESS_RE,
+    PF_TOO_MANY_RE,
+    PLESK_FAILED,
+    PLESK_FAILED_TAIL,
+    PLESK_NO_USER,
+    PLESK_NO_USER_TAIL,
+    PLESK_PROGRAM,
+)
+from .timestamps import TimestampParser
+
+# Raw record kinds (internal to the parser; the correlator turns them into Event kinds)
+SASL_FAILURE = "sasl_failure"  # postfix: SASL <MECH> authentication failed
+SASL_LOST = "sasl_lost"  # postfix: ... failed: Connection lost to authentication server
+SMTPD_SUMMARY = "smtpd_summary"  # postfix: disconnect from name[ip] ... auth=ok/attempts  (count=failures)
+SMTPD_SUCCESS = "smtpd_success"  # postfix: QUEUEID: client=name[ip], sasl_method=..., sasl_username=...
+TOO_MANY_ERRORS = "too_many_errors"  # postfix: too many errors after AUTH from name[ip]
+LOGIN_FAILURE = "login_failure"  # dovecot *-login: (auth failed, N attempts): ... rip=
+LOGIN_SUCCESS = "login_success"  # dovecot *-login: Login: user=<...>, ... rip=
+NO_AUTH = "no_auth"  # dovecot *-login: (no auth attempts ...)
+PLAINTEXT_REFUSED = "plaintext_refused"  # dovecot *-login: (tried to use disabled plaintext auth)
+AUTH_PROCESS_FAILURE = "auth_process_failure"  # dovecot auth: passdb(user,ip): unknown user / mismatch
+PLESK_FAILURE = "plesk_failure"  # plesk_saslauthd: failed mail authentication attempt for user 'x'
+
+_DOVECOT_PROGRAMS = frozenset(("dovecot", "dovecot-auth", "auth", "auth-worker"))
+_LOGIN_PROGRAMS = {p[:-2]: p[:-8] for p in DC_LOGIN_PREFIXES}  # "imap-login" -> "imap"
+_MAX_USER = 512
+
+
+class Record(NamedTuple):
+    """What one line says, before correlation. ``count`` is attempts (failures for SMTPD_SUMMARY)."""
+
+    time: float | None
+    kind: str
+    service: str
+    protocol: str | None
+    ip: str | None
+    user: str | None = None
+    count: int = 1
+    pid: int | None = None
+    host: str = ""
+    session: str | None = None
+    extra: int = 0  # SMTPD_SUMMARY: successful AUTHs; LOGIN_FAILURE: session seconds (-1 unknown)
+    driver: str = ""  # AUTH_PROCESS_FAILURE: passdb driver (passwd-file, pam, sql, ...)
+
+
+_default_ts: TimestampParser | None = None
+
+
+def is_candidate(text: str) -> bool:
+    """The cheap gate: False for lines that cannot be an event (most lines of a mail log)."""
+    if GATE_AUTH in text:
+        return GATE_DISCONNECT not in text or useful_summary(text)
+    return GATE_SASL_USER in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text
+
+
+def useful_summary(text: str) -> bool:
+    """Whether an smtpd ``disconnect from`` line can add anything: False when it has no ``auth=`` counter,
+    or when every AUTH succeeded and a recipient was accepted (then the queue file was opened and the
+    ``client=..., sasl_username=`` line already reported the login): the bulk of a submission server's log."""
+    i = text.find(GATE_AUTH_COUNT)
+    if i < 0:
+        return False
+    end = text.find(" ", i + 6)
+    if "/" in text[i + 6 : end if end > 0 else len(text)]:
+        return True  # some AUTH failed
+    return GATE_RCPT not in text or GATE_RCPT_NONE in text
+
+
+def parse_line(text: str, ts: TimestampParser | None = None) -> Record | None:
+    """Parse one line (syslog, rsyslog RFC 3339, TAI64N, Dovecot's own log, or no header at all)."""
+    if not is_candidate(text):
+        return None
+    return parse_candidate(text, ts)
+
+
+def parse_candidate(text: str, ts: TimestampParser | None = None) -> Record | None:
+    """parse_line without the gate (for callers that already tested ``is_candidate``)."""
+    global _default_ts  # noqa: PLW0603 - one lazily created parser anchored on the first call's clock
+    if ts is None:
+        if _default_ts is None:
+            _default_ts = TimestampParser()
+        ts = _default_ts
+    if text.endswith(("\n", "\r")):
+        text = text.rstrip("\r\n")
+    when, pos = ts.split(text)
+    m = HEADER_RE.match(text, pos)
+    if m is None:
+        return None
+    host, name, pid_text = m.group(1, 2, 3)
+    msg = text[m.end() :]
+    pid = int(pid_text) if pid_text else None
+    host = _clean(host) if host else ""
+    if name.startswith("postfix") and name.endswith("/smtpd"):
+        return _postfix(msg, when, host, pid)
+    if name in _DOVECOT_PROGRAMS:
+        return _dovecot(msg, when, host)
+    proto = _LOGIN_PROGRAMS.get(name)
+    if proto is not None:
+        return _login(proto, msg, when, host)
+    if name == PLESK_PROGRAM:
+        return _plesk(msg, when, host)
+    return None
+
+
+def _clean(text: str) -> str:
+    """Text safe for any JSON writer: undecodable bytes (lone surrogates from surrogateescape) become "?"."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _user(text: str | None) -> str | None:
+    if not text or text == "(unavailable)":
+        return None
+    return _clean(text[:_MAX_USER])
+
+
+# --- Postfix smtpd ------------------------------------------------------------------------------------------
+
+
+def _postfix(msg: str, when: float | None, host: str, pid: int | None) -> Record | None:
+    c = msg[:1]
+    if c == "w":
+        m = PF_SASL_FAIL_RE.match(msg)
+        if m is None:
+            return None
+        ip = normalize_ip(m.group(2))
+        if ip is None:
+            return None
+        tail = msg[m.end() :].lstrip(" ")
+        user = None
+        cut = tail.find(PF_SASL_USER_SEP)  # the reason is server text; the username (attacker's) comes last
+        if cut >= 0:
+            user = _user(tail[cut + len(PF_SASL_USER_SEP) :])
+            tail = tail[:cut]
+        if tail.startswith(PF_BAD_MECH):
+            return None  # the client asked for a mechanism we do not offer: no password was tried
+        kind = SASL_LOST if tail.startswith(PF_LOST_AUTH_SERVER) else SASL_FAILURE
+        return Record(when, kind, "postfix", "smtp", ip, user, 1, pid, host)
+    if c == "d":
+        m = PF_DISCONNECT_RE.match(msg)
+        if m is None:
+            return None
+        counters = m.group(3)
+        i = counters.find(" auth=")
+        if i < 0:
+            return None
+        a = PF_AUTH_COUNT_RE.match(counters, i)
+        ip = normalize_ip(m.group(2))
+        if a is None or ip is None:
+            return None
+        ok = int(a.group(1))
+        attempts = ok if a.group(2) is None else int(a.group(2))
+        failures = max(0, attempts - ok)
+        return Record(when, SMTPD_SUMMARY, "postfix", "smtp", ip, None, failures, pid, host, None, ok)
+    if c == "t":
+        m = PF_TOO_MANY_RE.match(msg)
+        if m is None:
+            return None
+        ip = normalize_ip(m.group(2))
+        return (
+            None if ip is None else Record(when, TOO_MANY_ERRORS, "postfix", "smtp", ip, None, 0, pid, host)
+        )
+    if "client=" in msg:
+        m = PF_SUCCESS_RE.match(msg)
+        if m is None:
+            return None
+        ip = normalize_ip(m.group(2))
+        if ip is None:
+            return None
+        user = msg[m.end() :]
+        cut = user.find(", sasl_sender=")
+        if cut >= 0:
+            user = user[:cut]
+        return Record(when, SMTPD_SUCCESS, "postfix", "smtp", ip, _user(user), 1, pid, host)
+    return None
+
+
+# --- Dovecot ------------------------------------------------------------------------------------------------
+
+
+def _dovecot(msg: str, when: float | None, host: str) -> Record | None:
+    if msg.startswith("dovecot: "):
+        msg = msg[9:]
+    for prefix in DC_LOGIN_PREFIXES:
+        if msg.startswith(prefix):
+            return _login(prefix[:-8], msg[len(prefix) :], when, host)
+    if PAM_UNIX_FAILURE in msg:
+        return _pam_unix(msg, when, host)
+    m = DC_AUTH_PROCESS_RE.match(msg)
+    if m is None:
+        return None
+    return _auth_process(msg, m.end(), m.group(1), when, host)
+
+
+def _login(proto: str, body: str, when: float | None, host: str) -> Record | None:
+    for level in DC_LEVEL_PREFIXES:
+        if body.startswith(level):
+            body = body[len(level) :]
+            break
+    if body.startswith("Login: "):
+        ip, user, session = _login_fields(body[7:])
+        if ip is None:
+            return None
+        return Record(when, LOGIN_SUCCESS, "dovecot", proto, ip, user, 1, None, host, session)
+    end = body.find("): ")
+    if end < 0:
+        return None
+    head = body[: end + 1]  # Dovecot's own words, e.g. "Disconnected: Inactivity (auth failed, 1 attempts)"
+    i = head.find("(auth failed, ")
+    if i >= 0:
+        m = DC_AUTH_FAILED_RE.match(head, i)
+        if m is None:
+            return None
+        kind, count = LOGIN_FAILURE, int(m.group(1))
+        secs = m.group(0).rsplit(" in ", 1)
+        extra = int(secs[1].split(" ", 1)[0]) if len(secs) == 2 else -1
+    elif DC_PROXY_FAILED in head:
+        kind, count, extra = LOGIN_FAILURE, 1, -1
+    elif DC_NO_AUTH in head:
+        kind, count, extra = NO_AUTH, 0, 0
+    elif DC_PLAINTEXT_REFUSED[0] in head or DC_PLAINTEXT_REFUSED[1] in head:
+        kind, count, extra = PLAINTEXT_REFUSED, 0, 0
+    else:
+        return None
+    ip, user, session = _login_fields(body[end + 3 :])
+    if ip is None or count > 100000:
+        return None
+    return Record(when, kind, "dovecot", proto, ip, user, count, None, host, session, extra)
+
+
+def _login_fields(fields: str) -> tuple[str | None, str | None, str | None]:
+    """(ip, user, session) from "user=<U>, method=M, rip=R, lip=L, ..., session=<S>".
+
+    The username comes first and may contain anything (``>, rip=6.6.6.6``); every field after the real
+    ``rip=`` is Dovecot's, so the address is the value of the LAST ``rip=`` that starts a field.
+    """
+    k = fields.rfind("rip=")
+    while k > 0 and fields[k - 2 : k] != ", ":
+        k = fields.rfind("rip=", 0, k)
+    if k < 0:
+        return None, None, None
+    end = fields.find(",", k)
+    ip = normalize_ip(fields[k + 4 : end if end >= 0 else len(fields)])
+    user = None
+    if fields.startswith("user=<"):
+        close = fields.rfind(">, ", 0, k)
+        if close >= 6:
+            user = _user(fields[6:close])
+    session = None
+    s = fields.find("session=<", k)
+    if s >= 0:
+        e = fields.find(">", s)
+        if e > s:
+            session = _clean(fields[s + 9 : e][:64]) or None
+    return ip, user, session
+
+
+def _auth_process(msg: str, start: int, driver: str, when: float | None, host: str) -> Record | None:
+    """``driver(USER,IP[,<session>]): <fixed failure message>``; the address is the field after the last
+    comma (the username, first, may contain commas, parentheses and addresses)."""
+    close = -1
+    for tail in DC_AUTH_TAIL_FIXED:
+        if msg.endswith(tail):
+            close = len(msg) - len(tail)
+            break
+    else:
+        for marker in DC_AUTH_TAIL_VARIABLE:
+            j = msg.rfind(marker, start)
+            if j >= 0 and "): " not in msg[j + len(marker) :] and "," not in msg[j + len(marker) :]:
+                close = j
+                break
+    if close < start:
+        return None
+    inner = msg[start:close]
+    session = None
+    if inner.endswith(">"):
+        s = inner.rfind(",<")
+        if s >= 0 and DC_SESSION_RE.fullmatch(inner, s + 1):
+            session = inner[s + 2 : -1]
+            inner = inner[:s]
+    elif inner.endswith(","):  # ldap(dog,52.37.139.121,)
+        inner = inner[:-1]
+    c = inner.rfind(",")
+    if c < 0:
+        return None
+    ip = normalize_ip(inner[c + 1 :])
+    if ip is None:
+        return None
+    return Record(
+        when, AUTH_PROCESS_FAILURE, "dovecot", None, ip, _user(inner[:c]), 1, None, host, session, 0, driver
+    )
+
+
+def _pam_unix(msg: str, when: float | None, host: str) -> Record | None:
+    """pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=U rhost=IP
+    [  user=U]: rhost is the last field, or is followed only by the user field that repeats ruser."""
+    i = msg.find(PAM_UNIX_FAILURE)
+    if i > 40 or "=" in msg[:i]:
+        return None
+    r = msg.find(PAM_RUSER, i)
+    if r < 0:
+        return None
+    s = msg[r + len(PAM_RUSER) :]
+    if s.startswith(" rhost="):  # empty ruser: the first rhost= is the real one
+        rest = s[7:]
+        sp = rest.find(" ")
+        after = "" if sp < 0 else rest[sp:]
+        if not after or after.startswith("  user="):
+            ip = normalize_ip(rest if sp < 0 else rest[:sp])
+            if ip is not None:
+                user = _user(after[7:]) if after else None
+                return Record(when, AUTH_PROCESS_FAILURE, "dovecot", None, ip, user, 1, None, host)
+    # "U rhost=IP  user=U": Dovecot gives PAM the same name as ruser and user; any " rhost=" inside U
+    # would put a space into the address, so at most one split point fits
+    if "  user=" in s:
+        j = s.find(" rhost=")
+        tries = 0
+        while j > 0 and tries < 16:
+            tail = "  user=" + s[:j]
+            if s.endswith(tail):
+                addr = s[j + 7 : len(s) - len(tail)]
+                ip = normalize_ip(addr) if " " not in addr else None
+                if ip is not None:
+                    return Record(
+                        when, AUTH_PROCESS_FAILURE, "dovecot", None, ip, _user(s[:j]), 1, None, host
+                    )
+            j = s.find(" rhost=", j + 1)
+            tries += 1
+    # "U rhost=IP" with rhost the last field: nothing after the address, no user field before it
+    j = s.rfind(" rhost=")
+    if j > 0 and " " not in s[j + 7 :] and "  user=" not in s[:j]:
+        ip = normalize_ip(s[j + 7 :])
+        if ip is not None:
+            return Record(when, AUTH_PROCESS_FAILURE, "dovecot", None, ip, _user(s[:j]), 1, None, host)
+    return None
+
+
+# --- Plesk --------------------------------------------------------------------------------------------------
+
+
+def _plesk(msg: str, when: float | None, host: str) -> Record | None:
+    for prefix in PLESK_FAILED:
+        if msg.startswith(prefix):
+            user = msg[len(prefix) :]
+            end = user.rfind(PLESK_FAILED_TAIL)
+            if end >= 0:
+                user = user[:end]
+            elif user.endswith("'"):
+                user = user[:-1]
+            return Record(when, PLESK_FAILURE, "plesk", "smtp", None, _user(user), 1, None, host)
+    if msg.startswith(PLESK_NO_USER):
+        user = msg[len(PLESK_NO_USER) :]
+        end = user.rfind(PLESK_NO_USER_TAIL)
+        if end < 0:
+            return None
+        return Record(when, PLESK_FAILURE, "plesk", "smtp", None, _user(user[:end]), 1, None, host)
+    return None

@@ -1,0 +1,108 @@
+"""Every regex of the project, compiled once, plus the cheap substring gates tested before them.
+
+Rules that keep the hot path fast and hostile lines harmless:
+
+* a line is only looked at when it contains one of the GATE substrings (most mail-log lines contain none);
+* each regex is used with ``match`` at a fixed position (never ``search`` over attacker text), uses bounded
+  character classes that exclude its own delimiters, and has no nested or adjacent overlapping quantifiers,
+  so matching is linear in the line length;
+* addresses come from fixed daemon-written fields only; usernames are cut out with string operations
+  anchored on the daemon's structure (see ``lines.py``).
+"""
+
+from __future__ import annotations
+
+import re
+
+# --- substring gates (lines.parse_line tests these with ``in`` before any regex) ----------------------------
+GATE_AUTH = (
+    "auth"  # SASL failures, auth=N/M summaries, auth processes, plesk_saslauthd, dovecot "auth failed"
+)
+GATE_SASL_USER = (
+    "sasl_username="  # Postfix successful SASL login (client=..., sasl_method=..., sasl_username=)
+)
+GATE_LOGIN = "Login: "  # Dovecot successful login
+GATE_AFTER_AUTH = "after AUTH"  # too many errors after AUTH
+GATE_DISCONNECT = "disconnect from "  # smtpd session end: only its auth=N/M summary matters
+GATE_AUTH_COUNT = " auth="
+GATE_RCPT = " rcpt="  # in a summary: recipients accepted/attempted
+GATE_RCPT_NONE = " rcpt=0"
+GATE_NO_AUTH = "(no auth attempts"  # Dovecot's informational disconnects: skipped early when info is off
+
+# --- timestamps ---------------------------------------------------------------------------------------------
+# RFC 3339 / rsyslog high precision ("2026-11-26T17:29:09.818109+00:00 ") and "2026-11-26 08:08:18 " (local)
+ISO_TIME_RE = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|z|[+-]\d\d:?\d\d)?(?: |$)"
+)
+# RFC 3164 variants that miss the fixed columns: "Aug 3 15:30:49", "Aug  3 15:30:49.123456"
+RFC3164_LOOSE_RE = re.compile(r"([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d\d):(\d\d):(\d\d)(\.\d{1,9})?(?: |$)")
+
+# --- syslog header after the timestamp: "[host ]program[[pid]|(id)]: " --------------------------------------
+# The host never ends with ":" (so "imap-login: Info: ..." of Dovecot's own log has no host); the program
+# name has no spaces, brackets, parentheses or colons.
+HEADER_RE = re.compile(r"(?:(\S{0,254}[^\s:]) )?([^\s\[\]():]{1,64})(?:\[(\d{1,10})\]|\([^\s()]{0,40}\))?: ")
+
+# --- Postfix smtpd ------------------------------------------------------------------------------------------
+# "name[ADDR]" or "name[ADDR]:port": the client field smtpd writes; the name is "unknown" or a hostname that
+# passed Postfix's valid_hostname() and forward confirmation (letters, digits, "-", "." and "_" only).
+_PF_CLIENT = r"([-A-Za-z0-9._]{0,255})\[([0-9A-Fa-f:.]{1,45})\](?::\d{1,5})?"
+PF_SASL_FAIL_RE = re.compile(
+    r"warning: " + _PF_CLIENT + r": SASL ([A-Za-z0-9_-]{1,40}) authentication failed:"
+)
+# the summary: only "name=N" or "name=N/M" counters follow the client field
+PF_DISCONNECT_RE = re.compile(
+    r"disconnect from " + _PF_CLIENT + r"((?: [a-z_]{1,24}=\d{1,9}(?:/\d{1,9})?){1,40})$"
+)
+PF_TOO_MANY_RE = re.compile(r"too many errors after AUTH from " + _PF_CLIENT + r"$")
+PF_SUCCESS_RE = re.compile(
+    r"[0-9A-Za-z]{1,32}: client=" + _PF_CLIENT + r", (?:orig_client=[^\s,]{0,300}, )?"
+    r"sasl_method=([^\s,]{0,40}), sasl_username="
+)
+# auth=1 (all succeeded) or auth=0/3 (succeeded/attempted) in the disconnect summary
+PF_AUTH_COUNT_RE = re.compile(r" auth=(\d{1,6})(?:/(\d{1,6}))?(?: |$)")
+PF_SASL_USER_SEP = ", sasl_username="
+PF_LOST_AUTH_SERVER = "Connection lost to authentication server"
+PF_BAD_MECH = "Invalid authentication mechanism"
+
+# --- Dovecot ------------------------------------------------------------------------------------------------
+DC_LOGIN_PREFIXES = ("imap-login: ", "pop3-login: ", "submission-login: ", "managesieve-login: ")
+DC_LEVEL_PREFIXES = ("Info: ", "Warning: ", "Error: ", "Debug: ")
+# "(auth failed, 3 attempts in 12 secs)" inside the dovecot-written reason, before the field list
+DC_AUTH_FAILED_RE = re.compile(r"\(auth failed, (\d{1,6}) attempts?(?: in \d{1,9} secs?)?\)")
+DC_NO_AUTH = GATE_NO_AUTH
+DC_PROXY_FAILED = "(proxy dest auth failed)"
+DC_PLAINTEXT_REFUSED = ("(tried to use disabled plaintext auth)", "(tried to use disallowed plaintext auth)")
+# auth process line prefix up to "driver(": "auth: ", "auth-worker(304): ", "Info: ",
+# "conn unix:auth-worker (pid=27359,uid=97): auth-worker<55>: " in any of the forms Dovecot 2.2-2.4 log
+DC_AUTH_PROCESS_RE = re.compile(
+    r"(?:auth(?:-worker)?(?:\([^()\s]{0,40}\))?: )?(?:(?:Info|Error|Warning|Debug): )?"
+    r"(?:conn [^\s()]{1,80} \([^()\s]{0,80}\): auth(?:-worker)?<\d{1,10}>: )?(?:(?:Info|Error|Debug): )?"
+    r"(passwd-file|passwd|shadow|pam|sql|ldap|checkpassword|bsdauth|vpopmail|lua|oauth2|imap|static)\("
+)
+# the fixed message that ends an auth process failure line, after "(user,ip[,<session>])"
+DC_AUTH_TAIL_FIXED = (
+    "): unknown user",
+    "): Unknown user",
+    "): Password mismatch",
+    "): invalid credentials",
+    "): Invalid credentials",
+)
+DC_AUTH_TAIL_VARIABLE = (
+    "): pam_authenticate() failed: ",
+    "): Password mismatch (",
+    "): unknown user (",
+    "): invalid credentials (",
+)
+DC_SESSION_RE = re.compile(r"<[A-Za-z0-9+/=]{1,64}>")
+PAM_UNIX_FAILURE = "pam_unix(dovecot:auth): authentication failure; "
+PAM_RUSER = " tty=dovecot ruser="
+
+# --- Plesk --------------------------------------------------------------------------------------------------
+PLESK_PROGRAM = "plesk_saslauthd"
+PLESK_FAILED = (  # Plesk's own typo first
+    "failed mail authenticatication attempt for user '",
+    "failed mail authentication attempt for user '",
+)
+PLESK_FAILED_TAIL = "' (password len="
+PLESK_NO_USER = "No such user '"
+PLESK_NO_USER_TAIL = "' in mail authorization database"

@@ -1,0 +1,125 @@
+"""The parser's entry points: text or lines in, counted Events out.
+
+``parse_text`` is the fast one: it finds the few candidate lines of a whole block with ``str.find`` (C speed)
+and never touches the other lines one by one; ``parse_lines`` takes any iterable of lines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import tzinfo
+
+from .correlate import Correlator
+from .events import Event
+from .lines import parse_candidate, useful_summary
+from .patterns import (
+    GATE_AFTER_AUTH,
+    GATE_AUTH,
+    GATE_DISCONNECT,
+    GATE_LOGIN,
+    GATE_NO_AUTH,
+    GATE_SASL_USER,
+)
+from .timestamps import TimestampParser
+
+_GATES = (GATE_AUTH, GATE_SASL_USER, GATE_LOGIN, GATE_AFTER_AUTH)
+
+
+def candidate_starts(text: str) -> list[int]:
+    """Sorted start offsets of the lines of ``text`` that contain a gate substring."""
+    starts = set()
+    add = starts.add
+    find = text.find
+    rfind = text.rfind
+    for gate in _GATES:
+        i = find(gate)
+        while i >= 0:
+            add(rfind("\n", 0, i) + 1)
+            nl = find("\n", i)
+            if nl < 0:
+                break
+            i = find(gate, nl)
+    return sorted(starts)
+
+
+def parse_text(
+    text: str,
+    *,
+    now: float | None = None,
+    start_line: int = 1,
+    correlator: Correlator | None = None,
+    flush: bool | None = None,
+    info: bool = True,
+    tz: tzinfo | None = None,
+    timestamps: TimestampParser | None = None,
+) -> list[Event]:
+    """Events of a block of complete lines (``start_line`` is the number of its first line).
+
+    Same options as ``parse_lines``; ``timestamps`` reuses a TimestampParser across blocks.
+    """
+    ts = timestamps or TimestampParser(now, tz)
+    corr = Correlator(info=info) if correlator is None else correlator
+    info = corr.info
+    feed = corr.feed
+    out: list[Event] = []
+    count = text.count
+    find = text.find
+    line = start_line
+    prev = 0
+    for start in candidate_starts(text):
+        line += count("\n", prev, start)
+        prev = start
+        end = find("\n", start)
+        one = text[start:] if end < 0 else text[start:end]
+        if GATE_DISCONNECT in one and not useful_summary(one):
+            continue
+        if not info and GATE_NO_AUTH in one:
+            continue
+        rec = parse_candidate(one, ts)
+        if rec is not None:
+            events = feed(rec, line)
+            if events:
+                out.extend(events)
+    if flush if flush is not None else correlator is None:
+        out.extend(corr.flush())
+    return out
+
+
+def parse_lines(
+    lines: Iterable[str],
+    *,
+    now: float | None = None,
+    start_line: int = 1,
+    correlator: Correlator | None = None,
+    flush: bool | None = None,
+    info: bool = True,
+    tz: tzinfo | None = None,
+) -> Iterator[Event]:
+    """Yield the Events of ``lines`` (str, trailing newline optional) in line order.
+
+    ``now`` anchors the year of RFC 3164 dates (default: the current time); ``start_line`` numbers the first
+    line; ``correlator`` carries state across calls (incremental scans); ``flush`` releases the events still
+    held for correlation at the end (default: True when no correlator is given, False otherwise, so a
+    scan keeps them in ``correlator.to_dict()`` for the next run); ``info=False`` drops informational kinds
+    (only when the correlator is created here); ``tz`` is the zone of zoneless stamps (default: local).
+    """
+    ts = TimestampParser(now, tz)
+    corr = Correlator(info=info) if correlator is None else correlator
+    info = corr.info
+    feed = corr.feed
+    for number, text in enumerate(lines, start_line):
+        # the gate of lines.is_candidate, inlined: most lines of a mail log stop here
+        if GATE_AUTH in text:
+            if GATE_DISCONNECT in text and not useful_summary(text):
+                continue
+            if not info and GATE_NO_AUTH in text:
+                continue
+        elif not (GATE_SASL_USER in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text):
+            continue
+        rec = parse_candidate(text, ts)
+        if rec is not None:
+            events = feed(rec, number)
+            if events:
+                yield from events
+    if flush if flush is not None else correlator is None:
+        yield from corr.flush()

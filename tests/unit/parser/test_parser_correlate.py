@@ -1,0 +1,371 @@
+"""Correlation: each real attempt counted once, usernames tied to addresses, serialisable bounded state."""
+
+# ruff: noqa: E501  (real log lines are long: they stay whole, one per line, as the daemons write them)
+from __future__ import annotations
+
+import calendar
+import json
+import time
+from collections import Counter
+from datetime import timezone
+from pathlib import Path
+
+import pytest
+from mail_bruteforce_guard.parser import correlate
+from mail_bruteforce_guard.parser.correlate import Correlator
+from mail_bruteforce_guard.parser.events import (
+    AUTH_FAILURE,
+    AUTH_SERVER_LOST,
+    AUTH_SUCCESS,
+    NO_AUTH_ATTEMPTS,
+    TOO_MANY_ERRORS,
+    UNATTRIBUTED_FAILURE,
+    Event,
+)
+from mail_bruteforce_guard.parser.stream import parse_lines
+
+LOGS = Path(__file__).resolve().parents[2] / "data" / "logs"
+NOW = float(calendar.timegm((2026, 11, 26, 23, 0, 0)))
+UTC = timezone.utc
+BASE = calendar.timegm((2026, 11, 26, 8, 0, 0))
+
+
+def run(lines: list[str], **kw: object) -> list[Event]:
+    return list(parse_lines(lines, now=NOW, tz=UTC, **kw))  # type: ignore[arg-type]
+
+
+def failures(events: list[Event]) -> dict[str, int]:
+    out: Counter = Counter()
+    for e in events:
+        if e.kind == AUTH_FAILURE:
+            out[e.ip] += e.count
+    return dict(out)
+
+
+def kinds(events: list[Event]) -> Counter:
+    return Counter(e.kind for e in events)
+
+
+def at(sec: float) -> str:
+    """RFC 3339 stamp ``sec`` seconds after 2026-11-26 08:00:00 UTC."""
+    whole = int(sec)
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(BASE + whole))
+    return f"{stamp}.{round((sec - whole) * 1e6):06d}+00:00"
+
+
+def warn(sec: float, ip: str, pid: int = 100, user: str = "", reason: str = "authentication failure") -> str:
+    suffix = f", sasl_username={user}" if user else ""
+    return (f"{at(sec)} mx postfix/submission/smtpd[{pid}]: warning: unknown[{ip}]: SASL LOGIN authentication "
+            f"failed: {reason}{suffix}")  # fmt: skip
+
+
+def lost(sec: float, ip: str, pid: int = 100) -> str:
+    return warn(sec, ip, pid, "(unavailable)", "Connection lost to authentication server")
+
+
+def summary(sec: float, ip: str, pid: int = 100, auth: str = "0/1") -> str:
+    return f"{at(sec)} mx postfix/submission/smtpd[{pid}]: disconnect from unknown[{ip}] ehlo=1 auth={auth} quit=1"
+
+
+def plesk(sec: float, user: str) -> str:
+    return (f"{at(sec)} mx plesk_saslauthd[4434]: failed mail authenticatication attempt for user '{user}' "
+            "(password len=8)")  # fmt: skip
+
+
+def auth_line(sec: float, ip: str, user: str, session: str = "", driver: str = "passwd-file") -> str:
+    tail = f",<{session}>" if session else ""
+    return f"{at(sec)} mx dovecot: auth: {driver}({user},{ip}{tail}): unknown user"
+
+
+def login_failed(sec: float, ip: str, n: int, user: str, session: str = "S1", *, secs: int = 5) -> str:
+    return (f"{at(sec)} mx dovecot: imap-login: Disconnected (auth failed, {n} attempts in {secs} secs): "
+            f"user=<{user}>, method=PLAIN, rip={ip}, lip=192.0.2.10, TLS, session=<{session}>")  # fmt: skip
+
+
+IP = "203.0.113.7"
+
+
+# --- the forum thread --------------------------------------------------------------------------------------------
+def test_seed_thread_counts_each_attempt_once_and_names_the_mailbox() -> None:
+    events = run((LOGS / "plesk-seed.log").read_text().splitlines())
+    assert failures(events) == {"162.255.86.250": 39}
+    counted = [e for e in events if e.kind == AUTH_FAILURE]
+    assert all(e.count == 1 and e.service == "postfix" and e.pid == 4805 for e in counted)
+    named = [e.line for e in counted if e.user == "info@example.com"]
+    assert named == [2, 41]  # the warning each plesk line (2 s and 3 s later) belongs to
+    assert kinds(events)[TOO_MANY_ERRORS] == 1
+    assert kinds(events)[UNATTRIBUTED_FAILURE] == 0
+    assert [e.line for e in events] == sorted(e.line for e in events)
+
+
+@pytest.mark.parametrize("gap", [0.0, 0.5, 2.0, 4.5])
+def test_plesk_line_before_the_warning(gap: float) -> None:
+    events = run([plesk(10, "bob@example.com"), warn(10 + gap, IP)])
+    assert failures(events) == {IP: 1}
+    assert [e.user for e in events if e.kind == AUTH_FAILURE] == ["bob@example.com"]
+
+
+@pytest.mark.parametrize("gap", [0.0, 1.0, 2.0, 4.5])
+def test_plesk_line_after_the_warning(gap: float) -> None:
+    events = run([warn(10, IP), plesk(10 + gap, "bob@example.com")])
+    assert failures(events) == {IP: 1}
+    assert [e.user for e in events] == ["bob@example.com"]
+
+
+def test_plesk_line_far_from_any_failure_is_unattributed_and_not_counted() -> None:
+    events = run([warn(10, IP), plesk(30, "bob@example.com"), warn(60, IP)])
+    assert failures(events) == {IP: 2}
+    assert [(e.kind, e.ip, e.user) for e in events if e.kind != AUTH_FAILURE] == [
+        (UNATTRIBUTED_FAILURE, None, "bob@example.com")
+    ]
+    assert all(e.user is None for e in events if e.kind == AUTH_FAILURE)
+
+
+def test_plesk_pairs_with_the_warning_naming_the_same_user() -> None:
+    other = "198.51.100.1"
+    events = run([warn(10, IP, 1, "a@x"), warn(10.5, other, 2, "b@x"), plesk(11, "a@x"), plesk(11.2, "b@x")])
+    assert failures(events) == {IP: 1, other: 1}
+    assert {e.ip: e.user for e in events} == {IP: "a@x", other: "b@x"}
+
+
+def test_two_concurrent_attackers_each_plesk_line_used_once() -> None:
+    other = "198.51.100.1"
+    lines = [plesk(10, "a@x"), warn(10, IP, 1), plesk(11, "b@x"), warn(11, other, 2)]
+    events = run(lines)
+    assert failures(events) == {IP: 1, other: 1}
+    assert {e.ip: e.user for e in events} == {IP: "a@x", other: "b@x"}
+
+
+# --- Dovecot SASL behind Postfix ------------------------------------------------------------------------------
+def test_auth_process_line_and_postfix_warning_are_one_attempt() -> None:
+    events = run(LOGS.joinpath("rsyslog-dovecot-sasl.log").read_text().splitlines())
+    assert failures(events) == {"10.89.0.3": 5}  # 3 SMTP guesses + 1 lost after them + 1 IMAP guess
+    by_line = {e.line: e for e in events}
+    assert (
+        by_line[7].user == "alice@example.com" and by_line[7].service == "postfix"
+    )  # user from the auth line
+    assert by_line[8].kind == AUTH_FAILURE  # connection lost after genuine failures: counted
+    assert by_line[11].protocol == "imap" and by_line[11].user == "alice@example.com"
+    assert by_line[18].kind == AUTH_SERVER_LOST and by_line[18].ip == "10.89.0.9"  # alone: informational
+    successes = [(e.ip, e.user, e.count) for e in events if e.kind == AUTH_SUCCESS]
+    assert successes == [("10.89.0.4", "alice@example.com", 1), ("10.89.0.4", "alice@example.com", 1),
+                         ("10.89.0.5", None, 1)]  # fmt: skip
+
+
+@pytest.mark.parametrize("delay", [0.5, 2.0, 9.9, 14.0])
+def test_postfix_takes_over_the_auth_line(delay: float) -> None:
+    events = run([auth_line(10, IP, "carol"), warn(10 + delay, IP)])
+    assert [(e.kind, e.service, e.user, e.count) for e in events] == [(AUTH_FAILURE, "postfix", "carol", 1)]
+
+
+def test_auth_line_alone_counts_once() -> None:
+    events = run([auth_line(10, IP, "carol"), warn(40, "198.51.100.1")])
+    assert failures(events) == {IP: 1, "198.51.100.1": 1}
+    assert [e.user for e in events if e.ip == IP] == ["carol"]
+
+
+def test_auth_line_too_old_for_the_warning() -> None:
+    events = run([auth_line(10, IP, "carol"), warn(30, IP)])
+    assert failures(events) == {IP: 2}
+
+
+def test_each_passdb_reporting_the_same_lookup_is_one_attempt() -> None:
+    events = run(
+        [auth_line(10, IP, "carol"), auth_line(10.2, IP, "carol", driver="pam"), auth_line(13, IP, "carol")]
+    )
+    assert failures(events) == {IP: 2}
+
+
+# --- Dovecot login summaries ---------------------------------------------------------------------------------------
+def test_login_summary_and_auth_lines_describe_the_same_attempts() -> None:
+    lines = [auth_line(10, IP, "a", "S1"), auth_line(12, IP, "b", "S1"), auth_line(14, IP, "c", "S1"),
+             login_failed(16, IP, 3, "c", "S1")]  # fmt: skip
+    events = run(lines)
+    assert failures(events) == {IP: 3}
+    assert [(e.user, e.protocol) for e in events] == [("a", "imap"), ("b", "imap"), ("c", "imap")]
+
+
+def test_login_summary_adds_attempts_without_auth_lines() -> None:
+    events = run([auth_line(10, IP, "a", "S1"), login_failed(16, IP, 3, "a", "S1")])
+    assert failures(events) == {IP: 3}
+    assert [e.count for e in events] == [1, 2]
+
+
+def test_login_summary_long_after_its_auth_lines() -> None:
+    lines = [auth_line(10, IP, "a"), auth_line(12, IP, "a"), warn(100, "198.51.100.1"),
+             login_failed(195, IP, 2, "a", secs=190)]  # fmt: skip
+    events = run(lines)
+    assert failures(events) == {IP: 2, "198.51.100.1": 1}
+
+
+def test_login_summary_other_session_is_not_merged() -> None:
+    events = run([auth_line(10, IP, "a", "S1"), login_failed(16, IP, 1, "a", "S2")])
+    assert failures(events) == {IP: 2}
+
+
+def test_postfix_does_not_take_an_imap_sessions_auth_line() -> None:
+    events = run([auth_line(10, IP, "a", "S1"), warn(12, IP), login_failed(13, IP, 1, "a", "S1")])
+    assert failures(events) == {IP: 2}
+
+
+# --- smtpd sessions ---------------------------------------------------------------------------------------------
+def test_summary_adds_only_unseen_attempts() -> None:
+    events = run([warn(10, IP), warn(12, IP), summary(13, IP, auth="0/3")])
+    assert failures(events) == {IP: 3}
+    assert [e.count for e in events] == [1, 1, 1]
+
+
+def test_summary_alone_counts_all_its_failures() -> None:
+    events = run([summary(13, IP, auth="0/4")])
+    assert failures(events) == {IP: 4}
+
+
+def test_summary_of_another_session_on_the_same_pid() -> None:
+    events = run([warn(10, IP, 7), summary(11, IP, 7, "0/1"), summary(20, IP, 7, "0/2")])
+    assert failures(events) == {IP: 3}
+
+
+def test_summary_after_pid_reuse_by_another_client() -> None:
+    other = "198.51.100.1"
+    events = run([warn(10, IP, 7), warn(11, other, 7), summary(12, other, 7, "0/1")])
+    assert failures(events) == {IP: 1, other: 1}
+
+
+def test_summary_for_a_silent_stale_session_is_a_new_session() -> None:
+    events = run([warn(10, IP, 7), summary(10 + correlate.SMTPD_IDLE + 5, IP, 7, "0/1")])
+    assert failures(events) == {IP: 2}
+
+
+def test_successes_once_per_session() -> None:
+    client = (
+        "{t} mx postfix/submission/smtpd[9]: {q}: client=unknown[{ip}], sasl_method=PLAIN, sasl_username=al"
+    )
+    lines = [client.format(t=at(10), q="AAA1", ip=IP), client.format(t=at(11), q="AAA2", ip=IP),
+             summary(12, IP, 9, "1"), summary(20, IP, 10, "1"), summary(30, IP, 11, "1/3")]  # fmt: skip
+    events = run(lines)
+    assert [(e.kind, e.user, e.count) for e in events] == [
+        (AUTH_SUCCESS, "al", 1), (AUTH_SUCCESS, None, 1), (AUTH_FAILURE, None, 2), (AUTH_SUCCESS, None, 1)
+    ]  # fmt: skip
+
+
+# --- Connection lost to authentication server -----------------------------------------------------------------------
+def test_connection_lost_alone_is_informational() -> None:
+    events = run([lost(10, IP), summary(11, IP)])
+    assert failures(events) == {}
+    assert kinds(events) == Counter({AUTH_SERVER_LOST: 1})
+
+
+def test_connection_lost_after_genuine_failures_counts() -> None:
+    events = run([warn(10, IP), lost(30, IP), lost(300, IP), summary(301, IP, auth="0/3")])
+    assert failures(events) == {IP: 3}
+
+
+def test_connection_lost_long_after_the_failures_is_informational() -> None:
+    events = run([warn(10, IP, 1), lost(10 + correlate.LOST_WINDOW + 1, IP, 2)])
+    assert failures(events) == {IP: 1}
+    assert kinds(events)[AUTH_SERVER_LOST] == 1
+
+
+def test_connection_lost_after_another_addresses_failures_is_informational() -> None:
+    events = run([warn(10, "198.51.100.1", 1), lost(30, IP, 2)])
+    assert failures(events) == {"198.51.100.1": 1}
+
+
+def test_info_false_keeps_only_counted_kinds() -> None:
+    lines = [
+        lost(10, IP),
+        plesk(100, "x"),
+        warn(200, IP),
+        f"{at(300)} mx dovecot: imap-login: Disconnected (no auth attempts in 0 secs): user=<>, rip={IP}",
+    ]
+    assert kinds(run(lines)) == Counter({AUTH_SERVER_LOST: 1, UNATTRIBUTED_FAILURE: 1, AUTH_FAILURE: 1,
+                                         NO_AUTH_ATTEMPTS: 1})  # fmt: skip
+    assert kinds(run(lines, info=False)) == Counter({AUTH_FAILURE: 1})
+
+
+# --- ordering, incremental state ------------------------------------------------------------------------------------
+def test_events_in_line_order_and_held_until_hold_passes() -> None:
+    corr = Correlator()
+    first = list(parse_lines([warn(10, IP)], now=NOW, tz=UTC, correlator=corr))
+    assert first == []  # held for a Plesk line that may follow
+    more = list(
+        parse_lines([warn(10 + correlate.HOLD + 1, IP)], now=NOW, tz=UTC, correlator=corr, start_line=2)
+    )
+    assert [e.line for e in more] == [1]
+    assert [e.line for e in corr.flush()] == [2]
+
+
+def _sample_lines() -> list[str]:
+    return (LOGS.joinpath("plesk-seed.log").read_text().splitlines()
+            + LOGS.joinpath("rsyslog-dovecot-sasl.log").read_text().splitlines()
+            + [auth_line(3600 * 10 + 10, IP, "a", "S1"), login_failed(3600 * 10 + 14, IP, 2, "a", "S1"),
+               plesk(3600 * 10 + 20, "z"), warn(3600 * 10 + 21, IP, 5)])  # fmt: skip
+
+
+def test_state_round_trip_at_every_split_point_gives_the_same_events() -> None:
+    lines = _sample_lines()
+    whole = run(lines)
+    for cut in range(len(lines) + 1):
+        corr = Correlator()
+        got = list(parse_lines(lines[:cut], now=NOW, tz=UTC, correlator=corr))
+        state = json.loads(json.dumps(corr.to_dict()))
+        corr2 = Correlator.from_dict(state)
+        got += parse_lines(lines[cut:], now=NOW, tz=UTC, correlator=corr2, start_line=cut + 1, flush=True)
+        assert got == whole, cut
+
+
+def test_flush_each_run_never_double_counts() -> None:
+    """A scan that flushes at the end of every run may lose a username, never count an attempt twice."""
+    lines = _sample_lines()
+    whole = failures(run(lines))
+    for cut in range(len(lines) + 1):
+        corr = Correlator()
+        got = list(parse_lines(lines[:cut], now=NOW, tz=UTC, correlator=corr, flush=True))
+        corr2 = Correlator.from_dict(json.loads(json.dumps(corr.to_dict())))
+        got += parse_lines(lines[cut:], now=NOW, tz=UTC, correlator=corr2, start_line=cut + 1, flush=True)
+        assert failures(got) == whole, cut
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [None, [], "x", {"version": 99}, {"version": 1, "sessions": "x"}, {"version": 1, "held": [[1, 2]]},
+     {"version": 1, "last_time": "soon", "sessions": {}, "genuine": {}, "credits": {}, "held": []}],
+)  # fmt: skip
+def test_from_dict_garbage_gives_a_fresh_correlator(bad: object) -> None:
+    corr = Correlator.from_dict(bad)
+    assert corr.to_dict()["sessions"] == {} and corr.to_dict()["held"] == []
+
+
+def test_state_stays_small_and_bounded() -> None:
+    lines = []
+    for i in range(3000):  # 3000 attackers over ~8 hours, one session each, never disconnecting
+        lines.append(warn(i * 10.0, f"198.51.{i // 250}.{i % 250 + 1}", pid=1000 + i))
+    corr = Correlator()
+    events = list(parse_lines(lines, now=NOW, tz=UTC, correlator=corr))
+    assert sum(e.count for e in events) == 3000 - len(corr.to_dict()["held"])
+    state = corr.to_dict()
+    assert len(state["sessions"]) <= correlate.SMTPD_IDLE / 10 + 1
+    assert len(state["genuine"]) <= correlate.LOST_WINDOW / 10 + 1
+    assert len(json.dumps(state)) < 200_000
+
+
+def test_success_summaries_skipped_or_used() -> None:
+    client = f"{at(10)} mx postfix/submission/smtpd[9]: AAA1: client=unknown[{IP}], sasl_method=PLAIN, sasl_username=al"
+    full = f"{at(12)} mx postfix/submission/smtpd[9]: disconnect from unknown[{IP}] ehlo=2 auth=1 mail=1 rcpt=1 data=1"
+    refused = f"{at(22)} mx postfix/submission/smtpd[10]: disconnect from unknown[{IP}] ehlo=2 auth=1 mail=1 rcpt=0/1"
+    events = run([client, full, refused])
+    assert [(e.kind, e.user, e.line) for e in events] == [(AUTH_SUCCESS, "al", 1), (AUTH_SUCCESS, None, 3)]
+
+
+def test_pam_unix_and_dovecot_pam_line_are_one_attempt() -> None:
+    lines = [
+        f"{at(10)} mx auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot "
+        f"ruser=carol rhost={IP}  user=carol",
+        f"{at(10.5)} mx dovecot: auth-worker(77): pam(carol,{IP}): pam_authenticate() failed: Authentication "
+        "failure (password mismatch?)",
+        f"{at(30)} mx dovecot: auth-worker(77): pam(carol,{IP}): pam_authenticate() failed: Authentication "
+        "failure (password mismatch?)",
+    ]
+    events = run(lines)
+    assert failures(events) == {IP: 2}
+    assert [e.user for e in events] == ["carol", "carol"]
