@@ -1,0 +1,400 @@
+"""The detector's operations as functions returning JSON-ready dicts; cli.py and the Ansible modules are thin
+layers over these. Every failure the user can act on is an MbgError with a one-line message.
+
+``warn`` (every function takes one) receives one-line warnings; the default writes them to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any, Callable
+
+from ..errors import ConfigError, MbgError
+from ..firewall.base import Ban, normalize_target
+from ..firewall.enforce import Enforcer, make_backend
+from ..parser.events import Event
+from ..policy.tracker import Tracker, iso
+from .config import Config, load_config
+from .logsource import FileSource, JournalSource
+from .pipeline import HOLD, Pipeline
+from .state import StateDir
+
+__all__ = ["ban", "load_config", "parse_files", "report", "restore", "scan", "status", "unban"]
+
+Warn = Callable[[str], None]
+MUTATION_WAIT = 30.0  # seconds ban/unban/restore wait for a running scan to finish
+
+
+def stderr_warn(message: str) -> None:
+    """Default warning sink: ``mail-bruteforce-guard: warning: ...`` on stderr."""
+    sys.stderr.write(f"mail-bruteforce-guard: warning: {message}\n")
+    sys.stderr.flush()
+
+
+def _now(now: float | None) -> float:
+    return time.time() if now is None else float(now)
+
+
+# ---- parse -----------------------------------------------------------------------------------------
+
+
+def parse_files(
+    paths: Iterable[str], *, now: float | None = None, warn: Warn = stderr_warn
+) -> Iterator[tuple[str, Event]]:
+    """Every recognised event of whole files, in order, as ``(path, Event)``; unreadable files are warned
+    about and skipped (MbgError when none could be read)."""
+    pipeline = Pipeline(None, now=_now(now), info=True)
+    read_any = False
+    for path in paths:
+        source = FileSource(path, None, warn=warn)
+        for lineno, text in source:
+            for event in pipeline.feed(lineno, text):
+                yield path, event
+        for event in pipeline.flush():  # each file on its own: events belong to the file they came from
+            yield path, event
+        read_any = read_any or source.ok
+    if not read_any:
+        raise MbgError("no log file could be read")
+
+
+# ---- scan and report --------------------------------------------------------------------------------
+
+
+def _tracker(config: Config, saved: Any, store: StateDir) -> Tracker:
+    tracker = Tracker(config.policy)
+    if saved:
+        try:
+            tracker.load_state(saved)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            store.warn("tracker state in the state file is damaged: starting it afresh")
+            tracker = Tracker(config.policy)
+    return tracker
+
+
+def _sources(config: Config, state: dict, from_start: bool, warn: Warn, journal_command) -> list:
+    logs = state["logs"]
+    sources: list = [
+        FileSource(path, logs.get(path), from_start=from_start, rotated=config.read_rotated, warn=warn)
+        for path in config.logs
+    ]
+    if config.journal:
+        sources.append(
+            JournalSource(state["journal"], from_start=from_start, command=journal_command, warn=warn)
+        )
+    return sources
+
+
+def _result(decisions, stats: dict) -> dict[str, Any]:
+    return {
+        "offenders": [o._asdict() for o in decisions.offenders],
+        "accounts": [a._asdict() for a in decisions.accounts],
+        "stats": stats,
+    }
+
+
+def scan(
+    config: Config,
+    *,
+    from_start: bool = False,
+    dry_run: bool = False,
+    now: float | None = None,
+    warn: Warn = stderr_warn,
+    journal_command: list | None = None,
+) -> dict[str, Any]:
+    """Read new log lines, update the state, decide, and apply the new bans in one batch (unless ``dry_run``
+    or mode ``monitor``). Returns ``{"offenders", "accounts", "stats"}``.
+
+    ``from_start`` re-reads every log from its beginning with a fresh tracker (a replay: windows and
+    escalation come from the logs again); bans already in the state are kept (the later expiry wins).
+    Timestamps come from the lines; ``now`` (default: the clock) decides which bans are still running
+    and anchors the year of year-less timestamps.
+    """
+    started = time.monotonic()
+    if not config.logs and not config.journal:
+        raise ConfigError("nothing to read: give log files ('logs', --log) or enable the journal")
+    now = _now(now)
+    store = StateDir(config.state_dir, warn)
+    with store.lock():
+        state = store.load()
+        if from_start:  # a replay re-derives windows and escalation from the logs themselves
+            state["logs"], state["journal"], state["correlator"] = {}, {}, None
+            tracker = Tracker(config.policy)
+        else:
+            tracker = _tracker(config, state["tracker"], store)
+        tracker.start_round()
+        pipeline = Pipeline(state["correlator"], now=now, warn=warn)
+        sources = _sources(config, state, from_start, warn, journal_command)
+        lines = events = size = 0
+        read_any = False
+        for source in sources:
+            for first, batch in source.batches():
+                released = pipeline.feed_batch(first, batch)
+                events += len(released)
+                tracker.feed(released, now)
+            lines += source.lines
+            size += source.bytes
+            read_any = read_any or source.ok
+            if isinstance(source, JournalSource):
+                state["journal"] = source.position
+            elif source.position is not None:
+                state["logs"][source.path] = source.position
+            else:
+                state["logs"].pop(source.path, None)
+        # events still held for lines that may follow: released once the log has been quiet for HOLD s
+        batch = pipeline.flush(now - HOLD)
+        events += len(batch)
+        tracker.feed(batch, now)
+        decisions = tracker.decide(now)
+        new_bans = tracker.take_new_bans()
+        tracker.maybe_prune(tracker.clock)
+        bans = state["bans"]
+        for ban in new_bans:
+            entry = bans.get(ban.address)
+            if entry is None or float(entry.get("until", 0)) < ban.until:
+                bans[ban.address] = {
+                    "until": ban.until,
+                    "reason": ban.reason,
+                    "count": ban.count,
+                    "since": now,
+                    "enforced": False,
+                }
+        _drop_expired(bans, now, config)
+        state["tracker"] = tracker.to_state()
+        state["correlator"] = pipeline.state()
+        failure = None
+        if not dry_run and config.mode == "enforce":
+            try:
+                _enforce_pending(config, bans, now, warn)
+            except MbgError as err:
+                failure = err
+        store.save(state)
+        if failure is not None:
+            raise failure
+        if not read_any:
+            raise MbgError("no log source could be read")
+    stats = {"lines": lines, "events": events, "bytes": size, "seconds": round(time.monotonic() - started, 3)}
+    return _result(decisions, stats)
+
+
+def _drop_expired(bans: dict, now: float, config: Config) -> None:
+    """Forget bans that ended more than ``bantime_max`` ago (the tracker keeps escalation counts)."""
+    horizon = now - config.bantime_max
+    for address in [a for a, b in bans.items() if float(b.get("until", 0)) < horizon]:
+        del bans[address]
+
+
+def _enforcer(config: Config, dry_run: bool = False) -> Enforcer:
+    return Enforcer(
+        make_backend(config),
+        ignore=config.ignore,
+        protected=config.protected,
+        use_syslog=config.syslog,
+        dry_run=dry_run,
+    )
+
+
+def _enforce_pending(config: Config, bans: dict, now: float, warn: Warn) -> None:
+    """Apply every unexpired ban of the state not yet in the firewall, in one batch; a ban the never-ban
+    rules refuse is dropped from the state with a warning."""
+    pending = [
+        Ban(address, float(entry["until"]), str(entry.get("reason", "")))
+        for address, entry in bans.items()
+        if not entry.get("enforced") and float(entry.get("until", 0)) > now
+    ]
+    if not pending:
+        return
+    keys = {_canonical(ban.address): ban.address for ban in pending}
+    result = _enforcer(config).ban(pending, now)
+    for ban in result.added + result.unchanged:
+        key = keys.get(_canonical(ban.address))
+        if key in bans:
+            bans[key]["enforced"] = True
+    for refusal in result.refused:
+        bans.pop(keys.get(_canonical(refusal.address), refusal.address), None)
+        warn(f"refused to ban {refusal.address}: {refusal.reason}")
+
+
+def _canonical(address: str) -> str:
+    try:
+        return normalize_target(address)
+    except ValueError:
+        return address
+
+
+def report(config: Config, *, now: float | None = None, warn: Warn = stderr_warn) -> dict[str, Any]:
+    """The scan result shape for everything the saved state remembers; reads no log, changes nothing."""
+    started = time.monotonic()
+    store = StateDir(config.state_dir, warn)
+    state = store.load(quarantine=False)
+    tracker = _tracker(config, state["tracker"], store)
+    decisions = tracker.decide(_now(now), everything=True)
+    stats = {"lines": 0, "events": 0, "bytes": 0, "seconds": round(time.monotonic() - started, 3)}
+    return _result(decisions, stats)
+
+
+# ---- ban lifecycle --------------------------------------------------------------------------------------
+
+
+def status(config: Config, *, now: float | None = None, warn: Warn = stderr_warn) -> dict[str, Any]:
+    """Active bans from the state file (the source of truth), with what is read and tracked."""
+    now = _now(now)
+    store = StateDir(config.state_dir, warn)
+    state = store.load(quarantine=False)
+    bans = []
+    for address, entry in sorted(state["bans"].items()):
+        try:
+            until = float(entry["until"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if until <= now:
+            continue
+        bans.append(
+            {
+                "address": address,
+                "until": iso(until),
+                "remaining": int(until - now),
+                "reason": entry.get("reason", ""),
+                "count": entry.get("count", 1),
+                "enforced": bool(entry.get("enforced")),
+            }
+        )
+    logs = {path: pos.get("offset", 0) for path, pos in state["logs"].items() if isinstance(pos, dict)}
+    tracker = state["tracker"] or {}
+    return {
+        "bans": bans,
+        "mode": config.mode,
+        "state_dir": config.state_dir,
+        "saved_at": iso(state.get("saved_at")) if isinstance(state.get("saved_at"), (int, float)) else None,
+        "logs": logs,
+        "tracked_addresses": len(tracker.get("records", {})) if isinstance(tracker, dict) else 0,
+    }
+
+
+def _targets(addresses: Iterable[str]) -> list[str]:
+    out: list[str] = []
+    for address in addresses:
+        try:
+            target = normalize_target(str(address).strip())
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        if target not in out:
+            out.append(target)
+    if not out:
+        raise ConfigError("no address given")
+    return out
+
+
+def ban(
+    config: Config,
+    addresses: Iterable[str],
+    *,
+    duration: int | None = None,
+    reason: str = "manual",
+    dry_run: bool = False,
+    now: float | None = None,
+    warn: Warn = stderr_warn,
+) -> dict[str, Any]:
+    """Ban addresses (or networks) by hand for ``duration`` seconds (default ``bantime``).
+    Returns ``{"changed", "added", "refused", "until"}``; never-ban addresses are refused."""
+    targets = _targets(addresses)
+    duration = config.bantime if duration is None else duration
+    if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
+        raise ConfigError(f"ban duration must be a positive number of seconds, got {duration!r}")
+    now = _now(now)
+    until = now + duration
+    reason = reason or "manual"
+    store = StateDir(config.state_dir, warn)
+    with store.lock(wait=MUTATION_WAIT):
+        state = store.load()
+        monitor = config.mode == "monitor"
+        result = _enforcer(config, dry_run=dry_run or monitor).ban(
+            [Ban(t, until, reason) for t in targets], now
+        )
+        refused = {r.address for r in result.refused}
+        kept = [t for t in targets if t not in refused]
+        if not dry_run:
+            bans = state["bans"]
+            for target in kept:
+                previous = bans.get(target, {})
+                bans[target] = {
+                    "until": max(until, float(previous.get("until", 0))),
+                    "reason": reason,
+                    "count": int(previous.get("count", 0)) + 1,
+                    "since": now,
+                    "enforced": not monitor,
+                }
+            store.save(state)
+    return {
+        "changed": bool(kept) and not dry_run,
+        "added": kept,
+        "refused": [r._asdict() for r in result.refused],
+        "until": iso(until),
+        "dry_run": dry_run,
+        "mode": config.mode,
+    }
+
+
+def unban(
+    config: Config,
+    addresses: Iterable[str],
+    *,
+    reset: bool = False,
+    dry_run: bool = False,
+    now: float | None = None,
+    warn: Warn = stderr_warn,
+) -> dict[str, Any]:
+    """Remove bans from the firewall and the state; ``reset`` also forgets the escalation history.
+    Returns ``{"changed", "removed"}`` (``removed``: addresses that were banned in the firewall or state)."""
+    targets = _targets(addresses)
+    now = _now(now)
+    store = StateDir(config.state_dir, warn)
+    with store.lock(wait=MUTATION_WAIT):
+        state = store.load()
+        result = _enforcer(config, dry_run=dry_run).unban(targets)
+        removed = list(result.removed)
+        bans = state["bans"]
+        tracker = _tracker(config, state["tracker"], store)
+        for target in targets:
+            entry = bans.get(target)
+            if entry is not None and float(entry.get("until", 0)) > now and target not in removed:
+                removed.append(target)
+            if dry_run:
+                continue
+            bans.pop(target, None)
+            tracker.lift(target)
+            if reset:
+                tracker.forget(target)
+        if not dry_run:
+            state["tracker"] = tracker.to_state()
+            store.save(state)
+    return {"changed": bool(removed) and not dry_run, "removed": removed, "reset": reset, "dry_run": dry_run}
+
+
+def restore(config: Config, *, now: float | None = None, warn: Warn = stderr_warn) -> dict[str, Any]:
+    """Recreate the sets and re-add every unexpired ban of the state (boot time). In monitor mode the sets
+    are created but stay empty. Returns ``{"restored", "refused", "expired", "mode"}``."""
+    now = _now(now)
+    store = StateDir(config.state_dir, warn)
+    with store.lock(wait=MUTATION_WAIT):
+        state = store.load()
+        bans = state["bans"]
+        wanted = [
+            Ban(address, float(entry["until"]), str(entry.get("reason", "")))
+            for address, entry in bans.items()
+            if float(entry.get("until", 0)) > now
+        ]
+        monitor = config.mode == "monitor"
+        result = _enforcer(config).restore([] if monitor else wanted, now)
+        if not monitor:
+            for ban_ in result.added + result.unchanged:
+                if ban_.address in bans:
+                    bans[ban_.address]["enforced"] = True
+            store.save(state)
+    return {
+        "restored": 0 if monitor else len(result.added) + len(result.unchanged),
+        "refused": [r._asdict() for r in result.refused],
+        "expired": len(bans) - len(wanted),
+        "mode": config.mode,
+    }

@@ -1,0 +1,259 @@
+"""``mail-bruteforce-guard``: the command line over detector/api.py.
+
+Exit codes: 0 success, 1 runtime error, 2 usage or config error, 3 another run holds the state lock,
+130 interrupted. Errors are one line on stderr (``mail-bruteforce-guard: error: ...``), never a traceback
+(set MBG_DEBUG=1 to see one for an unexpected error).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from typing import Any, NoReturn
+
+from ..errors import ConfigError, MbgError
+from ..policy.tracker import iso
+from ..version import __version__
+from .api import ban, load_config, parse_files, report, restore, scan, status, unban
+from .config import Config
+
+PROG = "mail-bruteforce-guard"
+
+EPILOG = """exit codes: 0 success, 1 runtime error, 2 usage or config error, 3 another run holds the lock,
+130 interrupted. Errors are one line on stderr."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors raised as ConfigError (exit 2) instead of usage dumps."""
+
+    def error(self, message: str) -> NoReturn:
+        raise ConfigError(message)
+
+
+def parse_time(text: str) -> float:
+    """ISO 8601 (``Z`` or offset; naive means UTC) or POSIX seconds -> POSIX seconds."""
+    value = text.strip()
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(f"--now: {text!r} is not an ISO 8601 time such as 2026-11-26T08:00:00Z") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of seconds") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (also used to document the CLI)."""
+    parser = _Parser(
+        prog=PROG,
+        description="Detect and stop brute force against Postfix, Dovecot and Plesk mail servers.",
+        epilog=EPILOG,
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--config", metavar="FILE", help="JSON config (default /etc/mail-bruteforce-guard/config.json)"
+    )
+    common.add_argument("--state", metavar="DIR", help="state directory (overrides state_dir)")
+    common.add_argument("--now", metavar="ISO8601", help="pin the clock (replays and tests)")
+    common.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("parse", help="print the events recognised in log files", epilog=EPILOG)
+    p.add_argument("--json", action="store_true", help="one JSON object per event")
+    p.add_argument("--now", metavar="ISO8601", help="anchor the year of year-less timestamps")
+    p.add_argument("files", nargs="+", metavar="FILE")
+
+    p = sub.add_parser("scan", parents=[common], help="read new log lines, decide and ban", epilog=EPILOG)
+    p.add_argument(
+        "--log", action="append", metavar="PATH", help="log file to read (repeatable; replaces logs)"
+    )
+    p.add_argument("--journal", action="store_true", help="read systemd's journal (with --log: as well)")
+    p.add_argument("--from-start", action="store_true", help="re-read the logs from their beginning")
+    p.add_argument("--rotated", action="store_true", help="on first run/--from-start, read .1 and .gz first")
+    p.add_argument("--dry-run", action="store_true", help="decide and report, change no firewall state")
+    p.add_argument("--ignore", action="append", metavar="CIDR", help="never ban this network (repeatable)")
+
+    sub.add_parser("report", parents=[common], help="the scan report for all remembered addresses")
+    sub.add_parser("status", parents=[common], help="list active bans", epilog=EPILOG)
+
+    p = sub.add_parser("ban", parents=[common], help="ban addresses by hand", epilog=EPILOG)
+    p.add_argument("addresses", nargs="+", metavar="ADDR")
+    p.add_argument("--duration", type=_positive_int, metavar="S", help="seconds (default: bantime)")
+    p.add_argument("--reason", default="manual", metavar="TEXT")
+    p.add_argument("--dry-run", action="store_true")
+
+    p = sub.add_parser("unban", parents=[common], help="lift bans", epilog=EPILOG)
+    p.add_argument("addresses", nargs="+", metavar="ADDR")
+    p.add_argument("--reset", action="store_true", help="also forget the escalation history")
+    p.add_argument("--dry-run", action="store_true")
+
+    sub.add_parser("restore", parents=[common], help="recreate the sets and re-add unexpired bans (boot)")
+    return parser
+
+
+def _config(args: argparse.Namespace) -> Config:
+    overrides: dict[str, Any] = {"state_dir": args.state}
+    if getattr(args, "log", None):
+        overrides["logs"] = args.log
+    if getattr(args, "journal", False):
+        overrides["journal"] = True
+        if not args.log:
+            overrides["logs"] = []  # --journal alone: the journal instead of the configured files
+    if getattr(args, "rotated", False):
+        overrides["read_rotated"] = True
+    config = load_config(args.config, overrides)
+    if getattr(args, "ignore", None):
+        config = config.replace(ignore=list(config.ignore) + args.ignore)
+    return config
+
+
+def _print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2 if sys.stdout.isatty() else None, ensure_ascii=False) + "\n")
+
+
+def _print_scan(result: dict) -> None:
+    out = sys.stdout
+    for o in result["offenders"]:
+        until = f" until {o['ban_until']}" if o["ban_until"] else ""
+        out.write(f"{o['decision']:7} {o['ip']:39} {o['failures']:6} failures{until}: {o['reason']}\n")
+    for a in result["accounts"]:
+        out.write(f"alert   {a['alert']} account {a['username']} from {', '.join(a['ips'])}\n")
+    s = result["stats"]
+    out.write(f"read {s['lines']} lines ({s['bytes']} bytes), {s['events']} events in {s['seconds']}s\n")
+
+
+def _cmd_parse(args: argparse.Namespace) -> int:
+    now = parse_time(args.now) if args.now else None
+    out = sys.stdout
+    for path, event in parse_files(args.files, now=now):
+        record = event._asdict()
+        record["time"] = iso(event.time)
+        if args.json:
+            record = {"file": path, **record}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            out.write(
+                f"{path}:{event.line} {record['time'] or '-'} {event.kind} {event.service}"
+                f" ip={event.ip or '-'} user={event.user or '-'} count={event.count}\n"
+            )
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "parse":
+        return _cmd_parse(args)
+    config = _config(args)
+    now = parse_time(args.now) if args.now else None
+    if args.command == "scan":
+        result = scan(config, from_start=args.from_start, dry_run=args.dry_run, now=now)
+        _print_json(result) if args.json else _print_scan(result)
+    elif args.command == "report":
+        result = report(config, now=now)
+        _print_json(result) if args.json else _print_scan(result)
+    elif args.command == "status":
+        result = status(config, now=now)
+        if args.json:
+            _print_json(result)
+        else:
+            sys.stdout.write(f"mode {result['mode']}, {len(result['bans'])} active bans\n")
+            for b in result["bans"]:
+                flag = "" if b["enforced"] else " (not in firewall)"
+                sys.stdout.write(
+                    f"{b['address']:39} until {b['until']} ({b['remaining']}s){flag}: {b['reason']}\n"
+                )
+    elif args.command == "ban":
+        result = ban(
+            config, args.addresses, duration=args.duration, reason=args.reason, dry_run=args.dry_run, now=now
+        )
+        if args.json:
+            _print_json(result)
+        else:
+            for address in result["added"]:
+                sys.stdout.write(f"banned {address} until {result['until']}\n")
+            for r in result["refused"]:
+                sys.stdout.write(f"refused {r['address']}: {r['reason']}\n")
+        if result["refused"] and not result["added"]:
+            return 1
+    elif args.command == "unban":
+        result = unban(config, args.addresses, reset=args.reset, dry_run=args.dry_run, now=now)
+        if args.json:
+            _print_json(result)
+        else:
+            sys.stdout.write("".join(f"unbanned {a}\n" for a in result["removed"]) or "nothing to unban\n")
+    elif args.command == "restore":
+        result = restore(config, now=now)
+        if args.json:
+            _print_json(result)
+        else:
+            sys.stdout.write(f"restored {result['restored']} bans ({result['mode']} mode)\n")
+    return 0
+
+
+def main(argv: list | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            raise ConfigError("a command is required: parse, scan, report, status, ban, unban or restore")
+        code = _run(args)
+        sys.stdout.flush()
+        return code
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else 0
+    except MbgError as err:
+        _error(str(err))
+        return err.exit_code
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+    except Exception as err:  # no traceback for users; MBG_DEBUG=1 shows it
+        if os.environ.get("MBG_DEBUG"):
+            raise
+        _error(f"internal error: {err.__class__.__name__}: {err}")
+        return 1
+
+
+def _error(message: str) -> None:
+    first = " ".join(str(message).split()) or "unknown error"
+    try:
+        sys.stderr.write(f"{PROG}: error: {first}\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

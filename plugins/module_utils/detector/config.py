@@ -1,0 +1,141 @@
+"""The detector's JSON config file: keys are the role's variables without the ``mail_bruteforce_guard_``
+prefix. An unknown key or a wrong type is a ConfigError naming the key."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..policy.config import PolicyConfig
+
+DEFAULT_CONFIG_PATH = "/etc/mail-bruteforce-guard/config.json"
+MODES = ("enforce", "monitor")
+
+DEFAULTS: dict[str, Any] = {
+    "mode": "enforce",
+    "logs": ["/var/log/mail.log"],
+    "journal": False,
+    "read_rotated": False,
+    "maxretry": 5,
+    "findtime": 600,
+    "bantime": 3600,
+    "bantime_multiplier": 2,
+    "bantime_max": 604800,
+    "slow_maxretry": 20,
+    "slow_findtime": 86400,
+    "targeted_min_ips": 5,
+    "targeted_findtime": 3600,
+    "compromised_min_failures": 3,
+    "ipv6_prefix": 128,
+    "ignore": [],
+    "protected": [],
+    "firewall_backend": "ipset",
+    "ipset_v4": "mbg_ban_v4",
+    "ipset_v6": "mbg_ban_v6",
+    "ipset_maxelem": 1048576,
+    "state_dir": "/var/lib/mail-bruteforce-guard",
+    "syslog": True,
+}
+
+_SET_NAME = re.compile(r"[A-Za-z0-9_.-]{1,31}\Z")
+
+
+def _expect(key: str, value: Any, kind: type, what: str) -> None:
+    if isinstance(value, bool) and kind is not bool:
+        raise ConfigError(f"config key {key!r} must be {what}, got {value!r}")
+    if not isinstance(value, kind):
+        raise ConfigError(f"config key {key!r} must be {what}, got {value!r}")
+
+
+class Config:
+    """Validated settings; read them as attributes (``config.maxretry``) or with ``config.get(key)``."""
+
+    def __init__(self, values: dict[str, Any] | None = None, source: str | None = None) -> None:
+        merged = dict(DEFAULTS)
+        for key, value in (values or {}).items():
+            if key not in DEFAULTS:
+                raise ConfigError(f"unknown config key {key!r}" + (f" in {source}" if source else ""))
+            merged[key] = value
+        self._values = merged
+        self.source = source
+        self._validate()
+        self.policy = PolicyConfig.from_mapping(merged)
+
+    def _validate(self) -> None:
+        v = self._values
+        _expect("mode", v["mode"], str, "'enforce' or 'monitor'")
+        if v["mode"] not in MODES:
+            raise ConfigError(f"config key 'mode' must be 'enforce' or 'monitor', got {v['mode']!r}")
+        for key in ("journal", "syslog", "read_rotated"):
+            _expect(key, v[key], bool, "true or false")
+        for key in ("logs", "ignore", "protected"):
+            _expect(key, v[key], list, "a list of strings")
+            for item in v[key]:
+                _expect(key, item, str, "a list of strings")
+        if any(not item for item in v["logs"]):
+            raise ConfigError("config key 'logs' holds an empty path")
+        for key in ("firewall_backend", "state_dir"):
+            _expect(key, v[key], str, "a string")
+            if not v[key]:
+                raise ConfigError(f"config key {key!r} must not be empty")
+        for key in ("ipset_v4", "ipset_v6"):
+            _expect(key, v[key], str, "a string")
+            if not _SET_NAME.match(v[key]):
+                raise ConfigError(f"config key {key!r} must be 1-31 letters, digits, '_', '.' or '-'")
+        if v["ipset_v4"] == v["ipset_v6"]:
+            raise ConfigError("config keys 'ipset_v4' and 'ipset_v6' must differ")
+        _expect("ipset_maxelem", v["ipset_maxelem"], int, "an integer")
+        if not 1 <= v["ipset_maxelem"] <= 4294967295:
+            raise ConfigError("config key 'ipset_maxelem' must be between 1 and 4294967295")
+
+    def __getattr__(self, name: str) -> Any:
+        values = self.__dict__.get("_values")
+        if values is not None and name in values:
+            return values[name]
+        raise AttributeError(name)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """Dict-style access."""
+        return self._values.get(key, default)
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def as_dict(self) -> dict[str, Any]:
+        """All settings (a copy)."""
+        return {k: list(v) if isinstance(v, list) else v for k, v in self._values.items()}
+
+    def replace(self, **changes: Any) -> Config:
+        """A new validated Config with some keys changed."""
+        values = self.as_dict()
+        values.update(changes)
+        return Config(values, self.source)
+
+
+def load_config(path: str | None = None, overrides: dict[str, Any] | None = None) -> Config:
+    """Read ``path`` (default: /etc/mail-bruteforce-guard/config.json when it exists), apply ``overrides``."""
+    values: dict[str, Any] = {}
+    source = None
+    if path is None and Path(DEFAULT_CONFIG_PATH).exists():
+        path = DEFAULT_CONFIG_PATH
+    if path is not None:
+        source = path
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as err:
+            raise ConfigError(f"cannot read config file {path}: {err.strerror or err}") from None
+        try:
+            values = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {path} is not UTF-8 text") from None
+        except ValueError as err:
+            raise ConfigError(f"config file {path} is not valid JSON: {err}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {path} must hold a JSON object")
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    return Config(values, source)

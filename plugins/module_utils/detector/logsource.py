@@ -1,0 +1,421 @@
+"""Incremental log reading: files (rotation by rename and copytruncate, rotated files on first run) and
+systemd's journal (``journalctl -o json`` from a saved cursor).
+
+Every source yields ``(line_number, text)`` (or, faster, ``batches()`` of lines); its ``position``
+(a JSON-ready dict) is valid once the iteration has ended and is what the next run resumes from.
+Bytes are decoded with ``errors="replace"``, lines longer than ``MAX_LINE`` bytes are truncated, and a
+last line without its newline is left for the next run (except in rotated files, which no longer grow).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import os
+import re
+import stat
+import subprocess
+import zlib
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+MAX_LINE = 1 << 20  # bytes kept of one line; the rest of a longer line is skipped
+CHUNK = 1 << 20
+HEAD_BYTES = 4096  # at most this much of the first line identifies a file
+
+Warn = Callable[[str], None]
+_ROTATED = re.compile(r"(?:\.(\d+)|-(\d{8,10}))(\.gz)?\Z")
+
+
+def _no_warn(_msg: str) -> None:
+    return None
+
+
+class _Counter:
+    """Bytes and lines consumed from one open file."""
+
+    __slots__ = ("bytes", "lines", "offset")
+
+    def __init__(self, offset: int) -> None:
+        self.offset = offset
+        self.bytes = 0
+        self.lines = 0
+
+
+def _iter_batches(fh, counter: _Counter, final: bool) -> Iterator[list]:
+    """Lists of decoded lines of ``fh`` from its current position (one list per read chunk);
+    ``counter.offset`` ends after the last complete line."""
+    carry = b""  # kept start (<= MAX_LINE bytes) of the line still being read
+    carry_len = 0  # its real length in the file
+    decode = bytes.decode
+    while True:
+        data = fh.read(CHUNK)
+        if not data:
+            break
+        last_nl = data.rfind(b"\n")
+        if last_nl < 0:
+            if len(carry) < MAX_LINE:
+                carry += data[: MAX_LINE - len(carry)]
+            carry_len += len(data)
+            continue
+        batch: list = []
+        start = 0
+        if carry_len:
+            first_nl = data.find(b"\n")
+            batch.append(decode((carry + data[: min(first_nl, MAX_LINE)])[:MAX_LINE], "utf-8", "replace"))
+            counter.offset += carry_len
+            counter.bytes += carry_len
+            carry, carry_len = b"", 0
+            start = first_nl + 1
+        if start <= last_nl:
+            batch.extend(decode(data[start:last_nl], "utf-8", "replace").split("\n"))
+        counter.offset += last_nl + 1
+        counter.bytes += last_nl + 1
+        counter.lines += len(batch)
+        yield batch
+        tail = data[last_nl + 1 :]
+        carry, carry_len = tail[:MAX_LINE], len(tail)
+    if final and carry_len:
+        counter.offset += carry_len
+        counter.bytes += carry_len
+        counter.lines += 1
+        yield [decode(carry, "utf-8", "replace")]
+
+
+def _numbered(batches: Iterator[list], line: int) -> Iterator[tuple]:
+    """Pair each batch with the number of its first line (``line`` lines came before)."""
+    for batch in batches:
+        yield line + 1, batch
+        line += len(batch)
+
+
+def _head_hash(fh, length: int) -> str:
+    fh.seek(0)
+    return hashlib.sha1(fh.read(length)).hexdigest()
+
+
+def _head_of(fh, limit: int) -> tuple:
+    """(length, hash) of the first line (up to its newline, ``HEAD_BYTES`` and ``limit`` bytes)."""
+    fh.seek(0)
+    data = fh.read(min(HEAD_BYTES, limit))
+    nl = data.find(b"\n")
+    if nl >= 0:
+        data = data[: nl + 1]
+    return len(data), hashlib.sha1(data).hexdigest()
+
+
+def rotated_files(path: str) -> list[str]:
+    """Rotated siblings of ``path`` (``.1``, ``.2.gz``, ``-20261126``, ``-20261126.gz``), oldest first."""
+    log = Path(path)
+    base = log.name
+    try:
+        entries = list(log.parent.iterdir())
+    except OSError:
+        return []
+    found = []
+    for entry in entries:
+        name = entry.name
+        if not name.startswith(base):
+            continue
+        match = _ROTATED.match(name, len(base))
+        if not match:
+            continue
+        try:
+            mtime = entry.stat().st_mtime
+        except OSError:
+            continue
+        number = int(match.group(1)) if match.group(1) else 0
+        found.append((mtime, -number, match.group(2) or "", str(log.parent / name)))
+    found.sort()
+    return [entry[3] for entry in found]
+
+
+class FileSource:
+    """One log file read from where the previous run stopped.
+
+    ``position`` (from the previous run, or None) holds dev, ino, offset, line, head_len, head.
+    With no position (first run) or ``from_start`` the whole current file is read, preceded by its
+    rotated files when ``rotated`` is true.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        position: dict | None = None,
+        *,
+        from_start: bool = False,
+        rotated: bool = False,
+        warn: Warn = _no_warn,
+    ) -> None:
+        self.path = path
+        self.old = None if from_start else position
+        self.position = position
+        self.rotated = rotated
+        self.warn = warn
+        self.bytes = 0
+        self.lines = 0
+        self.ok = False  # the current file could be read
+
+    def __iter__(self) -> Iterator[tuple]:
+        for first, batch in self.batches():
+            yield from enumerate(batch, first)
+
+    def batches(self) -> Iterator[tuple]:
+        """``(number of the first line, [lines])`` pairs: the fast way to read."""
+        old = self.old
+        path = self.path
+        try:
+            fh = Path(path).open("rb")  # noqa: SIM115 - closed in the finally below
+        except FileNotFoundError:
+            self.warn(f"log {path} does not exist (yet)")
+            if old:
+                # renamed away and not yet recreated: finish the old file
+                yield from self._finish_old(old, None)
+                self.position = None
+            return
+        except OSError as err:
+            self.warn(f"cannot read log {path}: {err.strerror or err}")
+            return
+        try:
+            st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                self.warn(f"log {path} is not a regular file")
+                return
+            start = 0
+            line = 0
+            if old is None:
+                if self.rotated:
+                    for older in rotated_files(path):
+                        yield from self._read_whole(older, st)
+            elif (old.get("dev"), old.get("ino")) == (st.st_dev, st.st_ino):
+                offset = int(old.get("offset", 0))
+                head_len = int(old.get("head_len", 0))
+                if st.st_size < offset or (head_len and _head_hash(fh, head_len) != old.get("head")):
+                    # copytruncate: finish the old content from the copy, then read the file from the start
+                    found = yield from self._finish_copy(old)
+                    if not found:
+                        self.warn(
+                            f"log {path} was truncated or rewritten and no rotated copy was found:"
+                            " reading it from the start (lines written just before may be lost)"
+                        )
+                else:
+                    start, line = offset, int(old.get("line", 0))
+            else:
+                yield from self._finish_old(old, st)
+            self.ok = True
+            yield from self._read(fh, st, start, line)
+        finally:
+            fh.close()
+
+    def _read(self, fh, st: os.stat_result, start: int, line: int) -> Iterator[tuple]:
+        fh.seek(start)
+        counter = _Counter(start)
+        yield from _numbered(_iter_batches(fh, counter, final=False), line)
+        self.bytes += counter.bytes
+        self.lines += counter.lines
+        position = {
+            "dev": st.st_dev,
+            "ino": st.st_ino,
+            "offset": counter.offset,
+            "line": line + counter.lines,
+        }
+        if counter.offset:
+            position["head_len"], position["head"] = _head_of(fh, counter.offset)
+        self.position = position
+
+    def _finish_old(self, old: dict, current: os.stat_result | None) -> Iterator[tuple]:
+        """Read the rest of the previous file, renamed to a rotated name next to it (found by inode)."""
+        key = (old.get("dev"), old.get("ino"))
+        for candidate in self._candidates():
+            try:
+                st = Path(candidate).stat()
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) != key:
+                continue
+            try:
+                with Path(candidate).open("rb") as fh:
+                    if st.st_size < int(old.get("offset", 0)):
+                        return
+                    fh.seek(int(old.get("offset", 0)))
+                    counter = _Counter(fh.tell())
+                    yield from _numbered(_iter_batches(fh, counter, final=True), int(old.get("line", 0)))
+                    self.bytes += counter.bytes
+                    self.lines += counter.lines
+            except OSError as err:
+                self.warn(f"cannot read rotated log {candidate}: {err.strerror or err}")
+            return
+        if current is not None:
+            self.warn(f"log {self.path} was rotated and the old file was not found: its last lines are lost")
+
+    def _candidates(self) -> list[str]:
+        """Uncompressed rotated siblings, the most recent first."""
+        names = [self.path + ".1", self.path + ".0"]
+        return names + [
+            p for p in reversed(rotated_files(self.path)) if not p.endswith(".gz") and p not in names
+        ]
+
+    def _finish_copy(self, old: dict) -> Iterator[tuple]:
+        """After copytruncate: read the rest of the copy (same head, at least as long); True if found."""
+        offset = int(old.get("offset", 0))
+        head_len = int(old.get("head_len", 0))
+        if not head_len:
+            return False
+        for candidate in self._candidates():
+            try:
+                with Path(candidate).open("rb") as fh:
+                    if os.fstat(fh.fileno()).st_size < offset or _head_hash(fh, head_len) != old.get("head"):
+                        continue
+                    fh.seek(offset)
+                    counter = _Counter(offset)
+                    yield from _numbered(_iter_batches(fh, counter, final=True), int(old.get("line", 0)))
+                    self.bytes += counter.bytes
+                    self.lines += counter.lines
+                    return True
+            except OSError:
+                continue
+        return False
+
+    def _read_whole(self, path: str, current: os.stat_result) -> Iterator[tuple]:
+        """All lines of a rotated (possibly gzipped) file, unless it is the current file itself."""
+        try:
+            st = Path(path).stat()
+            if (st.st_dev, st.st_ino) == (current.st_dev, current.st_ino):
+                return
+            opener = gzip.open if path.endswith(".gz") else open
+            with opener(path, "rb") as fh:
+                counter = _Counter(0)
+                yield from _numbered(_iter_batches(fh, counter, final=True), 0)
+                self.bytes += counter.bytes
+                self.lines += counter.lines
+        except (OSError, EOFError, zlib.error) as err:
+            self.warn(f"cannot read rotated log {path}: {getattr(err, 'strerror', None) or err}")
+
+
+# ---- journal -------------------------------------------------------------------------------------
+
+JOURNAL_MATCHES = [
+    "SYSLOG_FACILITY=2",  # mail: postfix, dovecot
+    "+",
+    "SYSLOG_IDENTIFIER=plesk_saslauthd",
+    "+",
+    "_SYSTEMD_UNIT=dovecot.service",
+    "+",
+    "_SYSTEMD_UNIT=postfix@-.service",
+]
+
+
+def _text(value) -> str:
+    """A journal field: a string, or a list of byte values when it is not valid UTF-8."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list):
+        try:
+            return bytes(value).decode("utf-8", "replace")
+        except (TypeError, ValueError):
+            return ""
+    return "" if value is None else str(value)
+
+
+def journal_line(entry: dict) -> str | None:
+    """A syslog-like line (RFC 3339 time, host, ``ident[pid]: message``) from one journal JSON entry."""
+    message = _text(entry.get("MESSAGE"))
+    if not message:
+        return None
+    try:
+        when = datetime.fromtimestamp(int(entry["__REALTIME_TIMESTAMP"]) / 1e6, timezone.utc)
+        stamp = when.isoformat()
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        return None
+    host = _text(entry.get("_HOSTNAME")) or "localhost"
+    ident = _text(entry.get("SYSLOG_IDENTIFIER")) or _text(entry.get("_COMM")) or "unknown"
+    pid = _text(entry.get("SYSLOG_PID")) or _text(entry.get("_PID"))
+    tag = f"{ident}[{pid}]" if pid.isdigit() else ident
+    message = message.replace("\n", " ")[:MAX_LINE]
+    return f"{stamp} {host} {tag}: {message}"
+
+
+class JournalSource:
+    """Mail entries of systemd's journal after a saved cursor; ``position`` = {"cursor", "line"}.
+
+    ``command`` is the journalctl invocation (tests add ``--file``/``--directory``).
+    """
+
+    path = "journal"
+
+    def __init__(
+        self,
+        position: dict | None = None,
+        *,
+        from_start: bool = False,
+        command: list | None = None,
+        warn: Warn = _no_warn,
+    ) -> None:
+        self.position = position or {}
+        self.cursor = None if from_start else self.position.get("cursor")
+        self.line = 0 if from_start else int(self.position.get("line", 0))
+        self.command = list(command or ["journalctl"])
+        self.warn = warn
+        self.bytes = 0
+        self.lines = 0
+        self.ok = False
+
+    def batches(self) -> Iterator[tuple]:
+        """``(number of the first line, [lines])`` pairs, up to 1024 lines each."""
+        batch: list = []
+        first = 0
+        for number, text in self:
+            if not batch:
+                first = number
+            batch.append(text)
+            if len(batch) >= 1024:
+                yield first, batch
+                batch = []
+        if batch:
+            yield first, batch
+
+    def __iter__(self) -> Iterator[tuple]:
+        args = [*self.command, "-o", "json", "--no-pager", "-q"]
+        if self.cursor:
+            args.append(f"--after-cursor={self.cursor}")
+        args += JOURNAL_MATCHES
+        try:
+            proc = subprocess.Popen(
+                args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+            )
+        except OSError as err:
+            self.warn(f"cannot run {self.command[0]}: {err.strerror or err}")
+            return
+        cursor = self.cursor
+        line = self.line
+        try:
+            for raw in proc.stdout:
+                self.bytes += len(raw)
+                try:
+                    entry = json.loads(raw)
+                except ValueError:
+                    continue
+                if not isinstance(entry, dict):
+                    continue
+                cursor = entry.get("__CURSOR") or cursor
+                text = journal_line(entry)
+                if text is None:
+                    continue
+                line += 1
+                self.lines += 1
+                yield line, text
+        finally:
+            proc.stdout.close()
+            err = proc.stderr.read().decode("utf-8", "replace").strip()
+            proc.stderr.close()
+            code = proc.wait()
+        if code != 0 and not (code == 1 and not err):
+            first = err.splitlines()[0] if err else f"exit status {code}"
+            self.warn(f"journalctl failed: {first}")
+            if cursor == self.cursor:
+                return
+        self.ok = True
+        self.position = {"cursor": cursor, "line": line}

@@ -1,0 +1,84 @@
+"""PolicyConfig: the thresholds of the ban policy, validated with one-line errors."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ..addresses import parse_networks
+from ..errors import ConfigError
+
+# name -> (default, minimum); every threshold is an int except the multiplier.
+_INT_LIMITS = {
+    "maxretry": (5, 1),
+    "findtime": (600, 1),
+    "bantime": (3600, 1),
+    "bantime_max": (604800, 1),
+    "slow_maxretry": (20, 0),
+    "slow_findtime": (86400, 1),
+    "targeted_min_ips": (5, 0),
+    "targeted_findtime": (3600, 1),
+    "compromised_min_failures": (3, 0),
+    "ipv6_prefix": (128, 1),
+}
+
+
+class PolicyConfig(NamedTuple):
+    """Thresholds of the policy; 0 for ``slow_maxretry``, ``targeted_min_ips`` or
+    ``compromised_min_failures`` switches that rule off."""
+
+    maxretry: int = 5
+    findtime: int = 600
+    bantime: int = 3600
+    bantime_multiplier: float = 2
+    bantime_max: int = 604800
+    slow_maxretry: int = 20
+    slow_findtime: int = 86400
+    targeted_min_ips: int = 5
+    targeted_findtime: int = 3600
+    compromised_min_failures: int = 3
+    ipv6_prefix: int = 128
+    ignore: tuple = ()
+    protected: tuple = ()
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> PolicyConfig:
+        """Build from a mapping that may hold other (non-policy) keys; validates what it takes."""
+        picked = {name: values[name] for name in cls._fields if name in values}
+        for name in ("ignore", "protected"):
+            if name in picked:
+                picked[name] = tuple(_string_list(name, picked[name]))
+        cfg = cls(**picked)
+        cfg.validate()
+        return cfg
+
+    def validate(self) -> None:
+        """Raise ConfigError naming the first bad key."""
+        for name, (_default, minimum) in _INT_LIMITS.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"config key {name!r} must be an integer, got {value!r}")
+            if value < minimum:
+                raise ConfigError(f"config key {name!r} must be >= {minimum}, got {value}")
+        mult = self.bantime_multiplier
+        if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 1 <= mult <= 1000:
+            raise ConfigError(
+                f"config key 'bantime_multiplier' must be a number from 1 to 1000, got {mult!r}"
+            )
+        if self.bantime_max < self.bantime:
+            raise ConfigError("config key 'bantime_max' must be >= 'bantime'")
+        if self.ipv6_prefix > 128:
+            raise ConfigError(f"config key 'ipv6_prefix' must be <= 128, got {self.ipv6_prefix}")
+        for name in ("ignore", "protected"):
+            try:
+                parse_networks(_string_list(name, getattr(self, name)))
+            except ConfigError as err:
+                raise ConfigError(f"config key {name!r}: {err}") from None
+
+
+def _string_list(name: str, value: Any) -> list[str]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)):
+        raise ConfigError(f"config key {name!r} must be a list of strings, got {value!r}")
+    for item in value:
+        if not isinstance(item, str):
+            raise ConfigError(f"config key {name!r} must be a list of strings, got item {item!r}")
+    return list(value)

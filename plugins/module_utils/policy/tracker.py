@@ -1,0 +1,541 @@
+"""Tracker: per-address failure windows, ban escalation and per-account alerts, in bounded memory.
+
+Events are fed in log order and judged at their own timestamps, so a replay of an old log decides
+exactly as a live run would have. ``decide(now)`` reports; ``now`` only matters for pruning.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any, NamedTuple
+
+from ..addresses import aggregate, is_ignored, parse_networks
+from ..errors import ConfigError
+from ..parser.events import AUTH_FAILURE, AUTH_SUCCESS, Event
+from .config import PolicyConfig
+
+MAX_USERS_PER_ADDRESS = 50  # usernames remembered per address (the report shows at most these)
+MAX_IPS_PER_ACCOUNT = 64  # recent addresses remembered per username
+MAX_ALERT_IPS = 100
+MAX_ACCOUNTS = 50000
+MAX_ALERTS = 10000
+DEFAULT_MAX_ADDRESSES = 100000
+PRUNE_EVERY = 20000  # events between two pruning passes
+KEY_CACHE = 65536  # addresses whose record key and flags are cached
+
+BAN = "ban"
+WATCH = "watch"
+IGNORED = "ignored"
+TARGETED = "targeted"
+COMPROMISED = "compromised"
+
+_IGNORED = 1
+_PROTECTED = 2
+
+
+class Offender(NamedTuple):
+    """One address (or IPv6 prefix) in a report; times are ISO 8601 strings."""
+
+    ip: str
+    failures: int
+    services: list
+    usernames: list
+    first_seen: str | None
+    last_seen: str | None
+    decision: str
+    reason: str
+    ban_until: str | None
+    bans: int
+
+
+class AccountAlert(NamedTuple):
+    """A username under a distributed attack (``targeted``) or logged into after failures
+    (``compromised``)."""
+
+    username: str
+    alert: str
+    ips: list
+
+
+class NewBan(NamedTuple):
+    """A ban the policy decided while reading events: what the enforcer is asked to apply."""
+
+    address: str
+    until: float
+    reason: str
+    count: int
+
+
+class Decisions(NamedTuple):
+    """What ``Tracker.decide`` returns."""
+
+    offenders: list
+    accounts: list
+
+
+def iso(ts: float | None) -> str | None:
+    """POSIX seconds -> ISO 8601 UTC with ``Z``; None stays None."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _span(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+class _Record:
+    """Per-address memory; ``window`` holds the latest failures as flat [time, count, ...]."""
+
+    __slots__ = (
+        "ban_until",
+        "bans",
+        "failures",
+        "first",
+        "flags",
+        "last",
+        "reason",
+        "services",
+        "users",
+        "window",
+    )
+
+    def __init__(self, now: float, flags: int) -> None:
+        self.first = now
+        self.last = now
+        self.failures = 0
+        self.window: list = []
+        self.services: set = set()
+        self.users: set = set()
+        self.bans = 0
+        self.ban_until: float | None = None
+        self.reason: str | None = None
+        self.flags = flags
+
+    def to_list(self) -> list:
+        return [
+            self.first,
+            self.last,
+            self.failures,
+            self.window,
+            sorted(self.services),
+            sorted(self.users),
+            self.bans,
+            self.ban_until,
+            self.reason,
+            self.flags,
+        ]
+
+    @classmethod
+    def from_list(cls, data: list) -> _Record:
+        rec = cls(float(data[0]), int(data[9]))
+        rec.last = float(data[1])
+        rec.failures = int(data[2])
+        rec.window = [float(x) for x in data[3]]
+        rec.services = set(data[4])
+        rec.users = set(data[5])
+        rec.bans = int(data[6])
+        rec.ban_until = None if data[7] is None else float(data[7])
+        rec.reason = data[8]
+        return rec
+
+
+def _networks(name: str, cidrs: Iterable[str]) -> list:
+    try:
+        return list(parse_networks(list(cidrs)))
+    except (ConfigError, ValueError, TypeError) as err:
+        raise ConfigError(f"config key {name!r}: {err}") from None
+
+
+class Tracker:
+    """Feed events with ``feed``; read bans with ``take_new_bans`` and reports with ``decide``."""
+
+    def __init__(self, config: PolicyConfig, max_addresses: int = DEFAULT_MAX_ADDRESSES) -> None:
+        config.validate()
+        self.config = config
+        self.max_addresses = max_addresses
+        self.ignore_nets = _networks("ignore", config.ignore)
+        self.protected_nets = _networks("protected", config.protected)
+        self._raw_nets = [
+            ipaddress.ip_network(str(n), strict=False) for n in self.ignore_nets + self.protected_nets
+        ]
+        self.records: dict[str, _Record] = {}  # materialised records
+        self._stored: dict[str, list] = {}  # records still in their saved form (loaded lazily)
+        self.pruned_at: float | None = None
+        self.accounts: dict[str, dict[str, float]] = {}
+        self.alerts: dict[tuple, list] = {}  # (username, alert) -> [time, {ip: None}]
+        self.clock: float | None = None  # latest event time seen
+        self._touched: set = set()
+        self._banned_now: set = set()
+        self._alerted_now: set = set()
+        self._new_bans: list = []
+        self._since_prune = 0
+        self._keys: dict[str, tuple] = {}  # address -> (record key, flags), a bounded cache
+        # the largest number of window entries that can matter (each entry weighs >= 1)
+        self._keep = max(config.maxretry, config.slow_maxretry)
+        self._horizon = max(config.findtime, config.slow_findtime if config.slow_maxretry else 0)
+        self._idle = max(self._horizon, config.targeted_findtime)
+
+    # ---- feeding ---------------------------------------------------------------------------
+
+    def feed(self, events: Iterable[Event], now: float | None = None) -> int:
+        """Count the auth events of ``events``; returns how many were counted. ``now`` dates timeless ones."""
+        counted = 0
+        failure = self._failure
+        success = self._success
+        for ev in events:
+            kind = ev.kind
+            if kind == AUTH_FAILURE:
+                handle = failure
+            elif kind == AUTH_SUCCESS:
+                handle = success
+            else:
+                continue
+            if ev.ip is None:
+                continue
+            t = ev.time
+            if t is None:
+                t = self.clock if self.clock is not None else (now if now is not None else 0.0)
+            elif self.clock is None or t > self.clock:
+                self.clock = t
+            handle(ev, t)
+            counted += 1
+            self._since_prune += 1
+            if self._since_prune >= PRUNE_EVERY or len(self.records) > self.max_addresses:
+                self.prune()
+        return counted
+
+    def _key(self, ip: str) -> tuple:
+        """(record key, flags) for an address: ignored addresses are never aggregated."""
+        known = self._keys.get(ip)
+        if known is not None:
+            return known
+        if is_ignored(ip, self.ignore_nets):
+            known = (ip, _IGNORED)
+        else:
+            key = aggregate(ip, self.config.ipv6_prefix) if self.config.ipv6_prefix < 128 else ip
+            known = (key, self._flags(key))
+        if len(self._keys) >= KEY_CACHE:
+            self._keys.clear()
+        self._keys[ip] = known
+        return known
+
+    def _flags(self, key: str) -> int:
+        """Flags of a record key: a prefix is protected when it overlaps an ignored or protected net."""
+        if "/" in key:
+            net = ipaddress.ip_network(key, strict=False)
+            if any(net.version == n.version and net.overlaps(n) for n in self._raw_nets):
+                return _PROTECTED
+            return 0
+        if is_ignored(key, self.ignore_nets):
+            return _IGNORED
+        if self.protected_nets and is_ignored(key, self.protected_nets):
+            return _PROTECTED
+        return 0
+
+    def _lookup(self, key: str) -> _Record | None:
+        """The record of ``key``, materialising a saved one on first use."""
+        rec = self.records.get(key)
+        if rec is None and self._stored:
+            raw = self._stored.pop(key, None)
+            if raw is not None:
+                try:
+                    rec = _Record.from_list(raw)
+                except (TypeError, ValueError, IndexError):
+                    return None  # a damaged saved record is dropped
+                rec.flags = self._flags(key)  # the ignore/protected lists may have changed
+                self.records[key] = rec
+        return rec
+
+    def _record(self, ip: str, t: float) -> tuple:
+        rec = self.records.get(ip)
+        if rec is not None:  # fast path: this very address has its own record
+            return ip, rec
+        key, flags = self._key(ip)
+        rec = self._lookup(key)
+        if rec is None:
+            rec = _Record(t, flags)
+            self.records[key] = rec
+        return key, rec
+
+    def _failure(self, ev: Event, t: float) -> None:
+        cfg = self.config
+        key, rec = self._record(ev.ip, t)
+        count = ev.count if ev.count and ev.count > 0 else 1
+        rec.failures += count
+        rec.first = min(rec.first, t)
+        rec.last = max(rec.last, t)
+        rec.services.add(ev.service)
+        user = ev.user
+        if user and len(rec.users) < MAX_USERS_PER_ADDRESS:
+            rec.users.add(user)
+        self._touched.add(key)
+        if rec.flags & _IGNORED:
+            return
+        if user and cfg.targeted_min_ips:
+            self._account_failure(user, key, t)
+        if rec.flags & _PROTECTED:
+            return
+        if rec.ban_until is not None and t < rec.ban_until:
+            return  # already banned: these attempts cannot start another ban
+        window = rec.window
+        window.append(t)
+        window.append(count)
+        if len(window) > 2 * self._keep:
+            del window[: len(window) - 2 * self._keep]
+        fast_start = t - cfg.findtime
+        slow_start = t - cfg.slow_findtime
+        fast = slow = 0
+        first_fast = first_slow = t
+        for i in range(0, len(window), 2):
+            wt = window[i]
+            if wt > slow_start:
+                slow += window[i + 1]
+                first_slow = min(first_slow, wt)
+                if wt > fast_start:
+                    fast += window[i + 1]
+                    first_fast = min(first_fast, wt)
+        if fast >= cfg.maxretry:
+            self._ban(key, rec, t, fast, span=t - first_fast, kind="")
+        elif cfg.slow_maxretry and slow >= cfg.slow_maxretry:
+            self._ban(key, rec, t, slow, span=t - first_slow, kind="slow window, ")
+        elif len(window) > 2 and window[0] <= slow_start:
+            # drop entries that left every window
+            keep = [window[i : i + 2] for i in range(0, len(window), 2) if window[i] > slow_start]
+            rec.window = [x for pair in keep for x in pair]
+
+    def _ban(self, key: str, rec: _Record, t: float, failures: int, *, span: float, kind: str) -> None:
+        cfg = self.config
+        duration = min(cfg.bantime * cfg.bantime_multiplier**rec.bans, cfg.bantime_max)
+        duration = int(duration)
+        rec.bans += 1
+        rec.ban_until = t + duration
+        rec.window = []
+        users = sorted(rec.users)
+        shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+        rec.reason = (
+            f"{failures} failures in {_span(span)} ({kind}{', '.join(sorted(rec.services))})"
+            + (f"; users {shown}" if users else "")
+            + (f"; repeat offender, ban #{rec.bans}" if rec.bans > 1 else "")
+        )
+        self._banned_now.add(key)
+        self._new_bans.append(NewBan(key, rec.ban_until, rec.reason, rec.bans))
+
+    def _account_failure(self, user: str, key: str, t: float) -> None:
+        cfg = self.config
+        ips = self.accounts.get(user)
+        if ips is None:
+            if len(self.accounts) >= MAX_ACCOUNTS:
+                self._prune_accounts(t)
+            ips = self.accounts[user] = {}
+        ips.pop(key, None)
+        ips[key] = t  # insertion order = recency
+        start = t - cfg.targeted_findtime
+        while ips:  # oldest first (insertion order is recency)
+            oldest = next(iter(ips))
+            if ips[oldest] > start and len(ips) <= MAX_IPS_PER_ACCOUNT:
+                break
+            del ips[oldest]
+        if len(ips) >= cfg.targeted_min_ips:
+            # once raised, the alert only needs the newest address added
+            known = (user, TARGETED) in self.alerts
+            self._alert(user, TARGETED, (key,) if known else list(ips), t)
+
+    def _success(self, ev: Event, t: float) -> None:
+        key, flags = self._key(ev.ip)
+        if flags & _IGNORED or not ev.user or not self.config.compromised_min_failures:
+            return
+        rec = self._lookup(key)
+        if rec is not None and rec.failures >= self.config.compromised_min_failures:
+            self._alert(ev.user, COMPROMISED, (key,), t)
+
+    def _alert(self, user: str, alert: str, ips: Iterable[str], t: float) -> None:
+        entry = self.alerts.get((user, alert))
+        if entry is None:
+            if len(self.alerts) >= MAX_ALERTS:
+                oldest = min(self.alerts, key=lambda k: self.alerts[k][0])
+                del self.alerts[oldest]
+            entry = self.alerts[(user, alert)] = [t, {}]
+        entry[0] = max(entry[0], t)
+        seen = entry[1]
+        for ip in ips:
+            if ip not in seen and len(seen) < MAX_ALERT_IPS:
+                seen[ip] = None
+        self._alerted_now.add((user, alert))
+
+    # ---- bounded memory --------------------------------------------------------------------
+
+    def prune(self, now: float | None = None) -> None:
+        """Forget addresses idle past every window (keeping escalation history for ``bantime_max``
+        after a ban ends), then the oldest ones if there are still too many."""
+        self._since_prune = 0
+        now = now if now is not None else self.clock
+        if now is None:
+            return
+        self.pruned_at = now
+        idle_before = now - self._idle
+        keep_bans = self.config.bantime_max
+
+        def stale(last: float, ban_until: float | None) -> bool:
+            return last < idle_before and (ban_until is None or ban_until + keep_bans < now)
+
+        for k in [k for k, r in self.records.items() if stale(r.last, r.ban_until)]:
+            del self.records[k]
+        if self._stored:
+            drop = []
+            for k, raw in self._stored.items():
+                try:
+                    if stale(float(raw[1]), None if raw[7] is None else float(raw[7])):
+                        drop.append(k)
+                except (TypeError, ValueError, IndexError):
+                    drop.append(k)
+            for k in drop:
+                del self._stored[k]
+        if len(self.records) + len(self._stored) > self.max_addresses:
+            for k in list(self._stored):
+                self._lookup(k)
+            # evict the least recently seen tenth among those not under an active ban
+            excess = len(self.records) - self.max_addresses + self.max_addresses // 10
+            candidates = sorted(
+                (r.last, k) for k, r in self.records.items() if r.ban_until is None or r.ban_until <= now
+            )
+            for _last, k in candidates[:excess]:
+                del self.records[k]
+        self._prune_accounts(now)
+        alert_age = now - self.config.bantime_max
+        for k in [k for k, v in self.alerts.items() if v[0] < alert_age]:
+            del self.alerts[k]
+
+    def maybe_prune(self, now: float | None = None, every: float = 600.0) -> None:
+        """Prune when ``every`` seconds of log time have passed since the last pruning (end of a scan)."""
+        now = now if now is not None else self.clock
+        if now is None:
+            return
+        if self.pruned_at is None or now - self.pruned_at >= every or now < self.pruned_at:
+            self.prune(now)
+
+    def _prune_accounts(self, now: float) -> None:
+        start = now - self.config.targeted_findtime
+        for user in [u for u, ips in self.accounts.items() if not ips or max(ips.values()) <= start]:
+            del self.accounts[user]
+        if len(self.accounts) >= MAX_ACCOUNTS:
+            by_age = sorted(self.accounts, key=lambda u: max(self.accounts[u].values()))
+            for user in by_age[: len(by_age) // 10 + 1]:
+                del self.accounts[user]
+
+    # ---- results ---------------------------------------------------------------------------
+
+    def take_new_bans(self) -> list:
+        """Bans decided since the last call, in the order they were decided (one per address: the latest)."""
+        latest: dict[str, NewBan] = {}
+        for ban in self._new_bans:
+            latest[ban.address] = ban
+        self._new_bans = []
+        return list(latest.values())
+
+    def start_round(self) -> None:
+        """Forget which addresses and accounts the previous scan touched."""
+        self._touched = set()
+        self._banned_now = set()
+        self._alerted_now = set()
+        self._new_bans = []
+
+    def decide(self, now: float | None = None, *, everything: bool = False) -> Decisions:
+        """Offenders and alerts touched since ``start_round`` (or all remembered ones with ``everything``)."""
+        if everything:
+            for key in list(self._stored):
+                self._lookup(key)
+        keys = list(self.records) if everything else self._touched
+        offenders = []
+        for key in keys:
+            rec = self.records.get(key)
+            if rec is None or rec.failures == 0:
+                continue
+            offenders.append(self._offender(key, rec, banned_now=key in self._banned_now))
+        offenders.sort(key=lambda o: (-o.failures, o.ip))
+        alert_keys = self.alerts.keys() if everything else self._alerted_now
+        accounts = [
+            AccountAlert(user, alert, sorted(self.alerts[(user, alert)][1]))
+            for user, alert in sorted(alert_keys)
+            if (user, alert) in self.alerts
+        ]
+        return Decisions(offenders, accounts)
+
+    def _offender(self, key: str, rec: _Record, banned_now: bool) -> Offender:
+        cfg = self.config
+        if rec.flags & _IGNORED:
+            decision, reason, until = IGNORED, "address in an ignored network: never banned", None
+        elif rec.flags & _PROTECTED:
+            decision, reason, until = WATCH, "protected address (or prefix holding one): never banned", None
+        elif rec.ban_until is not None and (banned_now or rec.ban_until > rec.last):
+            decision, reason, until = BAN, rec.reason or "banned", rec.ban_until
+        else:
+            fast = f"{cfg.maxretry} in {_span(cfg.findtime)}"
+            slow = f", {cfg.slow_maxretry} in {_span(cfg.slow_findtime)}" if cfg.slow_maxretry else ""
+            reason = f"{rec.failures} failures, below the thresholds ({fast}{slow})"
+            decision, until = WATCH, None
+        return Offender(
+            key,
+            rec.failures,
+            sorted(rec.services),
+            sorted(rec.users),
+            iso(rec.first),
+            iso(rec.last),
+            decision,
+            reason,
+            iso(until),
+            rec.bans,
+        )
+
+    # ---- lifecycle and persistence -------------------------------------------------------
+
+    def forget(self, address: str) -> bool:
+        """Drop everything known about an address (``unban --reset``); True if there was something."""
+        stored = self._stored.pop(address, None)
+        return self.records.pop(address, None) is not None or stored is not None
+
+    def lift(self, address: str) -> None:
+        """End the current ban of an address early (``unban``), keeping its escalation count."""
+        rec = self._lookup(address)
+        if rec is not None and rec.ban_until is not None:
+            rec.ban_until = min(rec.ban_until, rec.last)
+
+    def bans_of(self, address: str) -> int:
+        """How many bans an address has had (drives escalation)."""
+        rec = self._lookup(address)
+        return rec.bans if rec is not None else 0
+
+    def to_state(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return {
+            "clock": self.clock,
+            "pruned_at": self.pruned_at,
+            "records": dict(self._stored, **{k: r.to_list() for k, r in self.records.items()}),
+            "accounts": self.accounts,
+            "alerts": [[u, a, v[0], list(v[1])] for (u, a), v in self.alerts.items()],
+        }
+
+    def load_state(self, data: dict[str, Any]) -> None:
+        """Restore what ``to_state`` produced; raises ValueError/TypeError/KeyError on a damaged shape."""
+        self.clock = data.get("clock")
+        records = data.get("records", {})
+        if not isinstance(records, dict):
+            raise TypeError("records must be a mapping")
+        self.records = {}
+        self._stored = records  # materialised when touched: an incremental scan decodes only those
+        self.pruned_at = data.get("pruned_at")
+        self.accounts = {
+            str(u): {str(ip): float(t) for ip, t in ips.items()}
+            for u, ips in data.get("accounts", {}).items()
+        }
+        self.alerts = {
+            (str(u), str(a)): [float(t), dict.fromkeys(map(str, ips))]
+            for u, a, t, ips in data.get("alerts", [])
+        }

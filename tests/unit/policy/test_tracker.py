@@ -1,0 +1,256 @@
+"""Policy: fast and slow windows, escalation, alerts, ignore/protected, IPv6 aggregation, bounded memory."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from mail_bruteforce_guard.errors import ConfigError
+from mail_bruteforce_guard.parser.events import AUTH_FAILURE, AUTH_SUCCESS, Event
+from mail_bruteforce_guard.policy.config import PolicyConfig
+from mail_bruteforce_guard.policy.tracker import Tracker
+
+T0 = 1_790_000_000.0  # 2026-09-21
+
+
+def fail(t, ip="203.0.113.5", user="info@example.com", service="postfix", count=1):
+    return Event(1, T0 + t, ip, AUTH_FAILURE, service, "smtp", user, count)
+
+
+def ok(t, ip="203.0.113.5", user="info@example.com"):
+    return Event(1, T0 + t, ip, AUTH_SUCCESS, "dovecot", "imap", user)
+
+
+def offender(tracker, ip="203.0.113.5", everything=False):
+    found = [o for o in tracker.decide(everything=everything).offenders if o.ip == ip]
+    return found[0] if found else None
+
+
+def test_fast_window_bans_at_maxretry_within_findtime():
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(i * 60) for i in range(4)])
+    assert offender(tr).decision == "watch"
+    assert tr.take_new_bans() == []
+    tr.feed([fail(240)])
+    off = offender(tr)
+    assert off.decision == "ban"
+    assert off.failures == 5
+    bans = tr.take_new_bans()
+    assert [(b.address, b.until - T0, b.count) for b in bans] == [("203.0.113.5", 240 + 3600, 1)]
+    assert "5 failures in 4m (postfix)" in off.reason
+    assert "info@example.com" in off.reason
+
+
+def test_failures_spread_beyond_findtime_only_watch():
+    cfg = PolicyConfig(slow_maxretry=0)
+    tr = Tracker(cfg)
+    tr.feed([fail(i * 200) for i in range(30)])  # 3 per 600 s at most
+    assert offender(tr).decision == "watch"
+    assert offender(tr).failures == 30
+    assert tr.take_new_bans() == []
+
+
+def test_slow_window_catches_one_try_every_few_minutes():
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(i * 300) for i in range(19)])
+    assert offender(tr).decision == "watch"
+    tr.feed([fail(19 * 300)])
+    off = offender(tr)
+    assert off.decision == "ban"
+    assert "slow window" in off.reason
+    assert "20 failures in 95m" in off.reason
+
+
+def test_count_weights_failures():
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(0, service="dovecot", count=3), fail(5, count=2)])
+    off = offender(tr)
+    assert off.failures == 5
+    assert off.decision == "ban"
+    assert off.services == ["dovecot", "postfix"]
+
+
+def test_escalation_doubles_and_is_capped():
+    cfg = PolicyConfig(bantime=3600, bantime_multiplier=2, bantime_max=4 * 3600)
+    tr = Tracker(cfg)
+    durations = []
+    t = 0
+    for _ in range(5):
+        tr.feed([fail(t + i) for i in range(5)])
+        (ban,) = tr.take_new_bans()
+        durations.append(ban.until - (T0 + t + 4))
+        t = ban.until - T0 + 1  # the attacker returns once the ban has expired
+    assert durations == [3600, 7200, 14400, 14400, 14400]
+    assert offender(tr, everything=True).bans == 5
+    assert "repeat offender, ban #5" in offender(tr, everything=True).reason
+
+
+def test_failures_during_ban_do_not_start_another_ban():
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(i) for i in range(5)])
+    assert len(tr.take_new_bans()) == 1
+    tr.feed([fail(100 + i) for i in range(50)])  # replayed log: the firewall was not there
+    assert tr.take_new_bans() == []
+    off = offender(tr)
+    assert off.decision == "ban"
+    assert off.failures == 55
+
+
+def test_expired_ban_reports_watch_for_new_activity_only():
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(i) for i in range(5)])
+    tr.start_round()
+    tr.feed([fail(7200), fail(7201)])  # after the 1 h ban: below threshold again
+    off = offender(tr)
+    assert off.decision == "watch"
+    assert off.ban_until is None
+    assert off.bans == 1
+
+
+def test_ban_stays_ban_in_report_though_expired():
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(i) for i in range(5)])
+    (off,) = tr.decide(T0 + 30 * 86400).offenders  # a month later: the ban has long ended
+    assert off.decision == "ban"
+    assert off.ban_until == "2026-09-21T15:13:24Z"
+
+
+def test_targeted_alert_for_distributed_attack():
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(i * 60, ip=f"198.51.100.{i}", user="ceo@example.com") for i in range(4)])
+    assert tr.decide().accounts == []
+    tr.feed([fail(300, ip="198.51.100.99", user="ceo@example.com")])
+    (alert,) = tr.decide().accounts
+    assert alert.username == "ceo@example.com"
+    assert alert.alert == "targeted"
+    assert len(alert.ips) == 5
+    assert all(o.decision == "watch" for o in tr.decide().offenders)
+
+
+def test_targeted_needs_addresses_within_the_hour():
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(i * 1000, ip=f"198.51.100.{i}", user="ceo@example.com") for i in range(10)])
+    assert tr.decide().accounts == []
+
+
+def test_compromised_after_failures_then_success():
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(0, user="a@example.com"), fail(10, user="b@example.com"), fail(20)])
+    tr.feed([ok(30, user="b@example.com")])
+    (alert,) = tr.decide().accounts
+    assert alert == ("b@example.com", "compromised", ["203.0.113.5"])
+
+
+def test_success_after_few_failures_is_no_alert():
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(0), fail(10), ok(20), ok(30, ip="192.0.2.77")])
+    assert tr.decide().accounts == []
+
+
+def test_ignore_networks_and_loopback_reported_never_banned():
+    tr = Tracker(PolicyConfig(ignore=("10.0.0.0/8",)))
+    tr.feed([fail(i, ip="10.1.2.3") for i in range(50)] + [fail(i, ip="127.0.0.1") for i in range(50)])
+    tr.feed([fail(i, ip="::1") for i in range(50)])
+    assert tr.take_new_bans() == []
+    offs = {o.ip: o for o in tr.decide().offenders}
+    assert {o.decision for o in offs.values()} == {"ignored"}
+    assert set(offs) == {"10.1.2.3", "127.0.0.1", "::1"}
+    assert offs["10.1.2.3"].failures == 50
+
+
+def test_protected_never_banned_nor_reported_ignored():
+    tr = Tracker(PolicyConfig(protected=("192.0.2.10",)))
+    tr.feed([fail(i, ip="192.0.2.10") for i in range(50)])
+    assert tr.take_new_bans() == []
+    off = offender(tr, "192.0.2.10")
+    assert off.decision == "watch"
+    assert "protected" in off.reason
+
+
+def test_ipv6_aggregation_by_prefix():
+    tr = Tracker(PolicyConfig(ipv6_prefix=64))
+    tr.feed([fail(i, ip=f"2001:db8:1:2::{i + 1:x}") for i in range(5)])
+    (ban,) = tr.take_new_bans()
+    assert ban.address == "2001:db8:1:2::/64"
+    assert offender(tr, "2001:db8:1:2::/64").failures == 5
+
+
+def test_ipv6_without_aggregation_counts_each_address():
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(i, ip=f"2001:db8:1:2::{i + 1:x}") for i in range(5)])
+    assert tr.take_new_bans() == []
+    assert len(tr.decide().offenders) == 5
+
+
+def test_prefix_holding_a_protected_address_is_never_banned():
+    tr = Tracker(PolicyConfig(ipv6_prefix=64, protected=("2001:db8:1:2::10",)))
+    tr.feed([fail(i, ip=f"2001:db8:1:2::{i + 1:x}") for i in range(9)])
+    assert tr.take_new_bans() == []
+    assert offender(tr, "2001:db8:1:2::/64").decision == "watch"
+
+
+def test_state_round_trip_keeps_windows_and_escalation():
+    cfg = PolicyConfig()
+    tr = Tracker(cfg)
+    tr.feed([fail(i) for i in range(5)])
+    tr.take_new_bans()
+    tr.feed([fail(4000 + i) for i in range(3)])
+    tr.feed([fail(9, ip="198.51.100.1", user="x"), fail(9, ip="198.51.100.2", user="x")])
+    data = json.loads(json.dumps(tr.to_state()))
+    tr2 = Tracker(cfg)
+    tr2.load_state(data)
+    tr2.feed([fail(4010), fail(4011)])
+    (ban,) = tr2.take_new_bans()
+    assert ban.count == 2
+    assert ban.until - (T0 + 4011) == 7200
+    assert tr2.to_state()["accounts"]["x"] == {"198.51.100.1": T0 + 9, "198.51.100.2": T0 + 9}
+
+
+def test_memory_is_bounded():
+    tr = Tracker(PolicyConfig(), max_addresses=1000)
+    tr.feed(
+        fail(i * 0.01, ip=f"10{i // 65536 % 256}.{i // 256 % 256}.{i % 256}.1", user=f"u{i}")
+        for i in range(5000)
+    )
+    assert len(tr.records) <= 1000
+    tr.feed([fail(i * 0.01, user=f"user{i}") for i in range(500)])
+    rec = tr.records["203.0.113.5"]
+    assert len(rec.users) == 50
+    assert len(rec.window) <= 2 * 20
+
+
+def test_idle_addresses_are_pruned_but_ban_history_kept():
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(i, ip="198.51.100.7") for i in range(2)])
+    tr.feed([fail(i) for i in range(5)])
+    tr.prune(T0 + 2 * 86400)
+    assert "198.51.100.7" not in tr.records
+    assert tr.bans_of("203.0.113.5") == 1
+    tr.prune(T0 + 10 * 86400)
+    assert tr.bans_of("203.0.113.5") == 0
+
+
+def test_unknown_time_uses_latest_event_time():
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(0)] + [Event(1, None, "203.0.113.5", AUTH_FAILURE, "plesk", None, None)] * 4)
+    (ban,) = tr.take_new_bans()
+    assert ban.until == T0 + 3600
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [
+        ({"maxretry": 0}, "maxretry"),
+        ({"findtime": "600"}, "findtime"),
+        ({"bantime": True}, "bantime"),
+        ({"bantime_multiplier": 0.5}, "bantime_multiplier"),
+        ({"bantime_max": 60}, "bantime_max"),
+        ({"ipv6_prefix": 129}, "ipv6_prefix"),
+        ({"ignore": "10.0.0.0/8"}, "ignore"),
+        ({"ignore": ["10.0.0.0/33"]}, "ignore"),
+        ({"protected": ["not-an-ip"]}, "protected"),
+    ],
+)
+def test_bad_policy_values_name_the_key(values, key):
+    with pytest.raises(ConfigError, match=key):
+        Tracker(PolicyConfig.from_mapping(values))
