@@ -1,0 +1,723 @@
+# Copyright: mail_bruteforce_guard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller-side fleet filters: merge per-host detector reports and render the fleet report.
+
+``fleet_merge`` turns ``{host: report}`` (the results of ``guard_info`` or ``scan --json``) into one entry per
+address; ``fleet_report`` renders the whole fleet (hosts, offenders, account alerts, attacks over time)
+as JSON, CSV or Markdown. Documentation: fleet_merge.yml and fleet_report.yml next to this file.
+"""
+
+from __future__ import annotations
+
+import csv
+import gc
+import io
+import json
+import math
+from collections import Counter
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from operator import itemgetter
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+# Keys of an Ansible task result that mark a host without a usable report.
+_FAILED_KEYS = ("failed", "unreachable", "skipped")
+REPORT_FORMATS = ("json", "csv", "markdown")
+# Bucket widths tried for the attacks-over-time series, smallest first; the first giving <= MAX_BUCKETS wins.
+BUCKET_WIDTHS = (3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400)
+MAX_BUCKETS = 72
+CSV_FIELDS = (
+    "ip",
+    "host_count",
+    "hosts",
+    "failures",
+    "services",
+    "usernames",
+    "first_seen",
+    "last_seen",
+    "banned_on",
+    "ban_until",
+    "active_on",
+)
+
+
+# ---- input checking ---------------------------------------------------------------------------------
+
+
+def _host_entries(reports: Any, where: str) -> list[tuple[str, Mapping | None, str | None]]:
+    """(host, report, error) for each host; error is set for failed/unreachable/skipped task results."""
+    if not isinstance(reports, Mapping):
+        raise AnsibleFilterError(
+            f"{where}: expects a mapping of host name -> report, got {type(reports).__name__}"
+        )
+    entries = []
+    for host, report in reports.items():
+        if not isinstance(host, str) or not host:
+            raise AnsibleFilterError(f"{where}: host names must be non-empty strings, got {host!r}")
+        if report is None or isinstance(report, str):  # no report: why, as text
+            entries.append((host, None, report or "no report"))
+            continue
+        if isinstance(report, list):  # a bare offenders list
+            report = {"offenders": report}  # noqa: PLW2901
+        if not isinstance(report, Mapping):
+            raise AnsibleFilterError(
+                f"{where}: the report of host {host!r} must be a mapping, got {type(report).__name__}"
+            )
+        failed = next((key for key in _FAILED_KEYS if report.get(key)), None)
+        if failed:
+            msg = report.get("msg") or failed
+            entries.append((host, None, f"{failed}: {msg}" if msg != failed else failed))
+            continue
+        offenders = report.get("offenders")
+        if not isinstance(offenders, list):
+            raise AnsibleFilterError(
+                f"{where}: the report of host {host!r} has no 'offenders' list"
+                " (expected guard_info or scan --json output)"
+            )
+        entries.append((host, report, None))
+    return entries
+
+
+def _min_hosts(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value), 10)
+        except ValueError:
+            raise AnsibleFilterError(f"{where}: min_hosts must be an integer >= 1, got {value!r}") from None
+    if value < 1:
+        raise AnsibleFilterError(f"{where}: min_hosts must be an integer >= 1, got {value!r}")
+    return value
+
+
+def _check_offender(host: str, index: int, off: Any, where: str) -> None:
+    """Raise a clear AnsibleFilterError for the first problem of one offender record."""
+    at = f"{where}: host {host!r} offender #{index + 1}"
+    if not isinstance(off, Mapping):
+        raise AnsibleFilterError(f"{at} must be a mapping, got {type(off).__name__}")
+    ip = off.get("ip")
+    if not isinstance(ip, str) or not ip:
+        raise AnsibleFilterError(f"{at} has no 'ip' string")
+    failures = off.get("failures")
+    if isinstance(failures, bool) or not isinstance(failures, int) or failures < 0:
+        raise AnsibleFilterError(f"{at} ({ip}): 'failures' must be a non-negative integer, got {failures!r}")
+    for key in ("services", "usernames"):
+        value = off.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise AnsibleFilterError(f"{at} ({ip}): {key!r} must be a list of strings, got {value!r}")
+    for key in ("first_seen", "last_seen", "ban_until"):
+        value = off.get(key)
+        if value is not None and not isinstance(value, str):
+            raise AnsibleFilterError(
+                f"{at} ({ip}): {key!r} must be an ISO 8601 string or null, got {value!r}"
+            )
+
+
+# ---- merging ----------------------------------------------------------------------------------------
+
+
+_get_ip = itemgetter("ip")
+_get_failures = itemgetter("failures")
+_get_services = itemgetter("services")
+# itemgetter is several times faster than methodcaller("get"); records missing one of these keys take
+# the slow path, which fills in the defaults.
+_get_usernames = itemgetter("usernames")
+_get_first = itemgetter("first_seen")
+_get_last = itemgetter("last_seen")
+_get_decision = itemgetter("decision")
+_get_until = itemgetter("ban_until")
+_STR = frozenset((str,))
+_INT = frozenset((int,))
+_LIST = frozenset((list,))
+_LISTS = frozenset((list, tuple))
+_TIME = frozenset((str, type(None)))
+
+
+def _types_ok(column: Any, allowed: frozenset) -> bool:
+    """Whole-column exact-type check in C; subclasses (Ansible's tagged values) fail it: slow path."""
+    return set(map(type, column)) <= allowed
+
+
+class _BadInputError(Exception):
+    """A record failed a fast column check: rerun the per-record check to name it."""
+
+
+def _validate_all(entries: list, where: str) -> None:
+    """Slow path: check every record and raise the AnsibleFilterError naming the first bad one."""
+    for host, report, error in entries:
+        if error is None:
+            for index, off in enumerate(report["offenders"]):
+                _check_offender(host, index, off, where)
+
+
+_FIELDS = itemgetter(
+    "ip", "failures", "services", "usernames", "first_seen", "last_seen", "decision", "ban_until"
+)
+
+
+def _seen_often(entries: list, min_hosts: int) -> set | None:
+    """With min_hosts > 1, the addresses listed by at least min_hosts reports (a cheap C-level count that
+    lets the fold skip the addresses of one host, usually most of them); None when every address counts."""
+    if min_hosts <= 1:
+        return None
+    counts: Counter = Counter()
+    for _host, report, error in entries:
+        if error is None:
+            counts.update(map(_get_ip, report["offenders"]))
+    return {ip for ip, count in counts.items() if count >= min_hosts}
+
+
+_LATEST = "\uffff"  # sorts after every ISO 8601 time: the "no first_seen yet" of an accumulator
+_HEADER = 6  # accumulator slots before the (host, failures, usernames) triples
+
+
+class _Fleet:
+    """Every host's offender records folded into one small accumulator per address, host by host.
+
+    ``acc[ip] = [service bits, first_seen, last_seen, banned_on, ban_until, ignored_on, host, failures,
+    usernames, host, failures, usernames, ...]``: one flat list per address, so that a record costs one
+    append to one object; the usernames are united at the end.
+
+    With a million records the merge is bound by memory traffic more than by Python: each record and the
+    objects it holds are read once, in the order they sit in memory (the order JSON decoding created them),
+    and the per-address state is kept small (scalars, a bit mask of services) to limit cache misses.
+    Types are checked on the folded values plus the container type of each list; a failed check sends the
+    input to the per-record check.
+    """
+
+    def __init__(self, entries: list, keep: set | None = None) -> None:
+        self.hosts: list = []
+        self.acc: dict = {}
+        self.services: dict = {}  # service name -> bit
+        self._names: dict = {}  # service bits -> sorted names
+        acc = self.acc
+        get = acc.get
+        bits = self.services
+        for host, report, error in entries:
+            if error is not None:
+                continue
+            offenders = report["offenders"]
+            self.hosts.append(host)
+            # whole-column checks first: cheap C passes that also bring this host's records into the cache
+            if not (
+                _types_ok(map(_get_services, offenders), _LIST)
+                and _types_ok(map(_get_usernames, offenders), _LIST)
+            ):
+                raise _BadInputError
+            for ip, failures, services, usernames, first, last, decision, until in map(_FIELDS, offenders):
+                if keep is not None and ip not in keep:
+                    continue
+                entry = get(ip)
+                if entry is None:
+                    entry = acc[ip] = [0, _LATEST, "", None, None, None]
+                if decision == "ignored":
+                    if entry[5] is None:
+                        entry[5] = [host]
+                    else:
+                        entry[5].append(host)
+                    continue
+                entry += (host, failures, usernames)
+                for service in services:
+                    bit = bits.get(service)
+                    if bit is None:
+                        bit = bits[service] = 1 << len(bits)
+                    entry[0] |= bit
+                if first and first < entry[1]:
+                    entry[1] = first
+                if last and last > entry[2]:
+                    entry[2] = last
+                if decision == "ban":
+                    if entry[3] is None:
+                        entry[3] = [host]
+                    else:
+                        entry[3].append(host)
+                    if until is not None and (entry[4] is None or until > entry[4]):
+                        entry[4] = until
+
+    def result(self, ip: str, entry: list) -> dict | None:
+        """The fleet offender of one accumulator (None when the address is ignored on every host)."""
+        service_bits, first, last, banned_on, ban_until, ignored_on = entry[:_HEADER]
+        if len(entry) == _HEADER:
+            return None
+        seen_hosts = entry[_HEADER::3]
+        counts = entry[_HEADER + 1 :: 3]
+        usernames = set().union(*entry[_HEADER + 2 :: 3])
+        total = sum(counts)
+        first = None if first is _LATEST else first
+        last = last or None
+        per_host = dict(zip(seen_hosts, counts))
+        if len(per_host) != len(seen_hosts):  # the same address twice in one host's report: add up
+            per_host = {}
+            for host, failures in zip(seen_hosts, counts):
+                per_host[host] = per_host.get(host, 0) + failures
+        hosts = sorted(per_host)
+        if (
+            type(total) is not int
+            or min(counts) < 0
+            or not _types_ok(usernames, _STR)
+            or not _types_ok((first, last, ban_until), _TIME)
+        ):
+            raise _BadInputError
+        services = self._names.get(service_bits)
+        if services is None:
+            services = sorted(name for name, bit in self.services.items() if service_bits & bit)
+            if not _types_ok(services, _STR):
+                raise _BadInputError
+            self._names[service_bits] = services
+        services = list(services)
+        return {
+            "ip": ip,
+            "hosts": hosts,
+            "host_count": len(hosts),
+            "failures": total,
+            "per_host": {h: per_host[h] for h in hosts},
+            "services": services,
+            "usernames": sorted(usernames),
+            "first_seen": first,
+            "last_seen": last,
+            "banned_on": sorted(set(banned_on or ())),
+            "ban_until": ban_until,
+            "ignored_on": sorted(set(ignored_on or ())),
+            "summary": _summary(hosts, total),
+        }
+
+
+def _summary(hosts: list, failures: int) -> str:
+    return f"seen on {', '.join(hosts)}: {failures} failure{'' if failures == 1 else 's'}"
+
+
+def _plain_entries(entries: list) -> list:
+    """Copies of already validated reports with plain built-in types only."""
+    plain = []
+    for host, report, error in entries:
+        if error is None:
+            offenders = [
+                {
+                    "ip": str(o["ip"]),
+                    "failures": int(o["failures"]),
+                    "services": [str(x) for x in o["services"]],
+                    "usernames": [str(x) for x in o.get("usernames") or ()],
+                    # (missing optional keys are filled in here)
+                    "first_seen": None if o.get("first_seen") is None else str(o["first_seen"]),
+                    "last_seen": None if o.get("last_seen") is None else str(o["last_seen"]),
+                    "decision": None if o.get("decision") is None else str(o["decision"]),
+                    "ban_until": None if o.get("ban_until") is None else str(o["ban_until"]),
+                }
+                for o in report["offenders"]
+            ]
+            report = {"offenders": offenders}  # noqa: PLW2901
+        plain.append((str(host), report, error))
+    return plain
+
+
+def _merge(reports: Any, min_hosts: Any, where: str) -> tuple[list, list]:
+    """(fleet offenders, host entries)."""
+    min_hosts = _min_hosts(min_hosts, where)
+    entries = _host_entries(reports, where)
+    merged, _plain = _merge_entries(entries, min_hosts, where)
+    return merged, entries
+
+
+def _merge_entries(entries: list, min_hosts: int, where: str, plain: bool = False) -> tuple[list, list]:
+    gc_was_on = gc.isenabled()
+    gc.disable()  # a million short-lived containers would trigger full collections for nothing
+    try:
+        fleet = _Fleet(entries, _seen_often(entries, min_hosts))
+        merged = []
+        for ip, acc in fleet.acc.items():
+            if len(acc) - _HEADER < 3 * min_hosts:
+                continue  # cannot reach min_hosts (exact host counts come from result())
+            entry = fleet.result(ip, acc)
+            if entry is not None and entry["host_count"] >= min_hosts:
+                merged.append(entry)
+    except (_BadInputError, KeyError, TypeError, AttributeError, ValueError):
+        if plain:
+            raise AnsibleFilterError(f"{where}: malformed offender records in the reports") from None
+        _validate_all(entries, where)
+        # valid but of subclassed types (e.g. Ansible's tagged values): merge plain copies
+        return _merge_entries(_plain_entries(entries), min_hosts, where, plain=True)
+    finally:
+        if gc_was_on:
+            gc.enable()
+    merged.sort(key=lambda o: (-o["host_count"], -o["failures"], o["ip"]))
+    return merged, entries
+
+
+def _bantime(value: Any, where: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value), 10)
+        except ValueError:
+            raise AnsibleFilterError(
+                f"{where}: bantime must be a number of seconds >= 0, got {value!r}"
+            ) from None
+    if value < 0:
+        raise AnsibleFilterError(f"{where}: bantime must be a number of seconds >= 0, got {value!r}")
+    return value
+
+
+def _share_until(entry: dict, bantime: int) -> str | None:
+    """The later of the fleet's ban end and last_seen + bantime (ISO 8601 UTC), None when neither exists."""
+    ends = [_epoch(entry["ban_until"])]
+    last = _epoch(entry["last_seen"])
+    if bantime and last is not None:
+        ends.append(last + bantime)
+    ends = [e for e in ends if e is not None]
+    return _iso(math.ceil(max(ends))) if ends else None
+
+
+def fleet_merge(reports: Any, min_hosts: Any = 1, bantime: Any = None) -> list[dict[str, Any]]:
+    """Merge ``{host: report}`` into one record per address seen on at least ``min_hosts`` hosts.
+
+    With ``bantime`` (seconds) each record also gets ``share_until``: when a shared ban should end.
+    """
+    where = "fleet_merge"
+    seconds = _bantime(bantime, where)
+    merged, _entries = _merge(reports, min_hosts, where)
+    if seconds is not None:
+        for entry in merged:
+            entry["share_until"] = _share_until(entry, seconds)
+    return merged
+
+
+def _merge_accounts(entries: list, where: str) -> list[dict[str, Any]]:
+    """Per (username, alert): the hosts that raised it and the union of the addresses involved."""
+    acc: dict[tuple, list] = {}
+    for host, report, error in entries:
+        if error is not None:
+            continue
+        accounts = report.get("accounts") or []
+        if not isinstance(accounts, list):
+            raise AnsibleFilterError(f"{where}: the 'accounts' of host {host!r} must be a list")
+        for alert in accounts:
+            if (
+                not isinstance(alert, Mapping)
+                or not isinstance(alert.get("username"), str)
+                or not isinstance(alert.get("alert"), str)
+                or not isinstance(alert.get("ips", []), list)
+            ):
+                raise AnsibleFilterError(f"{where}: host {host!r} has a malformed account alert: {alert!r}")
+            entry = acc.setdefault((alert["username"], alert["alert"]), [set(), set()])
+            entry[0].add(host)
+            entry[1].update(alert.get("ips", []))
+    rank = {"compromised": 0, "targeted": 1}
+    out = [
+        {"username": user, "alert": kind, "hosts": sorted(hosts), "ips": sorted(ips)}
+        for (user, kind), (hosts, ips) in acc.items()
+    ]
+    out.sort(key=lambda a: (rank.get(a["alert"], 2), -len(a["hosts"]), a["username"]))
+    return out
+
+
+# ---- time -------------------------------------------------------------------------------------------
+
+
+def _epoch(value: Any) -> float | None:
+    """ISO 8601 string (naive means UTC) or POSIX number -> POSIX seconds; None when absent or unreadable."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(value) else None
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _host_series(report: Mapping) -> tuple[list, bool]:
+    """[(epoch, failures)] for one host and whether they are measured (True) or estimated (False).
+
+    Measured: the report's ``timeline`` (mapping or list of [time, failures]) of failures per period.
+    Estimated: each offender's failures spread evenly over its first..last seen span (marked with a
+    negative-free (start, end, failures) triple, spread later once the bucket width is known).
+    """
+    timeline = report.get("timeline")
+    if isinstance(timeline, Mapping):
+        timeline = list(timeline.items())
+    if isinstance(timeline, list) and timeline:
+        points = []
+        for item in timeline:
+            if isinstance(item, Mapping):
+                item = (item.get("time", item.get("start")), item.get("failures"))  # noqa: PLW2901
+            if not isinstance(item, (list, tuple)) or len(item) != 2:
+                continue
+            ts, count = _epoch(item[0]), item[1]
+            if (
+                ts is not None
+                and isinstance(count, (int, float))
+                and not isinstance(count, bool)
+                and count > 0
+            ):
+                points.append((ts, ts, count))
+        if points:
+            return points, True
+    spans = []
+    for off in report.get("offenders", []):
+        if not isinstance(off, Mapping) or off.get("decision") == "ignored":
+            continue
+        first, last = _epoch(off.get("first_seen")), _epoch(off.get("last_seen"))
+        count = off.get("failures")
+        if first is None or not isinstance(count, int) or isinstance(count, bool) or count <= 0:
+            continue
+        last = first if last is None or last < first else last
+        spans.append((first, last, count))
+    return spans, False
+
+
+def _timeline(entries: list) -> dict[str, Any]:
+    """Failures per time bucket over the whole fleet, with a bucket width that keeps <= MAX_BUCKETS bars."""
+    series = []
+    measured_all = True
+    for _host, report, error in entries:
+        if error is not None:
+            continue
+        spans, measured = _host_series(report)
+        if spans:
+            series.append(spans)
+            measured_all = measured_all and measured
+    spans = [span for host_spans in series for span in host_spans]
+    if not spans:
+        return {"bucket_seconds": 3600, "source": "none", "buckets": []}
+    start = min(s[0] for s in spans)
+    end = max(s[1] for s in spans)
+    width = next(
+        (w for w in BUCKET_WIDTHS if (end // w) - (start // w) + 1 <= MAX_BUCKETS), BUCKET_WIDTHS[-1]
+    )
+    first_bucket = int(start // width)
+    counts = [0.0] * (int(end // width) - first_bucket + 1)
+    for lo, hi, count in spans:
+        b0, b1 = int(lo // width) - first_bucket, int(hi // width) - first_bucket
+        share = count / (b1 - b0 + 1)
+        for b in range(b0, b1 + 1):
+            counts[b] += share
+    buckets = [
+        {"start": _iso((first_bucket + i) * width), "failures": round(c)} for i, c in enumerate(counts)
+    ]
+    return {
+        "bucket_seconds": width,
+        "source": "measured" if measured_all else "estimated from first/last seen",
+        "buckets": buckets,
+    }
+
+
+# ---- the fleet document -----------------------------------------------------------------------------
+
+
+def _count(value: Any) -> int:
+    return len(value) if isinstance(value, list) else 0
+
+
+def _host_rows(entries: list) -> list[dict[str, Any]]:
+    rows = []
+    for host, report, error in entries:
+        if error is not None:
+            rows.append({"host": host, "status": error})
+            continue
+        offenders = report["offenders"]
+        decisions = [o.get("decision") for o in offenders if isinstance(o, Mapping)]
+        stats = report.get("stats")
+        rows.append(
+            {
+                "host": host,
+                "status": "ok",
+                "mode": report.get("mode"),
+                "offenders": sum(1 for d in decisions if d != "ignored"),
+                "ban_decisions": decisions.count("ban"),
+                "watch": decisions.count("watch"),
+                "ignored": decisions.count("ignored"),
+                "active_bans": _count(report.get("bans")),
+                "failures": sum(
+                    o["failures"]
+                    for o in offenders
+                    if isinstance(o, Mapping)
+                    and isinstance(o.get("failures"), int)
+                    and o.get("decision") != "ignored"
+                ),
+                "alerts": _count(report.get("accounts")),
+                "stats": dict(stats) if isinstance(stats, Mapping) else {},
+            }
+        )
+    rows.sort(key=lambda r: r["host"])
+    return rows
+
+
+def _add_active_bans(merged: list, entries: list) -> None:
+    """Give each fleet offender ``active_on`` (hosts whose detector holds a ban on it now, from the reports'
+    ``bans``, as guard_info returns them) and ``active_until`` (the latest end of those bans)."""
+    active: dict = {}
+    for host, report, error in entries:
+        if error is not None or not isinstance(report.get("bans"), list):
+            continue
+        for ban in report["bans"]:
+            if isinstance(ban, Mapping) and isinstance(ban.get("address"), str):
+                until = ban.get("until")
+                active.setdefault(ban["address"], {})[host] = until if isinstance(until, str) else None
+    for offender in merged:
+        holders = active.get(offender["ip"], {})
+        offender["active_on"] = sorted(holders)
+        offender["active_until"] = max(filter(None, holders.values()), default=None)
+
+
+def fleet_document(
+    reports: Any, min_hosts: Any = 1, generated: Any = None, where: str = "fleet_report"
+) -> dict:
+    """The fleet report as a JSON-ready mapping (what ``fleet_report(format='json')`` serialises)."""
+    merged, entries = _merge(reports, min_hosts, where)
+    if generated is None:
+        generated = _iso(datetime.now(timezone.utc).timestamp())
+    elif not isinstance(generated, str):
+        raise AnsibleFilterError(f"{where}: generated must be a string (an ISO 8601 time), got {generated!r}")
+    hosts = _host_rows(entries)
+    accounts = _merge_accounts(entries, where)
+    _add_active_bans(merged, entries)
+    ok_hosts = [h for h in hosts if h["status"] == "ok"]
+    return {
+        "generated": generated,
+        "min_hosts": _min_hosts(min_hosts, where),
+        "summary": {
+            "hosts": len(hosts),
+            "hosts_ok": len(ok_hosts),
+            "hosts_failed": len(hosts) - len(ok_hosts),
+            "offenders": len(merged),
+            "multi_host": sum(1 for o in merged if o["host_count"] >= 2),
+            "banned": sum(1 for o in merged if o["banned_on"]),
+            "failures": sum(o["failures"] for o in merged),
+            "alerts": len(accounts),
+            "compromised": sum(1 for a in accounts if a["alert"] == "compromised"),
+            "active_bans": sum(h["active_bans"] for h in ok_hosts),
+        },
+        "hosts": hosts,
+        "offenders": merged,
+        "accounts": accounts,
+        "timeline": _timeline(entries),
+    }
+
+
+# ---- rendering --------------------------------------------------------------------------------------
+
+
+def _csv_cell(value: Any) -> str:
+    """Text for one CSV cell; lists joined by spaces; formula-looking text (=, +, -, @) neutralised."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        value = " ".join(str(v) for v in value)
+    text = str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        text = "'" + text
+    return text
+
+
+def _render_csv(doc: dict) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for off in doc["offenders"]:
+        writer.writerow([_csv_cell(off[field]) for field in CSV_FIELDS])
+    return out.getvalue()
+
+
+def _md(value: Any) -> str:
+    """Markdown table cell text: attacker-chosen strings are escaped, never interpreted."""
+    if value is None:
+        return "-"
+    if isinstance(value, list):
+        value = ", ".join(str(v) for v in value) if value else "-"
+    text = " ".join(str(value).split())
+    for char in ("\\", "`", "*", "_", "[", "]", "<", ">", "|", "#", "!"):
+        text = text.replace(char, "\\" + char)
+    return text or "-"
+
+
+def _md_list(values: list, limit: int = 10) -> str:
+    shown = values[:limit]
+    more = f" (+{len(values) - limit} more)" if len(values) > limit else ""
+    return _md(shown) + more
+
+
+def _render_markdown(doc: dict) -> str:
+    s = doc["summary"]
+    lines = [
+        "# Mail brute-force guard: fleet report",
+        "",
+        f"Generated {_md(doc['generated'])}.",
+        "",
+        f"- Hosts: {s['hosts']} ({s['hosts_ok']} reporting, {s['hosts_failed']} failed)",
+        f"- Offending addresses: {s['offenders']} (seen on at least {doc['min_hosts']} host(s)),"
+        f" {s['multi_host']} on 2 or more hosts, {s['failures']} failures",
+        f"- Addresses with a ban decision: {s['banned']}; active bans on the hosts: {s['active_bans']}",
+        f"- Account alerts: {s['alerts']} ({s['compromised']} compromised)",
+        "",
+        "## Hosts",
+        "",
+        "| Host | Status | Mode | Offenders | Ban | Watch | Active bans | Failures | Alerts |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for h in doc["hosts"]:
+        if h["status"] != "ok":
+            lines.append(f"| {_md(h['host'])} | {_md(h['status'])} | - | - | - | - | - | - | - |")
+            continue
+        lines.append(
+            f"| {_md(h['host'])} | ok | {_md(h['mode'])} | {h['offenders']} | {h['ban_decisions']}"
+            f" | {h['watch']}"
+            f" | {h['active_bans']} | {h['failures']} | {h['alerts']} |"
+        )
+    lines += [
+        "",
+        "## Offenders",
+        "",
+        "| Address | Hosts | Failures | Services | Usernames | First seen | Last seen | Ban decided on"
+        " | Banned now on |",
+        "|---|---|---:|---|---|---|---|---|---|",
+    ]
+    for o in doc["offenders"]:
+        lines.append(
+            f"| {_md(o['ip'])} | {_md(o['hosts'])} | {o['failures']} | {_md(o['services'])}"
+            f" | {_md_list(o['usernames'])} | {_md(o['first_seen'])} | {_md(o['last_seen'])}"
+            f" | {_md(o['banned_on'])} | {_md(o['active_on'])} |"
+        )
+    if not doc["offenders"]:
+        lines.append("| - | - | 0 | - | - | - | - | - | - |")
+    lines += ["", "## Account alerts", ""]
+    if doc["accounts"]:
+        lines += ["| Username | Alert | Hosts | Addresses |", "|---|---|---|---|"]
+        lines += [
+            f"| {_md(a['username'])} | {_md(a['alert'])} | {_md(a['hosts'])} | {_md_list(a['ips'])} |"
+            for a in doc["accounts"]
+        ]
+    else:
+        lines.append("None.")
+    return "\n".join(lines) + "\n"
+
+
+def fleet_report(reports: Any, format: str = "json", min_hosts: Any = 1, generated: Any = None) -> str:
+    """Render the fleet report of ``{host: report}`` as ``json``, ``csv`` or ``markdown`` text."""
+    if format not in REPORT_FORMATS:
+        raise AnsibleFilterError(
+            f"fleet_report: format must be one of {', '.join(REPORT_FORMATS)}, got {format!r}"
+        )
+    doc = fleet_document(reports, min_hosts=min_hosts, generated=generated)
+    if format == "json":
+        return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+    if format == "csv":
+        return _render_csv(doc)
+    return _render_markdown(doc)
+
+
+class FilterModule:
+    """Fleet filters of mailsec.mail_bruteforce_guard."""
+
+    def filters(self) -> dict[str, Any]:
+        return {"fleet_merge": fleet_merge, "fleet_report": fleet_report}

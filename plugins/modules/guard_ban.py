@@ -1,0 +1,360 @@
+#!/usr/bin/python
+# Copyright: mail_bruteforce_guard developers
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: guard_ban
+short_description: Ban or unban addresses on a mail server through mail-bruteforce-guard
+version_added: "1.0.0"
+description:
+  - Adds or removes bans through the detector's enforcement layer (the same one its scans use), so bans
+    land in the ipset sets and in the detector's state, are logged to syslog, survive a reboot (restore) and
+    are never applied to protected (controller) addresses, ignored networks, loopback and the like.
+  - With O(state=present) an address that already has an active ban lasting at least as long as asked is left
+    alone, so the module is idempotent; with O(expires) an existing ban is extended to that time when it ends
+    earlier (never shortened).
+  - In the detector's C(monitor) mode bans are recorded in the state but not written to the firewall.
+options:
+  state:
+    description: Whether the addresses must be banned (V(present)) or not (V(absent)).
+    type: str
+    choices: [present, absent]
+    default: present
+  addresses:
+    description:
+      - IPv4/IPv6 addresses or CIDR networks (V(198.51.100.7), V(2001:db8:1:2::/64)).
+      - A malformed entry fails the task, whatever O(fail_on_refused) says.
+    type: list
+    elements: str
+    required: true
+  duration:
+    description:
+      - Length of a new ban in seconds (default the detector's C(bantime)).
+      - An address that already has an active ban keeps it; use O(expires) to extend bans.
+      - Mutually exclusive with O(expires).
+    type: int
+  expires:
+    description:
+      - End of the ban, ISO 8601 (V(2026-11-27T08:00:00Z); no zone means UTC) or POSIX seconds.
+      - A ban that already lasts until then (or later) is not changed, so a playbook can share the same ban
+        repeatedly without changes. An O(expires) in the past bans nothing (reported in RV(expired)).
+      - Mutually exclusive with O(duration).
+    type: str
+    aliases: [until]
+  reason:
+    description: Why, recorded in the state and in the syslog line of the ban.
+    type: str
+    default: banned by Ansible
+  reset:
+    description:
+      - With O(state=absent), also forget the addresses' escalation history (their next ban starts again at
+        C(bantime)).
+    type: bool
+    default: false
+  fail_on_refused:
+    description:
+      - Fail when an address is refused (protected, ignored, loopback, too broad a network).
+      - By default refusals are only reported in RV(refused).
+    type: bool
+    default: false
+  config:
+    description:
+      - Path of the detector's JSON configuration file on the host.
+      - When omitted, C(/etc/mail-bruteforce-guard/config.json) is read if it exists, else the built-in
+        defaults are used.
+    type: path
+  state_dir:
+    description: Directory holding the detector's C(state.json); overrides the configuration's C(state_dir).
+    type: path
+attributes:
+  check_mode:
+    support: full
+    description: Computes what would be banned or unbanned, and the diff, without changing firewall or state.
+  diff_mode:
+    support: full
+    description: Shows the active ban list before and after, one C(address until) line per ban.
+author:
+  - mail_bruteforce_guard developers
+notes:
+  - Needs root on the host (C(become=true)) for ipset and the state directory.
+seealso:
+  - module: mailsec.mail_bruteforce_guard.guard_info
+"""
+
+EXAMPLES = r"""
+- name: Ban two addresses for a day
+  mailsec.mail_bruteforce_guard.guard_ban:
+    addresses: [203.0.113.7, "2001:db8:1:2::/64"]
+    duration: 86400
+    reason: seen on mail1 and mail2
+  become: true
+
+- name: Share a ban with a fixed end (re-running it changes nothing)
+  mailsec.mail_bruteforce_guard.guard_ban:
+    addresses: [203.0.113.7]
+    expires: "2026-11-27T08:00:00Z"
+    reason: "seen on mbg-mail1, mbg-mail2: 14 failures"
+  become: true
+
+- name: Lift a ban and forget the address's history
+  mailsec.mail_bruteforce_guard.guard_ban:
+    state: absent
+    addresses: [203.0.113.7]
+    reset: true
+  become: true
+"""
+
+RETURN = r"""
+added:
+  description: Addresses banned (or whose ban was extended) by this run, normalised; in check mode, those that
+    would be.
+  returned: state=present
+  type: list
+  elements: str
+  sample: [203.0.113.7]
+unchanged:
+  description: Addresses that already had an active ban lasting long enough.
+  returned: state=present
+  type: list
+  elements: str
+refused:
+  description: Addresses the enforcement layer refused, with the reason.
+  returned: state=present
+  type: list
+  elements: dict
+  sample: [{address: 192.0.2.10, reason: protected (controller address)}]
+expired:
+  description: Addresses not banned because O(expires) is already past.
+  returned: state=present
+  type: list
+  elements: str
+until:
+  description: End of the bans added (ISO 8601 UTC).
+  returned: state=present and something was added
+  type: str
+  sample: "2026-11-27T08:00:00Z"
+removed:
+  description: Addresses whose ban was lifted (or would be, in check mode).
+  returned: state=absent
+  type: list
+  elements: str
+bans:
+  description: Active bans after the run (predicted in check mode), C(address) and C(until) each.
+  returned: success
+  type: list
+  elements: dict
+mode:
+  description: Detector mode (C(enforce) writes the firewall, C(monitor) only the state).
+  returned: success
+  type: str
+"""
+
+import contextlib
+import math
+import time
+import traceback
+from datetime import datetime, timezone
+
+from ansible.module_utils.basic import AnsibleModule
+
+try:
+    from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.detector.api import (
+        ban,
+        load_config,
+        status,
+        unban,
+    )
+    from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.errors import MbgError
+    from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.firewall.base import (
+        normalize_target,
+    )
+except ImportError:  # pragma: no cover - only on a host with a broken Python
+    IMPORT_ERROR = traceback.format_exc()
+else:
+    IMPORT_ERROR = None
+
+TOLERANCE = 1.0  # seconds: an existing ban ending this close to the requested end counts as the same
+
+
+class BadArgumentError(Exception):
+    """An option value the module cannot use; the message is the task's failure message."""
+
+
+def parse_until(value: str) -> float:
+    """ISO 8601 (naive = UTC) or POSIX seconds -> POSIX seconds."""
+    text = str(value).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        pass
+    else:
+        if math.isfinite(number):
+            return number
+        raise BadArgumentError(f"expires: {value!r} is not a time")
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise BadArgumentError(
+            f"expires: {value!r} is not an ISO 8601 time (such as 2026-11-27T08:00:00Z)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def iso(ts: float) -> str:
+    """POSIX seconds -> ISO 8601 UTC, whole seconds."""
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def targets(addresses: list) -> list:
+    """Normalised, de-duplicated addresses; BadArgumentError names the first malformed one."""
+    out: list = []
+    for address in addresses:
+        try:
+            target = normalize_target(str(address).strip())
+        except ValueError as err:
+            raise BadArgumentError(f"addresses: {err}") from None
+        if target not in out:
+            out.append(target)
+    if not out:
+        raise BadArgumentError("addresses: no address given")
+    return out
+
+
+def active_bans(config, now: float, warn) -> dict:
+    """address -> status entry (with ``until_ts``) of every active ban in the state."""
+    bans = {}
+    for item in status(config, now=now, warn=warn)["bans"]:
+        entry = dict(item)
+        entry["until_ts"] = now + float(entry.get("remaining", 0))
+        if entry.get("until"):
+            with contextlib.suppress(BadArgumentError):
+                entry["until_ts"] = parse_until(entry["until"])
+        bans[entry["address"]] = entry
+    return bans
+
+
+def ban_lines(bans: dict) -> str:
+    """Diff text: one ``address until`` line per ban, sorted."""
+    return "".join(f"{address} until {iso(entry['until_ts'])}\n" for address, entry in sorted(bans.items()))
+
+
+def ensure_present(module: AnsibleModule, config, wanted: list, now: float) -> dict:
+    params = module.params
+    before = active_bans(config, now, module.warn)
+    monitor = config.mode == "monitor"
+    if params["expires"] is not None:
+        end = parse_until(params["expires"])
+        if end <= now:
+            return {
+                "changed": False,
+                "added": [],
+                "unchanged": [],
+                "refused": [],
+                "expired": wanted,
+                "before": before,
+                "after": before,
+            }
+    else:
+        duration = params["duration"] if params["duration"] is not None else config.bantime
+        if duration <= 0:
+            raise BadArgumentError(f"duration: must be a positive number of seconds, got {duration}")
+        end = now + duration
+
+    def satisfied(address: str) -> bool:
+        entry = before.get(address)
+        if entry is None or not (entry.get("enforced") or monitor):
+            return False  # no ban, or one the firewall does not hold yet: (re)apply it
+        if params["expires"] is None:
+            return True  # duration: an active ban is kept as it is
+        return entry["until_ts"] >= end - TOLERANCE
+
+    unchanged = [a for a in wanted if satisfied(a)]
+    todo = [a for a in wanted if a not in unchanged]
+    added: list = []
+    refused: list = []
+    if todo:
+        seconds = max(1, math.ceil(end - now))
+        # the API bans for `duration` seconds from `now`: anchoring `now` makes the end exactly `end`
+        result = ban(
+            config,
+            todo,
+            duration=seconds,
+            reason=params["reason"],
+            dry_run=module.check_mode,
+            now=end - seconds,
+            warn=module.warn,
+        )
+        added = list(result["added"])
+        refused = list(result["refused"])
+    after = dict(before)
+    for address in added:
+        previous = before.get(address, {}).get("until_ts", 0.0)
+        after[address] = {"until_ts": max(end, previous)}
+    return {
+        "changed": bool(added),
+        "added": added,
+        "unchanged": unchanged,
+        "refused": refused,
+        "expired": [],
+        "until": iso(end) if added else None,
+        "before": before,
+        "after": after,
+    }
+
+
+def ensure_absent(module: AnsibleModule, config, wanted: list, now: float) -> dict:
+    before = active_bans(config, now, module.warn)
+    result = unban(config, wanted, reset=module.params["reset"], dry_run=module.check_mode, warn=module.warn)
+    removed = list(result["removed"])
+    after = {a: e for a, e in before.items() if a not in removed}
+    return {"changed": bool(removed), "removed": removed, "before": before, "after": after}
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+            "addresses": {"type": "list", "elements": "str", "required": True},
+            "duration": {"type": "int"},
+            "expires": {"type": "str", "aliases": ["until"]},
+            "reason": {"type": "str", "default": "banned by Ansible"},
+            "reset": {"type": "bool", "default": False},
+            "fail_on_refused": {"type": "bool", "default": False},
+            "config": {"type": "path"},
+            "state_dir": {"type": "path"},
+        },
+        mutually_exclusive=[("duration", "expires")],
+        supports_check_mode=True,
+    )
+    if IMPORT_ERROR:
+        module.fail_json(msg="cannot import the mail-bruteforce-guard library", exception=IMPORT_ERROR)
+    params = module.params
+    try:
+        wanted = targets(params["addresses"])
+        overrides = {"state_dir": params["state_dir"]} if params["state_dir"] else None
+        config = load_config(params["config"], overrides)
+        now = time.time()
+        if params["state"] == "present":
+            result = ensure_present(module, config, wanted, now)
+        else:
+            result = ensure_absent(module, config, wanted, now)
+    except (MbgError, BadArgumentError) as err:
+        module.fail_json(msg=str(err))
+    before, after = result.pop("before"), result.pop("after")
+    result["bans"] = [{"address": a, "until": iso(e["until_ts"])} for a, e in sorted(after.items())]
+    result["mode"] = config.mode
+    if module._diff:
+        result["diff"] = {"before": ban_lines(before), "after": ban_lines(after)}
+    if result.get("refused") and params["fail_on_refused"]:
+        refused = ", ".join(f"{r['address']} ({r['reason']})" for r in result["refused"])
+        module.fail_json(msg=f"refused to ban: {refused}", **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
