@@ -1,8 +1,9 @@
 """Incremental log reading: files (rotation by rename and copytruncate, rotated files on first run) and
 systemd's journal (``journalctl -o json`` from a saved cursor).
 
-Every source yields ``(line_number, text)`` (or, faster, ``batches()`` of lines); its ``position``
-(a JSON-ready dict) is valid once the iteration has ended and is what the next run resumes from.
+Every source yields ``(line_number, text)`` (or, faster, ``batches()`` of lines: lists, or ``Block``s of
+raw bytes); its ``position`` (a JSON-ready dict) is valid once the iteration has ended and is what the next
+run resumes from.
 Bytes are decoded with ``errors="replace"``, lines longer than ``MAX_LINE`` bytes are truncated, and a
 last line without its newline is left for the next run (except in rotated files, which no longer grow).
 """
@@ -45,8 +46,32 @@ class _Counter:
         self.lines = 0
 
 
-def _iter_batches(fh, counter: _Counter, final: bool) -> Iterator[list]:
-    """Lists of decoded lines of ``fh`` from its current position (one list per read chunk);
+class Block:
+    """Complete lines of a file as raw bytes, newlines between them and none after the last.
+
+    It stands for a batch of lines: ``len`` is the number of lines and iterating yields them decoded
+    (``errors="replace"``); the pipeline searches the bytes directly and decodes only the lines it needs.
+    ``count`` (the number of lines) is None until someone counts them: the pipeline does it as it goes.
+    """
+
+    __slots__ = ("count", "data")
+
+    def __init__(self, data: bytes, count: int | None = None) -> None:
+        self.data = data
+        self.count = count
+
+    def __len__(self) -> int:
+        if self.count is None:
+            self.count = self.data.count(b"\n") + 1
+        return self.count
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data.decode("utf-8", "replace").split("\n"))
+
+
+def _iter_batches(fh, counter: _Counter, final: bool) -> Iterator:
+    """Batches of lines of ``fh`` from its current position: per read chunk, a one-line list for a line
+    that began in an earlier chunk, then a ``Block`` of the chunk's other complete lines;
     ``counter.offset`` ends after the last complete line."""
     carry = b""  # kept start (<= MAX_LINE bytes) of the line still being read
     carry_len = 0  # its real length in the file
@@ -61,21 +86,26 @@ def _iter_batches(fh, counter: _Counter, final: bool) -> Iterator[list]:
                 carry += data[: MAX_LINE - len(carry)]
             carry_len += len(data)
             continue
-        batch: list = []
         start = 0
         if carry_len:
             first_nl = data.find(b"\n")
-            batch.append(decode((carry + data[: min(first_nl, MAX_LINE)])[:MAX_LINE], "utf-8", "replace"))
+            first = decode((carry + data[: min(first_nl, MAX_LINE)])[:MAX_LINE], "utf-8", "replace")
             counter.offset += carry_len
             counter.bytes += carry_len
             carry, carry_len = b"", 0
             start = first_nl + 1
+            counter.offset += start
+            counter.bytes += start
+            counter.lines += 1
+            yield [first]
         if start <= last_nl:
-            batch.extend(decode(data[start:last_nl], "utf-8", "replace").split("\n"))
-        counter.offset += last_nl + 1
-        counter.bytes += last_nl + 1
-        counter.lines += len(batch)
-        yield batch
+            counter.offset += last_nl + 1 - start
+            counter.bytes += last_nl + 1 - start
+            block = Block(data[start:last_nl])
+            try:
+                yield block
+            finally:  # its lines are counted by the consumer, or here if nobody did
+                counter.lines += len(block)
         tail = data[last_nl + 1 :]
         carry, carry_len = tail[:MAX_LINE], len(tail)
     if final and carry_len:

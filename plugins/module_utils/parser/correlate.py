@@ -64,6 +64,8 @@ MAX_CREDITS_PER_IP = 64
 STATE_VERSION = 1
 
 _COUNTED = (AUTH_FAILURE, AUTH_SUCCESS)
+_PF_FAILURES = (R_SASL_FAILURE, R_SASL_LOST)
+_new = tuple.__new__  # Event(...) without the Python-level NamedTuple __new__ (all fields given)
 _INFO_OF = {
     R_TOO_MANY_ERRORS: TOO_MANY_ERRORS,
     R_NO_AUTH: NO_AUTH_ATTEMPTS,
@@ -114,8 +116,8 @@ class _Item:
         self.plesk = False  # smtpd failure that already got its Plesk line
 
     def event(self) -> Event:
-        return Event(self.line, self.time, self.ip, self.kind, self.service, self.protocol, self.user,
-                     self.count, self.pid)  # fmt: skip
+        return _new(Event, (self.line, self.time, self.ip, self.kind, self.service, self.protocol, self.user,
+                            self.count, self.pid))  # fmt: skip
 
     def to_list(self) -> list:
         return [self.line, self.time, self.t, self.ip, self.kind, self.service, self.protocol, self.user,
@@ -156,45 +158,46 @@ class Correlator:
     def feed(self, rec: Record, line: int) -> list[Event]:
         """Take one record (``line`` = its line number); return the events released by it, in line order."""
         when = rec.time
-        if when is not None and when > self.last_time:
-            self.last_time = when
+        t = self.last_time
+        if when is not None and when > t:
+            self.last_time = t = when
         # windows run on the newest time seen: lines without a time, or slightly out of order (another
         # process flushed later), count as "now", and every lookup agrees with what eviction keeps
-        t = self.last_time
         out: list[Event] = []
         held = self._held
-        if held and (held[0].t < self.last_time - HOLD or len(held) > MAX_HELD):
-            self._release(self.last_time - HOLD, out)
-        kind = rec.kind
-        if kind in (R_SASL_FAILURE, R_SASL_LOST):
+        cutoff = t - HOLD
+        if held and (held[0].t < cutoff or len(held) > MAX_HELD):
+            self._release(cutoff, out)
+        kind = rec.kind  # the most frequent kinds first
+        if kind in _PF_FAILURES:
             self._smtpd_failure(rec, line, t)
+        elif kind == R_LOGIN_SUCCESS:
+            held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
         elif kind == R_AUTH_PROCESS_FAILURE:
             self._auth_failure(rec, line, t)
-        elif kind == R_LOGIN_FAILURE:
-            self._login_failure(rec, line, t)
-        elif kind == R_SMTPD_SUMMARY:
-            self._summary(rec, line, t)
         elif kind == R_SMTPD_SUCCESS:
             sess = self._session(rec, t)
             if sess[3] == 0:  # one AUTH per session; later client= lines are further messages
                 sess[3] = 1
                 sess[4] = rec.user
-                self._held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
-        elif kind == R_LOGIN_SUCCESS:
-            self._held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
+                held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
         elif kind == R_PLESK_FAILURE:
             self._plesk(rec, line, t)
+        elif kind == R_SMTPD_SUMMARY:
+            self._summary(rec, line, t)
+        elif kind == R_LOGIN_FAILURE:
+            self._login_failure(rec, line, t)
         elif self.info:
             info_kind = _INFO_OF.get(kind)
             if info_kind is not None:
                 if kind == R_TOO_MANY_ERRORS:
                     self._session(rec, t)
-                self._held.append(_Item(line, rec, t, info_kind, ""))
+                held.append(_Item(line, rec, t, info_kind, ""))
         self._fed += 1
         if self._fed & 4095 == 0:
             self._evict()
-        if held and held[0].t < self.last_time - HOLD:
-            self._release(self.last_time - HOLD, out)
+        if held and held[0].t < cutoff:
+            self._release(cutoff, out)
         return out
 
     def flush(self, until: float | None = None) -> list[Event]:
@@ -412,8 +415,10 @@ class Correlator:
     def _release(self, cutoff: float, out: list[Event]) -> None:
         held = self._held
         info = self.info
+        popleft = held.popleft
+        append = out.append
         while held and (held[0].t < cutoff or len(held) > MAX_HELD):
-            item = held.popleft()
+            item = popleft()
             if not item.alive:
                 continue
             item.alive = False
@@ -429,7 +434,8 @@ class Correlator:
                     if len(credits) > MAX_CREDITS_PER_IP:
                         del credits[0]
             if info or item.kind in _COUNTED:
-                out.append(item.event())
+                append(_new(Event, (item.line, item.time, item.ip, item.kind, item.service, item.protocol,
+                                    item.user, item.count, item.pid)))  # item.event(), inlined  # fmt: skip
 
     def _evict(self) -> None:
         now = self.last_time

@@ -58,6 +58,7 @@ PLESK_FAILURE = "plesk_failure"  # plesk_saslauthd: failed mail authentication a
 
 _DOVECOT_PROGRAMS = frozenset(("dovecot", "dovecot-auth", "auth", "auth-worker"))
 _LOGIN_PROGRAMS = {p[:-2]: p[:-8] for p in DC_LOGIN_PREFIXES}  # "imap-login" -> "imap"
+_LOGIN_PREFIXES = {p: p[:-8] for p in DC_LOGIN_PREFIXES}  # "imap-login: " -> "imap"
 _MAX_USER = 512
 
 
@@ -78,7 +79,19 @@ class Record(NamedTuple):
     driver: str = ""  # AUTH_PROCESS_FAILURE: passdb driver (passwd-file, pam, sql, ...)
 
 
+_new = tuple.__new__  # Record(...) without the Python-level NamedTuple __new__ (all 12 fields given)
 _default_ts: TimestampParser | None = None
+
+# HEADER_RE can only match up to the first ": " after the timestamp (neither the host, the program nor the
+# pid/id can hold one), so the header text there decides the match: parsed headers are cached by it
+_HEADER_MAX = 364  # longest header HEADER_RE can match: host 255 + " " + program 64 + "(id)" 42 + ": "
+_HEADERS_MAX = 8192
+_IPS_MAX = 32768
+_POSTFIX, _DOVECOT, _LOGIN, _PLESK = 1, 2, 3, 4
+_MISSING = ()
+_headers: dict[str, tuple | None] = {}  # header text -> (which parser, host, pid, login protocol) or None
+_programs: dict[str, tuple | None] = {}  # "host program" of "host program[pid]: " -> the same, pid aside
+_ips: dict[str, str | None] = {}  # address text -> normalize_ip(text) (a pure function), looked up inline
 
 
 def is_candidate(text: str) -> bool:
@@ -117,24 +130,84 @@ def parse_candidate(text: str, ts: TimestampParser | None = None) -> Record | No
         ts = _default_ts
     if text.endswith(("\n", "\r")):
         text = text.rstrip("\r\n")
-    when, pos = ts.split(text)
-    m = HEADER_RE.match(text, pos)
-    if m is None:
+    when = ts.seconds.get(text[:16])  # the first step of ts.split, inlined: a stamp seen this second
+    if when is not None:
+        pos = 16
+    else:
+        when, pos = ts.split(text)
+    end = text.find(": ", pos) + 2
+    if end < 2 or end - pos > _HEADER_MAX:
         return None
-    host, name, pid_text = m.group(1, 2, 3)
-    msg = text[m.end() :]
-    pid = int(pid_text) if pid_text else None
-    host = _clean(host) if host else ""
-    if name.startswith("postfix") and name.endswith("/smtpd"):
+    head = text[pos:end]
+    header = _headers.get(head, _MISSING)
+    if header is _MISSING:
+        header = _header(head)
+    if header is None:
+        return None
+    where, host, pid, proto = header
+    msg = text[end:]
+    if where == _POSTFIX:
         return _postfix(msg, when, host, pid)
-    if name in _DOVECOT_PROGRAMS:
+    if where == _DOVECOT:
         return _dovecot(msg, when, host)
-    proto = _LOGIN_PROGRAMS.get(name)
-    if proto is not None:
+    if where == _LOGIN:
         return _login(proto, msg, when, host)
-    if name == PLESK_PROGRAM:
-        return _plesk(msg, when, host)
-    return None
+    return _plesk(msg, when, host)
+
+
+def _header(head: str) -> tuple | None:
+    """(which parser, host, pid, login protocol) of a syslog header, or None when no parser wants it.
+
+    In "host program[pid]: " the pid is the only bracketed part the program can end with, so whether and how
+    the rest matches does not depend on the pid: that rest is cached once for all pids (smtpd runs many).
+    """
+    result = None
+    bracket = head.rfind("[") if head.endswith("]: ") else -1
+    digits = head[bracket + 1 : -3]
+    if bracket > 0 and 0 < len(digits) <= 10 and digits.isdecimal():  # HEADER_RE's \d{1,10}
+        rest = head[:bracket]
+        known = _programs.get(rest, _MISSING)
+        if known is _MISSING:
+            known = _parse_header(rest + "[0]: ")
+            if len(_programs) >= _HEADERS_MAX:
+                _programs.clear()
+            _programs[rest] = known
+        if known is not None:
+            result = (known[0], known[1], int(digits), known[3])
+    else:
+        result = _parse_header(head)
+    if len(_headers) >= _HEADERS_MAX:
+        _headers.clear()
+    _headers[head] = result
+    return result
+
+
+def _parse_header(head: str) -> tuple | None:
+    m = HEADER_RE.fullmatch(head)
+    result = None
+    if m is not None:
+        host, name, pid_text = m.group(1, 2, 3)
+        pid = int(pid_text) if pid_text else None
+        host = _clean(host) if host else ""
+        proto = _LOGIN_PROGRAMS.get(name)
+        if name.startswith("postfix") and name.endswith("/smtpd"):
+            result = (_POSTFIX, host, pid, None)
+        elif name in _DOVECOT_PROGRAMS:
+            result = (_DOVECOT, host, pid, None)
+        elif proto is not None:
+            result = (_LOGIN, host, pid, proto)
+        elif name == PLESK_PROGRAM:
+            result = (_PLESK, host, pid, None)
+    return result
+
+
+def _ip(text: str) -> str | None:
+    """normalize_ip(text), remembered in ``_ips`` (hot paths look it up there first)."""
+    ip = normalize_ip(text)
+    if len(_ips) >= _IPS_MAX:
+        _ips.clear()
+    _ips[text] = ip
+    return ip
 
 
 def _clean(text: str) -> str:
@@ -145,7 +218,8 @@ def _clean(text: str) -> str:
 def _user(text: str | None) -> str | None:
     if not text or text == "(unavailable)":
         return None
-    return _clean(text[:_MAX_USER])
+    text = text[:_MAX_USER]
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")  # _clean, inlined
 
 
 # --- Postfix smtpd ------------------------------------------------------------------------------------------
@@ -157,7 +231,10 @@ def _postfix(msg: str, when: float | None, host: str, pid: int | None) -> Record
         m = PF_SASL_FAIL_RE.match(msg)
         if m is None:
             return None
-        ip = normalize_ip(m.group(2))
+        raw = m.group(2)
+        ip = _ips.get(raw, _MISSING)
+        if ip is _MISSING:
+            ip = _ip(raw)
         if ip is None:
             return None
         tail = msg[m.end() :].lstrip(" ")
@@ -169,7 +246,7 @@ def _postfix(msg: str, when: float | None, host: str, pid: int | None) -> Record
         if tail.startswith(PF_BAD_MECH):
             return None  # the client asked for a mechanism we do not offer: no password was tried
         kind = SASL_LOST if tail.startswith(PF_LOST_AUTH_SERVER) else SASL_FAILURE
-        return Record(when, kind, "postfix", "smtp", ip, user, 1, pid, host)
+        return _new(Record, (when, kind, "postfix", "smtp", ip, user, 1, pid, host, None, 0, ""))
     if c == "d":
         m = PF_DISCONNECT_RE.match(msg)
         if m is None:
@@ -179,13 +256,18 @@ def _postfix(msg: str, when: float | None, host: str, pid: int | None) -> Record
         if i < 0:
             return None
         a = PF_AUTH_COUNT_RE.match(counters, i)
-        ip = normalize_ip(m.group(2))
+        raw = m.group(2)
+        ip = _ips.get(raw, _MISSING)
+        if ip is _MISSING:
+            ip = _ip(raw)
         if a is None or ip is None:
             return None
         ok = int(a.group(1))
         attempts = ok if a.group(2) is None else int(a.group(2))
         failures = max(0, attempts - ok)
-        return Record(when, SMTPD_SUMMARY, "postfix", "smtp", ip, None, failures, pid, host, None, ok)
+        return _new(
+            Record, (when, SMTPD_SUMMARY, "postfix", "smtp", ip, None, failures, pid, host, None, ok, "")
+        )
     if c == "t":
         m = PF_TOO_MANY_RE.match(msg)
         if m is None:
@@ -198,14 +280,19 @@ def _postfix(msg: str, when: float | None, host: str, pid: int | None) -> Record
         m = PF_SUCCESS_RE.match(msg)
         if m is None:
             return None
-        ip = normalize_ip(m.group(2))
+        raw = m.group(2)
+        ip = _ips.get(raw, _MISSING)
+        if ip is _MISSING:
+            ip = _ip(raw)
         if ip is None:
             return None
         user = msg[m.end() :]
         cut = user.find(", sasl_sender=")
         if cut >= 0:
             user = user[:cut]
-        return Record(when, SMTPD_SUCCESS, "postfix", "smtp", ip, _user(user), 1, pid, host)
+        return _new(
+            Record, (when, SMTPD_SUCCESS, "postfix", "smtp", ip, _user(user), 1, pid, host, None, 0, "")
+        )
     return None
 
 
@@ -215,9 +302,11 @@ def _postfix(msg: str, when: float | None, host: str, pid: int | None) -> Record
 def _dovecot(msg: str, when: float | None, host: str) -> Record | None:
     if msg.startswith("dovecot: "):
         msg = msg[9:]
-    for prefix in DC_LOGIN_PREFIXES:
-        if msg.startswith(prefix):
-            return _login(prefix[:-8], msg[len(prefix) :], when, host)
+    # each login prefix ends with the only ": " it holds: look the text up to the first ": " up
+    cut = msg.find(": ") + 2
+    proto = _LOGIN_PREFIXES.get(msg[:cut]) if cut > 1 else None
+    if proto is not None:
+        return _login(proto, msg[cut:], when, host)
     if PAM_UNIX_FAILURE in msg:
         return _pam_unix(msg, when, host)
     m = DC_AUTH_PROCESS_RE.match(msg)
@@ -227,15 +316,13 @@ def _dovecot(msg: str, when: float | None, host: str) -> Record | None:
 
 
 def _login(proto: str, body: str, when: float | None, host: str) -> Record | None:
-    for level in DC_LEVEL_PREFIXES:
-        if body.startswith(level):
-            body = body[len(level) :]
-            break
+    if body.startswith(DC_LEVEL_PREFIXES):
+        body = body[body.find(" ") + 1 :]  # each level prefix ("Info: ") ends with its only space
     if body.startswith("Login: "):
         ip, user, session = _login_fields(body[7:])
         if ip is None:
             return None
-        return Record(when, LOGIN_SUCCESS, "dovecot", proto, ip, user, 1, None, host, session)
+        return _new(Record, (when, LOGIN_SUCCESS, "dovecot", proto, ip, user, 1, None, host, session, 0, ""))
     end = body.find("): ")
     if end < 0:
         return None
@@ -259,7 +346,7 @@ def _login(proto: str, body: str, when: float | None, host: str) -> Record | Non
     ip, user, session = _login_fields(body[end + 3 :])
     if ip is None or count > 100000:
         return None
-    return Record(when, kind, "dovecot", proto, ip, user, count, None, host, session, extra)
+    return _new(Record, (when, kind, "dovecot", proto, ip, user, count, None, host, session, extra, ""))
 
 
 def _login_fields(fields: str) -> tuple[str | None, str | None, str | None]:
@@ -274,7 +361,10 @@ def _login_fields(fields: str) -> tuple[str | None, str | None, str | None]:
     if k < 0:
         return None, None, None
     end = fields.find(",", k)
-    ip = normalize_ip(fields[k + 4 : end if end >= 0 else len(fields)])
+    raw = fields[k + 4 : end if end >= 0 else len(fields)]
+    ip = _ips.get(raw, _MISSING)
+    if ip is _MISSING:
+        ip = _ip(raw)
     user = None
     if fields.startswith("user=<"):
         close = fields.rfind(">, ", 0, k)
@@ -317,7 +407,10 @@ def _auth_process(msg: str, start: int, driver: str, when: float | None, host: s
     c = inner.rfind(",")
     if c < 0:
         return None
-    ip = normalize_ip(inner[c + 1 :])
+    raw = inner[c + 1 :]
+    ip = _ips.get(raw, _MISSING)
+    if ip is _MISSING:
+        ip = _ip(raw)
     if ip is None:
         return None
     return Record(

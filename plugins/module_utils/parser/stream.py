@@ -6,6 +6,7 @@ and never touches the other lines one by one; ``parse_lines`` takes any iterable
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from datetime import tzinfo
 
@@ -23,6 +24,13 @@ from .patterns import (
 from .timestamps import TimestampParser
 
 _GATES = (GATE_AUTH, GATE_SASL_USER, GATE_LOGIN, GATE_AFTER_AUTH)
+# the same gates for raw bytes: they are ASCII, and UTF-8 decoding (errors="replace") neither creates nor
+# removes ASCII characters, so a line's bytes contain a gate exactly when its decoded text does
+_GATES_BYTES = tuple(gate.encode("ascii") for gate in _GATES)
+# a gate and the rest of its line: one finditer pass yields each line once, with its end (the fastest
+# search for "auth" and "Login: "; bytes.find is faster for the long, rare gates)
+_GATE_LINE_RES = tuple(re.compile(re.escape(gate) + rb"[^\n]*") for gate in _GATES_BYTES[::2])
+_GATES_FIND = _GATES_BYTES[1::2]
 
 
 def candidate_starts(text: str) -> list[int]:
@@ -40,6 +48,27 @@ def candidate_starts(text: str) -> list[int]:
                 break
             i = find(gate, nl)
     return sorted(starts)
+
+
+def candidate_lines(data: bytes) -> list[tuple[int, int]]:
+    """(start, end) offsets, in order, of the lines of ``data`` (raw bytes of complete lines) that contain a
+    gate substring; ``end`` is the offset of the line's newline (or ``len(data)``)."""
+    spans: dict[int, int] = {}
+    rfind = data.rfind
+    find = data.find
+    for gate_line in _GATE_LINE_RES:
+        for m in gate_line.finditer(data):
+            start, end = m.span()
+            spans[rfind(b"\n", 0, start) + 1] = end
+    for gate in _GATES_FIND:
+        i = find(gate)
+        while i >= 0:
+            end = find(b"\n", i)
+            spans[rfind(b"\n", 0, i) + 1] = len(data) if end < 0 else end
+            if end < 0:
+                break
+            i = find(gate, end)
+    return sorted(spans.items())
 
 
 def parse_text(

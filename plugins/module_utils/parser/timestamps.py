@@ -24,14 +24,16 @@ class TimestampParser:
     """Splits the timestamp off a log line; ``now`` anchors year inference, ``tz`` is the zone of zoneless
     stamps (None: the machine's local time zone)."""
 
-    __slots__ = ("_cache", "_now_year", "_seconds", "now", "tz")
+    __slots__ = ("_cache", "_now_year", "now", "seconds", "tz")
 
     def __init__(self, now: float | None = None, tz: tzinfo | None = None) -> None:
         self.now = time.time() if now is None else float(now)
         self.tz = tz
         self._now_year = self._local_year(self.now)
         self._cache: dict[str, float] = {}
-        self._seconds: dict[str, float] = {}
+        # per-second cache: "Nov 26 08:08:18 " (the 16 characters of a RFC 3164 stamp) -> POSIX time, and
+        # RFC 3339 second+offset -> POSIX time of that second; a hot loop may look a line's [:16] up itself
+        self.seconds: dict[str, float] = {}
 
     def _local_year(self, epoch: float) -> int:
         if self.tz is None:
@@ -62,7 +64,7 @@ class TimestampParser:
     def split(self, line: str) -> tuple[float | None, int]:
         """Return (POSIX time or None, index where the rest of the line starts after the timestamp)."""
         stamp = line[:16]
-        known = self._seconds.get(stamp)  # RFC 3164 "Nov 26 08:08:18 " seen in this second already
+        known = self.seconds.get(stamp)  # RFC 3164 "Nov 26 08:08:18 " seen in this second already
         if known is not None:
             return known, 16
         if len(line) < 16:
@@ -82,9 +84,9 @@ class TimestampParser:
             if base is None or not sec.isdigit():
                 return None, 0
             when = base + int(sec)
-            if len(self._seconds) >= _CACHE_MAX:
-                self._seconds.clear()
-            self._seconds[stamp] = when
+            if len(self.seconds) >= _CACHE_MAX:
+                self.seconds.clear()
+            self.seconds[stamp] = when
             return when, 16
         if first == "@" and len(line) > 25 and line[25] == " ":
             try:
@@ -99,7 +101,7 @@ class TimestampParser:
             # RFC 3339 (rsyslog's default on Debian 12): cached per second and offset, fraction added
             key, frac, end = _iso_parts(line)
             if key is not None:
-                base = self._seconds.get(key)
+                base = self.seconds.get(key)
                 if base is not None:
                     return base + frac, end
             m = ISO_TIME_RE.match(line)
@@ -107,9 +109,9 @@ class TimestampParser:
                 return None, 0
             when = self._iso(m)
             if key is not None and when is not None and m.end() == end:
-                if len(self._seconds) >= _CACHE_MAX:
-                    self._seconds.clear()
-                self._seconds[key] = when - frac
+                if len(self.seconds) >= _CACHE_MAX:
+                    self.seconds.clear()
+                self.seconds[key] = when - frac
             return when, m.end()
         if first.isupper():
             m = RFC3164_LOOSE_RE.match(line)  # "Aug 3 15:30:49", "Aug  3 15:30:49.123"

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from ..addresses import aggregate, is_ignored, parse_networks
+from ..addresses import aggregate, is_ignored, normalize_ip, parse_networks
 from ..errors import ConfigError
 from ..parser.events import AUTH_FAILURE, AUTH_SUCCESS, Event
 from .config import PolicyConfig
@@ -190,6 +190,7 @@ class Tracker:
         counted = 0
         failure = self._failure
         success = self._success
+        records = self.records  # prune() deletes from it in place, never replaces it
         for ev in events:
             kind = ev.kind
             if kind == AUTH_FAILURE:
@@ -201,14 +202,15 @@ class Tracker:
             if ev.ip is None:
                 continue
             t = ev.time
+            clock = self.clock
             if t is None:
-                t = self.clock if self.clock is not None else (now if now is not None else 0.0)
-            elif self.clock is None or t > self.clock:
+                t = clock if clock is not None else (now if now is not None else 0.0)
+            elif clock is None or t > clock:
                 self.clock = t
             handle(ev, t)
             counted += 1
             self._since_prune += 1
-            if self._since_prune >= PRUNE_EVERY or len(self.records) > self.max_addresses:
+            if self._since_prune >= PRUNE_EVERY or len(records) > self.max_addresses:
                 self.prune()
         return counted
 
@@ -217,15 +219,26 @@ class Tracker:
         known = self._keys.get(ip)
         if known is not None:
             return known
-        if is_ignored(ip, self.ignore_nets):
+        if self._ignored(ip, self.ignore_nets):
             known = (ip, _IGNORED)
-        else:
-            key = aggregate(ip, self.config.ipv6_prefix) if self.config.ipv6_prefix < 128 else ip
+        elif self.config.ipv6_prefix < 128:
+            key = aggregate(ip, self.config.ipv6_prefix)
             known = (key, self._flags(key))
+        else:  # the key is the address itself, known not to be ignored: only "protected" is left
+            protected = self.protected_nets and self._ignored(ip, self.protected_nets)
+            known = (ip, _PROTECTED if protected else 0)
         if len(self._keys) >= KEY_CACHE:
             self._keys.clear()
         self._keys[ip] = known
         return known
+
+    @staticmethod
+    def _ignored(ip: str, nets: list) -> bool:
+        """``is_ignored``, without parsing a canonical IPv4 address when there are no networks to test:
+        then only loopback (127.0.0.0/8) is ignored."""
+        if not nets and ":" not in ip and normalize_ip(ip) == ip:
+            return ip.startswith("127.")
+        return is_ignored(ip, nets)
 
     def _flags(self, key: str) -> int:
         """Flags of a record key: a prefix is protected when it overlaps an ignored or protected net."""
@@ -234,9 +247,9 @@ class Tracker:
             if any(net.version == n.version and net.overlaps(n) for n in self._raw_nets):
                 return _PROTECTED
             return 0
-        if is_ignored(key, self.ignore_nets):
+        if self._ignored(key, self.ignore_nets):
             return _IGNORED
-        if self.protected_nets and is_ignored(key, self.protected_nets):
+        if self.protected_nets and self._ignored(key, self.protected_nets):
             return _PROTECTED
         return 0
 
@@ -268,40 +281,49 @@ class Tracker:
     def _failure(self, ev: Event, t: float) -> None:
         cfg = self.config
         key, rec = self._record(ev.ip, t)
-        count = ev.count if ev.count and ev.count > 0 else 1
+        count = ev.count
+        if not count or count <= 0:
+            count = 1
         rec.failures += count
-        rec.first = min(rec.first, t)
-        rec.last = max(rec.last, t)
+        if t < rec.first:  # noqa: PLR1730 - no min()/max() call in the hot path
+            rec.first = t
+        if t > rec.last:  # noqa: PLR1730 - no min()/max() call in the hot path
+            rec.last = t
         rec.services.add(ev.service)
         user = ev.user
-        if user and len(rec.users) < MAX_USERS_PER_ADDRESS:
-            rec.users.add(user)
+        users = rec.users
+        if user and len(users) < MAX_USERS_PER_ADDRESS:
+            users.add(user)
         self._touched.add(key)
-        if rec.flags & _IGNORED:
+        flags = rec.flags
+        if flags & _IGNORED:
             return
         if user and cfg.targeted_min_ips:
             self._account_failure(user, key, t)
-        if rec.flags & _PROTECTED:
+        if flags & _PROTECTED:
             return
         if rec.ban_until is not None and t < rec.ban_until:
             return  # already banned: these attempts cannot start another ban
         window = rec.window
         window.append(t)
         window.append(count)
-        if len(window) > 2 * self._keep:
-            del window[: len(window) - 2 * self._keep]
+        keep = 2 * self._keep
+        if len(window) > keep:
+            del window[: len(window) - keep]
         fast_start = t - cfg.findtime
         slow_start = t - cfg.slow_findtime
         fast = slow = 0
         first_fast = first_slow = t
-        for i in range(0, len(window), 2):
-            wt = window[i]
+        it = iter(window)
+        for wt, wc in zip(it, it):  # (time, count) pairs
             if wt > slow_start:
-                slow += window[i + 1]
-                first_slow = min(first_slow, wt)
+                slow += wc
+                if wt < first_slow:  # noqa: PLR1730 - no min()/max() call in the hot path
+                    first_slow = wt
                 if wt > fast_start:
-                    fast += window[i + 1]
-                    first_fast = min(first_fast, wt)
+                    fast += wc
+                    if wt < first_fast:  # noqa: PLR1730 - no min()/max() call in the hot path
+                        first_fast = wt
         if fast >= cfg.maxretry:
             self._ban(key, rec, t, fast, span=t - first_fast, kind="")
         elif cfg.slow_maxretry and slow >= cfg.slow_maxretry:
@@ -344,9 +366,17 @@ class Tracker:
                 break
             del ips[oldest]
         if len(ips) >= cfg.targeted_min_ips:
-            # once raised, the alert only needs the newest address added
-            known = (user, TARGETED) in self.alerts
-            self._alert(user, TARGETED, (key,) if known else list(ips), t)
+            # once raised, the alert only needs the newest address added (_alert, inlined)
+            entry = self.alerts.get((user, TARGETED))
+            if entry is None:
+                self._alert(user, TARGETED, list(ips), t)
+                return
+            if t > entry[0]:  # noqa: PLR1730 - no min()/max() call in the hot path
+                entry[0] = t
+            seen = entry[1]
+            if key not in seen and len(seen) < MAX_ALERT_IPS:
+                seen[key] = None
+            self._alerted_now.add((user, TARGETED))
 
     def _success(self, ev: Event, t: float) -> None:
         key, flags = self._key(ev.ip)

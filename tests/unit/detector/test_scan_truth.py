@@ -1,0 +1,84 @@
+"""The scan's read path on generated traffic: exact counts against genlog's truth, and the raw-bytes block
+path (``Block``, gate search before decoding) giving exactly the events of the line-by-line path."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from mail_bruteforce_guard.detector import api
+from mail_bruteforce_guard.detector.config import Config
+from mail_bruteforce_guard.detector.logsource import Block, FileSource
+from mail_bruteforce_guard.detector.pipeline import HOLD, Pipeline
+from mail_bruteforce_guard.parser.events import AUTH_FAILURE, AUTH_SUCCESS
+
+ROOT = Path(__file__).resolve().parents[3]
+GENLOG = ROOT / "tests" / "bench" / "genlog.py"
+NOW = 1796000000.0  # 2026-11-30, after the generated traffic
+LINES = 50000
+
+
+@pytest.fixture(scope="module", params=["rfc3164", "rfc3339"])
+def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    tmp = tmp_path_factory.mktemp("truth")
+    log, truth = tmp / "mail.log", tmp / "truth.json"
+    cmd = [sys.executable, str(GENLOG), "--lines", str(LINES), "--out", str(log), "--seed", "11",
+           "--format", request.param, "--truth", str(truth)]  # fmt: skip
+    subprocess.run(cmd, check=True, timeout=120)
+    return log, json.loads(truth.read_text())
+
+
+def events_of(batches) -> list:
+    pipeline = Pipeline(None, now=NOW)
+    events = []
+    for first, batch in batches:
+        events.extend(pipeline.feed_batch(first, batch))
+    events.extend(pipeline.flush(NOW - HOLD))
+    return events
+
+
+def tally(events: list) -> tuple:
+    fail: Counter = Counter()
+    ok: Counter = Counter()
+    for e in events:
+        if e.kind == AUTH_FAILURE:
+            fail[e.ip] += e.count
+        elif e.kind == AUTH_SUCCESS:
+            ok[e.ip] += e.count
+    return dict(fail), dict(ok)
+
+
+def test_read_path_counts_exactly_the_truth(generated: tuple) -> None:
+    log, truth = generated
+    source = FileSource(str(log), None, from_start=True)
+    batches = list(source.batches())
+    assert any(isinstance(batch, Block) for _, batch in batches)  # the fast path really ran
+    fail, ok = tally(events_of(batches))
+    assert source.lines == LINES == truth["lines"]
+    assert sum(truth["attempts"].values()) > 1000  # the sample really is under attack
+    assert fail == truth["attempts"]
+    assert ok == truth["successes"]
+
+
+def test_block_path_gives_the_events_of_the_line_path(generated: tuple) -> None:
+    log, _ = generated
+    blocks = list(FileSource(str(log), None, from_start=True).batches())
+    lines = log.read_bytes().decode("utf-8", "replace").split("\n")[:-1]
+    listed = [(first, lines[first - 1 : first + 999]) for first in range(1, len(lines) + 1, 1000)]
+    assert events_of(blocks) == events_of(listed)
+    # len() of a block, whether the pipeline counted its lines or not
+    assert sum(len(batch) for _, batch in blocks) == LINES
+    assert sum(len(batch) for _, batch in FileSource(str(log), None, from_start=True).batches()) == LINES
+
+
+def test_scan_from_start_reports_exactly_the_truth(generated: tuple, tmp_path: Path) -> None:
+    log, truth = generated
+    cfg = Config({"logs": [str(log)], "state_dir": str(tmp_path / "state"), "syslog": False})
+    result = api.scan(cfg, from_start=True, dry_run=True, now=NOW, warn=lambda _msg: None)
+    assert result["stats"]["lines"] == LINES
+    assert result["stats"]["bytes"] == log.stat().st_size
+    assert {o["ip"]: o["failures"] for o in result["offenders"]} == truth["attempts"]

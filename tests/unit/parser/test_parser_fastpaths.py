@@ -1,0 +1,61 @@
+"""The parser's caches and raw-bytes gate give exactly what the plain regex / per-line gate give."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mail_bruteforce_guard.parser import lines
+from mail_bruteforce_guard.parser.lines import is_candidate
+from mail_bruteforce_guard.parser.patterns import HEADER_RE
+from mail_bruteforce_guard.parser.stream import _GATES, candidate_lines
+
+PIECES = ["mail", "mx-1.example", " ", ":", ": ", "[", "]", "(", ")", "postfix/smtpd", "dovecot",
+          "imap-login", "plesk_saslauthd", "auth", "12345", "0", "٣", "\t", "é", "x" * 70, "a:b"]  # fmt: skip
+
+
+def regex_header(head: str) -> tuple | None:
+    """What parse_candidate did before the cache: HEADER_RE at the header position, then the dispatch."""
+    m = HEADER_RE.match(head)
+    if m is None or m.end() != len(head):
+        return None
+    return lines._parse_header(head)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=8))
+def test_header_cache_agrees_with_the_regex(pieces: list) -> None:
+    text = "".join(pieces) + ": rest: of the line"
+    head = text[: text.find(": ") + 2]
+    expected = regex_header(head)
+    assert lines._header(head) == expected
+    assert lines._header(head) == expected  # cached now
+
+
+def test_header_cache_pid_forms() -> None:
+    assert lines._header("mail postfix/smtpd[123]: ") == (lines._POSTFIX, "mail", 123, None)
+    assert lines._header("mail postfix/smtpd[456]: ") == (lines._POSTFIX, "mail", 456, None)
+    assert lines._header("mail imap-login[7]: ") == (lines._LOGIN, "mail", 7, "imap")
+    assert lines._header("mail postfix/smtpd[12345678901]: ") is None  # 11 digits: no pid, no program
+    assert lines._header("mail postfix/qmgr[123]: ") is None
+    assert lines._header("h[1] dovecot[2]: ") == (lines._DOVECOT, "h[1]", 2, None)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b"auth", b"AUTH", b"after AUTH", b"sasl_username=", b"Login: ", b"Login:",
+                                 b"disconnect from ", b"x", b" ", b"\n", b"\xe2\x82", b"\xff", b"au", b"th"]),
+                max_size=30))  # fmt: skip
+def test_bytes_gate_finds_the_candidate_lines(parts: list) -> None:
+    data = b"".join(parts)
+    texts = data.decode("utf-8", "replace").split("\n")
+    starts = [0]
+    for i, byte in enumerate(data):
+        if byte == 10:
+            starts.append(i + 1)
+    gated = [start for start, text in zip(starts, texts) if any(g in text for g in _GATES)]
+    spans = candidate_lines(data)
+    assert [s for s, _ in spans] == gated
+    for start, end in spans:
+        assert data[start:end] == data[start:].split(b"\n", 1)[0]
+    # every line the per-line gate keeps is among them
+    kept = {start for start, text in zip(starts, texts) if is_candidate(text)}
+    assert kept <= set(gated)
