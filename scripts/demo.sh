@@ -158,7 +158,7 @@ run_playbook prepare -i "$INVENTORY" "$SCENARIO/prepare.yml"
 
 step "Deploy the guard: ansible-playbook -i inventories/local playbooks/site.yml (enforce, maxretry 4, scan every 10 s)"
 # The containers run as root and have no sudo: no privilege escalation inside them.
-run_playbook deploy -i "$INVENTORY" playbooks/site.yml -e "@$SCENARIO/files/guard.yml" -e ansible_become=false
+run_playbook deploy -i "$INVENTORY" playbooks/site.yml -e "@$SCENARIO/files/guard.yml"
 
 step "Attack: wrong passwords over SMTP AUTH (587) and IMAP (143) against mbg-mail1 and mbg-mail2; the client sends mail"
 run_playbook attack -i "$INVENTORY" "$SCENARIO/side_effect.yml"

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Generate docs/variables.md (the role's variables table) from meta/argument_specs.yml.
+"""Generate the role's variables table (docs/variables.md and README.md's table) from meta/argument_specs.yml.
 
 scripts/variables_table.py            print the Markdown
-scripts/variables_table.py --write    rewrite docs/variables.md
-scripts/variables_table.py --check    exit 1 when docs/variables.md is out of date
+scripts/variables_table.py --write    rewrite docs/variables.md and the table between README.md's markers
+scripts/variables_table.py --check    exit 1 when either is out of date
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "roles" / "mail_bruteforce_guard" / "meta" / "argument_specs.yml"
 DOC = ROOT / "docs" / "variables.md"
+README = ROOT / "README.md"
+START, END = "<!-- variables:start -->", "<!-- variables:end -->"
 PREFIX = "mail_bruteforce_guard_"
 
 
@@ -74,6 +76,16 @@ def render(specs: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def with_readme_table(readme: str, doc: str) -> str:
+    """README text with the variables table (the doc's table rows) between the START and END markers."""
+    table = "\n".join(line for line in doc.splitlines() if line.startswith("|"))
+    head, sep, rest = readme.partition(START)
+    _, sep2, tail = rest.partition(END)
+    if not sep or not sep2:
+        raise KeyError(f"README.md has no {START} ... {END} markers")
+    return f"{head}{START}\n{table}\n{END}{tail}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     group = parser.add_mutually_exclusive_group()
@@ -82,17 +94,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         text = render(yaml.safe_load(SPECS.read_text()))
+        readme_now = README.read_text()
+        readme = with_readme_table(readme_now, text)
     except (OSError, yaml.YAMLError, KeyError) as err:
-        print(f"variables_table: error: cannot read {SPECS}: {err}", file=sys.stderr)
+        print(f"variables_table: error: {err}", file=sys.stderr)
         return 2
     if args.write:
         DOC.write_text(text)
+        README.write_text(readme)
     elif args.check:
-        if not DOC.exists() or DOC.read_text() != text:
-            print(
-                f"variables_table: {DOC.relative_to(ROOT)} is out of date: run {__file__} --write",
-                file=sys.stderr,
-            )
+        stale = [p for p, want in ((DOC, text), (README, readme)) if not p.exists() or p.read_text() != want]
+        if stale:
+            names = ", ".join(str(p.relative_to(ROOT)) for p in stale)
+            print(f"variables_table: {names} out of date: run {__file__} --write", file=sys.stderr)
             return 1
     else:
         sys.stdout.write(text)
