@@ -72,7 +72,9 @@ def test_ban_writes_exactly_the_allowed_unexpired_bans(netns):
     assert [b.address for b in result.expired] == ["198.51.100.1"]
     assert "ban 203.0.113.5 for 3600s: 12 SASL failures in 240s (postfix, dovecot)" in result.messages
     assert f"refused to ban {CONTROLLER}: protected (controller address)" in result.messages
-    assert enforcer(netns).active() == {**v4, **v6}
+    active = enforcer(netns).active()  # listed a moment later: a timeout may have ticked down by a second
+    assert active.keys() == {**v4, **v6}.keys()
+    assert all(0 <= {**v4, **v6}[address] - seconds <= 1 for address, seconds in active.items())
 
 
 def test_rebanning_is_idempotent_and_refresh_changes_the_timeout(netns):
