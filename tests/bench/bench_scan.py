@@ -18,8 +18,9 @@
 
 Every child is timed twice: wall clock and CPU (user + system of that process, from rusage). The ratio is
 taken on CPU time, which other load on a shared machine barely disturbs; the wall-clock ratio is printed
-next to it. Each full-file measurement runs ``--repeat`` times (default 2) for both tools alike and the
-fastest run counts.
+next to it. Each full-file measurement runs ``--repeat`` times (default 2) for both tools alike, in rounds
+that alternate the tools (detector, fail2ban postfix, fail2ban dovecot) so that both see the same machine
+load, and the fastest run (least CPU) of each counts.
 
 Targets (exit 1 when one is missed): throughput >= 20x fail2ban-regex (both filters), peak RSS < 100 MB,
 incremental scan (``stats.seconds``: lock, state load, read, decide, state save) < 100 ms, reading only the
@@ -109,40 +110,56 @@ def last_time(path: Path) -> datetime:
     return datetime.strptime(f"{year} {line[:15]}", "%Y %b %d %H:%M:%S").replace(tzinfo=timezone.utc)
 
 
-def fail2ban(log: Path, filt: str, *, timeout: float, slice_lines: int, workdir: Path, repeat: int) -> dict:
-    """Time fail2ban-regex with one filter; falls back to a slice of the log when it is too slow."""
-    exe = shutil.which("fail2ban-regex")
-    if exe is None:
-        raise SystemExit("bench_scan: fail2ban-regex is not installed (apt-get install fail2ban)")
-    args = [exe, "--print-no-missed", "--print-no-ignored", "-r"]
-    target, scope = log, "full file"
-    first = run_child([*args, str(target), filt], timeout=timeout)
-    if first.code == -9:
-        target = workdir / f"slice-{slice_lines}.log"
-        with log.open("rb") as src, target.open("wb") as dst:
-            for i, line in enumerate(src):
-                if i >= slice_lines:
-                    break
-                dst.write(line)
-        scope = f"first {slice_lines:,} lines only (the full file took > {timeout:.0f}s)"
-        first = run_child([*args, str(target), filt], timeout=timeout * 2)
-    runs = [first] + [run_child([*args, str(target), filt], timeout=timeout * 2) for _ in range(repeat - 1)]
-    runs = [r for r in runs if r.code == 0]
-    if not runs:
-        raise SystemExit(
-            f"bench_scan: fail2ban-regex {filt} failed ({first.code}): {first.err.strip()[:300]}"
-        )
-    run = best(runs)
-    match = re.search(r"Lines: (\d+) lines, (\d+) ignored, (\d+) matched", run.out)
-    if not match:
-        raise SystemExit(f"bench_scan: cannot read fail2ban-regex output for {filt}")
-    return {
-        "filter": filt,
-        "lines": int(match.group(1)),
-        "run": run,
-        "matched": int(match.group(3)),
-        "scope": scope,
-    }
+class Fail2ban:
+    """fail2ban-regex with one filter, one run per ``run()``; the first run decides the scope: the full file,
+    or a slice of the log when the full file takes longer than ``timeout``."""
+
+    def __init__(self, log: Path, filt: str, *, timeout: float, slice_lines: int, workdir: Path) -> None:
+        exe = shutil.which("fail2ban-regex")
+        if exe is None:
+            raise SystemExit("bench_scan: fail2ban-regex is not installed (apt-get install fail2ban)")
+        self.args = [exe, "--print-no-missed", "--print-no-ignored", "-r"]
+        self.log, self.filt, self.timeout = log, filt, timeout
+        self.slice_lines, self.workdir = slice_lines, workdir
+        self.target: Path | None = None
+        self.scope = "full file"
+        self.runs: list[Run] = []
+
+    def run(self) -> None:
+        if self.target is not None:
+            self.runs.append(run_child([*self.args, str(self.target), self.filt], timeout=self.timeout * 2))
+            return
+        first = run_child([*self.args, str(self.log), self.filt], timeout=self.timeout)
+        self.target = self.log
+        if first.code == -9:
+            self.target = self.workdir / f"slice-{self.slice_lines}.log"
+            with self.log.open("rb") as src, self.target.open("wb") as dst:
+                for i, line in enumerate(src):
+                    if i >= self.slice_lines:
+                        break
+                    dst.write(line)
+            self.scope = f"first {self.slice_lines:,} lines only (the full file took > {self.timeout:.0f}s)"
+            first = run_child([*self.args, str(self.target), self.filt], timeout=self.timeout * 2)
+        self.runs.append(first)
+
+    def result(self) -> dict:
+        runs = [r for r in self.runs if r.code == 0]
+        if not runs:
+            first = self.runs[0]
+            raise SystemExit(
+                f"bench_scan: fail2ban-regex {self.filt} failed ({first.code}): {first.err.strip()[:300]}"
+            )
+        run = best(runs)
+        match = re.search(r"Lines: (\d+) lines, (\d+) ignored, (\d+) matched", run.out)
+        if not match:
+            raise SystemExit(f"bench_scan: cannot read fail2ban-regex output for {self.filt}")
+        return {
+            "filter": self.filt,
+            "lines": int(match.group(1)),
+            "run": run,
+            "matched": int(match.group(3)),
+            "scope": self.scope,
+        }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,32 +184,27 @@ def main(argv: list[str] | None = None) -> int:
         end = last_time(log)
         now = (end + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-        print("detector: scan --from-start --dry-run --json ...", flush=True)
         scan = [*detector_command(), "scan", "--log", str(log), "--state", str(state), "--dry-run", "--json"]
+        jobs = [
+            Fail2ban(log, filt, timeout=args.f2b_timeout, slice_lines=args.slice, workdir=workdir)
+            for filt in F2B_FILTERS
+        ]
         runs = []
-        for _ in range(repeat):  # each run starts from a fresh state directory
-            shutil.rmtree(state, ignore_errors=True)
+        # rounds alternate the tools, so that both see the same machine load; the best run of each counts
+        for i in range(repeat):
+            print(f"round {i + 1}/{repeat}: detector scan --from-start --dry-run --json ...", flush=True)
+            shutil.rmtree(state, ignore_errors=True)  # each run starts from a fresh state directory
             runs.append(run_child([*scan, "--from-start", "--now", now]))
             if runs[-1].code != 0:
                 raise SystemExit(f"bench_scan: detector scan failed ({runs[-1].code}): {runs[-1].err[:300]}")
+            for job in jobs:
+                print(f"round {i + 1}/{repeat}: fail2ban-regex {job.filt} ...", flush=True)
+                job.run()
         det = best(runs)
         full = json.loads(det.out)
         det_lines = full["stats"]["lines"]
         bans = sum(1 for o in full["offenders"] if o["decision"] == "ban")
-
-        f2b = []
-        for filt in F2B_FILTERS:
-            print(f"fail2ban-regex {filt} ...", flush=True)
-            f2b.append(
-                fail2ban(
-                    log,
-                    filt,
-                    timeout=args.f2b_timeout,
-                    slice_lines=args.slice,
-                    workdir=workdir,
-                    repeat=repeat,
-                )
-            )
+        f2b = [job.result() for job in jobs]
 
         rounds = max(3, repeat)
         print(f"incremental: append 1,000 lines and scan, {rounds} times ...", flush=True)

@@ -98,18 +98,11 @@ class _Item:
 
     def __init__(self, line: int, rec: Record, t: float, kind: str, src: str) -> None:
         self.line = line
-        self.time = rec.time
+        # one unpacking instead of a field access per attribute (Record's order; its kind and extra unused)
+        (self.time, _, self.service, self.protocol, self.ip, self.user, self.count, self.pid, self.host,
+         self.session, _, self.driver) = rec  # fmt: skip
         self.t = t  # the correlator's clock when it was fed (newest time seen so far)
-        self.ip = rec.ip
         self.kind = kind
-        self.service = rec.service
-        self.protocol = rec.protocol
-        self.user = rec.user
-        self.count = rec.count
-        self.pid = rec.pid
-        self.host = rec.host
-        self.session = rec.session
-        self.driver = rec.driver
         self.src = src  # "pf" smtpd failure, "auth" auth process failure, "plesk", "" other
         self.alive = True
         self.claimed = False  # auth item whose attempt a login summary already accounts for
@@ -276,7 +269,9 @@ class Correlator:
             if plesk is not None:
                 item.plesk = True
                 item.user = user or plesk
-            recent = self._pf_recent.setdefault(rec.host, deque())
+            recent = self._pf_recent.get(rec.host)
+            if recent is None:
+                recent = self._pf_recent[rec.host] = deque()
             while recent and recent[0].t < t - PLESK_WINDOW:  # bounded even where no Plesk line ever comes
                 recent.popleft()
             recent.append(item)
