@@ -14,10 +14,11 @@ import gc
 import io
 import json
 import math
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import eq, itemgetter, ne, not_
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -120,23 +121,27 @@ def _check_offender(host: str, index: int, off: Any, where: str) -> None:
 _get_ip = itemgetter("ip")
 _get_failures = itemgetter("failures")
 _get_services = itemgetter("services")
-# itemgetter is several times faster than methodcaller("get"); records missing one of these keys take
-# the slow path, which fills in the defaults.
 _get_usernames = itemgetter("usernames")
 _get_first = itemgetter("first_seen")
 _get_last = itemgetter("last_seen")
 _get_decision = itemgetter("decision")
 _get_until = itemgetter("ban_until")
+# itemgetter raises KeyError on a record without one of these keys: such input takes the slow path
+# (_plain_entries), which fills in the defaults.
 _STR = frozenset((str,))
 _INT = frozenset((int,))
 _LIST = frozenset((list,))
-_LISTS = frozenset((list, tuple))
 _TIME = frozenset((str, type(None)))
 
 
 def _types_ok(column: Any, allowed: frozenset) -> bool:
     """Whole-column exact-type check in C; subclasses (Ansible's tagged values) fail it: slow path."""
     return set(map(type, column)) <= allowed
+
+
+def _drain(iterator: Any) -> None:
+    """Run a lazy map() to its end in C (its calls are the work)."""
+    deque(iterator, 0)
 
 
 class _BadInputError(Exception):
@@ -151,134 +156,129 @@ def _validate_all(entries: list, where: str) -> None:
                 _check_offender(host, index, off, where)
 
 
-_FIELDS = itemgetter(
-    "ip", "failures", "services", "usernames", "first_seen", "last_seen", "decision", "ban_until"
-)
-
-
-def _seen_often(entries: list, min_hosts: int) -> set | None:
-    """With min_hosts > 1, the addresses listed by at least min_hosts reports (a cheap C-level count that
-    lets the fold skip the addresses of one host, usually most of them); None when every address counts."""
+def _seen_often(entries: list, min_hosts: int) -> frozenset | None:
+    """With min_hosts > 1, the addresses listed by at least min_hosts records (a cheap C-level count that
+    lets the fold skip most addresses of one host); None when every address counts."""
     if min_hosts <= 1:
         return None
     counts: Counter = Counter()
     for _host, report, error in entries:
         if error is None:
             counts.update(map(_get_ip, report["offenders"]))
-    return {ip for ip, count in counts.items() if count >= min_hosts}
+    return frozenset(ip for ip, count in counts.items() if count >= min_hosts)
 
 
-_LATEST = "\uffff"  # sorts after every ISO 8601 time: the "no first_seen yet" of an accumulator
-_HEADER = 6  # accumulator slots before the (host, failures, usernames) triples
+_ROW = 8  # slots of one record in its address's flat list of rows
 
 
 class _Fleet:
-    """Every host's offender records folded into one small accumulator per address, host by host.
+    """Every host's offender records as compact rows grouped by address, then merged address by address.
 
-    ``acc[ip] = [service bits, first_seen, last_seen, banned_on, ban_until, ignored_on, host, failures,
-    usernames, host, failures, usernames, ...]``: one flat list per address, so that a record costs one
-    append to one object; the usernames are united at the end.
-
-    With a million records the merge is bound by memory traffic more than by Python: each record and the
-    objects it holds are read once, in the order they sit in memory (the order JSON decoding created them),
-    and the per-address state is kept small (scalars, a bit mask of services) to limit cache misses.
-    Types are checked on the folded values plus the container type of each list; a failed check sends the
-    input to the per-record check.
+    With a million records the merge is bound by memory traffic more than by Python: the records and the
+    strings and lists they hold do not fit in the CPU caches, so what counts is how often a record is
+    touched once it has left them. A host's report is therefore read in column passes that run in C
+    (``map`` of an itemgetter over its records, in the order JSON decoding laid them out in memory, so after
+    the first pass they are in the cache): types are checked per column; decisions and service lists are
+    replaced by shared canonical objects; and each record becomes one row (host, failures, services,
+    usernames, first seen, last seen, decision, ban end) of _ROW slots added to its address's flat list
+    by one ``list.extend`` (``zip`` reuses its tuple, so no row object is made per record; an address's
+    rows end up next to each other in memory): no Python code per record. Merging an address slices its
+    columns out of that list (``rows[k::_ROW]``) and folds each in C. A failed type check sends the input to
+    the per-record check.
     """
 
-    def __init__(self, entries: list, keep: set | None = None) -> None:
-        self.hosts: list = []
-        self.acc: dict = {}
-        self.services: dict = {}  # service name -> bit
-        self._names: dict = {}  # service bits -> sorted names
-        acc = self.acc
-        get = acc.get
-        bits = self.services
+    def __init__(self, entries: list, keep: frozenset | None = None) -> None:
+        self.rows: dict = defaultdict(list)  # address -> its flat rows, in order of appearance
+        self._canonical: dict = {}  # decision or service tuple -> its shared copy
         for host, report, error in entries:
-            if error is not None:
-                continue
-            offenders = report["offenders"]
-            self.hosts.append(host)
-            # whole-column checks first: cheap C passes that also bring this host's records into the cache
-            if not (
-                _types_ok(map(_get_services, offenders), _LIST)
-                and _types_ok(map(_get_usernames, offenders), _LIST)
-            ):
-                raise _BadInputError
-            for ip, failures, services, usernames, first, last, decision, until in map(_FIELDS, offenders):
-                if keep is not None and ip not in keep:
-                    continue
-                entry = get(ip)
-                if entry is None:
-                    entry = acc[ip] = [0, _LATEST, "", None, None, None]
-                if decision == "ignored":
-                    if entry[5] is None:
-                        entry[5] = [host]
-                    else:
-                        entry[5].append(host)
-                    continue
-                entry += (host, failures, usernames)
-                for service in services:
-                    bit = bits.get(service)
-                    if bit is None:
-                        bit = bits[service] = 1 << len(bits)
-                    entry[0] |= bit
-                if first and first < entry[1]:
-                    entry[1] = first
-                if last and last > entry[2]:
-                    entry[2] = last
-                if decision == "ban":
-                    if entry[3] is None:
-                        entry[3] = [host]
-                    else:
-                        entry[3].append(host)
-                    if until is not None and (entry[4] is None or until > entry[4]):
-                        entry[4] = until
+            if error is None:
+                self._add(host, report["offenders"], keep)
 
-    def result(self, ip: str, entry: list) -> dict | None:
-        """The fleet offender of one accumulator (None when the address is ignored on every host)."""
-        service_bits, first, last, banned_on, ban_until, ignored_on = entry[:_HEADER]
-        if len(entry) == _HEADER:
-            return None
-        seen_hosts = entry[_HEADER::3]
-        counts = entry[_HEADER + 1 :: 3]
-        usernames = set().union(*entry[_HEADER + 2 :: 3])
-        total = sum(counts)
-        first = None if first is _LATEST else first
-        last = last or None
-        per_host = dict(zip(seen_hosts, counts))
-        if len(per_host) != len(seen_hosts):  # the same address twice in one host's report: add up
-            per_host = {}
-            for host, failures in zip(seen_hosts, counts):
-                per_host[host] = per_host.get(host, 0) + failures
-        hosts = sorted(per_host)
-        if (
-            type(total) is not int
-            or min(counts) < 0
-            or not _types_ok(usernames, _STR)
-            or not _types_ok((first, last, ban_until), _TIME)
+    def _add(self, host: str, offenders: list, keep: frozenset | None) -> None:
+        ips = list(map(_get_ip, offenders))
+        if keep is not None:
+            wanted = list(map(keep.__contains__, ips))
+            offenders = list(compress(offenders, wanted))
+            ips = list(compress(ips, wanted))
+        canonical = self._canonical.setdefault
+        failures = list(map(_get_failures, offenders))
+        services = list(map(_get_services, offenders))
+        usernames = list(map(_get_usernames, offenders))
+        if not (
+            _types_ok(failures, _INT)
+            and _types_ok(services, _LIST)
+            and _types_ok(usernames, _LIST)
+            and min(failures, default=0) >= 0
         ):
             raise _BadInputError
-        services = self._names.get(service_bits)
-        if services is None:
-            services = sorted(name for name, bit in self.services.items() if service_bits & bit)
-            if not _types_ok(services, _STR):
-                raise _BadInputError
-            self._names[service_bits] = services
-        services = list(services)
+        # (the addresses and times are checked once per address, in result())
+        decisions = list(map(_get_decision, offenders))
+        services = list(map(tuple, services))
+        decisions = map(canonical, decisions, decisions)
+        services = map(canonical, services, services)
+        rows = zip(
+            repeat(host),
+            failures,
+            services,
+            usernames,
+            map(_get_first, offenders),
+            map(_get_last, offenders),
+            decisions,
+            map(_get_until, offenders),
+        )
+        _drain(map(list.extend, map(self.rows.__getitem__, ips), rows))
+
+    def result(self, ip: str, rows: list, min_hosts: int) -> dict | None:
+        """The fleet offender of one address (None when ignored on every host or below min_hosts)."""
+        if len(rows) < _ROW * min_hosts:
+            return None
+        owners, failures, services, usernames, firsts, lasts, decisions, untils = (
+            rows[k::_ROW] for k in range(_ROW)
+        )
+        ignored_on: list = []
+        if "ignored" in decisions:  # counted nowhere but in ignored_on
+            counted = list(map(ne, decisions, repeat("ignored")))
+            ignored_on = sorted(set(compress(owners, map(not_, counted))))
+            owners, failures, services, usernames, firsts, lasts, decisions, untils = (
+                list(compress(column, counted))
+                for column in (owners, failures, services, usernames, firsts, lasts, decisions, untils)
+            )
+        per_host = dict(zip(owners, failures))
+        if len(per_host) != len(owners):  # the same address twice in one host's report: add up
+            per_host = dict.fromkeys(owners, 0)
+            for host, failed in zip(owners, failures):
+                per_host[host] += failed
+        if not per_host or len(per_host) < min_hosts:
+            return None
+        services = set().union(*services)
+        usernames = set().union(*usernames)
+        if not (_types_ok(services, _STR) and _types_ok(usernames, _STR)):
+            raise _BadInputError
+        banned_on: list = []
+        ban_until = None  # ISO 8601 times in one format compare as strings
+        if "ban" in decisions:
+            banned = list(map(eq, decisions, repeat("ban")))
+            banned_on = sorted(set(compress(owners, banned)))
+            ban_until = max(filter(None, compress(untils, banned)), default=None)
+        hosts = sorted(per_host)
+        total = sum(failures)
+        first_seen = min(filter(None, firsts), default=None)
+        last_seen = max(filter(None, lasts), default=None)
+        if not (type(ip) is str and ip and _types_ok((first_seen, last_seen, ban_until), _TIME)):
+            raise _BadInputError
         return {
             "ip": ip,
             "hosts": hosts,
             "host_count": len(hosts),
             "failures": total,
-            "per_host": {h: per_host[h] for h in hosts},
-            "services": services,
+            "per_host": dict(zip(hosts, map(per_host.__getitem__, hosts))),
+            "services": sorted(services),
             "usernames": sorted(usernames),
-            "first_seen": first,
-            "last_seen": last,
-            "banned_on": sorted(set(banned_on or ())),
+            "first_seen": first_seen,
+            "last_seen": last_seen,
+            "banned_on": banned_on,
             "ban_until": ban_until,
-            "ignored_on": sorted(set(ignored_on or ())),
+            "ignored_on": ignored_on,
             "summary": _summary(hosts, total),
         }
 
@@ -319,18 +319,22 @@ def _merge(reports: Any, min_hosts: Any, where: str) -> tuple[list, list]:
     return merged, entries
 
 
+def _fold(entries: list, min_hosts: int) -> list:
+    """The sorted fleet offenders; the million row objects are freed on return."""
+    fleet = _Fleet(entries, _seen_often(entries, min_hosts))
+    results = map(fleet.result, fleet.rows, fleet.rows.values(), repeat(min_hosts))
+    merged = [entry for entry in results if entry is not None]
+    merged.sort(key=lambda o: (-o["host_count"], -o["failures"], o["ip"]))
+    return merged
+
+
 def _merge_entries(entries: list, min_hosts: int, where: str, plain: bool = False) -> tuple[list, list]:
     gc_was_on = gc.isenabled()
-    gc.disable()  # a million short-lived containers would trigger full collections for nothing
+    # A million short-lived containers would trigger full collections for nothing; they are freed before
+    # the collector is switched back on (or its first run would walk all of them).
+    gc.disable()
     try:
-        fleet = _Fleet(entries, _seen_often(entries, min_hosts))
-        merged = []
-        for ip, acc in fleet.acc.items():
-            if len(acc) - _HEADER < 3 * min_hosts:
-                continue  # cannot reach min_hosts (exact host counts come from result())
-            entry = fleet.result(ip, acc)
-            if entry is not None and entry["host_count"] >= min_hosts:
-                merged.append(entry)
+        merged = _fold(entries, min_hosts)
     except (_BadInputError, KeyError, TypeError, AttributeError, ValueError):
         if plain:
             raise AnsibleFilterError(f"{where}: malformed offender records in the reports") from None
@@ -340,7 +344,6 @@ def _merge_entries(entries: list, min_hosts: int, where: str, plain: bool = Fals
     finally:
         if gc_was_on:
             gc.enable()
-    merged.sort(key=lambda o: (-o["host_count"], -o["failures"], o["ip"]))
     return merged, entries
 
 

@@ -1,11 +1,13 @@
 # Copyright: mail_bruteforce_guard developers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""``ban_targets``: check and normalise addresses given to a playbook (``-e address=...``) before any host is
-touched, with the enforcement layer's own parser (firewall/base.py). Documentation: ban_targets.yml."""
+"""Addresses to ban: ``ban_targets`` checks and normalises addresses given to a playbook (``-e address=...``)
+before any host is touched, with the enforcement layer's own parser (firewall/base.py); ``shared_bans`` turns
+fleet offenders into guard_ban's ``bans`` entries. Documentation: ban_targets.yml, shared_bans.yml."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -42,8 +44,30 @@ def ban_targets(value: Any) -> list[str]:
     return out
 
 
+def shared_bans(offenders: Any) -> list[dict[str, str]]:
+    """``fleet_merge(..., bantime=N)`` records -> guard_ban ``bans`` entries (address, expires, reason), one
+    per record with a ``share_until``; records without one (nothing to end the ban at) are left out."""
+    where = "shared_bans"
+    if not isinstance(offenders, list):
+        raise AnsibleFilterError(
+            f"{where}: expects the list fleet_merge returns, got {type(offenders).__name__}"
+        )
+    out = []
+    for index, entry in enumerate(offenders):
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("ip"), str):
+            raise AnsibleFilterError(f"{where}: item #{index + 1} is not a fleet_merge record (no 'ip')")
+        if "share_until" not in entry:
+            raise AnsibleFilterError(
+                f"{where}: {entry['ip']} has no 'share_until': give fleet_merge a bantime"
+            )
+        if entry["share_until"]:
+            reason = entry.get("summary") or f"seen on {', '.join(entry.get('hosts') or [])}"
+            out.append({"address": entry["ip"], "expires": str(entry["share_until"]), "reason": str(reason)})
+    return out
+
+
 class FilterModule:
-    """Address checking filter of mailsec.mail_bruteforce_guard."""
+    """Address filters of mailsec.mail_bruteforce_guard."""
 
     def filters(self) -> dict[str, Any]:
-        return {"ban_targets": ban_targets}
+        return {"ban_targets": ban_targets, "shared_bans": shared_bans}

@@ -16,6 +16,9 @@ description:
   - With O(state=present) an address that already has an active ban lasting at least as long as asked is left
     alone, so the module is idempotent; with O(expires) an existing ban is extended to that time when it ends
     earlier (never shortened).
+  - With O(bans), many addresses each with its own end and reason are banned in one call to the detector,
+    one firewall batch and one state write (what C(share_bans.yml) uses, one task per host, not one per
+    address).
   - In the detector's C(monitor) mode bans are recorded in the state but not written to the firewall.
 options:
   state:
@@ -27,9 +30,31 @@ options:
     description:
       - IPv4/IPv6 addresses or CIDR networks (V(198.51.100.7), V(2001:db8:1:2::/64)).
       - A malformed entry fails the task, whatever O(fail_on_refused) says.
+      - One of O(addresses) and O(bans) is required; they are mutually exclusive.
     type: list
     elements: str
-    required: true
+  bans:
+    description:
+      - Bans to ensure, each with its own end and reason, applied in one firewall batch (only with
+        O(state=present)).
+      - Each entry is handled like O(expires) with O(addresses) (never shortened, idempotent); an entry whose
+        end is past bans nothing (reported in RV(expired)); an address given twice keeps its later end.
+      - Mutually exclusive with O(addresses), O(duration) and O(expires).
+    type: list
+    elements: dict
+    suboptions:
+      address:
+        description: IPv4/IPv6 address or CIDR network.
+        type: str
+        required: true
+      expires:
+        description: End of the ban, ISO 8601 (no zone means UTC) or POSIX seconds.
+        type: str
+        required: true
+        aliases: [until]
+      reason:
+        description: Why; defaults to O(reason).
+        type: str
   duration:
     description:
       - Length of a new ban in seconds (default the detector's C(bantime)).
@@ -45,7 +70,9 @@ options:
     type: str
     aliases: [until]
   reason:
-    description: Why, recorded in the state and in the syslog line of the ban.
+    description:
+      - Why, recorded in the state and in the syslog line of the ban.
+      - With O(bans), the reason of the entries that give none.
     type: str
     default: banned by Ansible
   reset:
@@ -99,6 +126,13 @@ EXAMPLES = r"""
     reason: "seen on mbg-mail1, mbg-mail2: 14 failures"
   become: true
 
+- name: Share several bans, each with its own end and reason, in one firewall batch
+  mailsec.mail_bruteforce_guard.guard_ban:
+    bans:
+      - {address: 203.0.113.7, expires: "2026-11-27T08:00:00Z", reason: "seen on mbg-mail1, mbg-mail2"}
+      - {address: 198.51.100.9, expires: "2026-11-27T09:30:00Z", reason: "seen on mbg-mail2, mbg-mail3"}
+  become: true
+
 - name: Lift a ban and forget the address's history
   mailsec.mail_bruteforce_guard.guard_ban:
     state: absent
@@ -132,7 +166,7 @@ expired:
   type: list
   elements: str
 until:
-  description: End of the bans added (ISO 8601 UTC).
+  description: End of the bans added (ISO 8601 UTC; with O(bans), the latest of them).
   returned: state=present and something was added
   type: str
   sample: "2026-11-27T08:00:00Z"
@@ -163,6 +197,7 @@ from ansible.module_utils.basic import AnsibleModule
 try:
     from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.detector.api import (
         ban,
+        ban_each,
         load_config,
         status,
         unban,
@@ -183,8 +218,8 @@ class BadArgumentError(Exception):
     """An option value the module cannot use; the message is the task's failure message."""
 
 
-def parse_until(value: str) -> float:
-    """ISO 8601 (naive = UTC) or POSIX seconds -> POSIX seconds."""
+def parse_until(value: str, option: str = "expires") -> float:
+    """ISO 8601 (naive = UTC) or POSIX seconds -> POSIX seconds; ``option`` names the value in errors."""
     text = str(value).strip()
     try:
         number = float(text)
@@ -193,12 +228,12 @@ def parse_until(value: str) -> float:
     else:
         if math.isfinite(number):
             return number
-        raise BadArgumentError(f"expires: {value!r} is not a time")
+        raise BadArgumentError(f"{option}: {value!r} is not a time")
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise BadArgumentError(
-            f"expires: {value!r} is not an ISO 8601 time (such as 2026-11-27T08:00:00Z)"
+            f"{option}: {value!r} is not an ISO 8601 time (such as 2026-11-27T08:00:00Z)"
         ) from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
@@ -210,19 +245,37 @@ def iso(ts: float) -> str:
     return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def target(address: str, option: str = "addresses") -> str:
+    """One normalised address; BadArgumentError names it (and ``option``) when malformed."""
+    try:
+        return normalize_target(str(address).strip())
+    except ValueError as err:
+        raise BadArgumentError(f"{option}: {err}") from None
+
+
 def targets(addresses: list) -> list:
     """Normalised, de-duplicated addresses; BadArgumentError names the first malformed one."""
     out: list = []
     for address in addresses:
-        try:
-            target = normalize_target(str(address).strip())
-        except ValueError as err:
-            raise BadArgumentError(f"addresses: {err}") from None
-        if target not in out:
-            out.append(target)
+        normalised = target(address)
+        if normalised not in out:
+            out.append(normalised)
     if not out:
         raise BadArgumentError("addresses: no address given")
     return out
+
+
+def requested_bans(entries: list, default_reason: str) -> dict:
+    """``bans`` entries -> {address: (end, reason)}, normalised; a repeated address keeps its later end."""
+    out: dict = {}
+    for index, entry in enumerate(entries):
+        where = f"bans[{index}]"
+        address = target(entry["address"], f"{where}.address")
+        end = parse_until(entry["expires"], f"{where}.expires")
+        reason = entry.get("reason") or default_reason
+        if address not in out or end > out[address][0]:
+            out[address] = (end, reason)
+    return out  # (an empty list bans nothing: a playbook need not skip the task)
 
 
 def active_bans(config, now: float, warn) -> dict:
@@ -243,65 +296,68 @@ def ban_lines(bans: dict) -> str:
     return "".join(f"{address} until {iso(entry['until_ts'])}\n" for address, entry in sorted(bans.items()))
 
 
-def ensure_present(module: AnsibleModule, config, wanted: list, now: float) -> dict:
+def ensure_present(module: AnsibleModule, config, wanted: dict, now: float) -> dict:
+    """Ban ``wanted`` ({address: (end, reason)}; end None: a new ban of O(duration)) unless already banned
+    long enough; one detector call for all of them."""
     params = module.params
     before = active_bans(config, now, module.warn)
     monitor = config.mode == "monitor"
-    if params["expires"] is not None:
-        end = parse_until(params["expires"])
-        if end <= now:
-            return {
-                "changed": False,
-                "added": [],
-                "unchanged": [],
-                "refused": [],
-                "expired": wanted,
-                "before": before,
-                "after": before,
-            }
-    else:
+    duration = None
+    if params["duration"] is not None or any(end is None for end, _reason in wanted.values()):
         duration = params["duration"] if params["duration"] is not None else config.bantime
         if duration <= 0:
             raise BadArgumentError(f"duration: must be a positive number of seconds, got {duration}")
-        end = now + duration
+    expired = [a for a, (end, _reason) in wanted.items() if end is not None and end <= now]
 
-    def satisfied(address: str) -> bool:
+    def satisfied(address: str, end: float | None) -> bool:
         entry = before.get(address)
         if entry is None or not (entry.get("enforced") or monitor):
             return False  # no ban, or one the firewall does not hold yet: (re)apply it
-        if params["expires"] is None:
+        if end is None:
             return True  # duration: an active ban is kept as it is
         return entry["until_ts"] >= end - TOLERANCE
 
-    unchanged = [a for a in wanted if satisfied(a)]
-    todo = [a for a in wanted if a not in unchanged]
+    live = {a: v for a, v in wanted.items() if a not in expired}
+    unchanged = [a for a, (end, _reason) in live.items() if satisfied(a, end)]
+    todo = {a: v for a, v in live.items() if a not in unchanged}
     added: list = []
     refused: list = []
+    ends: dict = {}
     if todo:
-        seconds = max(1, math.ceil(end - now))
-        # the API bans for `duration` seconds from `now`: anchoring `now` makes the end exactly `end`
-        result = ban(
-            config,
-            todo,
-            duration=seconds,
-            reason=params["reason"],
-            dry_run=module.check_mode,
-            now=end - seconds,
-            warn=module.warn,
-        )
+        if params["bans"] is not None:
+            result = ban_each(
+                config,
+                [(a, end, reason) for a, (end, reason) in todo.items()],
+                dry_run=module.check_mode,
+                now=now,
+                warn=module.warn,
+            )
+        else:
+            end = next(iter(todo.values()))[0]  # one end (or duration) for all O(addresses)
+            result = ban(
+                config,
+                list(todo),
+                duration=duration if end is None else None,
+                until=end,
+                reason=params["reason"],
+                dry_run=module.check_mode,
+                now=now,
+                warn=module.warn,
+            )
         added = list(result["added"])
         refused = list(result["refused"])
+        ends = {a: now + duration if todo[a][0] is None else todo[a][0] for a in added}
     after = dict(before)
     for address in added:
         previous = before.get(address, {}).get("until_ts", 0.0)
-        after[address] = {"until_ts": max(end, previous)}
+        after[address] = {"until_ts": max(ends[address], previous)}
     return {
         "changed": bool(added),
         "added": added,
         "unchanged": unchanged,
         "refused": refused,
-        "expired": [],
-        "until": iso(end) if added else None,
+        "expired": expired,
+        "until": iso(max(ends.values())) if added else None,
         "before": before,
         "after": after,
     }
@@ -319,7 +375,16 @@ def main() -> None:
     module = AnsibleModule(
         argument_spec={
             "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-            "addresses": {"type": "list", "elements": "str", "required": True},
+            "addresses": {"type": "list", "elements": "str"},
+            "bans": {
+                "type": "list",
+                "elements": "dict",
+                "options": {
+                    "address": {"type": "str", "required": True},
+                    "expires": {"type": "str", "required": True, "aliases": ["until"]},
+                    "reason": {"type": "str"},
+                },
+            },
             "duration": {"type": "int"},
             "expires": {"type": "str", "aliases": ["until"]},
             "reason": {"type": "str", "default": "banned by Ansible"},
@@ -328,21 +393,33 @@ def main() -> None:
             "config": {"type": "path"},
             "state_dir": {"type": "path"},
         },
-        mutually_exclusive=[("duration", "expires")],
+        mutually_exclusive=[
+            ("duration", "expires"),
+            ("addresses", "bans"),
+            ("bans", "duration"),
+            ("bans", "expires"),
+        ],
+        required_one_of=[("addresses", "bans")],
+        required_if=[("state", "absent", ("addresses",))],
         supports_check_mode=True,
     )
     if IMPORT_ERROR:
         module.fail_json(msg="cannot import the mail-bruteforce-guard library", exception=IMPORT_ERROR)
     params = module.params
     try:
-        wanted = targets(params["addresses"])
+        if params["bans"] is not None:
+            wanted = requested_bans(params["bans"], params["reason"])
+        else:
+            addresses = targets(params["addresses"])
+            end = None if params["expires"] is None else parse_until(params["expires"])
+            wanted = dict.fromkeys(addresses, (end, params["reason"]))
         overrides = {"state_dir": params["state_dir"]} if params["state_dir"] else None
         config = load_config(params["config"], overrides)
         now = time.time()
         if params["state"] == "present":
             result = ensure_present(module, config, wanted, now)
         else:
-            result = ensure_absent(module, config, wanted, now)
+            result = ensure_absent(module, config, list(wanted), now)
     except (MbgError, BadArgumentError) as err:
         module.fail_json(msg=str(err))
     before, after = result.pop("before"), result.pop("after")

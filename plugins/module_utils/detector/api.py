@@ -6,6 +6,7 @@ layers over these. Every failure the user can act on is an MbgError with a one-l
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -21,7 +22,7 @@ from .logsource import FileSource, JournalSource
 from .pipeline import HOLD, Pipeline
 from .state import StateDir
 
-__all__ = ["ban", "load_config", "parse_files", "report", "restore", "scan", "status", "unban"]
+__all__ = ["ban", "ban_each", "load_config", "parse_files", "report", "restore", "scan", "status", "unban"]
 
 Warn = Callable[[str], None]
 MUTATION_WAIT = 30.0  # seconds ban/unban/restore wait for a running scan to finish
@@ -286,41 +287,89 @@ def _targets(addresses: Iterable[str]) -> list[str]:
     return out
 
 
+def _ban_end(duration: Any, until: Any, now: float, bantime: int) -> float:
+    """The end of a manual ban: ``until`` (POSIX seconds) or ``now + duration`` (default ``bantime``)."""
+    if until is not None:
+        if duration is not None:
+            raise ConfigError("give a ban duration or an end time (until), not both")
+        if isinstance(until, bool) or not isinstance(until, (int, float)) or not math.isfinite(until):
+            raise ConfigError(f"ban end (until) must be POSIX seconds, got {until!r}")
+        if until <= now:
+            raise ConfigError(f"ban end (until) {iso(until)} is not in the future")
+        return float(until)
+    duration = bantime if duration is None else duration
+    if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
+        raise ConfigError(f"ban duration must be a positive number of seconds, got {duration!r}")
+    return now + duration
+
+
 def ban(
     config: Config,
     addresses: Iterable[str],
     *,
     duration: int | None = None,
+    until: float | None = None,
     reason: str = "manual",
     dry_run: bool = False,
     now: float | None = None,
     warn: Warn = stderr_warn,
 ) -> dict[str, Any]:
-    """Ban addresses (or networks) by hand for ``duration`` seconds (default ``bantime``).
-    Returns ``{"changed", "added", "refused", "until"}``; never-ban addresses are refused."""
+    """Ban addresses (or networks) by hand for ``duration`` seconds (default ``bantime``) or until the
+    absolute end ``until`` (POSIX seconds; not both). Returns ``{"changed", "added", "refused", "until",
+    "dry_run", "mode"}``; never-ban addresses are refused."""
     targets = _targets(addresses)
-    duration = config.bantime if duration is None else duration
-    if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
-        raise ConfigError(f"ban duration must be a positive number of seconds, got {duration!r}")
     now = _now(now)
-    until = now + duration
-    reason = reason or "manual"
+    end = _ban_end(duration, until, now, config.bantime)
+    return _ban(config, [Ban(t, end, reason or "manual") for t in targets], dry_run, now, warn)
+
+
+def ban_each(
+    config: Config,
+    bans: Iterable[tuple[str, float, str]],
+    *,
+    dry_run: bool = False,
+    now: float | None = None,
+    warn: Warn = stderr_warn,
+) -> dict[str, Any]:
+    """Ban each ``(address, until, reason)`` (``until`` POSIX seconds) in ONE firewall batch and one state
+    write; an address given twice keeps its later end. Same result as :func:`ban`, ``until`` being the
+    latest end; every end must be in the future (ConfigError naming the address otherwise)."""
+    now = _now(now)
+    wanted: dict[str, Ban] = {}
+    for item in bans:
+        try:
+            address, end, reason = item
+        except (TypeError, ValueError):
+            raise ConfigError(f"a ban must be (address, until, reason), got {item!r}") from None
+        target = _targets([address])[0]
+        try:
+            end = _ban_end(None, end, now, config.bantime)
+        except ConfigError as err:
+            raise ConfigError(f"{target}: {err}") from None
+        previous = wanted.get(target)
+        if previous is None or end > previous.until:
+            wanted[target] = Ban(target, end, str(reason or "manual"))
+    if not wanted:
+        raise ConfigError("no address given")
+    return _ban(config, list(wanted.values()), dry_run, now, warn)
+
+
+def _ban(config: Config, bans: list[Ban], dry_run: bool, now: float, warn: Warn) -> dict[str, Any]:
+    """Apply manual bans (one enforcer batch) and record them in the state (a longer existing end wins)."""
     store = StateDir(config.state_dir, warn)
     with store.lock(wait=MUTATION_WAIT):
         state = store.load()
         monitor = config.mode == "monitor"
-        result = _enforcer(config, dry_run=dry_run or monitor).ban(
-            [Ban(t, until, reason) for t in targets], now
-        )
+        result = _enforcer(config, dry_run=dry_run or monitor).ban(bans, now)
         refused = {r.address for r in result.refused}
-        kept = [t for t in targets if t not in refused]
+        kept = [b for b in bans if b.address not in refused]
         if not dry_run:
-            bans = state["bans"]
-            for target in kept:
-                previous = bans.get(target, {})
-                bans[target] = {
-                    "until": max(until, float(previous.get("until", 0))),
-                    "reason": reason,
+            entries = state["bans"]
+            for wanted in kept:
+                previous = entries.get(wanted.address, {})
+                entries[wanted.address] = {
+                    "until": max(wanted.until, float(previous.get("until", 0))),
+                    "reason": wanted.reason,
                     "count": int(previous.get("count", 0)) + 1,
                     "since": now,
                     "enforced": not monitor,
@@ -328,9 +377,9 @@ def ban(
             store.save(state)
     return {
         "changed": bool(kept) and not dry_run,
-        "added": kept,
+        "added": [b.address for b in kept],
         "refused": [r._asdict() for r in result.refused],
-        "until": iso(until),
+        "until": iso(max(b.until for b in bans)),
         "dry_run": dry_run,
         "mode": config.mode,
     }

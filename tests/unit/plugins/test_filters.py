@@ -20,7 +20,10 @@ from ansible_collections.mailsec.mail_bruteforce_guard.plugins.filter.maillog im
     maillog_events,
     maillog_offenders,
 )
-from ansible_collections.mailsec.mail_bruteforce_guard.plugins.filter.targets import ban_targets
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.filter.targets import (
+    FilterModule as TargetFilters,
+)
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.filter.targets import ban_targets, shared_bans
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from plugin_helpers import ATTACKER, INSIDER, PROBER, attack_log
@@ -38,6 +41,7 @@ PLESK_LINES = [
 def test_filter_modules_export_the_documented_names():
     assert set(FleetFilters().filters()) == {"fleet_merge", "fleet_report"}
     assert set(MaillogFilters().filters()) == {"maillog_events", "maillog_offenders"}
+    assert set(TargetFilters().filters()) == {"ban_targets", "shared_bans"}
 
 
 # ---- maillog_events ---------------------------------------------------------------------------------
@@ -426,6 +430,39 @@ def test_ban_targets_normalise(value, expected):
 def test_ban_targets_bad_input(value, message):
     with pytest.raises(AnsibleFilterError, match=message):
         ban_targets(value)
+
+
+# ---- shared_bans ------------------------------------------------------------------------------------
+
+
+def test_shared_bans_from_fleet_merge():
+    merged = fleet_merge(REPORTS, min_hosts=1, bantime=3600)
+    bans = shared_bans(merged)
+    by_address = {b["address"]: b for b in bans}
+    assert [b["address"] for b in bans] == [o["ip"] for o in merged if o["share_until"]]
+    entry = next(o for o in merged if o["ip"] == "203.0.113.7")
+    assert by_address["203.0.113.7"] == {
+        "address": "203.0.113.7",
+        "expires": entry["share_until"],
+        "reason": entry["summary"],
+    }
+
+
+def test_shared_bans_leaves_out_records_without_an_end():
+    assert shared_bans([{"ip": "192.0.2.1", "share_until": None, "summary": "s"}]) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"ip": "192.0.2.1"}, "expects the list fleet_merge returns, got dict"),
+        (["192.0.2.1"], "item #1 is not a fleet_merge record"),
+        ([{"ip": "192.0.2.1", "summary": "s"}], "192.0.2.1 has no 'share_until': give fleet_merge a bantime"),
+    ],
+)
+def test_shared_bans_bad_input(value, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        shared_bans(value)
 
 
 # ---- fleet_merge against a plain reference implementation ------------------------------------------

@@ -76,3 +76,35 @@ def test_enforce_ban_check_then_real_then_idempotent_then_unban(tmp_path):
     assert 3500 <= held["2001:db8:1:2::/64"] <= 3600
     assert "create mbgtest_v4 hash:net family inet" in sets
     assert "create mbgtest_v6 hash:net family inet6" in sets
+
+
+def test_enforce_bans_option_one_batch_each_end_then_idempotent(tmp_path):
+    det = Detector(tmp_path, mode="enforce")
+    now = int(time.time())
+
+    def at(seconds: int) -> str:
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + seconds))
+
+    bans = [
+        {"address": "198.51.100.81", "expires": at(1800), "reason": "seen on a, b"},
+        {"address": "198.51.100.82", "expires": at(7200)},
+        {"address": "2001:db8:5::/64", "expires": at(3600)},
+        {"address": CONTROLLER, "expires": at(3600)},
+    ]
+    base = {"config": str(det.config_path), "bans": bans}
+    results, sets = run_in_netns(tmp_path, [dict(base, _ansible_check_mode=True), base, base])
+    check, real, again = results
+    assert check["changed"] is True and real["changed"] is True
+    assert (
+        sorted(real["added"])
+        == sorted(check["added"])
+        == ["198.51.100.81", "198.51.100.82", "2001:db8:5::/64"]
+    )
+    assert [r["address"] for r in real["refused"]] == [CONTROLLER]
+    assert again["changed"] is False and len(again["unchanged"]) == 3
+    lines = [line.split() for line in sets.splitlines() if line.startswith("add ")]
+    held = {parts[2]: int(parts[parts.index("timeout") + 1]) for parts in lines}
+    assert set(held) == {"198.51.100.81", "198.51.100.82", "2001:db8:5::/64"}
+    assert 1700 <= held["198.51.100.81"] <= 1800
+    assert 7100 <= held["198.51.100.82"] <= 7200
+    assert 3500 <= held["2001:db8:5::/64"] <= 3600

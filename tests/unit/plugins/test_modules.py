@@ -244,3 +244,80 @@ def test_unban_reset_forgets_history(run, detector):
     run(guard_ban, ban_args(detector, state="absent", addresses=[ATTACKER], reset=True))
     report = api.report(api.load_config(str(detector.config_path)), warn=lambda _m: None)
     assert ATTACKER not in {o["ip"] for o in report["offenders"]}
+
+
+# ---- guard_ban: many bans in one call ---------------------------------------------------------------
+
+
+def test_bans_check_then_real_then_idempotent_then_extend(run, empty_detector):
+    det = empty_detector
+    end = int(time.time()) + 3600
+    entries = [
+        {"address": "198.51.100.71", "expires": iso(end), "reason": "seen on a, b"},
+        {"address": "2001:DB8::7", "until": str(end + 60)},  # POSIX seconds, default reason
+        {"address": "198.51.100.72", "expires": "2001-01-01T00:00:00Z"},  # past: nothing
+    ]
+    args = ban_args(det, bans=entries, reason="shared")
+    check = run(guard_ban, args, check=True, diff=True)
+    assert check["changed"] is True
+    assert check["added"] == ["198.51.100.71", "2001:db8::7"]
+    assert check["expired"] == ["198.51.100.72"]
+    assert check["diff"]["before"] == ""
+    assert check["diff"]["after"] == f"198.51.100.71 until {iso(end)}\n2001:db8::7 until {iso(end + 60)}\n"
+    assert not (det.state_dir / "state.json").exists() or state_bans(det) == {}
+    real = run(guard_ban, args, diff=True)
+    assert real["changed"] is True and real["diff"] == check["diff"]
+    assert real["until"] == iso(end + 60)
+    saved = state_bans(det)
+    assert set(saved) == {"198.51.100.71", "2001:db8::7"}
+    assert saved["198.51.100.71"]["reason"] == "seen on a, b"
+    assert saved["2001:db8::7"]["reason"] == "shared"
+    assert abs(float(saved["198.51.100.71"]["until"]) - end) < 0.01
+    again = run(guard_ban, args)
+    assert again["changed"] is False
+    assert sorted(again["unchanged"]) == ["198.51.100.71", "2001:db8::7"]
+    assert run(guard_ban, args, check=True)["changed"] is False
+    # one entry later: only that one is extended; an earlier end never shortens
+    later = [dict(entries[0], expires=iso(end + 600)), {"address": "2001:db8::7", "expires": iso(end)}]
+    extended = run(guard_ban, ban_args(det, bans=later))
+    assert extended["added"] == ["198.51.100.71"] and extended["unchanged"] == ["2001:db8::7"]
+    assert abs(float(state_bans(det)["198.51.100.71"]["until"]) - (end + 600)) < 0.01
+    assert abs(float(state_bans(det)["2001:db8::7"]["until"]) - (end + 60)) < 0.01
+
+
+def test_bans_refused_reported_and_repeated_address_keeps_later_end(run, detector):
+    end = int(time.time()) + 3600
+    entries = [
+        {"address": CONTROLLER, "expires": iso(end)},
+        {"address": "198.51.100.80", "expires": iso(end)},
+        {"address": "198.51.100.80", "expires": iso(end + 900), "reason": "later"},
+    ]
+    result = run(guard_ban, ban_args(detector, bans=entries))
+    assert result["added"] == ["198.51.100.80"]
+    assert [r["address"] for r in result["refused"]] == [CONTROLLER]
+    assert state_bans(detector)["198.51.100.80"]["reason"] == "later"
+    assert abs(float(state_bans(detector)["198.51.100.80"]["until"]) - (end + 900)) < 0.01
+
+
+def test_bans_empty_list_bans_nothing(run, empty_detector):
+    result = run(guard_ban, ban_args(empty_detector, bans=[]))
+    assert result["changed"] is False and result["added"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ({"bans": [{"address": "999.1.1.1", "expires": "2030-01-01"}]}, "bans[0].address: invalid address"),
+        ({"bans": [{"address": "192.0.2.1", "expires": "soon"}]}, "bans[0].expires: 'soon' is not an ISO"),
+        ({"bans": [{"address": "192.0.2.1"}]}, "expires"),
+        ({"bans": [{"address": "192.0.2.1", "expires": "2030-01-01", "x": 1}]}, "x"),
+        ({"bans": [], "addresses": ["192.0.2.1"]}, "mutually exclusive"),
+        ({"bans": [], "duration": 60}, "mutually exclusive"),
+        ({"bans": [], "expires": "2030-01-01"}, "mutually exclusive"),
+        ({"bans": [], "state": "absent"}, "addresses"),
+    ],
+)
+def test_bans_bad_arguments_fail_clearly(run, empty_detector, args, expected):
+    result = run(guard_ban, ban_args(empty_detector, **args))
+    assert result["failed"] is True
+    assert expected in result["msg"]
