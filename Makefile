@@ -34,9 +34,9 @@ demo: setup ## the whole story on a local container fleet: deploy, attack, repor
 	@scripts/demo.sh
 
 bench: setup ## throughput and memory against fail2ban, firewall batch apply, fleet merge
-	python tests/bench/bench_scan.py
-	python tests/bench/bench_firewall.py
-	python tests/bench/bench_merge.py
+	@status=0; for b in bench_scan bench_firewall bench_merge; do \
+	  echo "== python tests/bench/$$b.py"; python tests/bench/$$b.py || status=1; echo; done; \
+	if [ $$status -ne 0 ]; then echo "make bench: a target was missed (see MISSED above)"; fi; exit $$status
 
 clean: ## remove the venv, the collection links and test leftovers (images are kept)
 	-for s in $(SCENARIOS); do molecule destroy -s $$s; done
