@@ -87,11 +87,12 @@ def _sources(config: Config, state: dict, from_start: bool, warn: Warn, journal_
     return sources
 
 
-def _result(decisions, stats: dict) -> dict[str, Any]:
+def _result(decisions, stats: dict, timeline: dict) -> dict[str, Any]:
     return {
         "offenders": [o._asdict() for o in decisions.offenders],
         "accounts": [a._asdict() for a in decisions.accounts],
         "stats": stats,
+        "timeline": timeline,
     }
 
 
@@ -105,7 +106,8 @@ def scan(
     journal_command: list | None = None,
 ) -> dict[str, Any]:
     """Read new log lines, update the state, decide, and apply the new bans in one batch (unless ``dry_run``
-    or mode ``monitor``). Returns ``{"offenders", "accounts", "stats"}``.
+    or mode ``monitor``). Returns ``{"offenders", "accounts", "stats", "timeline"}``; ``timeline`` holds the
+    failures per UTC hour the state remembers (the newest 168 hours of log time, not only this run's).
 
     ``from_start`` re-reads every log from its beginning with a fresh tracker (a replay: windows and
     escalation come from the logs again); bans already in the state are kept (the later expiry wins).
@@ -150,6 +152,7 @@ def scan(
         decisions = tracker.decide(now)
         new_bans = tracker.take_new_bans()
         tracker.maybe_prune(tracker.clock)
+        timeline = tracker.timeline()
         bans = state["bans"]
         for ban in new_bans:
             entry = bans.get(ban.address)
@@ -176,7 +179,7 @@ def scan(
         if not read_any:
             raise MbgError("no log source could be read")
     stats = {"lines": lines, "events": events, "bytes": size, "seconds": round(time.monotonic() - started, 3)}
-    return _result(decisions, stats)
+    return _result(decisions, stats, timeline)
 
 
 def _drop_expired(bans: dict, now: float, config: Config) -> None:
@@ -232,7 +235,7 @@ def report(config: Config, *, now: float | None = None, warn: Warn = stderr_warn
     tracker = _tracker(config, state["tracker"], store)
     decisions = tracker.decide(_now(now), everything=True)
     stats = {"lines": 0, "events": 0, "bytes": 0, "seconds": round(time.monotonic() - started, 3)}
-    return _result(decisions, stats)
+    return _result(decisions, stats, tracker.timeline())
 
 
 # ---- ban lifecycle --------------------------------------------------------------------------------------

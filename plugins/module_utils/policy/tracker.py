@@ -25,6 +25,8 @@ MAX_ALERTS = 10000
 DEFAULT_MAX_ADDRESSES = 100000
 PRUNE_EVERY = 20000  # events between two pruning passes
 KEY_CACHE = 65536  # addresses whose record key and flags are cached
+TIMELINE_HOURS = 168  # hourly failure counts kept (the newest 7 days of log time)
+HOUR = 3600
 
 BAN = "ban"
 WATCH = "watch"
@@ -179,6 +181,9 @@ class Tracker:
         self._new_bans: list = []
         self._since_prune = 0
         self._keys: dict[str, tuple] = {}  # address -> (record key, flags), a bounded cache
+        # failures per UTC hour (hour start in POSIX seconds -> weighted count), newest TIMELINE_HOURS
+        self.hours: dict[int, int] = {}
+        self._newest_hour: int | None = None
         # the largest number of window entries that can matter (each entry weighs >= 1)
         self._keep = max(config.maxretry, config.slow_maxretry)
         self._horizon = max(config.findtime, config.slow_findtime if config.slow_maxretry else 0)
@@ -318,6 +323,13 @@ class Tracker:
         flags = rec.flags
         if flags & _IGNORED:
             return
+        hour = int(t // 3600) * 3600  # HOUR, as literals: no global lookup per event
+        hours = self.hours
+        counted = hours.get(hour)
+        if counted is not None:
+            hours[hour] = counted + count
+        else:
+            self._new_hour(hour, count)
         if user and cfg.targeted_min_ips:
             self._account_failure(user, key, t)
         if flags & _PROTECTED:
@@ -352,6 +364,25 @@ class Tracker:
             # drop entries that left every window
             keep = [window[i : i + 2] for i in range(0, len(window), 2) if window[i] > slow_start]
             rec.window = [x for pair in keep for x in pair]
+
+    def _new_hour(self, hour: int, count: int) -> None:
+        """Open an hour's bucket, dropping buckets that fall out of the newest ``TIMELINE_HOURS``."""
+        newest = self._newest_hour
+        if newest is None or hour > newest:
+            newest = self._newest_hour = hour
+        oldest = newest - (TIMELINE_HOURS - 1) * HOUR
+        if hour < oldest:
+            return  # older than the kept span: not counted
+        hours = self.hours
+        hours[hour] = count
+        if hour == newest and len(hours) > 1:
+            for old in [h for h in hours if h < oldest]:
+                del hours[old]
+
+    def timeline(self) -> dict[str, int]:
+        """Failures per UTC hour, oldest first: ``{"2026-11-26T17:00:00Z": 12, ...}`` (ignored addresses
+        excluded; at most the newest ``TIMELINE_HOURS`` hours of log time)."""
+        return {iso(h): self.hours[h] for h in sorted(self.hours)}
 
     def _ban(self, key: str, rec: _Record, t: float, failures: int, *, span: float, kind: str) -> None:
         cfg = self.config
@@ -570,6 +601,7 @@ class Tracker:
             "records": dict(self._stored, **{k: r.to_list() for k, r in self.records.items()}),
             "accounts": self.accounts,
             "alerts": [[u, a, v[0], list(v[1])] for (u, a), v in self.alerts.items()],
+            "hours": [[h, n] for h, n in sorted(self.hours.items())],
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
@@ -589,3 +621,25 @@ class Tracker:
             (str(u), str(a)): [float(t), dict.fromkeys(map(str, ips))]
             for u, a, t, ips in data.get("alerts", [])
         }
+        self.hours, self._newest_hour = {}, None
+        for hour, count in _hours(data.get("hours")):
+            self._new_hour(hour, count)
+
+
+def _hours(saved: Any) -> list:
+    """Valid ``[hour, failures]`` pairs of a saved timeline (oldest first); malformed entries are dropped."""
+    if isinstance(saved, dict):
+        saved = list(saved.items())
+    if not isinstance(saved, list):
+        return []
+    valid = {}
+    for item in saved:
+        try:
+            hour, count = item
+            hour = int(hour)
+            count = int(count)
+        except (TypeError, ValueError, OverflowError):
+            continue
+        if hour % HOUR == 0 and count > 0 and not isinstance(item[1], bool):
+            valid[hour] = valid.get(hour, 0) + count
+    return sorted(valid.items())

@@ -37,7 +37,7 @@ def test_scan_shape_and_ban(env):
     cfg, log = env
     append(log, noise(0, 3) + "".join(pf_fail(i * 10) for i in range(6)) + dc_fail(100))
     result = scan(cfg)
-    assert set(result) == {"offenders", "accounts", "stats"}
+    assert set(result) == {"offenders", "accounts", "stats", "timeline"}
     assert set(result["stats"]) == {"lines", "events", "bytes", "seconds"}
     assert result["stats"]["lines"] == 10
     assert result["stats"]["bytes"] == os.path.getsize(log)
@@ -241,3 +241,25 @@ def test_nothing_to_read_is_a_config_error(env):
     cfg, _ = env
     with pytest.raises(api.ConfigError, match="nothing to read"):
         api.scan(cfg.replace(logs=[]), dry_run=True)
+
+
+def test_scan_and_report_carry_failures_per_hour(env):
+    cfg, log = env
+    # 08:00-08:50 (one per 10 min, below the fast window), then 09:00:00 and 09:59:59
+    append(
+        log, "".join(pf_fail(i * 600) for i in range(6)) + dc_fail(3600) + pf_fail(7199, ip="198.51.100.9")
+    )
+    first = scan(cfg)
+    assert first["timeline"] == {"2026-11-26T08:00:00Z": 6, "2026-11-26T09:00:00Z": 2}
+    assert sum(first["timeline"].values()) == sum(o["failures"] for o in first["offenders"])
+    append(log, pf_fail(7200))
+    second = scan(cfg)  # the whole remembered timeline, not only this run's hour
+    assert second["timeline"] == {
+        "2026-11-26T08:00:00Z": 6,
+        "2026-11-26T09:00:00Z": 2,
+        "2026-11-26T10:00:00Z": 1,
+    }
+    rep = api.report(cfg, now=LATER)
+    assert rep["timeline"] == second["timeline"]
+    assert list(rep["timeline"]) == sorted(rep["timeline"])
+    assert json.loads(json.dumps(rep)) == rep

@@ -102,6 +102,9 @@ def test_report_writes_four_files_and_a_summary(fleet):
     assert "http://" not in html and "https://" not in html  # self-contained
     assert EVIL_USER not in html  # attacker text is escaped ...
     assert "&lt;script&gt;" in html  # ... and shown
+    assert doc["timeline"]["source"] == "measured"  # the detectors' per-hour counts, not an estimate
+    assert sum(b["failures"] for b in doc["timeline"]["buckets"]) == doc["summary"]["failures"]
+    assert "all hosts; measured." in " ".join(html.split())
     assert "Addresses seen on 2 or more hosts: 2" in run.stdout
     assert f"Report: {out_dir}/report.html" in run.stdout
 

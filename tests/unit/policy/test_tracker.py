@@ -254,3 +254,62 @@ def test_unknown_time_uses_latest_event_time():
 def test_bad_policy_values_name_the_key(values, key):
     with pytest.raises(ConfigError, match=key):
         Tracker(PolicyConfig.from_mapping(values))
+
+
+# ---- failures per hour (the fleet report's attacks-over-time chart) ----------------------------------
+
+H0 = 1_789_999_200.0  # 2026-09-21T14:00:00Z, the start of T0's hour (T0 is 14:13:20)
+
+
+def test_timeline_buckets_failures_by_utc_hour_weighted_by_count():
+    tr = Tracker(PolicyConfig(maxretry=1000))
+    tr.feed([fail(0), fail(1, count=4), fail(H0 + 3600 - T0 - 0.5), fail(H0 + 3600 - T0, ip="198.51.100.9")])
+    tr.feed([fail(2, ip="127.0.0.1"), ok(3)])  # ignored addresses and successes are not attacks
+    assert tr.hours == {int(H0): 6, int(H0) + 3600: 1}
+    assert tr.timeline() == {"2026-09-21T14:00:00Z": 6, "2026-09-21T15:00:00Z": 1}
+
+
+def test_timeline_keeps_only_the_newest_168_hours():
+    tr = Tracker(PolicyConfig(maxretry=10**6, slow_maxretry=0))
+    tr.feed(fail(h * 3600.0, ip=f"198.51.{h // 256}.{h % 256}") for h in range(200))
+    assert len(tr.hours) == 168
+    assert min(tr.hours) == int(H0) + 32 * 3600  # hours 0..31 dropped as newer ones appeared
+    tr.feed([fail(10 * 3600.0), fail(40 * 3600.0, count=3)])  # too old: not counted; still kept: added to
+    assert len(tr.hours) == 168
+    assert int(H0) + 10 * 3600 not in tr.hours
+    assert tr.hours[int(H0) + 40 * 3600] == 4
+    assert list(tr.timeline()) == sorted(tr.timeline())
+
+
+def test_timeline_state_round_trip_and_old_or_damaged_state():
+    cfg = PolicyConfig()
+    tr = Tracker(cfg)
+    tr.feed([fail(0, count=2), fail(3600)])
+    saved = json.dumps(tr.to_state())
+    tr2 = Tracker(cfg)
+    tr2.load_state(json.loads(saved))
+    assert tr2.timeline() == tr.timeline() == {"2026-09-21T14:00:00Z": 2, "2026-09-21T15:00:00Z": 1}
+    tr2.feed([fail(3601)])
+    assert tr2.hours[int(H0) + 3600] == 2  # counting continues in the loaded bucket
+    old = json.loads(saved)
+    del old["hours"]  # a state file written before the timeline existed
+    tr3 = Tracker(cfg)
+    tr3.load_state(old)
+    assert tr3.timeline() == {}
+    assert offender(tr3, everything=True).failures == 3  # the rest of the state still loads
+    for damaged in (
+        "x",
+        5,
+        None,
+        [[1, 2, 3]],
+        [["x", 1]],
+        [[int(H0) + 1, 1]],
+        [[int(H0), -1]],
+        [[int(H0), True]],
+    ):
+        tr4 = Tracker(cfg)
+        tr4.load_state(dict(json.loads(saved), hours=damaged))
+        assert tr4.timeline() == {}, damaged
+    tr5 = Tracker(cfg)
+    tr5.load_state(dict(json.loads(saved), hours=[[int(H0), 5], "junk", [int(H0) + 3600, "7"], [None, 1]]))
+    assert tr5.hours == {int(H0): 5, int(H0) + 3600: 7}
