@@ -85,6 +85,11 @@ stats:
   description: Detector statistics of this read (C(lines), C(events), C(bytes), C(seconds)).
   returned: success
   type: dict
+timeline:
+  description: Failures per UTC hour over the newest 168 hours the detector remembers (hour start -> count).
+  returned: success
+  type: dict
+  sample: {"2026-11-26T17:00:00Z": 42}
 bans:
   description: Active bans recorded in the state (the source of truth), with C(address), C(until),
     C(remaining) seconds, C(reason), C(count) and C(enforced).
