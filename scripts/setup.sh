@@ -25,8 +25,17 @@ if [ ${#missing[@]} -gt 0 ]; then
     exit 1
   fi
   log "installing Debian packages: ${missing[*]}"
+  # fail2ban is only the benchmark's reference: its daemon must not start (and touch this machine's firewall).
+  guard_rc=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && guard_rc=1
+  fi
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  [ -z "$guard_rc" ] || rm -f /usr/sbin/policy-rc.d
+  if command -v systemctl >/dev/null && systemctl is-active --quiet fail2ban 2>/dev/null; then
+    systemctl disable --now fail2ban >/dev/null 2>&1 || true
+  fi
 fi
 
 # 2. podman settings (see shared/ENVIRONMENT.md: the default ulimits fail on this machine kind) ------------
