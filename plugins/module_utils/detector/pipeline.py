@@ -8,8 +8,8 @@ from typing import Any, Callable
 from ..parser.correlate import HOLD, Correlator
 from ..parser.events import Event
 from ..parser.lines import is_candidate, parse_candidate, useful_summary
-from ..parser.patterns import GATE_AFTER_AUTH, GATE_AUTH, GATE_DISCONNECT, GATE_LOGIN, GATE_SASL_USER
-from ..parser.stream import candidate_lines
+from ..parser.patterns import GATE_AUTH, GATE_DISCONNECT
+from ..parser.stream import candidate_lines, iter_events
 from ..parser.timestamps import TimestampParser
 from .logsource import Block
 
@@ -60,23 +60,7 @@ class Pipeline:
 
     def _feed_lines(self, first: int, lines: list) -> list[Event]:
         """``feed_batch`` on a list of decoded lines."""
-        out: list[Event] = []
-        parse = parse_candidate
-        ts = self.timestamps
-        feed = self.correlator.feed
-        for number, text in enumerate(lines, first):
-            # lines.is_candidate, inlined: most lines of a mail log stop here
-            if GATE_AUTH in text:
-                if GATE_DISCONNECT in text and not useful_summary(text):
-                    continue
-            elif not (GATE_SASL_USER in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text):
-                continue
-            record = parse(text, ts)
-            if record is not None:
-                released = feed(record, number)
-                if released:
-                    out.extend(released)
-        return out
+        return list(iter_events(lines, first, self.timestamps, self.correlator))
 
     def _feed_block(self, first: int, block: Block) -> list[Event]:
         """``feed_batch`` on raw bytes: C-speed gate search, then decode the candidates only (and count the

@@ -134,14 +134,29 @@ def parse_lines(
     """
     ts = TimestampParser(now, tz)
     corr = Correlator(info=info) if correlator is None else correlator
-    info = corr.info
+    yield from iter_events(lines, start_line, ts, corr, skip_no_auth=not corr.info)
+    if flush if flush is not None else correlator is None:
+        yield from corr.flush()
+
+
+def iter_events(
+    lines: Iterable[str],
+    start_line: int,
+    ts: TimestampParser,
+    corr: Correlator,
+    *,
+    skip_no_auth: bool = False,
+) -> Iterator[Event]:
+    """The events ``corr`` releases for ``lines`` numbered from ``start_line`` (the per-line loop that
+    ``parse_lines`` and the detector's pipeline share); ``skip_no_auth`` drops Dovecot's "no auth attempts"
+    lines before parsing."""
     feed = corr.feed
     for number, text in enumerate(lines, start_line):
         # the gate of lines.is_candidate, inlined: most lines of a mail log stop here
         if GATE_AUTH in text:
             if GATE_DISCONNECT in text and not useful_summary(text):
                 continue
-            if not info and GATE_NO_AUTH in text:
+            if skip_no_auth and GATE_NO_AUTH in text:
                 continue
         elif not (GATE_SASL_USER in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text):
             continue
@@ -150,5 +165,3 @@ def parse_lines(
             events = feed(rec, number)
             if events:
                 yield from events
-    if flush if flush is not None else correlator is None:
-        yield from corr.flush()
