@@ -6,7 +6,9 @@
 
 1. tests/bench/genlog.py writes the log (deterministic, seed 1).
 2. ``mail-bruteforce-guard scan --from-start --dry-run --json`` on it with a fresh state directory:
-   lines/s and the peak RSS of that child process (``os.wait4`` rusage).
+   lines/s and the peak RSS of that child process (``os.wait4`` rusage). The detector runs as the role
+   deploys it: ``python3 -I`` with the library on ``sys.path``, on the very interpreter that runs
+   ``fail2ban-regex`` (read from its ``#!`` line), so both tools are measured on the same Python build.
 3. ``fail2ban-regex`` on the same file with the ``postfix[mode=auth]`` filter, then with ``dovecot``: fail2ban
    needs both jails (two passes) to cover what the detector reads in one, so its combined throughput is
    lines / (time postfix + time dovecot); the per-filter figures are printed too. A filter that does not
@@ -61,11 +63,46 @@ class Run(NamedTuple):
     rss_kb: int
 
 
-def detector_command() -> list[str]:
-    script = Path(sys.executable).parent / "mail-bruteforce-guard"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "mail_bruteforce_guard.detector.cli"]
+LIBRARY = (
+    HERE.parents[1] / "plugins" / "module_utils"
+)  # the package the role installs as mail_bruteforce_guard
+
+
+def fail2ban_python(exe: str) -> str:
+    """The interpreter of the fail2ban-regex script (its ``#!`` line), else this one."""
+    with open(exe, "rb") as fh:
+        first = fh.readline(200).decode("ascii", "replace")
+    words = first[2:].split() if first.startswith("#!") else []
+    if words and Path(words[0]).name == "env" and len(words) > 1:
+        found = shutil.which(words[1])
+        return found or sys.executable
+    return words[0] if words and Path(words[0]).is_file() else sys.executable
+
+
+def detector_command(python: str, workdir: Path) -> list[str]:
+    """The detector as the role runs it (templates/mail-bruteforce-guard.j2): ``python -I``, the library
+    directory first on ``sys.path``, ``main()`` of its CLI."""
+    lib = workdir / "lib"
+    lib.mkdir(exist_ok=True)
+    link = lib / "mail_bruteforce_guard"
+    if not link.exists():
+        link.symlink_to(LIBRARY, target_is_directory=True)
+    code = (
+        f"import sys; sys.path.insert(0, {str(lib)!r}); "
+        "from mail_bruteforce_guard.detector.cli import main; sys.exit(main())"
+    )
+    return [python, "-I", "-c", code]
+
+
+def interpreter_version(python: str) -> str:
+    """``Python 3.11.2`` of an interpreter (for the report)."""
+    done = subprocess.run(
+        [python, "-I", "-c", "import sys; print(sys.version.split()[0])"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return f"Python {done.stdout.strip()}" if done.returncode == 0 else "unknown version"
 
 
 def run_child(args: list[str], timeout: float | None = None) -> Run:
@@ -184,7 +221,18 @@ def main(argv: list[str] | None = None) -> int:
         end = last_time(log)
         now = (end + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-        scan = [*detector_command(), "scan", "--log", str(log), "--state", str(state), "--dry-run", "--json"]
+        python = fail2ban_python(shutil.which("fail2ban-regex") or sys.executable)
+        print(f"interpreter of both tools: {python} ({interpreter_version(python)})", flush=True)
+        scan = [
+            *detector_command(python, workdir),
+            "scan",
+            "--log",
+            str(log),
+            "--state",
+            str(state),
+            "--dry-run",
+            "--json",
+        ]
         jobs = [
             Fail2ban(log, filt, timeout=args.f2b_timeout, slice_lines=args.slice, workdir=workdir)
             for filt in F2B_FILTERS

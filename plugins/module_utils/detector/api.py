@@ -127,7 +127,7 @@ def scan(
         else:
             tracker = _tracker(config, state["tracker"], store)
         tracker.start_round()
-        pipeline = Pipeline(state["correlator"], now=now, warn=warn)
+        pipeline = Pipeline(state["correlator"], now=now, numbered=False, warn=warn)
         sources = _sources(config, state, from_start, warn, journal_command)
         lines = events = size = 0
         read_any = False

@@ -51,22 +51,27 @@ class Block:
 
     It stands for a batch of lines: ``len`` is the number of lines and iterating yields them decoded
     (``errors="replace"``); the pipeline searches the bytes directly and decodes only the lines it needs.
+    The lines are ``data[start:end]`` (the read buffer itself: no copy); ``start`` is 0 or follows a newline.
     ``count`` (the number of lines) is None until someone counts them: the pipeline does it as it goes.
     """
 
-    __slots__ = ("count", "data")
+    __slots__ = ("count", "data", "end", "start")
 
-    def __init__(self, data: bytes, count: int | None = None) -> None:
+    def __init__(self, data: bytes, count: int | None = None, start: int = 0, end: int | None = None) -> None:
+        if start and data[start - 1 : start] != b"\n":
+            raise ValueError("a block starts at the beginning of a line")
         self.data = data
         self.count = count
+        self.start = start
+        self.end = len(data) if end is None else end
 
     def __len__(self) -> int:
         if self.count is None:
-            self.count = self.data.count(b"\n") + 1
+            self.count = self.data.count(b"\n", self.start, self.end) + 1
         return self.count
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.data.decode("utf-8", "replace").split("\n"))
+        return iter(self.data[self.start : self.end].decode("utf-8", "replace").split("\n"))
 
 
 def _iter_batches(fh, counter: _Counter, final: bool) -> Iterator:
@@ -101,7 +106,7 @@ def _iter_batches(fh, counter: _Counter, final: bool) -> Iterator:
         if start <= last_nl:
             counter.offset += last_nl + 1 - start
             counter.bytes += last_nl + 1 - start
-            block = Block(data[start:last_nl])
+            block = Block(data, start=start, end=last_nl)
             try:
                 yield block
             finally:  # its lines are counted by the consumer, or here if nobody did

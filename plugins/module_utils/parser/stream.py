@@ -31,6 +31,9 @@ _GATES_BYTES = tuple(gate.encode("ascii") for gate in _GATES)
 # search for "auth" and "Login: "; bytes.find is faster for the long, rare gates)
 _GATE_LINE_RES = tuple(re.compile(re.escape(gate) + rb"[^\n]*") for gate in _GATES_BYTES[::2])
 _GATES_FIND = _GATES_BYTES[1::2]
+# "too many errors after AUTH" is informational only (the attempts were counted already): without info
+# kinds its search pass over the block is skipped
+_GATES_FIND_COUNTED = tuple(g for g in _GATES_FIND if g != GATE_AFTER_AUTH.encode("ascii"))
 
 
 def candidate_starts(text: str) -> list[int]:
@@ -50,24 +53,31 @@ def candidate_starts(text: str) -> list[int]:
     return sorted(starts)
 
 
-def candidate_lines(data: bytes) -> list[tuple[int, int]]:
-    """(start, end) offsets, in order, of the lines of ``data`` (raw bytes of complete lines) that contain a
-    gate substring; ``end`` is the offset of the line's newline (or ``len(data)``)."""
+def candidate_lines(
+    data: bytes, info: bool = True, start: int = 0, end: int | None = None
+) -> list[tuple[int, int]]:
+    """(start, end) offsets, in order, of the lines of ``data[start:end]`` (raw bytes of complete lines;
+    ``start`` is 0 or follows a newline) that contain a gate substring; a line's end is the offset of its
+    newline (or ``end``). ``info=False`` leaves out the lines only informational kinds come from
+    (``too many errors after AUTH``)."""
+    if end is None:
+        end = len(data)
     spans: dict[int, int] = {}
     rfind = data.rfind
     find = data.find
+    low = start - 1 if start else 0  # rfind from the newline before the block: it starts the first line
     for gate_line in _GATE_LINE_RES:
-        for m in gate_line.finditer(data):
-            start, end = m.span()
-            spans[rfind(b"\n", 0, start) + 1] = end
-    for gate in _GATES_FIND:
-        i = find(gate)
+        for m in gate_line.finditer(data, start, end):
+            at, stop = m.span()
+            spans[rfind(b"\n", low, at) + 1] = stop
+    for gate in _GATES_FIND if info else _GATES_FIND_COUNTED:
+        i = find(gate, start, end)
         while i >= 0:
-            end = find(b"\n", i)
-            spans[rfind(b"\n", 0, i) + 1] = len(data) if end < 0 else end
-            if end < 0:
+            stop = find(b"\n", i, end)
+            spans[rfind(b"\n", low, i) + 1] = end if stop < 0 else stop
+            if stop < 0:
                 break
-            i = find(gate, end)
+            i = find(gate, stop, end)
     return sorted(spans.items())
 
 

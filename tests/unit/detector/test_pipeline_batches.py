@@ -63,3 +63,39 @@ def test_gc_is_restored_when_a_batch_fails() -> None:
     with pytest.raises(AttributeError):
         Tracker(PolicyConfig()).feed([object()], NOW)
     assert gc.isenabled()
+
+
+def test_block_of_a_buffer_slice_reads_only_its_lines() -> None:
+    data = ("junk that began in the previous read\n" + "\n".join(LINES) + "\nincomplete").encode()
+    start = data.index(b"\n") + 1
+    end = data.rindex(b"\n")
+    block = Block(data, start=start, end=end)
+    assert len(block) == len(LINES)
+    assert list(block) == LINES
+    pipeline = Pipeline(None, now=NOW)
+    assert pipeline.feed_batch(1, block) + pipeline.flush() == _events(list(LINES))
+    with pytest.raises(ValueError, match="beginning of a line"):
+        Block(data, start=start + 1, end=end)
+
+
+def test_unnumbered_pipeline_gives_the_same_events_at_line_zero() -> None:
+    numbered = _events(Block("\n".join(LINES).encode()))
+    pipeline = Pipeline(None, now=NOW, numbered=False)
+    block = Block("\n".join(LINES).encode())
+    events = pipeline.feed_batch(1, block) + pipeline.flush()
+    assert events == [e._replace(line=0) for e in numbered]
+    assert len(block) == len(LINES)  # the block's lines are still counted exactly
+
+
+def test_scan_pipeline_skips_informational_lines_before_parsing() -> None:
+    extra = [
+        "Nov 26 08:08:19 mail postfix/smtpd[101]: too many errors after AUTH from unknown[203.0.113.7]",
+        "Nov 26 08:08:20 mail dovecot: imap-login: Disconnected (no auth attempts in 2 secs): user=<>,"
+        " rip=203.0.113.8, lip=192.0.2.10, session=<x>",
+    ]
+    text = "\n".join(LINES + extra).encode()
+    scan = Pipeline(None, now=NOW, info=False)
+    assert scan.feed_batch(1, Block(text)) + scan.flush() == _events(list(LINES))
+    parse = Pipeline(None, now=NOW, info=True)
+    kinds = [e.kind for e in parse.feed_batch(1, Block(text)) + parse.flush()]
+    assert kinds[-2:] == ["too_many_errors", "no_auth_attempts"]

@@ -59,3 +59,23 @@ def test_bytes_gate_finds_the_candidate_lines(parts: list) -> None:
     # every line the per-line gate keeps is among them
     kept = {start for start, text in zip(starts, texts) if is_candidate(text)}
     assert kept <= set(gated)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b"auth", b"after AUTH", b"sasl_username=", b"Login: ", b"x", b" ", b"\n",
+                                 b"\xff"]), max_size=30), st.integers(0, 40), st.integers(0, 40))  # fmt: skip
+def test_bytes_gate_within_bounds_matches_the_gate_of_the_slice(parts: list, cut: int, keep: int) -> None:
+    data = b"".join(parts)
+    # a block starts at 0 or after a newline and ends before one (or at the end): as logsource builds it
+    newlines = [i for i, byte in enumerate(data) if byte == 10]
+    start = newlines[cut % len(newlines)] + 1 if newlines and cut else 0
+    ends = [i for i in newlines if i >= start] + [len(data)]
+    end = ends[keep % len(ends)]
+    inside = candidate_lines(data[start:end])
+    assert candidate_lines(data, True, start, end) == [(s + start, e + start) for s, e in inside]
+    no_info = candidate_lines(data, False, start, end)
+    assert [(s - start, e - start) for s, e in no_info] == [
+        (s, e)
+        for s, e in inside
+        if any(g in data[start + s : start + e] for g in (b"auth", b"sasl_username=", b"Login: "))
+    ]

@@ -146,6 +146,33 @@ def test_fuzz_any_text_never_raises(text: str) -> None:
         assert normalize_ip(rec.ip) == rec.ip
 
 
+STAMPED = "Nov 26 08:08:18 mail dovecot: auth: passwd-file(u,192.0.2.7): Password mismatch"
+DIGITS_AT = [i for i, c in enumerate(STAMPED[:16]) if c.isdigit() or c == " "]
+
+
+@pytest.mark.parametrize(
+    "line", ["Nov 26 08:08:1\u00b2 x", "Nov 2\u00b2 08:08:18 x", "Nov 26 08:0\u00b9:18 x"]
+)
+def test_superscript_digits_in_a_stamp_do_not_raise(line: str) -> None:
+    warm = TimestampParser(NOW, timezone.utc)
+    warm.split(STAMPED)  # the minute (and second) cached: the fast paths see the odd stamp too
+    for ts in (TimestampParser(NOW, timezone.utc), warm):
+        assert ts.split(line) == (None, 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(DIGITS_AT), st.characters()), min_size=1, max_size=4))
+def test_fuzz_stamp_characters_never_raise(changes: list) -> None:
+    line = list(STAMPED)
+    for at, char in changes:
+        line[at] = char
+    warm = TimestampParser(NOW, timezone.utc)
+    warm.split(STAMPED)
+    for ts in (TimestampParser(NOW, timezone.utc), warm):
+        rec = parse_line("".join(line), ts)
+        assert rec is None or rec.ip == "192.0.2.7"
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300))
 def test_fuzz_surrogate_escaped_bytes_never_raise(data: bytes) -> None:
