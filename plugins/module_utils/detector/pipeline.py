@@ -7,8 +7,8 @@ from typing import Any, Callable
 
 from ..parser.correlate import HOLD, Correlator
 from ..parser.events import Event
-from ..parser.lines import is_candidate, parse_candidate, useful_summary
-from ..parser.patterns import GATE_AUTH, GATE_DISCONNECT, GATE_NO_AUTH
+from ..parser.lines import is_candidate, parse_candidate, useless_summary
+from ..parser.patterns import GATE_DISCONNECT
 from ..parser.stream import candidate_lines, iter_events
 from ..parser.timestamps import TimestampParser
 from .logsource import Block
@@ -65,7 +65,7 @@ class Pipeline:
 
     def _feed_lines(self, first: int, lines: list) -> list[Event]:
         """``feed_batch`` on a list of decoded lines."""
-        return list(iter_events(lines, first, self.timestamps, self.correlator, skip_no_auth=not self.info))
+        return list(iter_events(lines, first, self.timestamps, self.correlator))
 
     def _feed_block(self, first: int, block: Block) -> list[Event]:
         """``feed_batch`` on raw bytes: C-speed gate search, then decode the candidates only (and count the
@@ -74,10 +74,9 @@ class Pipeline:
         out: list[Event] = []
         parse = parse_candidate
         ts = self.timestamps
-        feed = self.correlator.feed
+        feed = self.correlator.feed_into
         count = data.count
         numbered = self.numbered
-        skip_no_auth = not self.info
         number = first if numbered else 0
         prev = block.start
         for start, end in candidate_lines(data, self.info, block.start, block.end):
@@ -86,16 +85,11 @@ class Pipeline:
                 prev = start
             text = data[start:end].decode("utf-8", "replace")
             # the rest of is_candidate (the line holds a gate): a summary must be useful
-            if GATE_AUTH in text:
-                if GATE_DISCONNECT in text and not useful_summary(text):
-                    continue
-                if skip_no_auth and GATE_NO_AUTH in text:
-                    continue  # Dovecot's "no auth attempts": informational, never counted
+            if GATE_DISCONNECT in text and useless_summary(text):
+                continue
             record = parse(text, ts)
             if record is not None:
-                released = feed(record, number)
-                if released:
-                    out.extend(released)
+                feed(record, number, out)
         if block.count is None:
             if numbered:
                 block.count = number - first + count(b"\n", prev, block.end) + 1

@@ -150,13 +150,20 @@ class Correlator:
     # --- public -------------------------------------------------------------------------------------------
     def feed(self, rec: Record, line: int) -> list[Event]:
         """Take one record (``line`` = its line number); return the events released by it, in line order."""
+        out: list[Event] = []
+        self.feed_into(rec, line, out)
+        return out
+
+    def feed_into(self, rec: Record, line: int, out: list) -> None:
+        """``feed``, appending the released events to ``out`` (the hot loops' form: no list per record)."""
         when = rec.time
         t = self.last_time
         if when is not None and when > t:
             self.last_time = t = when
         # windows run on the newest time seen: lines without a time, or slightly out of order (another
-        # process flushed later), count as "now", and every lookup agrees with what eviction keeps
-        out: list[Event] = []
+        # process flushed later), count as "now", and every lookup agrees with what eviction keeps.
+        # Held items are in feeding order with the clock of their feeding (never decreasing), so releasing
+        # from the front here leaves only items this record (fed at ``t``) cannot outdate.
         held = self._held
         cutoff = t - HOLD
         if held and (held[0].t < cutoff or len(held) > MAX_HELD):
@@ -189,9 +196,6 @@ class Correlator:
         self._fed += 1
         if self._fed & 4095 == 0:
             self._evict()
-        if held and held[0].t < cutoff:
-            self._release(cutoff, out)
-        return out
 
     def flush(self, until: float | None = None) -> list[Event]:
         """Release held events (all of them, or those older than ``until``): call at the end of input."""
@@ -255,7 +259,7 @@ class Correlator:
             counted = self._genuine.get(ip, -1e18) >= t - LOST_WINDOW
         else:
             self._genuine[ip] = t
-        taken = self._take_auth(ip, user, t)
+        taken = self._take_auth(ip, user, t) if ip in self._auth_held or ip in self._credits else None
         if taken is not None:
             user = user or taken[0]
             if taken[1]:  # the auth process line was already released and counted
@@ -265,7 +269,7 @@ class Correlator:
         item = _Item(line, rec, t, AUTH_FAILURE if counted else AUTH_SERVER_LOST, "pf")
         item.user = user
         if counted:
-            plesk = self._take_plesk(rec.host, user, t)
+            plesk = self._take_plesk(rec.host, user, t) if self._plesk_held else None
             if plesk is not None:
                 item.plesk = True
                 item.user = user or plesk

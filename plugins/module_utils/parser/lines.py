@@ -97,8 +97,18 @@ _ips: dict[str, str | None] = {}  # address text -> normalize_ip(text) (a pure f
 def is_candidate(text: str) -> bool:
     """The cheap gate: False for lines that cannot be an event (most lines of a mail log)."""
     if GATE_AUTH in text:
-        return GATE_DISCONNECT not in text or useful_summary(text)
+        return GATE_DISCONNECT not in text or not useless_summary(text)
     return GATE_SASL_USER in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text
+
+
+def useless_summary(text: str) -> bool:
+    """True for an smtpd ``disconnect from`` summary that cannot add anything (not ``useful_summary``).
+
+    Only a line whose message starts with ``disconnect from`` right after the header (the line's first
+    ": ") is a summary: those words inside a username never make a failure line look like one.
+    """
+    i = text.find(GATE_DISCONNECT)
+    return i >= 2 and text.find(": ") == i - 2 and not useful_summary(text)
 
 
 def useful_summary(text: str) -> bool:

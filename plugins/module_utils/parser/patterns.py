@@ -27,7 +27,6 @@ GATE_DISCONNECT = "disconnect from "  # smtpd session end: only its auth=N/M sum
 GATE_AUTH_COUNT = " auth="
 GATE_RCPT = " rcpt="  # in a summary: recipients accepted/attempted
 GATE_RCPT_NONE = " rcpt=0"
-GATE_NO_AUTH = "(no auth attempts"  # Dovecot's informational disconnects: skipped early when info is off
 
 # --- timestamps ---------------------------------------------------------------------------------------------
 # RFC 3339 / rsyslog high precision ("2026-11-26T17:29:09.818109+00:00 ") and "2026-11-26 08:08:18 " (local)
@@ -69,7 +68,7 @@ DC_LOGIN_PREFIXES = ("imap-login: ", "pop3-login: ", "submission-login: ", "mana
 DC_LEVEL_PREFIXES = ("Info: ", "Warning: ", "Error: ", "Debug: ")
 # "(auth failed, 3 attempts in 12 secs)" inside the dovecot-written reason, before the field list
 DC_AUTH_FAILED_RE = re.compile(r"\(auth failed, (\d{1,6}) attempts?(?: in \d{1,9} secs?)?\)")
-DC_NO_AUTH = GATE_NO_AUTH
+DC_NO_AUTH = "(no auth attempts"  # Dovecot's informational disconnect: no password was tried
 DC_PROXY_FAILED = "(proxy dest auth failed)"
 DC_PLAINTEXT_REFUSED = ("(tried to use disabled plaintext auth)", "(tried to use disallowed plaintext auth)")
 # auth process line prefix up to "driver(": "auth: ", "auth-worker(304): ", "Info: ",

@@ -12,13 +12,12 @@ from datetime import tzinfo
 
 from .correlate import Correlator
 from .events import Event
-from .lines import parse_candidate, useful_summary
+from .lines import parse_candidate, useless_summary
 from .patterns import (
     GATE_AFTER_AUTH,
     GATE_AUTH,
     GATE_DISCONNECT,
     GATE_LOGIN,
-    GATE_NO_AUTH,
     GATE_SASL_USER,
 )
 from .timestamps import TimestampParser
@@ -99,7 +98,7 @@ def parse_text(
     ts = timestamps or TimestampParser(now, tz)
     corr = Correlator(info=info) if correlator is None else correlator
     info = corr.info
-    feed = corr.feed
+    feed = corr.feed_into
     out: list[Event] = []
     count = text.count
     find = text.find
@@ -110,15 +109,11 @@ def parse_text(
         prev = start
         end = find("\n", start)
         one = text[start:] if end < 0 else text[start:end]
-        if GATE_DISCONNECT in one and not useful_summary(one):
-            continue
-        if not info and GATE_NO_AUTH in one:
+        if GATE_DISCONNECT in one and useless_summary(one):
             continue
         rec = parse_candidate(one, ts)
         if rec is not None:
-            events = feed(rec, line)
-            if events:
-                out.extend(events)
+            feed(rec, line, out)
     if flush if flush is not None else correlator is None:
         out.extend(corr.flush())
     return out
@@ -144,34 +139,28 @@ def parse_lines(
     """
     ts = TimestampParser(now, tz)
     corr = Correlator(info=info) if correlator is None else correlator
-    yield from iter_events(lines, start_line, ts, corr, skip_no_auth=not corr.info)
+    yield from iter_events(lines, start_line, ts, corr)
     if flush if flush is not None else correlator is None:
         yield from corr.flush()
 
 
 def iter_events(
-    lines: Iterable[str],
-    start_line: int,
-    ts: TimestampParser,
-    corr: Correlator,
-    *,
-    skip_no_auth: bool = False,
+    lines: Iterable[str], start_line: int, ts: TimestampParser, corr: Correlator
 ) -> Iterator[Event]:
     """The events ``corr`` releases for ``lines`` numbered from ``start_line`` (the per-line loop that
-    ``parse_lines`` and the detector's pipeline share); ``skip_no_auth`` drops Dovecot's "no auth attempts"
-    lines before parsing."""
-    feed = corr.feed
+    ``parse_lines`` and the detector's pipeline share)."""
+    feed = corr.feed_into
+    out: list[Event] = []
     for number, text in enumerate(lines, start_line):
         # the gate of lines.is_candidate, inlined: most lines of a mail log stop here
         if GATE_AUTH in text:
-            if GATE_DISCONNECT in text and not useful_summary(text):
-                continue
-            if skip_no_auth and GATE_NO_AUTH in text:
+            if GATE_DISCONNECT in text and useless_summary(text):
                 continue
         elif not (GATE_SASL_USER in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text):
             continue
         rec = parse_candidate(text, ts)
         if rec is not None:
-            events = feed(rec, number)
-            if events:
-                yield from events
+            feed(rec, number, out)
+            if out:
+                yield from out
+                out.clear()

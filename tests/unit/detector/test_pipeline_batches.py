@@ -99,3 +99,14 @@ def test_scan_pipeline_skips_informational_lines_before_parsing() -> None:
     parse = Pipeline(None, now=NOW, info=True)
     kinds = [e.kind for e in parse.feed_batch(1, Block(text)) + parse.flush()]
     assert kinds[-2:] == ["too_many_errors", "no_auth_attempts"]
+
+
+def test_gate_words_in_a_username_do_not_hide_a_failure_in_a_scan() -> None:
+    lines = [
+        "Nov 26 08:08:12 mail postfix/smtpd[101]: warning: unknown[203.0.113.7]: SASL LOGIN authentication"
+        " failed: UGFzc3dvcmQ6, sasl_username=(no auth attempts in 0 secs): ",
+        "Nov 26 08:08:13 mail dovecot: auth: passwd-file(disconnect from ,203.0.113.9): unknown user",
+    ]
+    for batch in (list(lines), Block("\n".join(lines).encode())):
+        scan = Pipeline(None, now=NOW, info=False, numbered=False)
+        assert [e.ip for e in scan.feed_batch(1, batch) + scan.flush()] == ["203.0.113.7", "203.0.113.9"]

@@ -217,3 +217,32 @@ def test_fuzz_correlator_never_raises_and_state_round_trips(lines: list[str], cu
         assert e.count >= 0
         assert 1 <= e.line <= len(lines)
     assert [e.line for e in events] == sorted(e.line for e in events)
+
+
+# words of the gate's early filters inside attacker text (a username): the failure must still count
+DISGUISED = [
+    "Nov 26 08:08:12 mail postfix/smtpd[101]: warning: unknown[203.0.113.7]: SASL LOGIN authentication"
+    " failed: UGFzc3dvcmQ6, sasl_username=x disconnect from y",
+    "Nov 26 08:08:13 mail dovecot: auth: passwd-file(disconnect from ,203.0.113.9): unknown user",
+    "Nov 26 08:08:14 mail postfix/smtpd[102]: warning: unknown[203.0.113.8]: SASL LOGIN authentication"
+    " failed: UGFzc3dvcmQ6, sasl_username=(no auth attempts in 0 secs): ",
+    "Nov 26 08:08:15 mail dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs):"
+    " user=<: disconnect from x>, method=PLAIN, rip=203.0.113.10, lip=192.0.2.10, session=<abc>",
+]
+DISGUISED_IPS = ["203.0.113.7", "203.0.113.9", "203.0.113.8", "203.0.113.10"]
+
+
+@pytest.mark.parametrize("info", [True, False])
+def test_gate_words_in_a_username_do_not_hide_a_failure(info: bool) -> None:
+    assert [parse_line(line, TS).ip for line in DISGUISED] == DISGUISED_IPS
+    by_lines = [e.ip for e in parse_lines(DISGUISED, now=NOW, info=info) if e.kind == "auth_failure"]
+    by_text = [e.ip for e in parse_text("\n".join(DISGUISED), now=NOW, info=info) if e.kind == "auth_failure"]
+    assert by_lines == by_text == DISGUISED_IPS
+
+
+def test_a_real_useless_summary_is_still_skipped_early() -> None:
+    from mail_bruteforce_guard.parser.lines import is_candidate, useless_summary
+
+    done = "Nov 26 08:08:18 mail postfix/submission/smtpd[7]: disconnect from x[198.51.100.4] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6"
+    assert useless_summary(done) and not is_candidate(done)
+    assert not useless_summary(DISGUISED[0]) and is_candidate(DISGUISED[0])
