@@ -7,6 +7,7 @@ from typing import NamedTuple
 from ..addresses import normalize_ip
 from .patterns import (
     DC_AUTH_FAILED_RE,
+    DC_AUTH_PREFIX_RE,
     DC_AUTH_PROCESS_RE,
     DC_AUTH_TAIL_FIXED,
     DC_AUTH_TAIL_VARIABLE,
@@ -317,8 +318,9 @@ def _dovecot(msg: str, when: float | None, host: str) -> Record | None:
     proto = _LOGIN_PREFIXES.get(msg[:cut]) if cut > 1 else None
     if proto is not None:
         return _login(proto, msg[cut:], when, host)
-    if PAM_UNIX_FAILURE in msg:
-        return _pam_unix(msg, when, host)
+    i = msg.find(PAM_UNIX_FAILURE)
+    if i >= 0 and DC_AUTH_PREFIX_RE.fullmatch(msg, 0, i):
+        return _pam_unix(msg, i, when, host)
     m = DC_AUTH_PROCESS_RE.match(msg)
     if m is None:
         return None
@@ -428,12 +430,10 @@ def _auth_process(msg: str, start: int, driver: str, when: float | None, host: s
     )
 
 
-def _pam_unix(msg: str, when: float | None, host: str) -> Record | None:
+def _pam_unix(msg: str, i: int, when: float | None, host: str) -> Record | None:
     """pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=U rhost=IP
-    [  user=U]: rhost is the last field, or is followed only by the user field that repeats ruser."""
-    i = msg.find(PAM_UNIX_FAILURE)
-    if i > 40 or "=" in msg[:i]:
-        return None
+    [  user=U]: rhost is the last field, or is followed only by the user field that repeats ruser.
+    ``i`` is where the pam_unix words start (after Dovecot's own prefix only)."""
     r = msg.find(PAM_RUSER, i)
     if r < 0:
         return None
@@ -452,7 +452,7 @@ def _pam_unix(msg: str, when: float | None, host: str) -> Record | None:
     if "  user=" in s:
         j = s.find(" rhost=")
         tries = 0
-        while j > 0 and tries < 16:
+        while j >= 0 and tries < 16:
             tail = "  user=" + s[:j]
             if s.endswith(tail):
                 addr = s[j + 7 : len(s) - len(tail)]

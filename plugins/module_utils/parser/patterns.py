@@ -73,11 +73,17 @@ DC_PROXY_FAILED = "(proxy dest auth failed)"
 DC_PLAINTEXT_REFUSED = ("(tried to use disabled plaintext auth)", "(tried to use disallowed plaintext auth)")
 # auth process line prefix up to "driver(": "auth: ", "auth-worker(304): ", "Info: ",
 # "conn unix:auth-worker (pid=27359,uid=97): auth-worker<55>: " in any of the forms Dovecot 2.2-2.4 log
-DC_AUTH_PROCESS_RE = re.compile(
+_DC_AUTH_PREFIX = (
     r"(?:auth(?:-worker)?(?:\([^()\s]{0,40}\))?: )?(?:(?:Info|Error|Warning|Debug): )?"
     r"(?:conn [^\s()]{1,80} \([^()\s]{0,80}\): auth(?:-worker)?<\d{1,10}>: )?(?:(?:Info|Error|Debug): )?"
-    r"(passwd-file|passwd|shadow|pam|sql|ldap|checkpassword|bsdauth|vpopmail|lua|oauth2|imap|static)\("
 )
+DC_AUTH_PROCESS_RE = re.compile(
+    _DC_AUTH_PREFIX
+    + r"(passwd-file|passwd|shadow|pam|sql|ldap|checkpassword|bsdauth|vpopmail|lua|oauth2|imap|static)\("
+)
+# what may stand before pam_unix's message: the same Dovecot-written prefix, nothing an attacker wrote (a
+# username holding the pam_unix words must not turn a passdb line into a pam_unix one)
+DC_AUTH_PREFIX_RE = re.compile(_DC_AUTH_PREFIX)
 # the fixed message that ends an auth process failure line, after "(user,ip[,<session>])"
 DC_AUTH_TAIL_FIXED = (
     "): unknown user",

@@ -114,6 +114,9 @@ PIECES = [
     *",<>()[]:= '\"\x00\udcff.6rhostipuser",
     "rip=", "6.6.6.6", " rhost=", "  user=", "): ", ", sasl_username=", ">, ", "::ffff:", "unknown[6.6.6.6]",
     "(auth failed, 9 attempts)", "): unknown user", "' (password len=1)", ",<S>",
+    # the words of the gate's filters and of other line types: they must neither hide nor forge a line
+    "pam_unix(dovecot:auth): authentication failure; ", " tty=dovecot ruser=", "disconnect from ",
+    "(no auth attempts", "Login: ", " auth=1", " rcpt=1",
 ]  # fmt: skip
 TRICKY = st.lists(st.sampled_from(PIECES), max_size=12).map("".join)
 STAMPS = st.sampled_from(["Nov 26 08:00:00", "Nov 26 08:00:07", "2026-11-26T08:01:00.5+00:00", "@400000006a0d7c2a00000000",
@@ -136,6 +139,21 @@ def test_fuzz_structured_lines_never_take_an_address_from_attacker_text(line: st
     rec = parse_line(line, TS)
     if rec is not None:
         assert rec.ip in (None, "192.0.2.1")
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_fuzz_attacker_text_never_hides_a_password_failure(data: st.DataObject) -> None:
+    tmpl = data.draw(st.sampled_from([t for t in TEMPLATES if "{u}" in t and ("failed" in t or "unknown user"
+                                      in t or "mismatch" in t or "failure" in t)]))  # fmt: skip
+    user = data.draw(TRICKY)
+    if tmpl.endswith("rhost=192.0.2.1") and "  user=" in user:
+        # pam_unix writes "  user=U" after rhost whenever the user is known (Dovecot always sets it): a
+        # line without it whose ruser holds "  user=" could be a forged tail, so the parser refuses it
+        return
+    line = tmpl.format(t="Nov 26 08:00:00", h="mail", p=7, n="S1", c="unknown", u=user, r="x")
+    rec = parse_line(line, TS)
+    assert rec is not None, line
 
 
 @settings(max_examples=300, deadline=None)
@@ -246,3 +264,30 @@ def test_a_real_useless_summary_is_still_skipped_early() -> None:
     done = "Nov 26 08:08:18 mail postfix/submission/smtpd[7]: disconnect from x[198.51.100.4] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6"
     assert useless_summary(done) and not is_candidate(done)
     assert not useless_summary(DISGUISED[0]) and is_candidate(DISGUISED[0])
+
+
+PAM_WORDS = "pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser="
+
+
+@pytest.mark.parametrize(
+    "user",
+    [
+        # a username that makes the whole line look like pam_unix's, with a forged rhost= and user= pair
+        PAM_WORDS + "Y,192.0.2.44): unknown user rhost=6.6.6.6  user=Y",
+        PAM_WORDS + "x rhost=6.6.6.6",
+        "pam_unix(dovecot:auth): authentication failure; x",
+    ],
+)
+def test_pam_words_in_a_passdb_username_neither_hide_nor_forge(user: str) -> None:
+    line = f"Nov 26 08:08:13 mail dovecot: auth: passwd-file({user},192.0.2.44): unknown user"
+    rec = parse_line(line, TS)
+    assert rec is not None and rec.ip == "192.0.2.44" and rec.user == user
+
+
+@pytest.mark.parametrize(
+    "prefix", ["", "auth: ", "auth-worker(9): ", "auth-worker(9): Error: ", "auth: Info: "]
+)
+def test_pam_unix_lines_after_each_dovecot_prefix(prefix: str) -> None:
+    line = f"Nov 26 08:08:13 mail dovecot: {prefix}{PAM_WORDS}web rhost=192.0.2.45  user=web"
+    rec = parse_line(line, TS)
+    assert rec is not None and (rec.ip, rec.user) == ("192.0.2.45", "web")
