@@ -17,7 +17,7 @@ import math
 from collections import Counter, defaultdict, deque
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from itertools import compress, repeat
+from itertools import chain, compress, repeat
 from operator import eq, itemgetter, ne, not_
 from typing import Any
 
@@ -119,15 +119,11 @@ def _check_offender(host: str, index: int, off: Any, where: str) -> None:
 
 
 _get_ip = itemgetter("ip")
-_get_failures = itemgetter("failures")
-_get_services = itemgetter("services")
-_get_usernames = itemgetter("usernames")
-_get_first = itemgetter("first_seen")
-_get_last = itemgetter("last_seen")
-_get_decision = itemgetter("decision")
-_get_until = itemgetter("ban_until")
-# itemgetter raises KeyError on a record without one of these keys: such input takes the slow path
-# (_plain_entries), which fills in the defaults.
+# One record's values as one tuple, read in a single C call (itemgetter with several keys). A record without
+# one of these keys raises KeyError: such input takes the slow path (_plain_entries), which fills in defaults.
+_get_values = itemgetter(
+    "failures", "services", "usernames", "first_seen", "last_seen", "decision", "ban_until"
+)
 _STR = frozenset((str,))
 _INT = frozenset((int,))
 _LIST = frozenset((list,))
@@ -156,9 +152,31 @@ def _validate_all(entries: list, where: str) -> None:
                 _check_offender(host, index, off, where)
 
 
+def _check_columns(failures: Any, service_lists: Any, user_lists: Any, times: Any) -> tuple[list, list]:
+    """The checks of _check_offender over whole columns, in C; returns every service and every username.
+
+    Raises _BadInputError if any record would fail _check_offender (the addresses are checked in _group).
+    Lists are flattened before their strings are checked: each pass then reads objects that do not depend
+    on each other, which lets the CPU fetch many at once (the records are all over memory).
+    """
+    if not (
+        _types_ok(failures, _INT)
+        and min(failures, default=0) >= 0
+        and _types_ok(service_lists, _LIST)
+        and _types_ok(user_lists, _LIST)
+        and _types_ok(times, _TIME)
+    ):
+        raise _BadInputError
+    every_service = list(chain.from_iterable(service_lists))
+    every_username = list(chain.from_iterable(user_lists))
+    if not _types_ok(chain(every_service, every_username), _STR):
+        raise _BadInputError
+    return every_service, every_username
+
+
 def _seen_often(entries: list, min_hosts: int) -> frozenset | None:
     """With min_hosts > 1, the addresses listed by at least min_hosts records (a cheap C-level count that
-    lets the fold skip most addresses of one host); None when every address counts."""
+    spares the grouping most addresses of one host); None when every address counts."""
     if min_hosts <= 1:
         return None
     counts: Counter = Counter()
@@ -168,119 +186,98 @@ def _seen_often(entries: list, min_hosts: int) -> frozenset | None:
     return frozenset(ip for ip, count in counts.items() if count >= min_hosts)
 
 
-_ROW = 8  # slots of one record in its address's flat list of rows
+def _check_records(offenders: list) -> None:
+    """Check records that are not grouped (their address is on too few hosts) as _merge_address would."""
+    if offenders:
+        failures, service_lists, user_lists, firsts, lasts, _decisions, untils = zip(
+            *map(_get_values, offenders)
+        )
+        _check_columns(failures, service_lists, user_lists, chain(firsts, lasts, untils))
 
 
-class _Fleet:
-    """Every host's offender records as compact rows grouped by address, then merged address by address.
+def _group(entries: list, keep: frozenset | None = None) -> dict:
+    """Address -> its records as a flat list ``[host, values, host, values, ...]``, hosts in sorted order.
 
     With a million records the merge is bound by memory traffic more than by Python: the records and the
-    strings and lists they hold do not fit in the CPU caches, so what counts is how often a record is
-    touched once it has left them. A host's report is therefore read in column passes that run in C
-    (``map`` of an itemgetter over its records, in the order JSON decoding laid them out in memory, so after
-    the first pass they are in the cache): types are checked per column; decisions and service lists are
-    replaced by shared canonical objects; and each record becomes one row (host, failures, services,
-    usernames, first seen, last seen, decision, ban end) of _ROW slots added to its address's flat list
-    by one ``list.extend`` (``zip`` reuses its tuple, so no row object is made per record; an address's
-    rows end up next to each other in memory): no Python code per record. Merging an address slices its
-    columns out of that list (``rows[k::_ROW]``) and folds each in C. A failed type check sends the input to
-    the per-record check.
+    strings and lists they hold do not fit in the CPU caches, so what counts is how often each is touched
+    once it has left them. Here each record is read once, in the order JSON decoding laid it out, by C code
+    only: ``_get_values`` copies its seven values into one tuple and ``list.extend`` appends (host, tuple)
+    to its address's list (``zip`` reuses its pair, so no other object is made per record). The addresses
+    are checked here; the values are checked per address in _merge_address, where they are read anyway.
+    With ``keep``, records of other addresses are only checked.
     """
+    rows: dict = defaultdict(list)
+    grouped = rows.__getitem__
+    for host, report, error in sorted(entries, key=itemgetter(0)):
+        if error is None:
+            offenders = report["offenders"]
+            ips = list(map(_get_ip, offenders))
+            if not (_types_ok(ips, _STR) and all(ips)):
+                raise _BadInputError
+            if keep is not None:
+                wanted = list(map(keep.__contains__, ips))
+                _check_records(list(compress(offenders, map(not_, wanted))))
+                offenders = list(compress(offenders, wanted))
+                ips = list(compress(ips, wanted))
+            pairs = zip(repeat(str(host)), map(_get_values, offenders))
+            _drain(map(list.extend, map(grouped, ips), pairs))
+    return rows
 
-    def __init__(self, entries: list, keep: frozenset | None = None) -> None:
-        self.rows: dict = defaultdict(list)  # address -> its flat rows, in order of appearance
-        self._canonical: dict = {}  # decision or service tuple -> its shared copy
-        for host, report, error in entries:
-            if error is None:
-                self._add(host, report["offenders"], keep)
 
-    def _add(self, host: str, offenders: list, keep: frozenset | None) -> None:
-        ips = list(map(_get_ip, offenders))
-        if keep is not None:
-            wanted = list(map(keep.__contains__, ips))
-            offenders = list(compress(offenders, wanted))
-            ips = list(compress(ips, wanted))
-        canonical = self._canonical.setdefault
-        failures = list(map(_get_failures, offenders))
-        services = list(map(_get_services, offenders))
-        usernames = list(map(_get_usernames, offenders))
-        if not (
-            _types_ok(failures, _INT)
-            and _types_ok(services, _LIST)
-            and _types_ok(usernames, _LIST)
-            and min(failures, default=0) >= 0
-        ):
-            raise _BadInputError
-        # (the addresses and times are checked once per address, in result())
-        decisions = list(map(_get_decision, offenders))
-        services = list(map(tuple, services))
-        decisions = map(canonical, decisions, decisions)
-        services = map(canonical, services, services)
-        rows = zip(
-            repeat(host),
-            failures,
-            services,
-            usernames,
-            map(_get_first, offenders),
-            map(_get_last, offenders),
-            decisions,
-            map(_get_until, offenders),
+def _merge_address(ip: str, rows: list, min_hosts: int) -> dict | None:
+    """The fleet offender of one address (None when ignored on every host or below min_hosts).
+
+    The address's ~50 records are read from all over memory: the column checks come first (every record,
+    before any is dropped as ignored or for min_hosts) and bring them into the cache for the folds that
+    follow, each a C call over a column.
+    """
+    owners = rows[0::2]
+    failures, service_lists, user_lists, firsts, lasts, decisions, untils = zip(*rows[1::2])
+    rows.clear()  # frees the record tuples now, while they are in the cache
+    every_service, every_username = _check_columns(
+        failures, service_lists, user_lists, chain(firsts, lasts, untils)
+    )
+    services = set(every_service)
+    usernames = set(every_username)
+    ignored_on: list = []
+    if "ignored" in decisions:  # counted nowhere but in ignored_on
+        counted = list(map(ne, decisions, repeat("ignored")))
+        ignored_on = sorted(set(compress(owners, map(not_, counted))))
+        owners, failures, firsts, lasts, decisions, untils = (
+            list(compress(column, counted)) for column in (owners, failures, firsts, lasts, decisions, untils)
         )
-        _drain(map(list.extend, map(self.rows.__getitem__, ips), rows))
-
-    def result(self, ip: str, rows: list, min_hosts: int) -> dict | None:
-        """The fleet offender of one address (None when ignored on every host or below min_hosts)."""
-        if len(rows) < _ROW * min_hosts:
-            return None
-        owners, failures, services, usernames, firsts, lasts, decisions, untils = (
-            rows[k::_ROW] for k in range(_ROW)
-        )
-        ignored_on: list = []
-        if "ignored" in decisions:  # counted nowhere but in ignored_on
-            counted = list(map(ne, decisions, repeat("ignored")))
-            ignored_on = sorted(set(compress(owners, map(not_, counted))))
-            owners, failures, services, usernames, firsts, lasts, decisions, untils = (
-                list(compress(column, counted))
-                for column in (owners, failures, services, usernames, firsts, lasts, decisions, untils)
-            )
-        per_host = dict(zip(owners, failures))
-        if len(per_host) != len(owners):  # the same address twice in one host's report: add up
-            per_host = dict.fromkeys(owners, 0)
-            for host, failed in zip(owners, failures):
-                per_host[host] += failed
-        if not per_host or len(per_host) < min_hosts:
-            return None
-        services = set().union(*services)
-        usernames = set().union(*usernames)
-        if not (_types_ok(services, _STR) and _types_ok(usernames, _STR)):
-            raise _BadInputError
-        banned_on: list = []
-        ban_until = None  # ISO 8601 times in one format compare as strings
-        if "ban" in decisions:
-            banned = list(map(eq, decisions, repeat("ban")))
-            banned_on = sorted(set(compress(owners, banned)))
-            ban_until = max(filter(None, compress(untils, banned)), default=None)
-        hosts = sorted(per_host)
-        total = sum(failures)
-        first_seen = min(filter(None, firsts), default=None)
-        last_seen = max(filter(None, lasts), default=None)
-        if not (type(ip) is str and ip and _types_ok((first_seen, last_seen, ban_until), _TIME)):
-            raise _BadInputError
-        return {
-            "ip": ip,
-            "hosts": hosts,
-            "host_count": len(hosts),
-            "failures": total,
-            "per_host": dict(zip(hosts, map(per_host.__getitem__, hosts))),
-            "services": sorted(services),
-            "usernames": sorted(usernames),
-            "first_seen": first_seen,
-            "last_seen": last_seen,
-            "banned_on": banned_on,
-            "ban_until": ban_until,
-            "ignored_on": ignored_on,
-            "summary": _summary(hosts, total),
-        }
+        services = set(chain.from_iterable(compress(service_lists, counted)))
+        usernames = set(chain.from_iterable(compress(user_lists, counted)))
+    per_host = dict(zip(owners, failures))
+    if len(per_host) != len(owners):  # the same address twice in one host's report: add up
+        per_host = dict.fromkeys(owners, 0)
+        for host, failed in zip(owners, failures):
+            per_host[host] += failed
+    if not per_host or len(per_host) < min_hosts:
+        return None
+    banned_on: list = []
+    ban_until = None  # ISO 8601 times in one format compare as strings
+    if "ban" in decisions:
+        banned = list(map(eq, decisions, repeat("ban")))
+        banned_on = sorted(set(compress(owners, banned)))
+        ban_until = max(filter(None, compress(untils, banned)), default=None)
+    hosts = list(per_host)  # sorted, and per_host in that order: _group reads the hosts in order
+    total = sum(failures)
+    return {
+        "ip": ip,
+        "hosts": hosts,
+        "host_count": len(hosts),
+        "failures": total,
+        "per_host": per_host,
+        "services": sorted(services),
+        "usernames": sorted(usernames),
+        "first_seen": min(filter(None, firsts), default=None),
+        "last_seen": max(filter(None, lasts), default=None),
+        "banned_on": banned_on,
+        "ban_until": ban_until,
+        "ignored_on": ignored_on,
+        "summary": _summary(hosts, total),
+    }
 
 
 def _summary(hosts: list, failures: int) -> str:
@@ -296,7 +293,7 @@ def _plain_entries(entries: list) -> list:
                 {
                     "ip": str(o["ip"]),
                     "failures": int(o["failures"]),
-                    "services": [str(x) for x in o["services"]],
+                    "services": [str(x) for x in o.get("services") or ()],
                     "usernames": [str(x) for x in o.get("usernames") or ()],
                     # (missing optional keys are filled in here)
                     "first_seen": None if o.get("first_seen") is None else str(o["first_seen"]),
@@ -320,9 +317,9 @@ def _merge(reports: Any, min_hosts: Any, where: str) -> tuple[list, list]:
 
 
 def _fold(entries: list, min_hosts: int) -> list:
-    """The sorted fleet offenders; the million row objects are freed on return."""
-    fleet = _Fleet(entries, _seen_often(entries, min_hosts))
-    results = map(fleet.result, fleet.rows, fleet.rows.values(), repeat(min_hosts))
+    """The sorted fleet offenders (each address's record tuples are freed as soon as it is merged)."""
+    rows = _group(entries, _seen_often(entries, min_hosts))
+    results = map(_merge_address, rows, rows.values(), repeat(min_hosts))
     merged = [entry for entry in results if entry is not None]
     merged.sort(key=lambda o: (-o["host_count"], -o["failures"], o["ip"]))
     return merged
