@@ -9,7 +9,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-PY=${PYTHON:-python3}
+# The distribution's python3 by default: Debian builds it with PGO and LTO (a plain source build such as pyenv's
+# runs this project's hot loops about a quarter slower), and it is the interpreter the role runs the detector
+# with on Debian hosts and fail2ban runs on. PYTHON=... overrides (ansible-core needs 3.11 or later).
+if [ -n "${PYTHON:-}" ]; then
+  PY=$PYTHON
+elif /usr/bin/python3 -c 'import sys, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  PY=/usr/bin/python3
+else
+  PY=python3
+fi
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 # 1. Debian packages --------------------------------------------------------------------------------------
@@ -59,9 +68,14 @@ fi
 
 # 3. the virtualenv ---------------------------------------------------------------------------------------
 stamp=.venv/.mbg-requirements
+version() { "$1" -c 'import sys; print(sys.version)' 2>/dev/null; }
+if [ -x .venv/bin/python ] && [ "$(version .venv/bin/python)" != "$(version "$PY")" ]; then
+  log "the .venv was made with another interpreter: recreating it on $PY"
+  rm -rf .venv
+fi
 want=$(cat requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-  log "creating .venv with the pinned tools (about a minute)"
+  log "creating .venv on $PY with the pinned tools (about a minute)"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
   .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip 2>&1 | grep -v '^WARNING: Location' || true
   .venv/bin/python -m pip install -q --disable-pip-version-check -r requirements-dev.txt 2>&1 | grep -v '^WARNING: Location' || true
