@@ -132,7 +132,7 @@ _TIME = frozenset((str, type(None)))
 
 def _types_ok(column: Any, allowed: frozenset) -> bool:
     """Whole-column exact-type check in C; subclasses (Ansible's tagged values) fail it: slow path."""
-    return set(map(type, column)) <= allowed
+    return allowed.issuperset(map(type, column))  # stops at the first other type, builds no set
 
 
 def _drain(iterator: Any) -> None:
