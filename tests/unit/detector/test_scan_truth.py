@@ -3,10 +3,6 @@ path (``Block``, gate search before decoding) giving exactly the events of the l
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -14,22 +10,16 @@ from mail_bruteforce_guard.detector import api
 from mail_bruteforce_guard.detector.config import Config
 from mail_bruteforce_guard.detector.logsource import Block, FileSource
 from mail_bruteforce_guard.detector.pipeline import HOLD, Pipeline
-from mail_bruteforce_guard.parser.events import AUTH_FAILURE, AUTH_SUCCESS
+from truth import generate, tally
 
-ROOT = Path(__file__).resolve().parents[3]
-GENLOG = ROOT / "tests" / "bench" / "genlog.py"
 NOW = 1796000000.0  # 2026-11-30, after the generated traffic
 LINES = 50000
 
 
 @pytest.fixture(scope="module", params=["rfc3164", "rfc3339"])
 def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple:
-    tmp = tmp_path_factory.mktemp("truth")
-    log, truth = tmp / "mail.log", tmp / "truth.json"
-    cmd = [sys.executable, str(GENLOG), "--lines", str(LINES), "--out", str(log), "--seed", "11",
-           "--format", request.param, "--truth", str(truth)]  # fmt: skip
-    subprocess.run(cmd, check=True, timeout=120)
-    return log, json.loads(truth.read_text())
+    log = tmp_path_factory.mktemp("truth") / "mail.log"
+    return log, generate(log, LINES, 11, request.param)
 
 
 def events_of(batches) -> list:
@@ -39,17 +29,6 @@ def events_of(batches) -> list:
         events.extend(pipeline.feed_batch(first, batch))
     events.extend(pipeline.flush(NOW - HOLD))
     return events
-
-
-def tally(events: list) -> tuple:
-    fail: Counter = Counter()
-    ok: Counter = Counter()
-    for e in events:
-        if e.kind == AUTH_FAILURE:
-            fail[e.ip] += e.count
-        elif e.kind == AUTH_SUCCESS:
-            ok[e.ip] += e.count
-    return dict(fail), dict(ok)
 
 
 def test_read_path_counts_exactly_the_truth(generated: tuple) -> None:

@@ -8,39 +8,24 @@ import hashlib
 import json
 import subprocess
 import sys
-from collections import Counter
 from datetime import timezone
 from pathlib import Path
 
 import pytest
 from mail_bruteforce_guard.parser.correlate import Correlator
-from mail_bruteforce_guard.parser.events import AUTH_FAILURE, AUTH_SUCCESS, Event, event_to_json, iso_utc
+from mail_bruteforce_guard.parser.events import AUTH_FAILURE, Event, event_to_json, iso_utc
 from mail_bruteforce_guard.parser.stream import candidate_starts, parse_lines, parse_text
 from mail_bruteforce_guard.parser.timestamps import TimestampParser
+from truth import GENLOG, generate, tally
 
-ROOT = Path(__file__).resolve().parents[3]
-GENLOG = ROOT / "tests" / "bench" / "genlog.py"
 NOW = 1796000000.0  # 2026-11-30, after the generated days
 UTC = timezone.utc
 
 
 def genlog(tmp: Path, lines: int, fmt: str, seed: int) -> tuple:
-    out, truth = tmp / f"{fmt}-{seed}.log", tmp / f"{fmt}-{seed}.json"
-    cmd = [sys.executable, str(GENLOG), "--lines", str(lines), "--out", str(out), "--format", fmt,
-           "--seed", str(seed), "--truth", str(truth)]  # fmt: skip
-    subprocess.run(cmd, check=True, timeout=120)
-    return out.read_text(encoding="utf-8"), json.loads(truth.read_text())
-
-
-def tally(events: list) -> tuple:
-    fail: Counter = Counter()
-    ok: Counter = Counter()
-    for e in events:
-        if e.kind == AUTH_FAILURE:
-            fail[e.ip] += e.count
-        elif e.kind == AUTH_SUCCESS:
-            ok[e.ip] += e.count
-    return dict(fail), dict(ok)
+    out = tmp / f"{fmt}-{seed}.log"
+    truth = generate(out, lines, seed, fmt)
+    return out.read_text(encoding="utf-8"), truth
 
 
 @pytest.fixture(scope="module")
