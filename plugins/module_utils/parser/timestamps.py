@@ -87,8 +87,8 @@ class TimestampParser:
             sec = line[13:15]
             if base is None:
                 month = MONTHS.get(line[:3])
-                d, h, mi = line[4:6], line[7:9], line[10:12]
-                if month is None or not (d.strip().isdecimal() and h.isdecimal() and mi.isdecimal()):
+                d, h, mi = line[4:6].lstrip(" "), line[7:9], line[10:12]  # " 6" or "26": a space pads
+                if month is None or not (d.isdecimal() and h.isdecimal() and mi.isdecimal()):
                     return None, 0
                 base = self._bsd_minute(key, month, int(d), int(h), int(mi))
             if base is None or not sec.isdecimal():

@@ -291,3 +291,8 @@ def test_pam_unix_lines_after_each_dovecot_prefix(prefix: str) -> None:
     line = f"Nov 26 08:08:13 mail dovecot: {prefix}{PAM_WORDS}web rhost=192.0.2.45  user=web"
     rec = parse_line(line, TS)
     assert rec is not None and (rec.ip, rec.user) == ("192.0.2.45", "web")
+
+
+@pytest.mark.parametrize("day", ["\x1f6", "\t6", "6\x1f", "\u20026"])
+def test_control_or_odd_space_in_the_day_of_a_stamp_does_not_raise(day: str) -> None:
+    assert TimestampParser(NOW, timezone.utc).split(f"Nov {day} 08:08:18 x") == (None, 0)
