@@ -149,8 +149,7 @@ def iter_events(
 ) -> Iterator[Event]:
     """The events ``corr`` releases for ``lines`` numbered from ``start_line`` (the per-line loop that
     ``parse_lines`` and the detector's pipeline share)."""
-    feed = corr.feed_into
-    out: list[Event] = []
+    feed = corr.feed
     for number, text in enumerate(lines, start_line):
         # the gate of lines.is_candidate, inlined: most lines of a mail log stop here
         if GATE_AUTH in text:
@@ -160,7 +159,6 @@ def iter_events(
             continue
         rec = parse_candidate(text, ts)
         if rec is not None:
-            feed(rec, number, out)
-            if out:
-                yield from out
-                out.clear()
+            events = feed(rec, number)
+            if events:
+                yield from events
