@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import gc
+from itertools import repeat, starmap
 from typing import Any, Callable
 
 from ..parser.correlate import HOLD, Correlator
 from ..parser.events import Event
-from ..parser.lines import is_candidate, parse_candidate, useless_summary
+from ..parser.lines import is_candidate, locate, parse_candidate, parse_message, useless_summary
 from ..parser.patterns import GATE_DISCONNECT
 from ..parser.stream import candidate_lines, iter_events
 from ..parser.timestamps import TimestampParser
@@ -40,7 +41,7 @@ class Pipeline:
 
     def feed(self, line: int, text: str) -> list[Event]:
         """Events released by one line (most lines release none)."""
-        if not is_candidate(text):
+        if not is_candidate(text, self.info):
             return []
         record = parse_candidate(text, self.timestamps)
         if record is None:
@@ -69,32 +70,45 @@ class Pipeline:
 
     def _feed_block(self, first: int, block: Block) -> list[Event]:
         """``feed_batch`` on raw bytes: C-speed gate search, then decode the candidates only (and count the
-        block's lines on the way, for ``len(block)``)."""
+        block's lines on the way, for ``len(block)``).
+
+        Each stage runs over the whole block before the next one starts (decode, parse, correlate; the
+        policy then takes the block's events): a loop that runs one stage's code stays in the CPU's caches
+        and branch predictors, where interleaving the stages per line made a scan about 10 % slower.
+        """
         data = block.data
-        out: list[Event] = []
-        parse = parse_candidate
-        ts = self.timestamps
-        feed = self.correlator.feed_into
-        count = data.count
-        numbered = self.numbered
-        number = first if numbered else 0
-        prev = block.start
-        for start, end in candidate_lines(data, self.info, block.start, block.end):
-            if numbered:
+        spans = candidate_lines(data, self.info, block.start, block.end)
+        texts = [data[start:end].decode("utf-8", "replace") for start, end in spans]
+        numbers: list[int] | None = None
+        if self.numbered:
+            numbers = []
+            count = data.count
+            number, prev = first, block.start
+            for start, _end in spans:
                 number += count(b"\n", prev, start)
                 prev = start
-            text = data[start:end].decode("utf-8", "replace")
+                numbers.append(number)
+        ts = self.timestamps
+        located = []
+        keep = located.append
+        kept_numbers: list[int] = []
+        for index, text in enumerate(texts):
             # the rest of is_candidate (the line holds a gate): a summary must be useful
             if GATE_DISCONNECT in text and useless_summary(text):
                 continue
-            record = parse(text, ts)
+            where = locate(text, ts)
+            if where is not None:
+                keep(where)
+                if numbers is not None:
+                    kept_numbers.append(numbers[index])
+        records = list(starmap(parse_message, located))
+        out: list[Event] = []
+        feed = self.correlator.feed_into
+        for record, number in zip(records, kept_numbers if numbers is not None else repeat(0)):
             if record is not None:
                 feed(record, number, out)
         if block.count is None:
-            if numbered:
-                block.count = number - first + count(b"\n", prev, block.end) + 1
-            else:
-                block.count = count(b"\n", block.start, block.end) + 1
+            block.count = data.count(b"\n", block.start, block.end) + 1
         return out
 
     def flush(self, until: float | None = None) -> list[Event]:

@@ -95,11 +95,20 @@ _programs: dict[str, tuple | None] = {}  # "host program" of "host program[pid]:
 _ips: dict[str, str | None] = {}  # address text -> normalize_ip(text) (a pure function), looked up inline
 
 
-def is_candidate(text: str) -> bool:
-    """The cheap gate: False for lines that cannot be an event (most lines of a mail log)."""
-    if GATE_AUTH in text:
+def is_candidate(text: str, info: bool = True) -> bool:
+    """The cheap gate: False for lines that cannot be an event (most lines of a mail log).
+
+    ``info=False`` (callers that drop informational kinds) also turns away a line whose every "auth" is
+    Dovecot's ``(no auth attempts``, unless another gate holds: it can only be that informational kind.
+    """
+    if GATE_AUTH in text and (info or not no_auth_only(text)):
         return GATE_DISCONNECT not in text or not useless_summary(text)
     return GATE_SASL_USER in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text
+
+
+def no_auth_only(text: str) -> bool:
+    """True when every "auth" of ``text`` is part of Dovecot's ``(no auth attempts`` (at least one)."""
+    return DC_NO_AUTH in text and text.count(GATE_AUTH) == text.count(DC_NO_AUTH)
 
 
 def useless_summary(text: str) -> bool:
@@ -134,6 +143,14 @@ def parse_line(text: str, ts: TimestampParser | None = None) -> Record | None:
 
 def parse_candidate(text: str, ts: TimestampParser | None = None) -> Record | None:
     """parse_line without the gate (for callers that already tested ``is_candidate``)."""
+    located = locate(text, ts)
+    return None if located is None else parse_message(*located)
+
+
+def locate(text: str, ts: TimestampParser | None = None) -> tuple | None:
+    """The first half of ``parse_candidate``: ``(header, message, time)`` of a line whose program one of the
+    parsers wants, else None; ``parse_message(*located)`` is the second half. (The detector runs each half
+    over a whole block of lines in turn: two short loops run faster than one long one.)"""
     global _default_ts  # noqa: PLW0603 - one lazily created parser anchored on the first call's clock
     if ts is None:
         if _default_ts is None:
@@ -155,8 +172,12 @@ def parse_candidate(text: str, ts: TimestampParser | None = None) -> Record | No
         header = _header(head)
     if header is None:
         return None
+    return header, text[end:], when
+
+
+def parse_message(header: tuple, msg: str, when: float | None) -> Record | None:
+    """The Record of a message after its header (see ``locate``)."""
     where, host, pid, proto = header
-    msg = text[end:]
     if where == _POSTFIX:
         return _postfix(msg, when, host, pid)
     if where == _DOVECOT:

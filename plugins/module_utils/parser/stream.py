@@ -12,8 +12,9 @@ from datetime import tzinfo
 
 from .correlate import Correlator
 from .events import Event
-from .lines import parse_candidate, useless_summary
+from .lines import no_auth_only, parse_candidate, useless_summary
 from .patterns import (
+    DC_NO_AUTH,
     GATE_AFTER_AUTH,
     GATE_AUTH,
     GATE_DISCONNECT,
@@ -33,17 +34,37 @@ _GATES_FIND = _GATES_BYTES[1::2]
 # "too many errors after AUTH" is informational only (the attempts were counted already): without info
 # kinds its search pass over the block is skipped
 _GATES_FIND_COUNTED = tuple(g for g in _GATES_FIND if g != GATE_AFTER_AUTH.encode("ascii"))
+# without info kinds, an "auth" that is part of Dovecot's "(no auth attempts" does not make a candidate (the
+# search goes on to the line's next "auth": lines.is_candidate(text, info=False) on raw bytes)
+_NO_AUTH_AT = DC_NO_AUTH.find(GATE_AUTH)
+_GATE_LINE_RES_COUNTED = (
+    re.compile(
+        re.escape(GATE_AUTH.encode("ascii"))
+        + b"(?!(?<="
+        + re.escape(DC_NO_AUTH[: _NO_AUTH_AT + len(GATE_AUTH)].encode("ascii"))
+        + b")"
+        + re.escape(DC_NO_AUTH[_NO_AUTH_AT + len(GATE_AUTH) :].encode("ascii"))
+        + b")[^\n]*"
+    ),
+    _GATE_LINE_RES[1],
+)
 
 
-def candidate_starts(text: str) -> list[int]:
-    """Sorted start offsets of the lines of ``text`` that contain a gate substring."""
+def candidate_starts(text: str, info: bool = True) -> list[int]:
+    """Sorted start offsets of the lines of ``text`` that contain a gate substring (``info=False``: an
+    "auth" of Dovecot's ``(no auth attempts`` does not count, as in ``lines.is_candidate``)."""
     starts = set()
     add = starts.add
     find = text.find
     rfind = text.rfind
+    startswith = text.startswith
     for gate in _GATES:
+        skip_no_auth = not info and gate == GATE_AUTH
         i = find(gate)
         while i >= 0:
+            if skip_no_auth and startswith(DC_NO_AUTH, i - _NO_AUTH_AT):
+                i = find(gate, i + 1)
+                continue
             add(rfind("\n", 0, i) + 1)
             nl = find("\n", i)
             if nl < 0:
@@ -65,7 +86,7 @@ def candidate_lines(
     rfind = data.rfind
     find = data.find
     low = start - 1 if start else 0  # rfind from the newline before the block: it starts the first line
-    for gate_line in _GATE_LINE_RES:
+    for gate_line in _GATE_LINE_RES if info else _GATE_LINE_RES_COUNTED:
         for m in gate_line.finditer(data, start, end):
             at, stop = m.span()
             spans[rfind(b"\n", low, at) + 1] = stop
@@ -104,7 +125,7 @@ def parse_text(
     find = text.find
     line = start_line
     prev = 0
-    for start in candidate_starts(text):
+    for start in candidate_starts(text, info):
         line += count("\n", prev, start)
         prev = start
         end = find("\n", start)
@@ -150,9 +171,10 @@ def iter_events(
     """The events ``corr`` releases for ``lines`` numbered from ``start_line`` (the per-line loop that
     ``parse_lines`` and the detector's pipeline share)."""
     feed = corr.feed
+    info = corr.info
     for number, text in enumerate(lines, start_line):
         # the gate of lines.is_candidate, inlined: most lines of a mail log stop here
-        if GATE_AUTH in text:
+        if GATE_AUTH in text and (info or not no_auth_only(text)):
             if GATE_DISCONNECT in text and useless_summary(text):
                 continue
         elif not (GATE_SASL_USER in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text):

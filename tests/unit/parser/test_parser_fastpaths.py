@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mail_bruteforce_guard.parser import lines
-from mail_bruteforce_guard.parser.lines import is_candidate
+from mail_bruteforce_guard.parser.lines import is_candidate, no_auth_only, useless_summary
 from mail_bruteforce_guard.parser.patterns import HEADER_RE
-from mail_bruteforce_guard.parser.stream import _GATES, candidate_lines
+from mail_bruteforce_guard.parser.stream import _GATES, candidate_lines, candidate_starts
 
 PIECES = ["mail", "mx-1.example", " ", ":", ": ", "[", "]", "(", ")", "postfix/smtpd", "dovecot",
           "imap-login", "plesk_saslauthd", "auth", "12345", "0", "٣", "\t", "é", "x" * 70, "a:b"]  # fmt: skip
@@ -79,3 +79,52 @@ def test_bytes_gate_within_bounds_matches_the_gate_of_the_slice(parts: list, cut
         for s, e in inside
         if any(g in data[start + s : start + e] for g in (b"auth", b"sasl_username=", b"Login: "))
     ]
+
+
+NO_AUTH_PIECES = [b"(no auth attempts", b"(no auth", b"(no ", b"auth", b" attempts", b"au", b"th", b"Login: ",
+                  b"sasl_username=", b"after AUTH", b"x", b" ", b"\n", b"\xff"]  # fmt: skip
+
+
+@settings(max_examples=800, deadline=None)
+@given(st.lists(st.sampled_from(NO_AUTH_PIECES), max_size=30))
+def test_without_info_an_auth_of_no_auth_attempts_is_no_gate(parts: list) -> None:
+    """Without informational kinds a line whose every "auth" is Dovecot's "(no auth attempts" is no
+    candidate unless another gate holds: the same lines for the byte gate, the text gate and the line gate."""
+    data = b"".join(parts)
+    texts = data.decode("utf-8", "replace").split("\n")
+    starts = [0]
+    starts += [i + 1 for i, byte in enumerate(data) if byte == 10]
+
+    def counted_gate(text: str) -> bool:
+        return ("auth" in text and not no_auth_only(text)) or "sasl_username=" in text or "Login: " in text
+
+    expected = [start for start, text in zip(starts, texts) if counted_gate(text)]
+    assert [s for s, _ in candidate_lines(data, False)] == expected
+    text = "\n".join(texts)
+    kept = {
+        start for start, line in zip(_text_starts(text), texts) if counted_gate(line) or "after AUTH" in line
+    }
+    assert candidate_starts(text, info=False) == sorted(kept)
+    for line in texts:
+        if no_auth_only(line) and not any(g in line for g in ("sasl_username=", "Login: ", "after AUTH")):
+            assert not is_candidate(line, info=False)
+            assert is_candidate(line) is ("disconnect from " not in line or not useless_summary(line))
+
+
+def _text_starts(text: str) -> list[int]:
+    return [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
+
+
+def test_no_auth_attempts_lines_are_left_out_of_counted_scans_only() -> None:
+    line = ("Nov 26 08:08:18 mx dovecot: imap-login: Disconnected: Inactivity (no auth attempts in 180 secs):"
+            " user=<>, rip=203.0.113.5, lip=192.0.2.1, session=<abc>")  # fmt: skip
+    assert is_candidate(line) and not is_candidate(line, info=False)
+    assert candidate_lines(line.encode(), False) == []
+    assert candidate_lines(line.encode(), True) == [(0, len(line))]
+    # a username that repeats the words never hides a failure (its own "auth failed" is a gate)
+    hostile = line.replace(
+        "Inactivity (no auth attempts in 180 secs)", "Inactivity (auth failed, 2 attempts)"
+    )
+    hostile = hostile.replace("user=<>", "user=<(no auth attempts>")
+    assert is_candidate(hostile, info=False)
+    assert candidate_lines(hostile.encode(), False) == [(0, len(hostile))]
