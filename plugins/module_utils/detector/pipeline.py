@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import gc
-from itertools import repeat, starmap
 from typing import Any, Callable
 
 from ..parser.correlate import HOLD, Correlator
 from ..parser.events import Event
-from ..parser.lines import is_candidate, locate, parse_candidate, parse_message, useless_summary
-from ..parser.patterns import GATE_DISCONNECT
-from ..parser.stream import candidate_lines, iter_events
+from ..parser.lines import is_candidate, parse_candidate
+from ..parser.stream import candidate_lines, iter_events, parse_candidates
 from ..parser.timestamps import TimestampParser
 from .logsource import Block
 
@@ -88,25 +86,15 @@ class Pipeline:
                 number += count(b"\n", prev, start)
                 prev = start
                 numbers.append(number)
-        ts = self.timestamps
-        located = []
-        keep = located.append
-        kept_numbers: list[int] = []
-        for index, text in enumerate(texts):
-            # the rest of is_candidate (the line holds a gate): a summary must be useful
-            if GATE_DISCONNECT in text and useless_summary(text):
-                continue
-            where = locate(text, ts)
-            if where is not None:
-                keep(where)
-                if numbers is not None:
-                    kept_numbers.append(numbers[index])
-        records = list(starmap(parse_message, located))
+        indexes, records = parse_candidates(texts, self.timestamps)
         out: list[Event] = []
         feed = self.correlator.feed_into
-        for record, number in zip(records, kept_numbers if numbers is not None else repeat(0)):
-            if record is not None:
-                feed(record, number, out)
+        if numbers is None:
+            for record in records:
+                feed(record, 0, out)
+        else:
+            for index, record in zip(indexes, records):
+                feed(record, numbers[index], out)
         if block.count is None:
             block.count = data.count(b"\n", block.start, block.end) + 1
         return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from ..addresses import normalize_ip
@@ -143,40 +144,54 @@ def parse_line(text: str, ts: TimestampParser | None = None) -> Record | None:
 
 def parse_candidate(text: str, ts: TimestampParser | None = None) -> Record | None:
     """parse_line without the gate (for callers that already tested ``is_candidate``)."""
-    located = locate(text, ts)
-    return None if located is None else parse_message(*located)
+    _indexes, located = locate_all((text,), ts)
+    return parse_message(*located[0]) if located else None
 
 
-def locate(text: str, ts: TimestampParser | None = None) -> tuple | None:
-    """The first half of ``parse_candidate``: ``(header, message, time)`` of a line whose program one of the
-    parsers wants, else None; ``parse_message(*located)`` is the second half. (The detector runs each half
-    over a whole block of lines in turn: two short loops run faster than one long one.)"""
+def locate_all(texts: Iterable[str], ts: TimestampParser | None = None) -> tuple[list[int], list[tuple]]:
+    """The first stage of parsing candidate lines (each holds a gate substring; the rest of the gate, a
+    useless ``disconnect from`` summary, is checked here): ``(indexes, located)``, where ``located`` holds a
+    ``(header, message, time)`` for each text whose program one of the parsers wants (``indexes``: its
+    position in ``texts``); ``parse_message(*one)`` is the second stage.
+
+    Block readers run each stage over a whole block before the next one: two short loops, each staying in
+    the CPU's caches and branch predictors, run faster than one long loop that parses line after line.
+    """
     global _default_ts  # noqa: PLW0603 - one lazily created parser anchored on the first call's clock
     if ts is None:
         if _default_ts is None:
             _default_ts = TimestampParser()
         ts = _default_ts
-    if text.endswith(("\n", "\r")):
-        text = text.rstrip("\r\n")
-    when = ts.seconds.get(text[:16])  # the first step of ts.split, inlined: a stamp seen this second
-    if when is not None:
-        pos = 16
-    else:
-        when, pos = ts.split(text)
-    end = text.find(": ", pos) + 2
-    if end < 2 or end - pos > _HEADER_MAX:
-        return None
-    head = text[pos:end]
-    header = _headers.get(head, _MISSING)
-    if header is _MISSING:
-        header = _header(head)
-    if header is None:
-        return None
-    return header, text[end:], when
+    seconds = ts.seconds
+    split = ts.split
+    headers = _headers
+    indexes: list[int] = []
+    located: list[tuple] = []
+    for index, text in enumerate(texts):
+        if GATE_DISCONNECT in text and useless_summary(text):
+            continue  # the rest of is_candidate: a summary must be useful
+        if text.endswith(("\n", "\r")):
+            text = text.rstrip("\r\n")  # noqa: PLW2901
+        when = seconds.get(text[:16])  # the first step of ts.split, inlined: a stamp seen this second
+        if when is not None:
+            pos = 16
+        else:
+            when, pos = split(text)
+        end = text.find(": ", pos) + 2
+        if end < 2 or end - pos > _HEADER_MAX:
+            continue
+        head = text[pos:end]
+        header = headers.get(head, _MISSING)
+        if header is _MISSING:
+            header = _header(head)
+        if header is not None:
+            indexes.append(index)
+            located.append((header, text[end:], when))
+    return indexes, located
 
 
 def parse_message(header: tuple, msg: str, when: float | None) -> Record | None:
-    """The Record of a message after its header (see ``locate``)."""
+    """The Record of a message after its header (see ``locate_all``)."""
     where, host, pid, proto = header
     if where == _POSTFIX:
         return _postfix(msg, when, host, pid)

@@ -9,10 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from datetime import tzinfo
+from itertools import compress, starmap
 
 from .correlate import Correlator
 from .events import Event
-from .lines import no_auth_only, parse_candidate, useless_summary
+from .lines import Record, locate_all, no_auth_only, parse_candidate, parse_message, useless_summary
 from .patterns import (
     DC_NO_AUTH,
     GATE_AFTER_AUTH,
@@ -101,6 +102,16 @@ def candidate_lines(
     return sorted(spans.items())
 
 
+def parse_candidates(texts: list[str], ts: TimestampParser) -> tuple[list[int], list[Record]]:
+    """The Records of candidate lines (each holds a gate substring), in stages over the whole list (see
+    ``lines.locate_all``): ``(indexes, records)``, ``indexes[k]`` the position in ``texts`` of
+    ``records[k]``."""
+    indexes, located = locate_all(texts, ts)
+    records = list(starmap(parse_message, located))
+    # Records are non-empty tuples: the lines that gave one are selected in C
+    return list(compress(indexes, records)), list(filter(None, records))
+
+
 def parse_text(
     text: str,
     *,
@@ -123,18 +134,19 @@ def parse_text(
     out: list[Event] = []
     count = text.count
     find = text.find
+    numbers = []
+    texts = []
     line = start_line
     prev = 0
     for start in candidate_starts(text, info):
         line += count("\n", prev, start)
         prev = start
+        numbers.append(line)
         end = find("\n", start)
-        one = text[start:] if end < 0 else text[start:end]
-        if GATE_DISCONNECT in one and useless_summary(one):
-            continue
-        rec = parse_candidate(one, ts)
-        if rec is not None:
-            feed(rec, line, out)
+        texts.append(text[start:] if end < 0 else text[start:end])
+    indexes, records = parse_candidates(texts, ts)
+    for index, record in zip(indexes, records):
+        feed(record, numbers[index], out)
     if flush if flush is not None else correlator is None:
         out.extend(corr.flush())
     return out
