@@ -9,12 +9,11 @@ from __future__ import annotations
 import gc
 import ipaddress
 from collections.abc import Iterable
-from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
 from ..addresses import aggregate, is_ignored, normalize_ip, parse_networks
 from ..errors import ConfigError
-from ..parser.events import AUTH_FAILURE, AUTH_SUCCESS, Event
+from ..parser.events import AUTH_FAILURE, AUTH_SUCCESS, Event, iso_utc
 from .config import PolicyConfig
 
 MAX_USERS_PER_ADDRESS = 50  # usernames remembered per address (the report shows at most these)
@@ -78,11 +77,8 @@ class Decisions(NamedTuple):
     accounts: list
 
 
-def iso(ts: float | None) -> str | None:
-    """POSIX seconds -> ISO 8601 UTC with ``Z``; None stays None."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat().replace("+00:00", "Z")
+_new = tuple.__new__  # a NamedTuple from a tuple of all its fields, without its Python-level __new__
+iso = iso_utc  # POSIX seconds -> ISO 8601 UTC with ``Z``; None stays None
 
 
 def _span(seconds: float) -> str:
@@ -188,6 +184,8 @@ class Tracker:
         self._keep = max(config.maxretry, config.slow_maxretry)
         self._horizon = max(config.findtime, config.slow_findtime if config.slow_maxretry else 0)
         self._idle = max(self._horizon, config.targeted_findtime)
+        slow = f", {config.slow_maxretry} in {_span(config.slow_findtime)}" if config.slow_maxretry else ""
+        self._thresholds = f"{config.maxretry} in {_span(config.findtime)}{slow}"  # of every "watch" reason
 
     # ---- feeding ---------------------------------------------------------------------------
 
@@ -550,7 +548,6 @@ class Tracker:
         return Decisions(offenders, accounts)
 
     def _offender(self, key: str, rec: _Record, banned_now: bool) -> Offender:
-        cfg = self.config
         if rec.flags & _IGNORED:
             decision, reason, until = IGNORED, "address in an ignored network: never banned", None
         elif rec.flags & _PROTECTED:
@@ -558,21 +555,22 @@ class Tracker:
         elif rec.ban_until is not None and (banned_now or rec.ban_until > rec.last):
             decision, reason, until = BAN, rec.reason or "banned", rec.ban_until
         else:
-            fast = f"{cfg.maxretry} in {_span(cfg.findtime)}"
-            slow = f", {cfg.slow_maxretry} in {_span(cfg.slow_findtime)}" if cfg.slow_maxretry else ""
-            reason = f"{rec.failures} failures, below the thresholds ({fast}{slow})"
+            reason = f"{rec.failures} failures, below the thresholds ({self._thresholds})"
             decision, until = WATCH, None
-        return Offender(
-            key,
-            rec.failures,
-            sorted(rec.services),
-            sorted(rec.users),
-            iso(rec.first),
-            iso(rec.last),
-            decision,
-            reason,
-            iso(until),
-            rec.bans,
+        return _new(
+            Offender,
+            (
+                key,
+                rec.failures,
+                sorted(rec.services),
+                sorted(rec.users),
+                iso_utc(rec.first),
+                iso_utc(rec.last),
+                decision,
+                reason,
+                None if until is None else iso_utc(until),
+                rec.bans,
+            ),
         )
 
     # ---- lifecycle and persistence -------------------------------------------------------

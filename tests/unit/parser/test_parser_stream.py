@@ -8,10 +8,12 @@ import hashlib
 import json
 import subprocess
 import sys
-from datetime import timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mail_bruteforce_guard.parser.correlate import Correlator
 from mail_bruteforce_guard.parser.events import AUTH_FAILURE, Event, event_to_json, iso_utc
 from mail_bruteforce_guard.parser.stream import candidate_starts, parse_lines, parse_text
@@ -92,6 +94,14 @@ def test_event_to_json() -> None:
     assert iso_utc(1795680498.0) == "2026-11-26T08:08:18Z"
     assert iso_utc(1795680498.9999999) == "2026-11-26T08:08:19Z"
     json.dumps(event_to_json(e))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.one_of(st.integers(0, 4102444799).map(float), st.floats(0, 4102444799, allow_nan=False)))
+def test_iso_utc_is_datetimes_iso_format(when: float) -> None:
+    """The cached-date formatter writes what datetime writes (microseconds rounded half to even)."""
+    stamp = datetime.fromtimestamp(when, timezone.utc).isoformat().replace("+00:00", "Z")
+    assert iso_utc(when) == stamp
 
 
 # --- the generator itself -------------------------------------------------------------------------------------
