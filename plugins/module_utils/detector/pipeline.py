@@ -86,6 +86,8 @@ class Pipeline:
                 number += count(b"\n", prev, start)
                 prev = start
                 numbers.append(number)
+            if block.count is None:
+                block.count = number - first + count(b"\n", prev, block.end) + 1
         indexes, records = parse_candidates(texts, self.timestamps)
         out: list[Event] = []
         feed = self.correlator.feed_into
