@@ -15,10 +15,10 @@ import io
 import json
 import math
 from collections import Counter, defaultdict, deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from itertools import chain, compress, repeat
-from operator import eq, itemgetter, ne, not_
+from operator import add, eq, itemgetter, ne, not_
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -119,11 +119,13 @@ def _check_offender(host: str, index: int, off: Any, where: str) -> None:
 
 
 _get_ip = itemgetter("ip")
-# One record's values as one tuple, read in a single C call (itemgetter with several keys). A record without
-# one of these keys raises KeyError: such input takes the slow path (_plain_entries), which fills in defaults.
-_get_values = itemgetter(
-    "failures", "services", "usernames", "first_seen", "last_seen", "decision", "ban_until"
-)
+_get_rank = itemgetter("host_count", "failures")
+# The keys of one record's values, read in a single C call (itemgetter with several keys). A record without
+# one of them raises KeyError: such input takes the slow path (_plain_entries), which fills in defaults.
+_KEYS = ("failures", "services", "usernames", "first_seen", "last_seen", "decision", "ban_until")
+_get_values = itemgetter(*_KEYS)
+# Each address's records are stored flat in one list, _STRIDE items per record: (host, *values).
+_STRIDE = 1 + len(_KEYS)
 _STR = frozenset((str,))
 _INT = frozenset((int,))
 _LIST = frozenset((list,))
@@ -131,8 +133,11 @@ _TIME = frozenset((str, type(None)))
 
 
 def _types_ok(column: Any, allowed: frozenset) -> bool:
-    """Whole-column exact-type check in C; subclasses (Ansible's tagged values) fail it: slow path."""
-    return allowed.issuperset(map(type, column))  # stops at the first other type, builds no set
+    """Whole-column exact-type check in C; subclasses (Ansible's tagged values) fail it: slow path.
+
+    A set of the (one or two) types seen is quicker than ``allowed.issuperset(map(...))`` per element.
+    """
+    return set(map(type, column)) <= allowed
 
 
 def _drain(iterator: Any) -> None:
@@ -152,88 +157,122 @@ def _validate_all(entries: list, where: str) -> None:
                 _check_offender(host, index, off, where)
 
 
+def _getters(offenders: list) -> tuple[Any, Any]:
+    """(_get_ip, _get_values) for one report, holding the key objects of its first record when it has them.
+
+    JSON decoding gives every record of a report the same key objects: a lookup with the very object the
+    dict holds is an identity hit, one with an equal string compares the characters. Lookups by equal keys
+    still work for records with other key objects (or none of these keys: KeyError, slow path).
+    """
+    first = offenders[0] if offenders else None
+    if type(first) is not dict:
+        return _get_ip, _get_values
+    same = {key: key for key in first if type(key) is str}
+    return itemgetter(same.get("ip", "ip")), itemgetter(*[same.get(key, key) for key in _KEYS])
+
+
 def _check_columns(failures: Any, service_lists: Any, user_lists: Any, times: Any) -> tuple[list, list]:
     """The checks of _check_offender over whole columns, in C; returns every service and every username.
 
     Raises _BadInputError if any record would fail _check_offender (the addresses are checked in _group).
-    Lists are flattened before their strings are checked: each pass then reads objects that do not depend
-    on each other, which lets the CPU fetch many at once (the records are all over memory).
+    Lists are flattened (``list.extend``, no iterator per list) before their strings are checked: each pass
+    then reads objects that do not depend on each other, which lets the CPU fetch many at once.
     """
     if not (
         _types_ok(failures, _INT)
         and min(failures, default=0) >= 0
-        and _types_ok(service_lists, _LIST)
-        and _types_ok(user_lists, _LIST)
+        and _types_ok(chain(service_lists, user_lists), _LIST)
         and _types_ok(times, _TIME)
     ):
         raise _BadInputError
-    every_service = list(chain.from_iterable(service_lists))
-    every_username = list(chain.from_iterable(user_lists))
+    every_service: list = []
+    _drain(map(every_service.extend, service_lists))
+    every_username: list = []
+    _drain(map(every_username.extend, user_lists))
     if not _types_ok(chain(every_service, every_username), _STR):
         raise _BadInputError
     return every_service, every_username
 
 
-def _seen_often(entries: list, min_hosts: int) -> frozenset | None:
-    """With min_hosts > 1, the addresses listed by at least min_hosts records (a cheap C-level count that
-    spares the grouping most addresses of one host); None when every address counts."""
-    if min_hosts <= 1:
-        return None
-    counts: Counter = Counter()
-    for _host, report, error in entries:
-        if error is None:
-            counts.update(map(_get_ip, report["offenders"]))
-    return frozenset(ip for ip, count in counts.items() if count >= min_hosts)
-
-
-def _check_records(offenders: list) -> None:
+def _check_records(offenders: list, get_values: Any) -> None:
     """Check records that are not grouped (their address is on too few hosts) as _merge_address would."""
     if offenders:
         failures, service_lists, user_lists, firsts, lasts, _decisions, untils = zip(
-            *map(_get_values, offenders)
+            *map(get_values, offenders)
         )
         _check_columns(failures, service_lists, user_lists, chain(firsts, lasts, untils))
 
 
-def _group(entries: list, keep: frozenset | None = None) -> dict:
-    """Address -> its records as a flat list ``[host, values, host, values, ...]``, hosts in sorted order.
+def _host_columns(entries: list) -> Iterator[tuple[str, list, Any, list]]:
+    """(host, offenders, get_values, addresses) of each reporting host, hosts in sorted order.
+
+    The addresses are read here, once, and checked (non-empty plain strings).
+    """
+    for host, report, error in sorted(entries, key=itemgetter(0)):
+        if error is None:
+            offenders = report["offenders"]
+            get_ip, get_values = _getters(offenders)
+            ips = list(map(get_ip, offenders))
+            if not (_types_ok(ips, _STR) and all(ips)):
+                raise _BadInputError
+            yield str(host), offenders, get_values, ips
+
+
+def _group(entries: list, min_hosts: int = 1) -> dict:
+    """Address -> its records as one flat list ``[host, *values, host, *values, ...]``, hosts in sorted order.
 
     With a million records the merge is bound by memory traffic more than by Python: the records and the
     strings and lists they hold do not fit in the CPU caches, so what counts is how often each is touched
     once it has left them. Here each record is read once, in the order JSON decoding laid it out, by C code
-    only: ``_get_values`` copies its seven values into one tuple and ``list.extend`` appends (host, tuple)
-    to its address's list (``zip`` reuses its pair, so no other object is made per record). The addresses
-    are checked here; the values are checked per address in _merge_address, where they are read anyway.
-    With ``keep``, records of other addresses are only checked.
+    only: ``get_values`` copies its seven values into one tuple, ``add`` puts the host in front (both tuples
+    come from the free list and go back to it at once) and ``list.extend`` appends the eight items to its
+    address's list. No object is kept per record: a kept tuple per record would be a million objects for
+    the garbage collector's lists (unlinking each one writes to its neighbours, all over memory) and one
+    more place to read per record in the merge. The values are checked per address in _merge_address,
+    where they are read anyway.
+
+    With min_hosts > 1 the addresses listed by fewer than min_hosts records (a C-level count over the
+    addresses already read) are left out of the grouping, their records only checked: in a real fleet
+    most addresses are seen by one host.
     """
+    hosts: Iterable = _host_columns(entries)
+    keep = None
+    if min_hosts > 1:
+        hosts = list(hosts)
+        counts: Counter = Counter()
+        for _host, _offenders, _get_values, ips in hosts:
+            counts.update(ips)
+        keep = frozenset(ip for ip, count in counts.items() if count >= min_hosts)
     rows: dict = defaultdict(list)
     grouped = rows.__getitem__
-    for host, report, error in sorted(entries, key=itemgetter(0)):
-        if error is None:
-            offenders = report["offenders"]
-            ips = list(map(_get_ip, offenders))
-            if not (_types_ok(ips, _STR) and all(ips)):
-                raise _BadInputError
-            if keep is not None:
-                wanted = list(map(keep.__contains__, ips))
-                _check_records(list(compress(offenders, map(not_, wanted))))
-                offenders = list(compress(offenders, wanted))
-                ips = list(compress(ips, wanted))
-            pairs = zip(repeat(str(host)), map(_get_values, offenders))
-            _drain(map(list.extend, map(grouped, ips), pairs))
+    for host, offenders, get_values, ips in hosts:
+        if keep is not None:
+            wanted = list(map(keep.__contains__, ips))
+            _check_records(list(compress(offenders, map(not_, wanted))), get_values)
+            offenders = list(compress(offenders, wanted))  # noqa: PLW2901
+            ips = list(compress(ips, wanted))  # noqa: PLW2901
+        records = map(add, repeat((host,)), map(get_values, offenders))
+        _drain(map(list.extend, map(grouped, ips), records))
     return rows
 
 
 def _merge_address(ip: str, rows: list, min_hosts: int) -> dict | None:
     """The fleet offender of one address (None when ignored on every host or below min_hosts).
 
-    The address's ~50 records are read from all over memory: the column checks come first (every record,
-    before any is dropped as ignored or for min_hosts) and bring them into the cache for the folds that
-    follow, each a C call over a column.
+    ``rows`` is the address's flat list from _group: each column is one slice of it (no per-record object
+    to read or free). The address's ~50 records are read from all over memory: the slices touch each value
+    once, the column checks come next (every record, before any is dropped as ignored or for min_hosts) and
+    the folds that follow, each a C call over a column, find them in the cache.
     """
-    owners = rows[0::2]
-    failures, service_lists, user_lists, firsts, lasts, decisions, untils = zip(*rows[1::2])
-    rows.clear()  # frees the record tuples now, while they are in the cache
+    owners = rows[0::_STRIDE]
+    failures = rows[1::_STRIDE]
+    service_lists = rows[2::_STRIDE]
+    user_lists = rows[3::_STRIDE]
+    firsts = rows[4::_STRIDE]
+    lasts = rows[5::_STRIDE]
+    decisions = rows[6::_STRIDE]
+    untils = rows[7::_STRIDE]
+    rows.clear()  # its items are all in the columns
     every_service, every_username = _check_columns(
         failures, service_lists, user_lists, chain(firsts, lasts, untils)
     )
@@ -259,9 +298,10 @@ def _merge_address(ip: str, rows: list, min_hosts: int) -> dict | None:
     ban_until = None  # ISO 8601 times in one format compare as strings
     if "ban" in decisions:
         banned = list(map(eq, decisions, repeat("ban")))
-        banned_on = sorted(set(compress(owners, banned)))
+        banned_on = list(dict.fromkeys(compress(owners, banned)))  # owners are in sorted order
         ban_until = max(filter(None, compress(untils, banned)), default=None)
-    hosts = list(per_host)  # sorted, and per_host in that order: _group reads the hosts in order
+    # sorted, and per_host in that order: _group reads the hosts in order
+    hosts = owners if len(per_host) == len(owners) else list(per_host)
     total = sum(failures)
     return {
         "ip": ip,
@@ -318,10 +358,13 @@ def _merge(reports: Any, min_hosts: Any, where: str) -> tuple[list, list]:
 
 def _fold(entries: list, min_hosts: int) -> list:
     """The sorted fleet offenders (each address's record tuples are freed as soon as it is merged)."""
-    rows = _group(entries, _seen_often(entries, min_hosts))
+    rows = _group(entries, min_hosts)
     results = map(_merge_address, rows, rows.values(), repeat(min_hosts))
-    merged = [entry for entry in results if entry is not None]
-    merged.sort(key=lambda o: (-o["host_count"], -o["failures"], o["ip"]))
+    merged = list(filter(None, results))  # (entries are non-empty dicts)
+    # by host count, then failures, both descending, then by address: two sorts with C-level keys (the
+    # second keeps the order of the first among equal keys, reverse=True included)
+    merged.sort(key=_get_ip)
+    merged.sort(key=_get_rank, reverse=True)
     return merged
 
 

@@ -6,6 +6,9 @@ record of an address below min_hosts and a falsy bad value are checked like any 
 
 from __future__ import annotations
 
+import json
+from collections import OrderedDict
+
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.filter.fleet import fleet_merge
@@ -157,3 +160,85 @@ def test_error_exactly_when_a_record_is_bad(reports, min_hosts):
     else:
         with pytest.raises(AnsibleFilterError, match="offender #"):
             fleet_merge(reports, min_hosts=min_hosts)
+
+
+# ---- record layouts the fast path meets (key objects, first records, repeated addresses) ----------------
+
+
+def test_json_decoded_and_literal_reports_merge_alike():
+    # JSON decoding shares one key object between the records of a report (the fast path looks keys up with
+    # the first record's own objects); literal and separately decoded reports have other key objects
+    first = [rec(failures=2, usernames=["bob"]), rec("192.0.2.2", decision="ban", ban_until=T2)]
+    reports = {
+        "a": json.loads(json.dumps(first)),
+        "b": [json.loads(json.dumps(rec(failures=3))), rec("192.0.2.2", usernames=["carol", "alice"])],
+        "c": [rec(failures=4, services=["dovecot"])],
+    }
+    assert fleet_merge(reports) == reference_merge(reports, 1)
+    assert fleet_merge(reports)[0]["per_host"] == {"a": 2, "b": 3, "c": 4}
+
+
+def test_first_record_without_optional_keys_then_full_records():
+    # the first record's keys give the look-ups; a later record with more keys is still read right
+    reports = {"a": [{"ip": "192.0.2.1", "failures": 2}, rec("192.0.2.2", failures=5)], "b": [rec()]}
+    merged = {o["ip"]: o for o in fleet_merge(reports)}
+    assert merged["192.0.2.1"]["per_host"] == {"a": 2, "b": 1}
+    assert merged["192.0.2.1"]["usernames"] == ["alice"]
+    assert merged["192.0.2.2"]["failures"] == 5
+
+
+def test_first_record_not_a_mapping_is_named():
+    with pytest.raises(AnsibleFilterError, match=r"host 'a' offender #1 must be a mapping, got str"):
+        fleet_merge({"a": ["192.0.2.1", rec()]})
+
+
+def test_mapping_records_that_are_not_dicts():
+    reports = {"a": [OrderedDict(rec(failures=2))], "b": [OrderedDict(rec(decision="ban", ban_until=T2))]}
+    (entry,) = fleet_merge(reports)
+    assert entry["per_host"] == {"a": 2, "b": 1} and entry["banned_on"] == ["b"]
+
+
+def test_repeated_ban_records_of_one_host_name_it_once():
+    reports = {
+        "b": [rec(decision="ban", ban_until=T1), rec(failures=2, decision="ban", ban_until=T2)],
+        "a": [rec(decision="ban", ban_until=None)],
+        "c": [rec(decision="watch")],
+    }
+    (entry,) = fleet_merge(reports)
+    assert entry["banned_on"] == ["a", "b"]
+    assert entry["hosts"] == ["a", "b", "c"] and entry["per_host"] == {"a": 1, "b": 3, "c": 1}
+    assert entry["ban_until"] == T2
+
+
+def test_order_by_hosts_then_failures_then_address():
+    reports = {
+        "a": [rec("192.0.2.9", failures=5), rec("192.0.2.3", failures=5), rec("192.0.2.1", failures=9)],
+        "b": [rec("192.0.2.7", failures=1), rec("192.0.2.5", failures=1)],
+    }
+    order = [(o["ip"], o["host_count"], o["failures"]) for o in fleet_merge(reports)]
+    assert order == [
+        ("192.0.2.1", 1, 9),
+        ("192.0.2.3", 1, 5),
+        ("192.0.2.9", 1, 5),
+        ("192.0.2.5", 1, 1),
+        ("192.0.2.7", 1, 1),
+    ]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(["m1", "m2", "m3"]), st.lists(_record(), max_size=5), max_size=3),
+    st.integers(1, 3),
+    st.sets(st.sampled_from(["m1", "m2", "m3"])),
+)
+def test_json_decoded_reports_match_reference(reports, min_hosts, decoded):
+    # some hosts' reports through JSON (shared key objects, as Ansible hands them over), the others literal
+    mixed = {
+        host: json.loads(json.dumps(records)) if host in decoded else records
+        for host, records in reports.items()
+    }
+    if all(_valid(r) for records in reports.values() for r in records):
+        assert fleet_merge(mixed, min_hosts=min_hosts) == reference_merge(reports, min_hosts)
+    else:
+        with pytest.raises(AnsibleFilterError, match="offender #"):
+            fleet_merge(mixed, min_hosts=min_hosts)
