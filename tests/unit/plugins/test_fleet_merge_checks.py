@@ -11,6 +11,7 @@ from collections import OrderedDict
 
 import pytest
 from ansible.errors import AnsibleFilterError
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.filter import fleet
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.filter.fleet import fleet_merge
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -242,3 +243,24 @@ def test_json_decoded_reports_match_reference(reports, min_hosts, decoded):
     else:
         with pytest.raises(AnsibleFilterError, match="offender #"):
             fleet_merge(mixed, min_hosts=min_hosts)
+
+
+@pytest.mark.parametrize(("shared", "left_out"), [(0, True), (200, False)])
+def test_min_hosts_leave_out_or_merge_then_drop_agree(shared, left_out, monkeypatch):
+    """With min_hosts > 1 the merge either leaves the addresses on too few hosts out before grouping (many
+    addresses are) or groups them and drops them (few are): same result, same checks, either way."""
+    reports = {
+        host: [rec(f"198.51.{i // 200}.{i % 200}", failures=i + 1) for i in range(shared)]
+        + [rec(f"203.0.{h}.{i}") for i in range(8)]
+        for h, host in enumerate(("a", "b", "c"))
+    }
+    checked = []
+    real_check = fleet._check_records
+    monkeypatch.setattr(fleet, "_check_records", lambda *a: checked.append(1) or real_check(*a))
+    merged = fleet_merge(reports, min_hosts=2)
+    assert bool(checked) is left_out  # which way the merge went
+    assert merged == reference_merge(reports, 2)
+    assert len(merged) == shared
+    reports["b"].append(rec("192.0.2.77", services="postfix"))  # on one host: dropped, still checked
+    with pytest.raises(AnsibleFilterError, match=r"host 'b' offender #\d+ .*'services' must be a list"):
+        fleet_merge(reports, min_hosts=2)
