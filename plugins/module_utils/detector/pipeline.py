@@ -10,7 +10,7 @@ from ..parser.events import Event
 from ..parser.lines import is_candidate, parse_candidate
 from ..parser.stream import candidate_lines, iter_events, parse_candidates
 from ..parser.timestamps import TimestampParser
-from .logsource import Block
+from .logsource import Block, count_newlines
 
 
 class Pipeline:
@@ -98,7 +98,7 @@ class Pipeline:
             for index, record in zip(indexes, records):
                 feed(record, numbers[index], out)
         if block.count is None:
-            block.count = data.count(b"\n", block.start, block.end) + 1
+            block.count = count_newlines(data, block.start, block.end) + 1
         return out
 
     def flush(self, until: float | None = None) -> list[Event]:

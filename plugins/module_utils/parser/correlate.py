@@ -166,7 +166,7 @@ class Correlator:
         # from the front here leaves only items this record (fed at ``t``) cannot outdate.
         held = self._held
         cutoff = t - HOLD
-        if held and (held[0].t < cutoff or len(held) > MAX_HELD):
+        if held and held[0].t < cutoff:
             self._release(cutoff, out)
         kind = rec.kind  # the most frequent kinds first
         if kind in _PF_FAILURES:
@@ -196,6 +196,8 @@ class Correlator:
         self._fed += 1
         if self._fed & 4095 == 0:
             self._evict()
+            if len(held) > MAX_HELD:  # the memory bound (a log whose clock stands still), checked at times
+                self._release(cutoff, out)
 
     def flush(self, until: float | None = None) -> list[Event]:
         """Release held events (all of them, or those older than ``until``): call at the end of input."""

@@ -5,17 +5,19 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import random
 import resource
 import shutil
 import subprocess
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from mail_bruteforce_guard.detector.logsource import (
     MAX_LINE,
     FileSource,
     JournalSource,
+    count_newlines,
     journal_line,
     rotated_files,
 )
@@ -315,3 +317,40 @@ def test_incremental_reading_never_loses_or_repeats_a_line(tmp_path_factory, pie
     complete = written[: written.rfind(b"\n") + 1] if b"\n" in written else b""
     expected = [line.decode("utf-8", "replace") for line in complete.split(b"\n")[:-1]]
     assert got == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 300_000),
+    st.integers(-10, 300_010),
+    st.integers(-10, 300_010),
+    st.sampled_from([0.0, 0.01, 0.5]),
+)
+@example(1, 300_000, 0, 299_000, 0.01)  # large spans: the translate path, with and without edges
+@example(2, 300_000, 70_000, 300_000, 0.5)
+@example(3, 200_000, 1, 200_000, 0.0)
+@example(4, 131_072, -5, 131_073, 0.01)  # out of range: bytes.count semantics
+def test_count_newlines_is_bytes_count(seed: int, size: int, start: int, end: int, density: float) -> None:
+    """The translate-based count gives exactly ``bytes.count`` for any span, large or small, in or out of
+    range (the edges of the object are taken off)."""
+    rng = random.Random(seed)
+    raw = bytearray(rng.randbytes(size))
+    for at in rng.sample(range(size), int(size * density)):
+        raw[at] = 10
+    data = bytes(raw)
+    assert count_newlines(data, start, end) == data.count(b"\n", start, end)
+    assert count_newlines(data) == data.count(b"\n")
+    assert count_newlines(data, max(start, 0)) == data.count(b"\n", max(start, 0))
+
+
+def test_count_newlines_of_a_block_span() -> None:
+    """A block as _iter_batches makes it: after the first newline, up to (not including) the last one."""
+    data = (
+        b"tail of a carried line\n"
+        + b"".join(b"Nov 26 08:08:18 mx line %d\n" % i for i in range(9000))
+        + b"part"
+    )
+    start, end = data.find(b"\n") + 1, data.rfind(b"\n")
+    assert end - start >= 1 << 16
+    assert count_newlines(data, start, end) == data.count(b"\n", start, end) == 8999

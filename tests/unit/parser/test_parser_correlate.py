@@ -369,3 +369,17 @@ def test_pam_unix_and_dovecot_pam_line_are_one_attempt() -> None:
     events = run(lines)
     assert failures(events) == {IP: 2}
     assert [e.user for e in events] == ["carol", "carol"]
+
+
+def test_held_events_are_bounded_when_the_clock_stands_still(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines that all carry one second are never released by time: the MAX_HELD bound (checked every 4,096
+    records) releases the oldest ones, in line order, and every event still comes out exactly once."""
+    monkeypatch.setattr(correlate, "MAX_HELD", 100)
+    corr = Correlator(info=False)
+    lines = [warn(5.0, f"198.51.100.{i % 200}", pid=1000 + i) for i in range(10000)]
+    released = list(parse_lines(lines, now=NOW, tz=UTC, correlator=corr))
+    assert len(corr._held) <= 100 + 4096
+    assert len(released) >= 10000 - 100 - 4096
+    everything = released + corr.flush()
+    assert [e.line for e in everything] == list(range(1, 10001))
+    assert {e.kind for e in everything} == {AUTH_FAILURE}
