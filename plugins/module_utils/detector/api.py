@@ -15,8 +15,8 @@ from typing import Any, Callable
 from ..errors import ConfigError, MbgError
 from ..firewall.base import Ban, normalize_target
 from ..firewall.enforce import Enforcer, make_backend
-from ..parser.events import Event
-from ..policy.tracker import Tracker, iso
+from ..parser.events import Event, iso_utc
+from ..policy.tracker import Tracker
 from .config import Config, load_config
 from .logsource import FileSource, JournalSource
 from .pipeline import HOLD, Pipeline
@@ -257,7 +257,7 @@ def status(config: Config, *, now: float | None = None, warn: Warn = stderr_warn
         bans.append(
             {
                 "address": address,
-                "until": iso(until),
+                "until": iso_utc(until),
                 "remaining": int(until - now),
                 "reason": entry.get("reason", ""),
                 "count": entry.get("count", 1),
@@ -270,7 +270,9 @@ def status(config: Config, *, now: float | None = None, warn: Warn = stderr_warn
         "bans": bans,
         "mode": config.mode,
         "state_dir": config.state_dir,
-        "saved_at": iso(state.get("saved_at")) if isinstance(state.get("saved_at"), (int, float)) else None,
+        "saved_at": iso_utc(state.get("saved_at"))
+        if isinstance(state.get("saved_at"), (int, float))
+        else None,
         "logs": logs,
         "tracked_addresses": len(tracker.get("records", {})) if isinstance(tracker, dict) else 0,
     }
@@ -298,7 +300,7 @@ def _ban_end(duration: Any, until: Any, now: float, bantime: int) -> float:
         if isinstance(until, bool) or not isinstance(until, (int, float)) or not math.isfinite(until):
             raise ConfigError(f"ban end (until) must be POSIX seconds, got {until!r}")
         if until <= now:
-            raise ConfigError(f"ban end (until) {iso(until)} is not in the future")
+            raise ConfigError(f"ban end (until) {iso_utc(until)} is not in the future")
         return float(until)
     duration = bantime if duration is None else duration
     if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
@@ -382,7 +384,7 @@ def _ban(config: Config, bans: list[Ban], dry_run: bool, now: float, warn: Warn)
         "changed": bool(kept) and not dry_run,
         "added": [b.address for b in kept],
         "refused": [r._asdict() for r in result.refused],
-        "until": iso(max(b.until for b in bans)),
+        "until": iso_utc(max(b.until for b in bans)),
         "dry_run": dry_run,
         "mode": config.mode,
     }

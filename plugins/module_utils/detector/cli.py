@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, NoReturn
 
 from ..errors import ConfigError, MbgError
-from ..policy.tracker import iso
+from ..parser.events import iso_utc
 from ..version import __version__
 from .api import ban, load_config, parse_files, report, restore, scan, status, unban
 from .config import Config
@@ -148,7 +148,7 @@ def _cmd_parse(args: argparse.Namespace) -> int:
     out = sys.stdout
     for path, event in parse_files(args.files, now=now):
         record = event._asdict()
-        record["time"] = iso(event.time)
+        record["time"] = iso_utc(event.time)
         if args.json:
             record = {"file": path, **record}
             out.write(json.dumps(record, ensure_ascii=False) + "\n")

@@ -143,7 +143,8 @@ def parse_line(text: str, ts: TimestampParser | None = None) -> Record | None:
 
 
 def parse_candidate(text: str, ts: TimestampParser | None = None) -> Record | None:
-    """parse_line without the gate (for callers that already tested ``is_candidate``)."""
+    """parse_line without the substring gate (for callers that already tested it): None for a line no
+    parser wants, a useless ``disconnect from`` summary included."""
     _indexes, located = locate_all((text,), ts)
     return parse_message(*located[0]) if located else None
 

@@ -13,12 +13,11 @@ from itertools import compress, starmap
 
 from .correlate import Correlator
 from .events import Event
-from .lines import Record, locate_all, no_auth_only, parse_candidate, parse_message, useless_summary
+from .lines import Record, locate_all, no_auth_only, parse_candidate, parse_message
 from .patterns import (
     DC_NO_AUTH,
     GATE_AFTER_AUTH,
     GATE_AUTH,
-    GATE_DISCONNECT,
     GATE_LOGIN,
     GATE_SASL_USER,
 )
@@ -38,15 +37,11 @@ _GATES_FIND_COUNTED = tuple(g for g in _GATES_FIND if g != GATE_AFTER_AUTH.encod
 # without info kinds, an "auth" that is part of Dovecot's "(no auth attempts" does not make a candidate (the
 # search goes on to the line's next "auth": lines.is_candidate(text, info=False) on raw bytes)
 _NO_AUTH_AT = DC_NO_AUTH.find(GATE_AUTH)
+_NO_AUTH_HEAD, _NO_AUTH_TAIL = (re.escape(part).encode("ascii") for part in DC_NO_AUTH.split(GATE_AUTH))
+_AUTH = re.escape(GATE_AUTH).encode("ascii")
+# "auth", unless "(no " stands before it and " attempts" after it
 _GATE_LINE_RES_COUNTED = (
-    re.compile(
-        re.escape(GATE_AUTH.encode("ascii"))
-        + b"(?!(?<="
-        + re.escape(DC_NO_AUTH[: _NO_AUTH_AT + len(GATE_AUTH)].encode("ascii"))
-        + b")"
-        + re.escape(DC_NO_AUTH[_NO_AUTH_AT + len(GATE_AUTH) :].encode("ascii"))
-        + b")[^\n]*"
-    ),
+    re.compile(_AUTH + b"(?!(?<=" + _NO_AUTH_HEAD + _AUTH + b")" + _NO_AUTH_TAIL + b")[^\n]*"),
     _GATE_LINE_RES[1],
 )
 
@@ -185,11 +180,14 @@ def iter_events(
     feed = corr.feed
     info = corr.info
     for number, text in enumerate(lines, start_line):
-        # the gate of lines.is_candidate, inlined: most lines of a mail log stop here
-        if GATE_AUTH in text and (info or not no_auth_only(text)):
-            if GATE_DISCONNECT in text and useless_summary(text):
-                continue
-        elif not (GATE_SASL_USER in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text):
+        # the substring gate of lines.is_candidate, inlined: most lines of a mail log stop here (the rest of
+        # the gate, a useless disconnect summary, gives None in parse_candidate)
+        if not (
+            (GATE_AUTH in text and (info or not no_auth_only(text)))
+            or GATE_SASL_USER in text
+            or GATE_LOGIN in text
+            or GATE_AFTER_AUTH in text
+        ):
             continue
         rec = parse_candidate(text, ts)
         if rec is not None:

@@ -78,7 +78,6 @@ class Decisions(NamedTuple):
 
 
 _new = tuple.__new__  # a NamedTuple from a tuple of all its fields, without its Python-level __new__
-iso = iso_utc  # POSIX seconds -> ISO 8601 UTC with ``Z``; None stays None
 
 
 def _span(seconds: float) -> str:
@@ -380,7 +379,7 @@ class Tracker:
     def timeline(self) -> dict[str, int]:
         """Failures per UTC hour, oldest first: ``{"2026-11-26T17:00:00Z": 12, ...}`` (ignored addresses
         excluded; at most the newest ``TIMELINE_HOURS`` hours of log time)."""
-        return {iso(h): self.hours[h] for h in sorted(self.hours)}
+        return {iso_utc(h): self.hours[h] for h in sorted(self.hours)}
 
     def _ban(self, key: str, rec: _Record, t: float, failures: int, *, span: float, kind: str) -> None:
         cfg = self.config

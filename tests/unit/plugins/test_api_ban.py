@@ -28,7 +28,7 @@ def saved(cfg) -> dict:
 def test_ban_until_is_an_absolute_end(cfg):
     result = api.ban(cfg, ["198.51.100.7"], until=NOW + 5000.5, reason="r", now=NOW, warn=print)
     assert result["changed"] is True and result["added"] == ["198.51.100.7"]
-    assert result["until"] == api.iso(NOW + 5000.5)
+    assert result["until"] == api.iso_utc(NOW + 5000.5)
     assert saved(cfg)["198.51.100.7"]["until"] == NOW + 5000.5
     assert saved(cfg)["198.51.100.7"]["reason"] == "r"
 
@@ -69,7 +69,7 @@ def test_ban_each_one_batch_with_own_ends_and_reasons(cfg):
     )
     assert result["added"] == ["198.51.100.7", "2001:db8::1"]
     assert [r["address"] for r in result["refused"]] == ["192.0.2.10"]
-    assert result["until"] == api.iso(NOW + 300)
+    assert result["until"] == api.iso_utc(NOW + 300)
     bans = saved(cfg)
     assert set(bans) == {"198.51.100.7", "2001:db8::1"}
     assert (bans["198.51.100.7"]["until"], bans["198.51.100.7"]["reason"]) == (NOW + 200, "later")
