@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 # The distribution's python3 by default: Debian builds it with PGO and LTO (a plain source build such as pyenv's
-# runs this project's hot loops about a quarter slower), and it is the interpreter the role runs the detector
+# runs this project's hot loops measurably slower), and it is the interpreter the role runs the detector
 # with on Debian hosts and fail2ban runs on. PYTHON=... overrides (ansible-core needs 3.11 or later).
 if [ -n "${PYTHON:-}" ]; then
   PY=$PYTHON

@@ -50,8 +50,8 @@ def parse_files(
     read_any = False
     for path in paths:
         source = FileSource(path, None, warn=warn)
-        for lineno, text in source:
-            for event in pipeline.feed(lineno, text):
+        for first, batch in source.batches():  # the scan's block path, numbering the lines
+            for event in pipeline.feed_batch(first, batch):
                 yield path, event
         for event in pipeline.flush():  # each file on its own: events belong to the file they came from
             yield path, event

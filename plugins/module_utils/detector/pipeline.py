@@ -7,18 +7,17 @@ from typing import Any, Callable
 
 from ..parser.correlate import HOLD, Correlator
 from ..parser.events import Event
-from ..parser.lines import is_candidate, parse_candidate
 from ..parser.stream import candidate_lines, iter_events, parse_candidates
 from ..parser.timestamps import TimestampParser
 from .logsource import Block, count_newlines
 
 
 class Pipeline:
-    """``feed(line_number, text)`` returns the events that became final; ``state()`` is JSON-ready.
+    """``feed_batch(first, lines)`` returns the events that became final; ``state()`` is JSON-ready.
 
     ``now`` anchors the year of year-less timestamps; ``info`` keeps informational kinds (``parse``);
-    ``numbered=False`` gives the events of raw blocks line number 0 (a scan never shows them, and counting
-    the newlines before each candidate line is a tenth of its time): ``Block.count`` is still exact.
+    ``numbered=False`` gives the events of raw blocks line number 0 (a scan never shows them, and it saves
+    counting the newlines before each candidate line): ``Block.count`` is still exact.
     """
 
     def __init__(
@@ -36,15 +35,6 @@ class Pipeline:
         self.correlator = Correlator.from_dict(state, info=info) if state else Correlator(info=info)
         if warn is not None and state and not _restored(state, self.correlator):
             warn("correlator state in the state file is damaged or outdated: starting it afresh")
-
-    def feed(self, line: int, text: str) -> list[Event]:
-        """Events released by one line (most lines release none)."""
-        if not is_candidate(text, self.info):
-            return []
-        record = parse_candidate(text, self.timestamps)
-        if record is None:
-            return []
-        return self.correlator.feed(record, line)
 
     def feed_batch(self, first: int, lines: list | Block) -> list[Event]:
         """Events released by consecutive lines numbered from ``first`` (the hot loop of a scan): a list of

@@ -69,16 +69,6 @@ class TimestampParser:
             return known, 16
         if len(line) < 16:
             return None, 0
-        # a new second of a minute seen before ("Nov 26 08:08" cached; ISO keys have no space at 3)
-        base = self._cache.get(line[:12])
-        if base is not None and line[3] == " " and line[12] == ":" and line[15] == " ":
-            sec = line[13:15]
-            if sec.isdecimal():
-                when = base + int(sec)
-                if len(self.seconds) >= _CACHE_MAX:
-                    self.seconds.clear()
-                self.seconds[stamp] = when
-                return when, 16
         first = line[0]
         # RFC 3164 "Nov 26 08:08:18 " (the common case: fixed columns, cached per minute and per second)
         if line[3] == " " and line[6] == " " and line[9] == ":" and line[12] == ":" and line[15] == " ":
