@@ -46,18 +46,16 @@ class _Counter:
         self.lines = 0
 
 
-_NOT_NEWLINE = bytes(range(10)) + bytes(range(11, 256))
-
-
 def count_newlines(data: bytes, start: int = 0, end: int | None = None) -> int:
-    """``data.count(b"\\n", start, end)``, faster on a large span: CPython deletes all other bytes
-    (``translate``) faster than it counts one byte value. ``translate`` takes the whole object, so the
-    newlines outside the span are counted and taken off instead of copying the span."""
+    """``data.count(b"\\n", start, end)``, faster on a large span: CPython deletes one byte value with
+    ``memchr`` (``replace``) faster than it counts it byte by byte. ``replace`` takes the whole object, so
+    the newlines outside the span are counted and taken off instead of copying the span."""
     if end is None:
         end = len(data)
     if end - start < 1 << 16 or type(data) is not bytes or start < 0 or end > len(data):
         return data.count(b"\n", start, end)
-    return len(data.translate(None, _NOT_NEWLINE)) - data.count(b"\n", 0, start) - data.count(b"\n", end)
+    deleted = len(data) - len(data.replace(b"\n", b""))
+    return deleted - data.count(b"\n", 0, start) - data.count(b"\n", end)
 
 
 class Block:

@@ -20,11 +20,8 @@ from .patterns import (
     DC_SESSION_RE,
     GATE_AFTER_AUTH,
     GATE_AUTH,
-    GATE_AUTH_COUNT,
-    GATE_DISCONNECT,
+    GATE_AUTH_RES,
     GATE_LOGIN,
-    GATE_RCPT,
-    GATE_RCPT_NONE,
     GATE_SASL_USER,
     HEADER_RE,
     PAM_RUSER,
@@ -33,6 +30,8 @@ from .patterns import (
     PF_BAD_MECH,
     PF_DISCONNECT_RE,
     PF_LOST_AUTH_SERVER,
+    PF_RCPT,
+    PF_RCPT_NONE,
     PF_SASL_FAIL_RE,
     PF_SASL_USER_SEP,
     PF_SUCCESS_RE,
@@ -99,40 +98,13 @@ _ips: dict[str, str | None] = {}  # address text -> normalize_ip(text) (a pure f
 def is_candidate(text: str, info: bool = True) -> bool:
     """The cheap gate: False for lines that cannot be an event (most lines of a mail log).
 
-    ``info=False`` (callers that drop informational kinds) also turns away a line whose every "auth" is
-    Dovecot's ``(no auth attempts``, unless another gate holds: it can only be that informational kind.
+    A gate "auth" is one of ``patterns.GATE_AUTH_RES[info]``: not the counters of an smtpd summary that
+    cannot add anything and, with ``info=False`` (callers that drop informational kinds), not the "auth" of
+    Dovecot's ``(no auth attempts``, which can only give that informational kind.
     """
-    if GATE_AUTH in text and (info or not no_auth_only(text)):
-        return GATE_DISCONNECT not in text or not useless_summary(text)
+    if GATE_AUTH in text and GATE_AUTH_RES[info].search(text) is not None:
+        return True
     return GATE_SASL_USER in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text
-
-
-def no_auth_only(text: str) -> bool:
-    """True when every "auth" of ``text`` is part of Dovecot's ``(no auth attempts`` (at least one)."""
-    return DC_NO_AUTH in text and text.count(GATE_AUTH) == text.count(DC_NO_AUTH)
-
-
-def useless_summary(text: str) -> bool:
-    """True for an smtpd ``disconnect from`` summary that cannot add anything (not ``useful_summary``).
-
-    Only a line whose message starts with ``disconnect from`` right after the header (the line's first
-    ": ") is a summary: those words inside a username never make a failure line look like one.
-    """
-    i = text.find(GATE_DISCONNECT)
-    return i >= 2 and text.find(": ") == i - 2 and not useful_summary(text)
-
-
-def useful_summary(text: str) -> bool:
-    """Whether an smtpd ``disconnect from`` line can add anything: False when it has no ``auth=`` counter,
-    or when every AUTH succeeded and a recipient was accepted (then the queue file was opened and the
-    ``client=..., sasl_username=`` line already reported the login): the bulk of a submission server's log."""
-    i = text.find(GATE_AUTH_COUNT)
-    if i < 0:
-        return False
-    end = text.find(" ", i + 6)
-    if "/" in text[i + 6 : end if end > 0 else len(text)]:
-        return True  # some AUTH failed
-    return GATE_RCPT not in text or GATE_RCPT_NONE in text
 
 
 def parse_line(text: str, ts: TimestampParser | None = None) -> Record | None:
@@ -150,8 +122,8 @@ def parse_candidate(text: str, ts: TimestampParser | None = None) -> Record | No
 
 
 def locate_all(texts: Iterable[str], ts: TimestampParser | None = None) -> tuple[list[int], list[tuple]]:
-    """The first stage of parsing candidate lines (each holds a gate substring; the rest of the gate, a
-    useless ``disconnect from`` summary, is checked here): ``(indexes, located)``, where ``located`` holds a
+    """The first stage of parsing candidate lines (each holds a gate substring): ``(indexes, located)``,
+    where ``located`` holds a
     ``(header, message, time)`` for each text whose program one of the parsers wants (``indexes``: its
     position in ``texts``); ``parse_message(*one)`` is the second stage.
 
@@ -169,8 +141,6 @@ def locate_all(texts: Iterable[str], ts: TimestampParser | None = None) -> tuple
     indexes: list[int] = []
     located: list[tuple] = []
     for index, text in enumerate(texts):
-        if GATE_DISCONNECT in text and useless_summary(text):
-            continue  # the rest of is_candidate: a summary must be useful
         if text.endswith(("\n", "\r")):
             text = text.rstrip("\r\n")  # noqa: PLW2901
         when = seconds.get(text[:16])  # the first step of ts.split, inlined: a stamp seen this second
@@ -311,7 +281,12 @@ def _postfix(msg: str, when: float | None, host: str, pid: int | None) -> Record
         if a is None or ip is None:
             return None
         ok = int(a.group(1))
-        attempts = ok if a.group(2) is None else int(a.group(2))
+        if a.group(2) is None:  # every AUTH succeeded
+            if PF_RCPT in counters and PF_RCPT_NONE not in counters:
+                return None  # and a recipient was accepted: the client= line reported the login
+            attempts = ok
+        else:
+            attempts = int(a.group(2))
         failures = max(0, attempts - ok)
         return _new(
             Record, (when, SMTPD_SUMMARY, "postfix", "smtp", ip, None, failures, pid, host, None, ok, "")
@@ -462,8 +437,9 @@ def _auth_process(msg: str, start: int, driver: str, when: float | None, host: s
         ip = _ip(raw)
     if ip is None:
         return None
-    return Record(
-        when, AUTH_PROCESS_FAILURE, "dovecot", None, ip, _user(inner[:c]), 1, None, host, session, 0, driver
+    user = _user(inner[:c])
+    return _new(
+        Record, (when, AUTH_PROCESS_FAILURE, "dovecot", None, ip, user, 1, None, host, session, 0, driver)
     )
 
 
@@ -521,11 +497,16 @@ def _plesk(msg: str, when: float | None, host: str) -> Record | None:
                 user = user[:end]
             elif user.endswith("'"):
                 user = user[:-1]
-            return Record(when, PLESK_FAILURE, "plesk", "smtp", None, _user(user), 1, None, host)
+            return _new(
+                Record, (when, PLESK_FAILURE, "plesk", "smtp", None, _user(user), 1, None, host, None, 0, "")
+            )
     if msg.startswith(PLESK_NO_USER):
         user = msg[len(PLESK_NO_USER) :]
         end = user.rfind(PLESK_NO_USER_TAIL)
         if end < 0:
             return None
-        return Record(when, PLESK_FAILURE, "plesk", "smtp", None, _user(user[:end]), 1, None, host)
+        return _new(
+            Record,
+            (when, PLESK_FAILURE, "plesk", "smtp", None, _user(user[:end]), 1, None, host, None, 0, ""),
+        )
     return None

@@ -23,10 +23,25 @@ GATE_SASL_USER = (
 )
 GATE_LOGIN = "Login: "  # Dovecot successful login
 GATE_AFTER_AUTH = "after AUTH"  # too many errors after AUTH
-GATE_DISCONNECT = "disconnect from "  # smtpd session end: only its auth=N/M summary matters
-GATE_AUTH_COUNT = " auth="
-GATE_RCPT = " rcpt="  # in a summary: recipients accepted/attempted
-GATE_RCPT_NONE = " rcpt=0"
+DC_NO_AUTH = "(no auth attempts"  # Dovecot's informational disconnect: no password was tried
+
+# Not every "auth" makes a line a candidate (these are the gate's own regexes, searched for with their
+# literal "auth" prefix; the lookaheads after it are bounded, so a hostile line costs linear time):
+# * the start of the counters that end an smtpd ``disconnect from`` summary in which every AUTH succeeded and
+#   a recipient was accepted ("... auth=1 mail=1 rcpt=1 data=1 quit=1 commands=5"): the queue file was
+#   opened, so the ``client=..., sasl_username=`` line already reported that login (the bulk of a
+#   submission server's log). Only counters may follow it to the end of the line, at most 40 of them.
+#   The summary's parser applies the same rule (a gate only saves work; it never decides alone);
+# * for callers without informational kinds, the "auth" of Dovecot's ``(no auth attempts``.
+_PF_COUNTER = r" [a-z_]{1,24}=[0-9]{1,9}(?:/[0-9]{1,9})?"  # "name=N" or "name=N/M" of a summary
+_SUMMARY_DONE = r"(?!(?==[0-9]{1,6}(?:" + _PF_COUNTER + r"){0,40}\r?(?:\n|\Z))(?=[^\n]*? rcpt=[1-9]))"
+_NO_AUTH_HEAD, _NO_AUTH_TAIL = (re.escape(part) for part in DC_NO_AUTH.split(GATE_AUTH))
+_NOT_NO_AUTH = r"(?!(?<=" + _NO_AUTH_HEAD + GATE_AUTH + r")" + _NO_AUTH_TAIL + r")"
+GATE_AUTH_PATTERNS = {  # info kinds wanted -> the pattern of a gate "auth" (str; callers compile it)
+    True: GATE_AUTH + _SUMMARY_DONE,
+    False: GATE_AUTH + _NOT_NO_AUTH + _SUMMARY_DONE,
+}
+GATE_AUTH_RES = {info: re.compile(pattern) for info, pattern in GATE_AUTH_PATTERNS.items()}
 
 # --- timestamps ---------------------------------------------------------------------------------------------
 # RFC 3339 / rsyslog high precision ("2026-11-26T17:29:09.818109+00:00 ") and "2026-11-26 08:08:18 " (local)
@@ -49,9 +64,7 @@ PF_SASL_FAIL_RE = re.compile(
     r"warning: " + _PF_CLIENT + r": SASL ([A-Za-z0-9_-]{1,40}) authentication failed:"
 )
 # the summary: only "name=N" or "name=N/M" counters follow the client field
-PF_DISCONNECT_RE = re.compile(
-    r"disconnect from " + _PF_CLIENT + r"((?: [a-z_]{1,24}=\d{1,9}(?:/\d{1,9})?){1,40})$"
-)
+PF_DISCONNECT_RE = re.compile(r"disconnect from " + _PF_CLIENT + r"((?:" + _PF_COUNTER + r"){1,40})$")
 PF_TOO_MANY_RE = re.compile(r"too many errors after AUTH from " + _PF_CLIENT + r"$")
 PF_SUCCESS_RE = re.compile(
     r"[0-9A-Za-z]{1,32}: client=" + _PF_CLIENT + r", (?:orig_client=[^\s,]{0,300}, )?"
@@ -59,6 +72,9 @@ PF_SUCCESS_RE = re.compile(
 )
 # auth=1 (all succeeded) or auth=0/3 (succeeded/attempted) in the disconnect summary
 PF_AUTH_COUNT_RE = re.compile(r" auth=(\d{1,6})(?:/(\d{1,6}))?(?: |$)")
+# a summary's recipients counter: accepted (or accepted/attempted); the first number 0 means none accepted
+PF_RCPT = " rcpt="
+PF_RCPT_NONE = " rcpt=0"
 PF_SASL_USER_SEP = ", sasl_username="
 PF_LOST_AUTH_SERVER = "Connection lost to authentication server"
 PF_BAD_MECH = "Invalid authentication mechanism"
@@ -68,7 +84,6 @@ DC_LOGIN_PREFIXES = ("imap-login: ", "pop3-login: ", "submission-login: ", "mana
 DC_LEVEL_PREFIXES = ("Info: ", "Warning: ", "Error: ", "Debug: ")
 # "(auth failed, 3 attempts in 12 secs)" inside the dovecot-written reason, before the field list
 DC_AUTH_FAILED_RE = re.compile(r"\(auth failed, (\d{1,6}) attempts?(?: in \d{1,9} secs?)?\)")
-DC_NO_AUTH = "(no auth attempts"  # Dovecot's informational disconnect: no password was tried
 DC_PROXY_FAILED = "(proxy dest auth failed)"
 DC_PLAINTEXT_REFUSED = ("(tried to use disabled plaintext auth)", "(tried to use disallowed plaintext auth)")
 # auth process line prefix up to "driver(": "auth: ", "auth-worker(304): ", "Info: ",

@@ -13,14 +13,8 @@ from itertools import compress, starmap
 
 from .correlate import Correlator
 from .events import Event
-from .lines import Record, locate_all, no_auth_only, parse_candidate, parse_message
-from .patterns import (
-    DC_NO_AUTH,
-    GATE_AFTER_AUTH,
-    GATE_AUTH,
-    GATE_LOGIN,
-    GATE_SASL_USER,
-)
+from .lines import Record, is_candidate, locate_all, parse_candidate, parse_message
+from .patterns import GATE_AFTER_AUTH, GATE_AUTH, GATE_AUTH_PATTERNS, GATE_LOGIN, GATE_SASL_USER
 from .timestamps import TimestampParser
 
 _GATES = (GATE_AUTH, GATE_SASL_USER, GATE_LOGIN, GATE_AFTER_AUTH)
@@ -28,39 +22,31 @@ _GATES = (GATE_AUTH, GATE_SASL_USER, GATE_LOGIN, GATE_AFTER_AUTH)
 # removes ASCII characters, so a line's bytes contain a gate exactly when its decoded text does
 _GATES_BYTES = tuple(gate.encode("ascii") for gate in _GATES)
 # a gate and the rest of its line: one finditer pass yields each line once, with its end (the fastest
-# search for "auth" and "Login: "; bytes.find is faster for the long, rare gates)
-_GATE_LINE_RES = tuple(re.compile(re.escape(gate) + rb"[^\n]*") for gate in _GATES_BYTES[::2])
+# search for "auth" and "Login: "; bytes.find is faster for the long, rare gates). Which "auth" is a gate
+# (patterns.GATE_AUTH_PATTERNS) depends on whether informational kinds are wanted.
+_LOGIN_LINE_RE = re.compile(re.escape(_GATES_BYTES[2]) + rb"[^\n]*")
+_GATE_LINE_RES = {
+    info: (re.compile(pattern.encode("ascii") + rb"[^\n]*"), _LOGIN_LINE_RE)
+    for info, pattern in GATE_AUTH_PATTERNS.items()
+}
+_GATE_LINE_TEXT_RES = {info: re.compile(pattern + "[^\n]*") for info, pattern in GATE_AUTH_PATTERNS.items()}
 _GATES_FIND = _GATES_BYTES[1::2]
 # "too many errors after AUTH" is informational only (the attempts were counted already): without info
 # kinds its search pass over the block is skipped
 _GATES_FIND_COUNTED = tuple(g for g in _GATES_FIND if g != GATE_AFTER_AUTH.encode("ascii"))
-# without info kinds, an "auth" that is part of Dovecot's "(no auth attempts" does not make a candidate (the
-# search goes on to the line's next "auth": lines.is_candidate(text, info=False) on raw bytes)
-_NO_AUTH_AT = DC_NO_AUTH.find(GATE_AUTH)
-_NO_AUTH_HEAD, _NO_AUTH_TAIL = (re.escape(part).encode("ascii") for part in DC_NO_AUTH.split(GATE_AUTH))
-_AUTH = re.escape(GATE_AUTH).encode("ascii")
-# "auth", unless "(no " stands before it and " attempts" after it
-_GATE_LINE_RES_COUNTED = (
-    re.compile(_AUTH + b"(?!(?<=" + _NO_AUTH_HEAD + _AUTH + b")" + _NO_AUTH_TAIL + b")[^\n]*"),
-    _GATE_LINE_RES[1],
-)
 
 
 def candidate_starts(text: str, info: bool = True) -> list[int]:
-    """Sorted start offsets of the lines of ``text`` that contain a gate substring (``info=False``: an
-    "auth" of Dovecot's ``(no auth attempts`` does not count, as in ``lines.is_candidate``)."""
+    """Sorted start offsets of the lines of ``text`` that pass the gate of ``lines.is_candidate``."""
     starts = set()
     add = starts.add
     find = text.find
     rfind = text.rfind
-    startswith = text.startswith
-    for gate in _GATES:
-        skip_no_auth = not info and gate == GATE_AUTH
+    for m in _GATE_LINE_TEXT_RES[info].finditer(text):
+        add(rfind("\n", 0, m.start()) + 1)
+    for gate in _GATES[1:]:
         i = find(gate)
         while i >= 0:
-            if skip_no_auth and startswith(DC_NO_AUTH, i - _NO_AUTH_AT):
-                i = find(gate, i + 1)
-                continue
             add(rfind("\n", 0, i) + 1)
             nl = find("\n", i)
             if nl < 0:
@@ -73,16 +59,16 @@ def candidate_lines(
     data: bytes, info: bool = True, start: int = 0, end: int | None = None
 ) -> list[tuple[int, int]]:
     """(start, end) offsets, in order, of the lines of ``data[start:end]`` (raw bytes of complete lines;
-    ``start`` is 0 or follows a newline) that contain a gate substring; a line's end is the offset of its
-    newline (or ``end``). ``info=False`` leaves out the lines only informational kinds come from
-    (``too many errors after AUTH``)."""
+    ``start`` is 0 or follows a newline) that pass the gate of ``lines.is_candidate``; a line's end is the
+    offset of its newline (or ``end``). ``info=False`` also leaves out the lines only informational kinds
+    come from (``too many errors after AUTH``)."""
     if end is None:
         end = len(data)
     spans: dict[int, int] = {}
     rfind = data.rfind
     find = data.find
     low = start - 1 if start else 0  # rfind from the newline before the block: it starts the first line
-    for gate_line in _GATE_LINE_RES if info else _GATE_LINE_RES_COUNTED:
+    for gate_line in _GATE_LINE_RES[info]:
         for m in gate_line.finditer(data, start, end):
             at, stop = m.span()
             spans[rfind(b"\n", low, at) + 1] = stop
@@ -180,14 +166,10 @@ def iter_events(
     feed = corr.feed
     info = corr.info
     for number, text in enumerate(lines, start_line):
-        # the substring gate of lines.is_candidate, inlined: most lines of a mail log stop here (the rest of
-        # the gate, a useless disconnect summary, gives None in parse_candidate)
+        # the substring tests of lines.is_candidate first, inlined: most lines of a mail log stop here
         if not (
-            (GATE_AUTH in text and (info or not no_auth_only(text)))
-            or GATE_SASL_USER in text
-            or GATE_LOGIN in text
-            or GATE_AFTER_AUTH in text
-        ):
+            GATE_AUTH in text or GATE_SASL_USER in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text
+        ) or not is_candidate(text, info):
             continue
         rec = parse_candidate(text, ts)
         if rec is not None:

@@ -327,12 +327,12 @@ def test_incremental_reading_never_loses_or_repeats_a_line(tmp_path_factory, pie
     st.integers(-10, 300_010),
     st.sampled_from([0.0, 0.01, 0.5]),
 )
-@example(1, 300_000, 0, 299_000, 0.01)  # large spans: the translate path, with and without edges
+@example(1, 300_000, 0, 299_000, 0.01)  # large spans: the replace path, with and without edges
 @example(2, 300_000, 70_000, 300_000, 0.5)
 @example(3, 200_000, 1, 200_000, 0.0)
 @example(4, 131_072, -5, 131_073, 0.01)  # out of range: bytes.count semantics
 def test_count_newlines_is_bytes_count(seed: int, size: int, start: int, end: int, density: float) -> None:
-    """The translate-based count gives exactly ``bytes.count`` for any span, large or small, in or out of
+    """The replace-based count gives exactly ``bytes.count`` for any span, large or small, in or out of
     range (the edges of the object are taken off)."""
     rng = random.Random(seed)
     raw = bytearray(rng.randbytes(size))

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mail_bruteforce_guard.parser import lines
-from mail_bruteforce_guard.parser.lines import is_candidate, no_auth_only, useless_summary
-from mail_bruteforce_guard.parser.patterns import HEADER_RE
-from mail_bruteforce_guard.parser.stream import _GATES, candidate_lines, candidate_starts
+from mail_bruteforce_guard.parser.lines import is_candidate, parse_line
+from mail_bruteforce_guard.parser.patterns import DC_NO_AUTH, HEADER_RE
+from mail_bruteforce_guard.parser.stream import candidate_lines, candidate_starts
+from mail_bruteforce_guard.parser.timestamps import TimestampParser
 
 PIECES = ["mail", "mx-1.example", " ", ":", ": ", "[", "]", "(", ")", "postfix/smtpd", "dovecot",
           "imap-login", "plesk_saslauthd", "auth", "12345", "0", "٣", "\t", "é", "x" * 70, "a:b"]  # fmt: skip
@@ -40,30 +42,82 @@ def test_header_cache_pid_forms() -> None:
     assert lines._header("h[1] dovecot[2]: ") == (lines._DOVECOT, "h[1]", 2, None)
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.lists(st.sampled_from([b"auth", b"AUTH", b"after AUTH", b"sasl_username=", b"Login: ", b"Login:",
-                                 b"disconnect from ", b"x", b" ", b"\n", b"\xe2\x82", b"\xff", b"au", b"th"]),
-                max_size=30))  # fmt: skip
-def test_bytes_gate_finds_the_candidate_lines(parts: list) -> None:
+def _counter_ok(counter: str) -> bool:
+    """``name=N`` or ``name=N/M`` of an smtpd summary (ASCII: 1-24 of [a-z_], 1-9 digits each)."""
+    name, eq, value = counter.partition("=")
+    numbers = value.split("/")
+    return (
+        bool(eq)
+        and 1 <= len(name) <= 24
+        and all(c in "abcdefghijklmnopqrstuvwxyz_" for c in name)
+        and len(numbers) <= 2
+        and all(1 <= len(n) <= 9 and n.isascii() and n.isdigit() for n in numbers)
+    )
+
+
+def done_summary_at(line: str, i: int) -> bool:
+    """The reference of the gate's rule, in plain string operations: the "auth" at ``i`` starts the
+    counters that end an smtpd summary in which every AUTH succeeded and a recipient was accepted."""
+    tail = line[i + 4 :]
+    if tail.endswith("\r"):
+        tail = tail[:-1]
+    if not tail.startswith("="):
+        return False
+    first, *counters = tail[1:].split(" ")
+    if not (1 <= len(first) <= 6 and first.isascii() and first.isdigit()) or len(counters) > 40:
+        return False
+    if not all(_counter_ok(c) for c in counters):
+        return False
+    return any(c.startswith("rcpt=") and c[5] in "123456789" for c in counters)
+
+
+def reference_gate(line: str, info: bool, after_auth: bool = True) -> bool:
+    """lines.is_candidate, spelled out: a gate "auth" is neither a done summary's counters nor (without
+    info kinds) the "auth" of Dovecot's "(no auth attempts"; the other gates are plain substrings."""
+    i = line.find("auth")
+    while i >= 0:
+        in_no_auth = line.startswith(DC_NO_AUTH, i - DC_NO_AUTH.find("auth"))
+        if not done_summary_at(line, i) and (info or not in_no_auth):
+            return True
+        i = line.find("auth", i + 1)
+    return "sasl_username=" in line or "Login: " in line or (after_auth and "after AUTH" in line)
+
+
+def _line_starts(data: bytes) -> list[int]:
+    return [0] + [i + 1 for i, byte in enumerate(data) if byte == 10]
+
+
+GATE_PIECES = [b"auth", b"AUTH", b"after AUTH", b"sasl_username=", b"Login: ", b"Login:", b"disconnect from ",
+               b"x", b" ", b"\n", b"\r", b"\xe2\x82", b"\xff", b"au", b"th", b"(no auth attempts", b"(no ",
+               b" attempts", b"=1", b"/2", b" rcpt=1", b" rcpt=0", b" mail=1", b" auth=1", b"=", b"9", b" ",
+               "٣".encode()]  # fmt: skip
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.sampled_from(GATE_PIECES), max_size=30), st.booleans())
+def test_the_three_gates_agree_with_the_reference(parts: list, info: bool) -> None:
+    """The byte gate (blocks), the text gate (parse_text) and the line gate (is_candidate) keep exactly
+    the lines of the reference gate (the byte gate without info kinds leaves out "after AUTH" too)."""
     data = b"".join(parts)
     texts = data.decode("utf-8", "replace").split("\n")
-    starts = [0]
-    for i, byte in enumerate(data):
-        if byte == 10:
-            starts.append(i + 1)
-    gated = [start for start, text in zip(starts, texts) if any(g in text for g in _GATES)]
-    spans = candidate_lines(data)
-    assert [s for s, _ in spans] == gated
+    starts = _line_starts(data)
+    assert [is_candidate(text, info) for text in texts] == [reference_gate(text, info) for text in texts]
+    text = "\n".join(texts)
+    text_starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
+    assert candidate_starts(text, info) == [s for s, t in zip(text_starts, texts) if reference_gate(t, info)]
+    spans = candidate_lines(data, info)
+    # the byte gate without info kinds does not search for "after AUTH" (informational only)
+    assert [s for s, _ in spans] == [
+        s for s, t in zip(starts, texts) if reference_gate(t, info, after_auth=info)
+    ]
     for start, end in spans:
         assert data[start:end] == data[start:].split(b"\n", 1)[0]
-    # every line the per-line gate keeps is among them
-    kept = {start for start, text in zip(starts, texts) if is_candidate(text)}
-    assert kept <= set(gated)
 
 
 @settings(max_examples=500, deadline=None)
 @given(st.lists(st.sampled_from([b"auth", b"after AUTH", b"sasl_username=", b"Login: ", b"x", b" ", b"\n",
-                                 b"\xff"]), max_size=30), st.integers(0, 40), st.integers(0, 40))  # fmt: skip
+                                 b"\xff", b"=1", b" rcpt=1"]), max_size=30),
+       st.integers(0, 40), st.integers(0, 40))  # fmt: skip
 def test_bytes_gate_within_bounds_matches_the_gate_of_the_slice(parts: list, cut: int, keep: int) -> None:
     data = b"".join(parts)
     # a block starts at 0 or after a newline and ends before one (or at the end): as logsource builds it
@@ -71,48 +125,9 @@ def test_bytes_gate_within_bounds_matches_the_gate_of_the_slice(parts: list, cut
     start = newlines[cut % len(newlines)] + 1 if newlines and cut else 0
     ends = [i for i in newlines if i >= start] + [len(data)]
     end = ends[keep % len(ends)]
-    inside = candidate_lines(data[start:end])
-    assert candidate_lines(data, True, start, end) == [(s + start, e + start) for s, e in inside]
-    no_info = candidate_lines(data, False, start, end)
-    assert [(s - start, e - start) for s, e in no_info] == [
-        (s, e)
-        for s, e in inside
-        if any(g in data[start + s : start + e] for g in (b"auth", b"sasl_username=", b"Login: "))
-    ]
-
-
-NO_AUTH_PIECES = [b"(no auth attempts", b"(no auth", b"(no ", b"auth", b" attempts", b"au", b"th", b"Login: ",
-                  b"sasl_username=", b"after AUTH", b"x", b" ", b"\n", b"\xff"]  # fmt: skip
-
-
-@settings(max_examples=800, deadline=None)
-@given(st.lists(st.sampled_from(NO_AUTH_PIECES), max_size=30))
-def test_without_info_an_auth_of_no_auth_attempts_is_no_gate(parts: list) -> None:
-    """Without informational kinds a line whose every "auth" is Dovecot's "(no auth attempts" is no
-    candidate unless another gate holds: the same lines for the byte gate, the text gate and the line gate."""
-    data = b"".join(parts)
-    texts = data.decode("utf-8", "replace").split("\n")
-    starts = [0]
-    starts += [i + 1 for i, byte in enumerate(data) if byte == 10]
-
-    def counted_gate(text: str) -> bool:
-        return ("auth" in text and not no_auth_only(text)) or "sasl_username=" in text or "Login: " in text
-
-    expected = [start for start, text in zip(starts, texts) if counted_gate(text)]
-    assert [s for s, _ in candidate_lines(data, False)] == expected
-    text = "\n".join(texts)
-    kept = {
-        start for start, line in zip(_text_starts(text), texts) if counted_gate(line) or "after AUTH" in line
-    }
-    assert candidate_starts(text, info=False) == sorted(kept)
-    for line in texts:
-        if no_auth_only(line) and not any(g in line for g in ("sasl_username=", "Login: ", "after AUTH")):
-            assert not is_candidate(line, info=False)
-            assert is_candidate(line) is ("disconnect from " not in line or not useless_summary(line))
-
-
-def _text_starts(text: str) -> list[int]:
-    return [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
+    for info in (True, False):
+        inside = candidate_lines(data[start:end], info)
+        assert candidate_lines(data, info, start, end) == [(s + start, e + start) for s, e in inside]
 
 
 def test_no_auth_attempts_lines_are_left_out_of_counted_scans_only() -> None:
@@ -128,3 +143,89 @@ def test_no_auth_attempts_lines_are_left_out_of_counted_scans_only() -> None:
     hostile = hostile.replace("user=<>", "user=<(no auth attempts>")
     assert is_candidate(hostile, info=False)
     assert candidate_lines(hostile.encode(), False) == [(0, len(hostile))]
+
+
+SUMMARY = "Nov 26 08:08:18 mail postfix/submission/smtpd[7]: disconnect from {host}[198.51.100.4] {counters}"
+
+
+@pytest.mark.parametrize(
+    ("counters", "gate"),
+    [
+        ("ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6", False),  # the client= line said it all
+        ("ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6\r", False),  # CRLF
+        ("ehlo=1 auth=0/1 mail=1 rcpt=1 data=1 quit=1 commands=6/7", True),  # a failure
+        ("ehlo=1 auth=1 quit=1 commands=3", True),  # no recipient: no client= line
+        ("ehlo=1 auth=1 mail=1 rcpt=0/1 quit=1 commands=4/5", True),
+        ("ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6 x", True),  # not a summary's end
+        ("ehlo=1 auth=1" + " noop=1" * 40 + " rcpt=1", True),  # more counters than a summary has
+    ],
+)
+def test_the_gate_skips_only_summaries_that_add_nothing(counters: str, gate: bool) -> None:
+    line = SUMMARY.format(host="unknown", counters=counters)
+    assert is_candidate(line) is gate
+    assert is_candidate(line, info=False) is gate
+    assert bool(candidate_lines(line.encode())) is gate
+    assert bool(candidate_starts(line)) is gate
+
+
+def test_a_summary_the_gate_lets_through_is_still_dropped_by_its_parser() -> None:
+    """An "auth" in the client's (forward-confirmed) name makes the line a candidate: the summary's parser
+    applies the same rule."""
+    line = SUMMARY.format(host="auth.example.net", counters="ehlo=1 auth=1 mail=1 rcpt=1 quit=1 commands=5")
+    assert is_candidate(line)
+    assert parse_line(line, TimestampParser(1795737600.0)) is None
+    failed = line.replace("auth=1 ", "auth=0/1 ")
+    rec = parse_line(failed, TimestampParser(1795737600.0))
+    assert rec is not None and rec.count == 1 and rec.ip == "198.51.100.4"
+
+
+def test_a_hostile_line_of_counters_costs_linear_time() -> None:
+    """Each gate "auth" looks at no more than 40 counters: a megabyte of them is searched quickly."""
+    import time
+
+    data = b"x: " + b"auth=1 rcpt=1 " * 75_000 + b"\n"
+    started = time.process_time()
+    assert candidate_lines(data) == [(0, len(data) - 1)]
+    assert is_candidate(data.decode())
+    assert time.process_time() - started < 5
+
+
+COUNTER_NAMES = [
+    "ehlo",
+    "auth",
+    "mail",
+    "rcpt",
+    "data",
+    "quit",
+    "commands",
+    "x_y",
+    "a" * 24,
+    "a" * 25,
+    "RCPT",
+    "",
+]
+COUNTER_VALUES = ["0", "1", "12", "0/1", "1/2", "123456789", "1234567890", "1/", "/1", "٣", "1\r", "", "x"]
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    st.sampled_from(["disconnect from x[192.0.2.1] ehlo=1 ", "x: ", "", "(no "]),
+    st.sampled_from(["auth=", "auth=1/2", "auth=1", "auth=0", "auth=1234567", "auth"]),
+    st.lists(st.tuples(st.sampled_from(COUNTER_NAMES), st.sampled_from(COUNTER_VALUES)), max_size=44),
+    st.sampled_from(["", "\r", " ", "\r\r", "\n", "\nauth=1 rcpt=1"]),
+    st.booleans(),
+)
+def test_summary_tails_agree_with_the_reference(
+    head: str, auth: str, counters: list, end: str, info: bool
+) -> None:
+    """Lines built from summary counters (the gate's rule in detail): all three gates agree with the
+    reference."""
+    line = head + auth + "".join(f" {name}={value}" for name, value in counters) + end
+    data = line.encode()
+    texts = line.split("\n")
+    starts = _line_starts(data)
+    assert [is_candidate(text, info) for text in texts] == [reference_gate(text, info) for text in texts]
+    expected = [s for s, t in zip(starts, texts) if reference_gate(t, info)]
+    assert [s for s, _ in candidate_lines(data, info)] == expected
+    text_starts = [0] + [i + 1 for i, char in enumerate(line) if char == "\n"]
+    assert candidate_starts(line, info) == [s for s, t in zip(text_starts, texts) if reference_gate(t, info)]

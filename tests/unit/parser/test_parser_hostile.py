@@ -259,11 +259,11 @@ def test_gate_words_in_a_username_do_not_hide_a_failure(info: bool) -> None:
 
 
 def test_a_real_useless_summary_is_still_skipped_early() -> None:
-    from mail_bruteforce_guard.parser.lines import is_candidate, useless_summary
+    from mail_bruteforce_guard.parser.lines import is_candidate
 
     done = "Nov 26 08:08:18 mail postfix/submission/smtpd[7]: disconnect from x[198.51.100.4] ehlo=1 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=6"
-    assert useless_summary(done) and not is_candidate(done)
-    assert not useless_summary(DISGUISED[0]) and is_candidate(DISGUISED[0])
+    assert not is_candidate(done) and parse_line(done, TS) is None
+    assert all(is_candidate(line) and is_candidate(line, info=False) for line in DISGUISED)
 
 
 PAM_WORDS = "pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser="

@@ -359,6 +359,5 @@ def test_plesk_user_with_the_tail_inside() -> None:
 )
 def test_which_summaries_are_parsed(tail: str, useful: bool) -> None:
     line = f"Nov 26 08:00:00 mail postfix/submission/smtpd[7]: disconnect from unknown[192.0.2.9] {tail}"
-    assert raw.useful_summary(line) is useful
     assert raw.is_candidate(line) is useful
     assert (parse_line(line, TS) is not None) is useful
