@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from ..addresses import normalize_ip
 from .patterns import (
+    DC_AUTH_DRIVERS,
     DC_AUTH_FAILED_RE,
     DC_AUTH_PREFIX_RE,
     DC_AUTH_PROCESS_RE,
@@ -22,7 +23,7 @@ from .patterns import (
     GATE_AUTH,
     GATE_AUTH_RES,
     GATE_LOGIN,
-    GATE_SASL_USER,
+    GATE_SASL_LOGIN,
     HEADER_RE,
     PAM_RUSER,
     PAM_UNIX_FAILURE,
@@ -57,6 +58,8 @@ PLAINTEXT_REFUSED = "plaintext_refused"  # dovecot *-login: (tried to use disabl
 AUTH_PROCESS_FAILURE = "auth_process_failure"  # dovecot auth: passdb(user,ip): unknown user / mismatch
 PLESK_FAILURE = "plesk_failure"  # plesk_saslauthd: failed mail authentication attempt for user 'x'
 
+_AUTH_DRIVERS = frozenset(DC_AUTH_DRIVERS)
+_AUTH_TAILS_FIXED = frozenset(DC_AUTH_TAIL_FIXED)
 _DOVECOT_PROGRAMS = frozenset(("dovecot", "dovecot-auth", "auth", "auth-worker"))
 _LOGIN_PROGRAMS = {p[:-2]: p[:-8] for p in DC_LOGIN_PREFIXES}  # "imap-login" -> "imap"
 _LOGIN_PREFIXES = {p: p[:-8] for p in DC_LOGIN_PREFIXES}  # "imap-login: " -> "imap"
@@ -104,7 +107,7 @@ def is_candidate(text: str, info: bool = True) -> bool:
     """
     if GATE_AUTH in text and GATE_AUTH_RES[info].search(text) is not None:
         return True
-    return GATE_SASL_USER in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text
+    return GATE_SASL_LOGIN in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text
 
 
 def parse_line(text: str, ts: TimestampParser | None = None) -> Record | None:
@@ -330,6 +333,13 @@ def _dovecot(msg: str, when: float | None, host: str) -> Record | None:
     proto = _LOGIN_PREFIXES.get(msg[:cut]) if cut > 1 else None
     if proto is not None:
         return _login(proto, msg[cut:], when, host)
+    if msg.startswith("auth: "):
+        # "auth: DRIVER(", the usual form: what DC_AUTH_PROCESS_RE finds first on it, without running it
+        # (and no pam_unix line: its words would have to follow "auth: " directly, not a driver)
+        paren = msg.find("(", 6)
+        driver = msg[6:paren]
+        if driver in _AUTH_DRIVERS:
+            return _auth_process(msg, paren + 1, driver, when, host)
     i = msg.find(PAM_UNIX_FAILURE)
     if i >= 0 and DC_AUTH_PREFIX_RE.fullmatch(msg, 0, i):
         return _pam_unix(msg, i, when, host)
@@ -406,12 +416,9 @@ def _login_fields(fields: str) -> tuple[str | None, str | None, str | None]:
 def _auth_process(msg: str, start: int, driver: str, when: float | None, host: str) -> Record | None:
     """``driver(USER,IP[,<session>]): <fixed failure message>``; the address is the field after the last
     comma (the username, first, may contain commas, parentheses and addresses)."""
-    close = -1
-    for tail in DC_AUTH_TAIL_FIXED:
-        if msg.endswith(tail):
-            close = len(msg) - len(tail)
-            break
-    else:
+    close = msg.rfind("): ")  # a fixed tail holds its only "): " at its start: the line's last one
+    if msg[close:] not in _AUTH_TAILS_FIXED:
+        close = -1
         for marker in DC_AUTH_TAIL_VARIABLE:
             j = msg.rfind(marker, start)
             if j >= 0 and "): " not in msg[j + len(marker) :] and "," not in msg[j + len(marker) :]:

@@ -18,8 +18,8 @@ import re
 GATE_AUTH = (
     "auth"  # SASL failures, auth=N/M summaries, auth processes, plesk_saslauthd, dovecot "auth failed"
 )
-GATE_SASL_USER = (
-    "sasl_username="  # Postfix successful SASL login (client=..., sasl_method=..., sasl_username=)
+GATE_SASL_LOGIN = (
+    "sasl_method="  # Postfix successful SASL login (client=..., sasl_method=..., sasl_username=)
 )
 GATE_LOGIN = "Login: "  # Dovecot successful login
 GATE_AFTER_AUTH = "after AUTH"  # too many errors after AUTH
@@ -92,10 +92,10 @@ _DC_AUTH_PREFIX = (
     r"(?:auth(?:-worker)?(?:\([^()\s]{0,40}\))?: )?(?:(?:Info|Error|Warning|Debug): )?"
     r"(?:conn [^\s()]{1,80} \([^()\s]{0,80}\): auth(?:-worker)?<\d{1,10}>: )?(?:(?:Info|Error|Debug): )?"
 )
-DC_AUTH_PROCESS_RE = re.compile(
-    _DC_AUTH_PREFIX
-    + r"(passwd-file|passwd|shadow|pam|sql|ldap|checkpassword|bsdauth|vpopmail|lua|oauth2|imap|static)\("
-)
+# passdb drivers ("passwd-file" before its prefix "passwd": the regex alternation tries them in order)
+DC_AUTH_DRIVERS = ("passwd-file", "passwd", "shadow", "pam", "sql", "ldap", "checkpassword", "bsdauth",
+                   "vpopmail", "lua", "oauth2", "imap", "static")  # fmt: skip
+DC_AUTH_PROCESS_RE = re.compile(_DC_AUTH_PREFIX + "(" + "|".join(DC_AUTH_DRIVERS) + r")\(")
 # what may stand before pam_unix's message: the same Dovecot-written prefix, nothing an attacker wrote (a
 # username holding the pam_unix words must not turn a passdb line into a pam_unix one)
 DC_AUTH_PREFIX_RE = re.compile(_DC_AUTH_PREFIX)

@@ -14,10 +14,10 @@ from itertools import compress, starmap
 from .correlate import Correlator
 from .events import Event
 from .lines import Record, is_candidate, locate_all, parse_candidate, parse_message
-from .patterns import GATE_AFTER_AUTH, GATE_AUTH, GATE_AUTH_PATTERNS, GATE_LOGIN, GATE_SASL_USER
+from .patterns import GATE_AFTER_AUTH, GATE_AUTH, GATE_AUTH_PATTERNS, GATE_LOGIN, GATE_SASL_LOGIN
 from .timestamps import TimestampParser
 
-_GATES = (GATE_AUTH, GATE_SASL_USER, GATE_LOGIN, GATE_AFTER_AUTH)
+_GATES = (GATE_AUTH, GATE_SASL_LOGIN, GATE_LOGIN, GATE_AFTER_AUTH)
 # the same gates for raw bytes: they are ASCII, and UTF-8 decoding (errors="replace") neither creates nor
 # removes ASCII characters, so a line's bytes contain a gate exactly when its decoded text does
 _GATES_BYTES = tuple(gate.encode("ascii") for gate in _GATES)
@@ -168,7 +168,7 @@ def iter_events(
     for number, text in enumerate(lines, start_line):
         # the substring tests of lines.is_candidate first, inlined: most lines of a mail log stop here
         if not (
-            GATE_AUTH in text or GATE_SASL_USER in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text
+            GATE_AUTH in text or GATE_SASL_LOGIN in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text
         ) or not is_candidate(text, info):
             continue
         rec = parse_candidate(text, ts)

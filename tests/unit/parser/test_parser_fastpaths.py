@@ -7,7 +7,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mail_bruteforce_guard.parser import lines
 from mail_bruteforce_guard.parser.lines import is_candidate, parse_line
-from mail_bruteforce_guard.parser.patterns import DC_NO_AUTH, HEADER_RE
+from mail_bruteforce_guard.parser.patterns import (
+    DC_AUTH_PREFIX_RE,
+    DC_AUTH_PROCESS_RE,
+    DC_NO_AUTH,
+    HEADER_RE,
+    PAM_UNIX_FAILURE,
+)
 from mail_bruteforce_guard.parser.stream import candidate_lines, candidate_starts
 from mail_bruteforce_guard.parser.timestamps import TimestampParser
 
@@ -80,14 +86,14 @@ def reference_gate(line: str, info: bool, after_auth: bool = True) -> bool:
         if not done_summary_at(line, i) and (info or not in_no_auth):
             return True
         i = line.find("auth", i + 1)
-    return "sasl_username=" in line or "Login: " in line or (after_auth and "after AUTH" in line)
+    return "sasl_method=" in line or "Login: " in line or (after_auth and "after AUTH" in line)
 
 
 def _line_starts(data: bytes) -> list[int]:
     return [0] + [i + 1 for i, byte in enumerate(data) if byte == 10]
 
 
-GATE_PIECES = [b"auth", b"AUTH", b"after AUTH", b"sasl_username=", b"Login: ", b"Login:", b"disconnect from ",
+GATE_PIECES = [b"auth", b"AUTH", b"after AUTH", b"sasl_method=", b"Login: ", b"Login:", b"disconnect from ",
                b"x", b" ", b"\n", b"\r", b"\xe2\x82", b"\xff", b"au", b"th", b"(no auth attempts", b"(no ",
                b" attempts", b"=1", b"/2", b" rcpt=1", b" rcpt=0", b" mail=1", b" auth=1", b"=", b"9", b" ",
                "٣".encode()]  # fmt: skip
@@ -115,7 +121,7 @@ def test_the_three_gates_agree_with_the_reference(parts: list, info: bool) -> No
 
 
 @settings(max_examples=500, deadline=None)
-@given(st.lists(st.sampled_from([b"auth", b"after AUTH", b"sasl_username=", b"Login: ", b"x", b" ", b"\n",
+@given(st.lists(st.sampled_from([b"auth", b"after AUTH", b"sasl_method=", b"Login: ", b"x", b" ", b"\n",
                                  b"\xff", b"=1", b" rcpt=1"]), max_size=30),
        st.integers(0, 40), st.integers(0, 40))  # fmt: skip
 def test_bytes_gate_within_bounds_matches_the_gate_of_the_slice(parts: list, cut: int, keep: int) -> None:
@@ -229,3 +235,30 @@ def test_summary_tails_agree_with_the_reference(
     assert [s for s, _ in candidate_lines(data, info)] == expected
     text_starts = [0] + [i + 1 for i, char in enumerate(line) if char == "\n"]
     assert candidate_starts(line, info) == [s for s, t in zip(text_starts, texts) if reference_gate(t, info)]
+
+
+AUTH_HEADS = ["auth: passwd-file(", "auth: passwd(", "auth: pam(", "auth: sql(", "auth: nosuch(",
+              "auth: ", "auth: Info: passwd-file(", "auth-worker(12): sql(", "auth: passwd-file",
+              "auth: passwd-file: (", "auth: pam_unix(dovecot:auth): authentication failure; "]  # fmt: skip
+AUTH_PIECES = ["pam_unix(dovecot:auth): authentication failure; ", " tty=dovecot ruser=", " rhost=", "(",
+               ")", ",", ": ", "u", "passwd-file(", "): unknown user", "  user="]  # fmt: skip
+AUTH_ENDS = ["", ",203.0.113.5", ",203.0.113.5,<abcDEF12>", ",203.0.113.5,", " rhost=203.0.113.5"]
+AUTH_TAILS = ["): unknown user", "): Password mismatch", "): Password mismatch (given: x)", "", ")", "): "]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.sampled_from(AUTH_HEADS), st.lists(st.sampled_from(AUTH_PIECES), max_size=4),
+       st.sampled_from(AUTH_ENDS), st.sampled_from(AUTH_TAILS))  # fmt: skip
+def test_auth_process_fast_path_agrees_with_the_regex(head: str, pieces: list, end: str, tail: str) -> None:
+    """ "auth: DRIVER(" is decided without DC_AUTH_PROCESS_RE: the same Record as the regex path, and a fixed
+    tail is found by the line's last "): " exactly when the line ends with it."""
+    msg = head + "".join(pieces) + end + tail
+    expected = None  # what _dovecot did before its fast path: pam_unix, then the regex
+    i = msg.find(PAM_UNIX_FAILURE)
+    if i >= 0 and DC_AUTH_PREFIX_RE.fullmatch(msg, 0, i):
+        expected = lines._pam_unix(msg, i, 1.0, "h")
+    elif (m := DC_AUTH_PROCESS_RE.match(msg)) is not None:
+        expected = lines._auth_process(msg, m.end(), m.group(1), 1.0, "h")
+    assert lines._dovecot(msg, 1.0, "h") == expected
+    found = msg[msg.rfind("): ") :] in lines._AUTH_TAILS_FIXED
+    assert found is any(msg.endswith(tail) for tail in lines.DC_AUTH_TAIL_FIXED)
