@@ -258,15 +258,16 @@ def _postfix(msg: str, when: float | None, host: str, pid: int | None) -> Record
             ip = _ip(raw)
         if ip is None:
             return None
-        tail = msg[m.end() :].lstrip(" ")
+        reason = m.end()  # the reason is server text; the username (attacker's) comes last
         user = None
-        cut = tail.find(PF_SASL_USER_SEP)  # the reason is server text; the username (attacker's) comes last
+        cut = msg.find(PF_SASL_USER_SEP, reason)
         if cut >= 0:
-            user = _user(tail[cut + len(PF_SASL_USER_SEP) :])
-            tail = tail[:cut]
-        if tail.startswith(PF_BAD_MECH):
+            user = _user(msg[cut + len(PF_SASL_USER_SEP) :])
+        else:
+            cut = len(msg)
+        if msg.startswith(PF_BAD_MECH, reason, cut):
             return None  # the client asked for a mechanism we do not offer: no password was tried
-        kind = SASL_LOST if tail.startswith(PF_LOST_AUTH_SERVER) else SASL_FAILURE
+        kind = SASL_LOST if msg.startswith(PF_LOST_AUTH_SERVER, reason, cut) else SASL_FAILURE
         return _new(Record, (when, kind, "postfix", "smtp", ip, user, 1, pid, host, None, 0, ""))
     if c == "d":
         m = PF_DISCONNECT_RE.match(msg)
@@ -353,7 +354,7 @@ def _login(proto: str, body: str, when: float | None, host: str) -> Record | Non
     if body.startswith(DC_LEVEL_PREFIXES):
         body = body[body.find(" ") + 1 :]  # each level prefix ("Info: ") ends with its only space
     if body.startswith("Login: "):
-        ip, user, session = _login_fields(body[7:])
+        ip, user, session = _login_fields(body, 7)
         if ip is None:
             return None
         return _new(Record, (when, LOGIN_SUCCESS, "dovecot", proto, ip, user, 1, None, host, session, 0, ""))
@@ -377,39 +378,40 @@ def _login(proto: str, body: str, when: float | None, host: str) -> Record | Non
         kind, count, extra = PLAINTEXT_REFUSED, 0, 0
     else:
         return None
-    ip, user, session = _login_fields(body[end + 3 :])
+    ip, user, session = _login_fields(body, end + 3)
     if ip is None or count > 100000:
         return None
     return _new(Record, (when, kind, "dovecot", proto, ip, user, count, None, host, session, extra, ""))
 
 
-def _login_fields(fields: str) -> tuple[str | None, str | None, str | None]:
-    """(ip, user, session) from "user=<U>, method=M, rip=R, lip=L, ..., session=<S>".
+def _login_fields(text: str, at: int) -> tuple[str | None, str | None, str | None]:
+    """(ip, user, session) from the fields "user=<U>, method=M, rip=R, lip=L, ..., session=<S>" that start
+    at ``text[at]``.
 
     The username comes first and may contain anything (``>, rip=6.6.6.6``); every field after the real
     ``rip=`` is Dovecot's, so the address is the value of the LAST ``rip=`` that starts a field.
     """
-    k = fields.rfind("rip=")
-    while k > 0 and fields[k - 2 : k] != ", ":
-        k = fields.rfind("rip=", 0, k)
+    k = text.rfind("rip=", at)
+    while k > at and (k < at + 2 or not text.startswith(", ", k - 2)):  # a field starts after ", "
+        k = text.rfind("rip=", at, k)
     if k < 0:
         return None, None, None
-    end = fields.find(",", k)
-    raw = fields[k + 4 : end if end >= 0 else len(fields)]
+    end = text.find(",", k)
+    raw = text[k + 4 : end if end >= 0 else len(text)]
     ip = _ips.get(raw, _MISSING)
     if ip is _MISSING:
         ip = _ip(raw)
     user = None
-    if fields.startswith("user=<"):
-        close = fields.rfind(">, ", 0, k)
-        if close >= 6:
-            user = _user(fields[6:close])
+    if text.startswith("user=<", at):
+        close = text.rfind(">, ", at, k)
+        if close >= at + 6:
+            user = _user(text[at + 6 : close])
     session = None
-    s = fields.find("session=<", k)
+    s = text.find("session=<", k)
     if s >= 0:
-        e = fields.find(">", s)
+        e = text.find(">", s)
         if e > s:
-            session = _clean(fields[s + 9 : e][:64]) or None
+            session = _clean(text[s + 9 : e if e < s + 73 else s + 73]) or None  # at most 64 characters
     return ip, user, session
 
 

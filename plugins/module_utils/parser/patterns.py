@@ -61,7 +61,7 @@ HEADER_RE = re.compile(r"(?:(\S{0,254}[^\s:]) )?([^\s\[\]():]{1,64})(?:\[(\d{1,1
 # passed Postfix's valid_hostname() and forward confirmation (letters, digits, "-", "." and "_" only).
 _PF_CLIENT = r"([-A-Za-z0-9._]{0,255})\[([0-9A-Fa-f:.]{1,45})\](?::\d{1,5})?"
 PF_SASL_FAIL_RE = re.compile(
-    r"warning: " + _PF_CLIENT + r": SASL ([A-Za-z0-9_-]{1,40}) authentication failed:"
+    r"warning: " + _PF_CLIENT + r": SASL ([A-Za-z0-9_-]{1,40}) authentication failed: *"
 )
 # the summary: only "name=N" or "name=N/M" counters follow the client field
 PF_DISCONNECT_RE = re.compile(r"disconnect from " + _PF_CLIENT + r"((?:" + _PF_COUNTER + r"){1,40})$")

@@ -361,3 +361,16 @@ def test_which_summaries_are_parsed(tail: str, useful: bool) -> None:
     line = f"Nov 26 08:00:00 mail postfix/submission/smtpd[7]: disconnect from unknown[192.0.2.9] {tail}"
     assert raw.is_candidate(line) is useful
     assert (parse_line(line, TS) is not None) is useful
+
+
+@pytest.mark.parametrize(
+    ("session", "kept"),
+    [("abc", "abc"), ("s" * 64, "s" * 64), ("s" * 63 + "t" * 40, "s" * 63 + "t"), ("", None)],
+)
+def test_login_session_is_kept_to_64_characters(session: str, kept: str | None) -> None:
+    line = (
+        "Nov 26 08:00:00 m dovecot: imap-login: Login: user=<u>, method=PLAIN, rip=192.0.2.1, lip=192.0.2.10,"
+        f" mpid=1, TLS, session=<{session}>"
+    )
+    rec = parse_line(line, TS)
+    assert rec is not None and rec.ip == "192.0.2.1" and rec.user == "u" and rec.session == kept
