@@ -15,6 +15,7 @@ from typing import Any, Callable
 from ..errors import ConfigError, MbgError
 from ..firewall.base import Ban, normalize_target
 from ..firewall.enforce import Enforcer, make_backend
+from ..gcpause import paused_gc
 from ..parser.events import Event, iso_utc
 from ..policy.tracker import Tracker
 from .config import Config, load_config
@@ -119,7 +120,7 @@ def scan(
         raise ConfigError("nothing to read: give log files ('logs', --log) or enable the journal")
     now = _now(now)
     store = StateDir(config.state_dir, warn)
-    with store.lock():
+    with store.lock(), paused_gc():  # the whole run: see gcpause
         state = store.load()
         if from_start:  # a replay re-derives windows and escalation from the logs themselves
             state["logs"], state["journal"], state["correlator"] = {}, {}, None

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, NoReturn
 
 from ..errors import ConfigError, MbgError
+from ..gcpause import paused_gc
 from ..parser.events import iso_utc
 from ..version import __version__
 from .api import ban, load_config, parse_files, report, restore, scan, status, unban
@@ -146,17 +147,18 @@ def _print_scan(result: dict) -> None:
 def _cmd_parse(args: argparse.Namespace) -> int:
     now = parse_time(args.now) if args.now else None
     out = sys.stdout
-    for path, event in parse_files(args.files, now=now):
-        record = event._asdict()
-        record["time"] = iso_utc(event.time)
-        if args.json:
-            record = {"file": path, **record}
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
-        else:
-            out.write(
-                f"{path}:{event.line} {record['time'] or '-'} {event.kind} {event.service}"
-                f" ip={event.ip or '-'} user={event.user or '-'} count={event.count}\n"
-            )
+    with paused_gc():  # see gcpause
+        for path, event in parse_files(args.files, now=now):
+            record = event._asdict()
+            record["time"] = iso_utc(event.time)
+            if args.json:
+                record = {"file": path, **record}
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            else:
+                out.write(
+                    f"{path}:{event.line} {record['time'] or '-'} {event.kind} {event.service}"
+                    f" ip={event.ip or '-'} user={event.user or '-'} count={event.count}\n"
+                )
     return 0
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 from typing import Any, Callable
 
+from ..gcpause import paused_gc
 from ..parser.correlate import HOLD, Correlator
 from ..parser.events import Event
 from ..parser.stream import candidate_lines, iter_events, parse_candidates
@@ -39,18 +39,10 @@ class Pipeline:
     def feed_batch(self, first: int, lines: list | Block) -> list[Event]:
         """Events released by consecutive lines numbered from ``first`` (the hot loop of a scan): a list of
         lines, or a ``Block`` of raw bytes, of which only the lines that pass the gate are decoded."""
-        # the loop allocates many small objects and frees them without cycles: the cyclic collector's
-        # passes over the growing state would find nothing, so it pauses for the batch (~3% of a scan)
-        paused = gc.isenabled()
-        if paused:
-            gc.disable()
-        try:
+        with paused_gc():  # many small allocations, no reference cycles (a scan pauses it throughout)
             if isinstance(lines, Block):
                 return self._feed_block(first, lines)
             return self._feed_lines(first, lines)
-        finally:
-            if paused:
-                gc.enable()
 
     def _feed_lines(self, first: int, lines: list) -> list[Event]:
         """``feed_batch`` on a list of decoded lines."""

@@ -5,7 +5,8 @@ Rules that keep the hot path fast and hostile lines harmless:
 * a line is only looked at when it contains one of the GATE substrings (most mail-log lines contain none);
 * each regex is used with ``match`` at a fixed position (never ``search`` over attacker text), uses bounded
   character classes that exclude its own delimiters, and has no nested or adjacent overlapping quantifiers,
-  so matching is linear in the line length;
+  so matching is linear in the line length. The one exception is the gate's "auth" (``GATE_AUTH_RES``): it is
+  searched for by its literal, and the lookaheads after each occurrence read a bounded stretch of the line;
 * addresses come from fixed daemon-written fields only; usernames are cut out with string operations
   anchored on the daemon's structure (see ``lines.py``).
 """

@@ -1,7 +1,8 @@
 """The parser's entry points: text or lines in, counted Events out.
 
-``parse_text`` is the fast one: it finds the few candidate lines of a whole block with ``str.find`` (C speed)
-and never touches the other lines one by one; ``parse_lines`` takes any iterable of lines.
+``parse_text`` is the fast one: it finds the few candidate lines of a whole block with C-speed searches (the
+gate's regex and ``str.find``) and never touches the other lines one by one; ``parse_lines`` takes any
+iterable of lines. ``candidate_lines`` is the same gate on raw bytes (the detector's read buffers).
 """
 
 from __future__ import annotations

@@ -6,13 +6,13 @@ exactly as a live run would have. ``decide(now)`` reports; ``now`` only matters 
 
 from __future__ import annotations
 
-import gc
 import ipaddress
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from ..addresses import aggregate, is_ignored, normalize_ip, parse_networks
 from ..errors import ConfigError
+from ..gcpause import paused_gc
 from ..parser.events import AUTH_FAILURE, AUTH_SUCCESS, Event, iso_utc
 from .config import PolicyConfig
 
@@ -190,15 +190,8 @@ class Tracker:
 
     def feed(self, events: Iterable[Event], now: float | None = None) -> int:
         """Count the auth events of ``events``; returns how many were counted. ``now`` dates timeless ones."""
-        # many small allocations, no reference cycles: the cyclic collector pauses for the batch
-        paused = gc.isenabled()
-        if paused:
-            gc.disable()
-        try:
+        with paused_gc():  # many small allocations, no reference cycles
             return self._feed(events, now)
-        finally:
-            if paused:
-                gc.enable()
 
     def _feed(self, events: Iterable[Event], now: float | None) -> int:
         counted = 0
