@@ -192,3 +192,26 @@ def test_report_and_unban_dry_run(tmp_path, log):
     assert json.loads(run("status", "--state", state, "--json", "--now", "2026-11-26T08:10:00Z").stdout)[
         "bans"
     ]
+
+
+def test_the_local_zone_is_read_once(monkeypatch, log, capsys):
+    """Without TZ the CLI names the machine's zone explicitly (read once, not looked at again for every
+    conversion): the stamps keep their meaning; a TZ already set is kept."""
+    from mail_bruteforce_guard.detector import api, cli
+    from mail_bruteforce_guard.parser.events import iso_utc
+
+    monkeypatch.setenv("TZ", "Europe/Berlin")  # recorded first: the test leaves TZ as it found it
+    assert cli.main(["parse", "--json", "--now", NOW, str(log)]) == 0
+    assert os.environ["TZ"] == "Europe/Berlin"
+    capsys.readouterr()
+    monkeypatch.delenv("TZ")
+    try:
+        time.tzset()
+        expected = [iso_utc(e.time) for _, e in api.parse_files([str(log)], now=cli.parse_time(NOW))]
+        assert cli.main(["parse", "--json", "--now", NOW, str(log)]) == 0
+        assert os.environ["TZ"] == ":/etc/localtime"
+        got = [json.loads(line)["time"] for line in capsys.readouterr().out.splitlines()]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert got == expected and len(got) == 7
