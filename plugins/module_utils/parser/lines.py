@@ -126,9 +126,8 @@ def parse_candidate(text: str, ts: TimestampParser | None = None) -> Record | No
 
 def locate_all(texts: Iterable[str], ts: TimestampParser | None = None) -> tuple[list[int], list[tuple]]:
     """The first stage of parsing candidate lines (each holds a gate substring): ``(indexes, located)``,
-    where ``located`` holds a
-    ``(header, message, time)`` for each text whose program one of the parsers wants (``indexes``: its
-    position in ``texts``); ``parse_message(*one)`` is the second stage.
+    where ``located`` holds a ``(header, message, time)`` for each text whose program one of the parsers wants
+    (``indexes``: its position in ``texts``); ``parse_message(*one)`` is the second stage.
 
     Block readers run each stage over a whole block before the next one: two short loops, each staying in
     the CPU's caches and branch predictors, run faster than one long loop that parses line after line.
@@ -339,7 +338,7 @@ def _dovecot(msg: str, when: float | None, host: str) -> Record | None:
         # (and no pam_unix line: its words would have to follow "auth: " directly, not a driver)
         paren = msg.find("(", 6)
         driver = msg[6:paren]
-        if driver in _AUTH_DRIVERS:
+        if paren > 6 and driver in _AUTH_DRIVERS:
             return _auth_process(msg, paren + 1, driver, when, host)
     i = msg.find(PAM_UNIX_FAILURE)
     if i >= 0 and DC_AUTH_PREFIX_RE.fullmatch(msg, 0, i):

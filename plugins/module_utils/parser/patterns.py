@@ -35,7 +35,12 @@ DC_NO_AUTH = "(no auth attempts"  # Dovecot's informational disconnect: no passw
 #   The summary's parser applies the same rule (a gate only saves work; it never decides alone);
 # * for callers without informational kinds, the "auth" of Dovecot's ``(no auth attempts``.
 _PF_COUNTER = r" [a-z_]{1,24}=[0-9]{1,9}(?:/[0-9]{1,9})?"  # "name=N" or "name=N/M" of a summary
-_SUMMARY_DONE = r"(?!(?==[0-9]{1,6}(?:" + _PF_COUNTER + r"){0,40}\r?(?:\n|\Z))(?=[^\n]*? rcpt=[1-9]))"
+# (the parser's rule for summaries, lines._postfix, on the counters after "auth": none failed, a recipient
+# accepted and none refused)
+_SUMMARY_DONE = (
+    r"(?!(?==[0-9]{1,6}(?:" + _PF_COUNTER + r"){0,40}\r?(?:\n|\Z))"
+    r"(?=[^\n]*? rcpt=[1-9])(?![^\n]*? rcpt=0))"
+)
 _NO_AUTH_HEAD, _NO_AUTH_TAIL = (re.escape(part) for part in DC_NO_AUTH.split(GATE_AUTH))
 _NOT_NO_AUTH = r"(?!(?<=" + _NO_AUTH_HEAD + GATE_AUTH + r")" + _NO_AUTH_TAIL + r")"
 GATE_AUTH_PATTERNS = {  # info kinds wanted -> the pattern of a gate "auth" (str; callers compile it)
