@@ -218,3 +218,16 @@ def test_bans_survive_reapplying_the_baseline(host, variables):
     assert host.run("iptables -C INPUT -j MBG-INPUT").rc == 0
     # The baseline replaced INPUT atomically: exactly one jump, no duplicate rules.
     assert host.check_output("iptables -S INPUT").count("-j MBG-INPUT") == 1
+
+
+def test_every_library_module_has_its_bytecode(host):
+    """The sandboxed scan cannot write bytecode: every module of the library, the ones imported only when
+    needed (the firewall layer) included, was compiled at deploy."""
+    lib = "/usr/local/lib/mail-bruteforce-guard/mail_bruteforce_guard"
+    tag = host.check_output("/usr/bin/python3 -I -c 'import sys; print(sys.implementation.cache_tag)'")
+    sources = host.check_output(f"find {lib} -name '*.py' -printf '%P\\n'").split()
+    assert "firewall/enforce.py" in sources
+    for source in sources:
+        folder, _, name = source.rpartition("/")
+        cached = f"{lib}/{folder + '/' if folder else ''}__pycache__/{name[:-3]}.{tag}.pyc"
+        assert host.file(cached).exists, cached

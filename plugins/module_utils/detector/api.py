@@ -10,11 +10,10 @@ import math
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ConfigError, MbgError
 from ..firewall.base import Ban, normalize_target
-from ..firewall.enforce import Enforcer, make_backend
 from ..gcpause import paused_gc
 from ..parser.events import Event, iso_utc
 from ..policy.tracker import Tracker
@@ -22,6 +21,9 @@ from .config import Config, load_config
 from .logsource import FileSource, JournalSource
 from .pipeline import HOLD, Pipeline
 from .state import StateDir
+
+if TYPE_CHECKING:
+    from ..firewall.enforce import Enforcer
 
 __all__ = ["ban", "ban_each", "load_config", "parse_files", "report", "restore", "scan", "status", "unban"]
 
@@ -191,6 +193,9 @@ def _drop_expired(bans: dict, now: float, config: Config) -> None:
 
 
 def _enforcer(config: Config, dry_run: bool = False) -> Enforcer:
+    # imported here: a scan that applies no ban (most of them) never loads the firewall layer and subprocess
+    from ..firewall.enforce import Enforcer, make_backend  # noqa: PLC0415
+
     return Enforcer(
         make_backend(config),
         ignore=config.ignore,

@@ -10,13 +10,11 @@ last line without its newline is left for the next run (except in rotated files,
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import json
 import os
 import re
 import stat
-import subprocess
 import zlib
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -332,7 +330,12 @@ class FileSource:
             st = Path(path).stat()
             if (st.st_dev, st.st_ino) == (current.st_dev, current.st_ino):
                 return
-            opener = gzip.open if path.endswith(".gz") else open
+            if path.endswith(".gz"):
+                import gzip  # noqa: PLC0415 - only rotated .gz files need it
+
+                opener = gzip.open
+            else:
+                opener = open
             with opener(path, "rb") as fh:
                 counter = _Counter(0)
                 yield from _numbered(_iter_batches(fh, counter, final=True), 0)
@@ -429,6 +432,8 @@ class JournalSource:
         if self.cursor:
             args.append(f"--after-cursor={self.cursor}")
         args += JOURNAL_MATCHES
+        import subprocess  # noqa: PLC0415 - only the journal needs it: file scans never load it
+
         try:
             proc = subprocess.Popen(
                 args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
