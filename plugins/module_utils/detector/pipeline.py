@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any, Callable
 
 from ..gcpause import paused_gc
@@ -72,13 +73,8 @@ class Pipeline:
                 block.count = number - first + count(b"\n", prev, block.end) + 1
         indexes, records = parse_candidates(texts, self.timestamps)
         out: list[Event] = []
-        feed = self.correlator.feed_into
-        if numbers is None:
-            for record in records:
-                feed(record, 0, out)
-        else:
-            for index, record in zip(indexes, records):
-                feed(record, numbers[index], out)
+        lines = repeat(0) if numbers is None else map(numbers.__getitem__, indexes)
+        self.correlator.feed_all(records, lines, out)
         if block.count is None:
             block.count = count_newlines(data, block.start, block.end) + 1
         return out

@@ -26,6 +26,7 @@ The state is small and bounded (old sessions and memories are evicted) and round
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 from .events import (
@@ -155,49 +156,60 @@ class Correlator:
         return out
 
     def feed_into(self, rec: Record, line: int, out: list) -> None:
-        """``feed``, appending the released events to ``out`` (the hot loops' form: no list per record)."""
-        when = rec.time
-        t = self.last_time
-        if when is not None and when > t:
-            self.last_time = t = when
-        # windows run on the newest time seen: lines without a time, or slightly out of order (another
-        # process flushed later), count as "now", and every lookup agrees with what eviction keeps.
-        # Held items are in feeding order with the clock of their feeding (never decreasing), so releasing
-        # from the front here leaves only items this record (fed at ``t``) cannot outdate.
+        """``feed``, appending the released events to ``out``."""
+        self.feed_all((rec,), (line,), out)
+
+    def feed_all(self, records: Iterable[Record], lines: Iterable[int], out: list) -> None:
+        """``feed`` for each of ``records`` in order, numbered by ``lines`` (as many), appending the released
+        events to ``out``: the hot loop of a scan, with the correlator's own fields kept in locals."""
         held = self._held
-        cutoff = t - HOLD
-        if held and held[0].t < cutoff:
-            self._release(cutoff, out)
-        kind = rec.kind  # the most frequent kinds first
-        if kind in _PF_FAILURES:
-            self._smtpd_failure(rec, line, t)
-        elif kind == R_LOGIN_SUCCESS:
-            held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
-        elif kind == R_AUTH_PROCESS_FAILURE:
-            self._auth_failure(rec, line, t)
-        elif kind == R_SMTPD_SUCCESS:
-            sess = self._session(rec, t)
-            if sess[3] == 0:  # one AUTH per session; later client= lines are further messages
-                sess[3] = 1
-                sess[4] = rec.user
+        release = self._release
+        session = self._session
+        info = self.info
+        t = self.last_time
+        fed = self._fed
+        for rec, line in zip(records, lines):
+            when = rec.time
+            if when is not None and when > t:
+                self.last_time = t = when
+            # windows run on the newest time seen: lines without a time, or slightly out of order (another
+            # process flushed later), count as "now", and every lookup agrees with what eviction keeps.
+            # Held items are in feeding order with the clock of their feeding (never decreasing), so
+            # releasing from the front here leaves only items this record (fed at ``t``) cannot outdate.
+            cutoff = t - HOLD
+            if held and held[0].t < cutoff:
+                release(cutoff, out)
+            kind = rec.kind  # the most frequent kinds first
+            if kind in _PF_FAILURES:
+                self._smtpd_failure(rec, line, t)
+            elif kind == R_LOGIN_SUCCESS:
                 held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
-        elif kind == R_PLESK_FAILURE:
-            self._plesk(rec, line, t)
-        elif kind == R_SMTPD_SUMMARY:
-            self._summary(rec, line, t)
-        elif kind == R_LOGIN_FAILURE:
-            self._login_failure(rec, line, t)
-        elif self.info:
-            info_kind = _INFO_OF.get(kind)
-            if info_kind is not None:
-                if kind == R_TOO_MANY_ERRORS:
-                    self._session(rec, t)
-                held.append(_Item(line, rec, t, info_kind, ""))
-        self._fed += 1
-        if self._fed & 4095 == 0:
-            self._evict()
-            if len(held) > MAX_HELD:  # the memory bound (a log whose clock stands still), checked at times
-                self._release(cutoff, out)
+            elif kind == R_AUTH_PROCESS_FAILURE:
+                self._auth_failure(rec, line, t)
+            elif kind == R_SMTPD_SUCCESS:
+                sess = session(rec, t)
+                if sess[3] == 0:  # one AUTH per session; later client= lines are further messages
+                    sess[3] = 1
+                    sess[4] = rec.user
+                    held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
+            elif kind == R_PLESK_FAILURE:
+                self._plesk(rec, line, t)
+            elif kind == R_SMTPD_SUMMARY:
+                self._summary(rec, line, t)
+            elif kind == R_LOGIN_FAILURE:
+                self._login_failure(rec, line, t)
+            elif info:
+                info_kind = _INFO_OF.get(kind)
+                if info_kind is not None:
+                    if kind == R_TOO_MANY_ERRORS:
+                        session(rec, t)
+                    held.append(_Item(line, rec, t, info_kind, ""))
+            fed += 1
+            if fed & 4095 == 0:
+                self._evict()
+                if len(held) > MAX_HELD:  # the memory bound (a log whose clock stands still), at times
+                    release(cutoff, out)
+        self._fed = fed
 
     def flush(self, until: float | None = None) -> list[Event]:
         """Release held events (all of them, or those older than ``until``): call at the end of input."""

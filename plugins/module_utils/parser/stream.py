@@ -112,7 +112,6 @@ def parse_text(
     ts = timestamps or TimestampParser(now, tz)
     corr = Correlator(info=info) if correlator is None else correlator
     info = corr.info
-    feed = corr.feed_into
     out: list[Event] = []
     count = text.count
     find = text.find
@@ -127,8 +126,7 @@ def parse_text(
         end = find("\n", start)
         texts.append(text[start:] if end < 0 else text[start:end])
     indexes, records = parse_candidates(texts, ts)
-    for index, record in zip(indexes, records):
-        feed(record, numbers[index], out)
+    corr.feed_all(records, map(numbers.__getitem__, indexes), out)
     if flush if flush is not None else correlator is None:
         out.extend(corr.flush())
     return out
