@@ -15,26 +15,33 @@ from itertools import compress, starmap
 from .correlate import Correlator
 from .events import Event
 from .lines import Record, is_candidate, locate_all, parse_candidate, parse_message
-from .patterns import GATE_AFTER_AUTH, GATE_AUTH, GATE_AUTH_PATTERNS, GATE_LOGIN, GATE_SASL_LOGIN
+from .patterns import (
+    GATE_AFTER_AUTH,
+    GATE_AUTH,
+    GATE_AUTH_PATTERNS,
+    GATE_LOGIN,
+    GATE_SASL_LOGIN,
+    GATE_SASL_LOGIN_PATTERN,
+)
 from .timestamps import TimestampParser
 
 _GATES = (GATE_AUTH, GATE_SASL_LOGIN, GATE_LOGIN, GATE_AFTER_AUTH)
-# the same gates for raw bytes: they are ASCII, and UTF-8 decoding (errors="replace") neither creates nor
-# removes ASCII characters, so a line's bytes contain a gate exactly when its decoded text does
-_GATES_BYTES = tuple(gate.encode("ascii") for gate in _GATES)
-# a gate and the rest of its line: one finditer pass yields each line once, with its end (the fastest
-# search for "auth" and "Login: "; bytes.find is faster for the long, rare gates). Which "auth" is a gate
-# (patterns.GATE_AUTH_PATTERNS) depends on whether informational kinds are wanted.
-_LOGIN_LINE_RE = re.compile(re.escape(_GATES_BYTES[2]) + rb"[^\n]*")
+# The same gates for raw bytes: they are ASCII, and UTF-8 decoding (errors="replace") neither creates nor
+# removes ASCII characters, so a line's bytes contain a gate exactly when its decoded text does.
+# A gate and the rest of its line: one finditer pass yields each line once, with its end (the fastest search
+# over a read buffer; patterns.GATE_AUTH_PATTERNS says which "auth" is a gate, with or without info kinds).
+_OTHER_LINE_RES = tuple(
+    re.compile(pattern.encode("ascii") + rb"[^\n]*")
+    for pattern in (re.escape(GATE_LOGIN), GATE_SASL_LOGIN_PATTERN)
+)
 _GATE_LINE_RES = {
-    info: (re.compile(pattern.encode("ascii") + rb"[^\n]*"), _LOGIN_LINE_RE)
+    info: (re.compile(pattern.encode("ascii") + rb"[^\n]*"), *_OTHER_LINE_RES)
     for info, pattern in GATE_AUTH_PATTERNS.items()
 }
 _GATE_LINE_TEXT_RES = {info: re.compile(pattern + "[^\n]*") for info, pattern in GATE_AUTH_PATTERNS.items()}
-_GATES_FIND = _GATES_BYTES[1::2]
 # "too many errors after AUTH" is informational only (the attempts were counted already): without info
 # kinds its search pass over the block is skipped
-_GATES_FIND_COUNTED = tuple(g for g in _GATES_FIND if g != GATE_AFTER_AUTH.encode("ascii"))
+_GATES_FIND = {True: (GATE_AFTER_AUTH.encode("ascii"),), False: ()}
 
 
 def candidate_starts(text: str, info: bool = True) -> list[int]:
@@ -73,7 +80,7 @@ def candidate_lines(
         for m in gate_line.finditer(data, start, end):
             at, stop = m.span()
             spans[rfind(b"\n", low, at) + 1] = stop
-    for gate in _GATES_FIND if info else _GATES_FIND_COUNTED:
+    for gate in _GATES_FIND[info]:
         i = find(gate, start, end)
         while i >= 0:
             stop = find(b"\n", i, end)

@@ -97,6 +97,7 @@ def _line_starts(data: bytes) -> list[int]:
 GATE_PIECES = [b"auth", b"AUTH", b"after AUTH", b"sasl_method=", b"Login: ", b"Login:", b"disconnect from ",
                b"x", b" ", b"\n", b"\r", b"\xe2\x82", b"\xff", b"au", b"th", b"(no auth attempts", b"(no ",
                b" attempts", b"=1", b"/2", b" rcpt=1", b" rcpt=0", b" mail=1", b" auth=1", b"=", b"9", b" ",
+               b"sasl", b"_method=", b"uth", b"a",
                "٣".encode()]  # fmt: skip
 
 
