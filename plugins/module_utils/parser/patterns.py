@@ -5,8 +5,9 @@ Rules that keep the hot path fast and hostile lines harmless:
 * a line is only looked at when it contains one of the GATE substrings (most mail-log lines contain none);
 * each regex is used with ``match`` at a fixed position (never ``search`` over attacker text), uses bounded
   character classes that exclude its own delimiters, and has no nested or adjacent overlapping quantifiers,
-  so matching is linear in the line length. The one exception is the gate's "auth" (``GATE_AUTH_RES``): it is
-  searched for by its literal, and the lookaheads after each occurrence read a bounded stretch of the line;
+  so matching is linear in the line length. The exceptions are the gates' own patterns
+  (``GATE_AUTH_PATTERNS``, ``GATE_SASL_LOGIN_PATTERN``): they are searched for by a literal part of the gate,
+  and what they check around each occurrence is a fixed look back or a bounded stretch of the line;
 * addresses come from fixed daemon-written fields only; usernames are cut out with string operations
   anchored on the daemon's structure (see ``lines.py``).
 """
