@@ -152,12 +152,8 @@ class Correlator:
     def feed(self, rec: Record, line: int) -> list[Event]:
         """Take one record (``line`` = its line number); return the events released by it, in line order."""
         out: list[Event] = []
-        self.feed_into(rec, line, out)
-        return out
-
-    def feed_into(self, rec: Record, line: int, out: list) -> None:
-        """``feed``, appending the released events to ``out``."""
         self.feed_all((rec,), (line,), out)
+        return out
 
     def feed_all(self, records: Iterable[Record], lines: Iterable[int], out: list) -> None:
         """``feed`` for each of ``records`` in order, numbered by ``lines`` (as many), appending the released

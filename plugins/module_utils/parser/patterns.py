@@ -79,8 +79,11 @@ PF_SASL_FAIL_RE = re.compile(
 PF_DISCONNECT_RE = re.compile(r"disconnect from " + _PF_CLIENT + r"((?:" + _PF_COUNTER + r"){1,40})$")
 PF_TOO_MANY_RE = re.compile(r"too many errors after AUTH from " + _PF_CLIENT + r"$")
 PF_SUCCESS_RE = re.compile(
-    r"[0-9A-Za-z]{1,32}: client=" + _PF_CLIENT + r", (?:orig_client=[^\s,]{0,300}, )?"
-    r"sasl_method=([^\s,]{0,40}), sasl_username="
+    r"[0-9A-Za-z]{1,32}: client="
+    + _PF_CLIENT
+    + r", (?:orig_client=[^\s,]{0,300}, )?"
+    + re.escape(GATE_SASL_LOGIN)
+    + r"([^\s,]{0,40}), sasl_username="
 )
 # auth=1 (all succeeded) or auth=0/3 (succeeded/attempted) in the disconnect summary
 PF_AUTH_COUNT_RE = re.compile(r" auth=(\d{1,6})(?:/(\d{1,6}))?(?: |$)")
