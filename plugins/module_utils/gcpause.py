@@ -16,7 +16,9 @@ def paused_gc() -> Iterator[None]:
     them by reference counting alone: they build no reference cycles. Left on, the collector would walk every
     object that survives a few hundred allocations at least twice, finding nothing; pausing it for a whole
     scan takes that off the run (a few per cent of ``make bench``'s scan), and reference counting still frees
-    everything as before.
+    everything as before. The command line pauses it for a whole command: after a scan, every object the
+    run kept (the policy's records, the state) would otherwise be walked again by the collections that
+    writing the report (thousands of offenders as JSON) sets off.
     """
     was_on = gc.isenabled()
     if was_on:

@@ -7,8 +7,9 @@
 1. tests/bench/genlog.py writes the log (deterministic, seed 1).
 2. ``mail-bruteforce-guard scan --from-start --dry-run --json`` on it with a fresh state directory:
    lines/s and the peak RSS of that child process (``os.wait4`` rusage). The detector runs as the role
-   deploys it: ``python3 -I`` with the library on ``sys.path``, on the very interpreter that runs
-   ``fail2ban-regex`` (read from its ``#!`` line), so both tools are measured on the same Python build.
+   deploys it: ``python3 -IS``, the cyclic collector off, the library on ``sys.path``, on the very
+   interpreter that runs ``fail2ban-regex`` (read from its ``#!`` line), so both tools are measured on the
+   same Python build.
 3. ``fail2ban-regex`` on the same file with the ``postfix[mode=auth]`` filter, then with ``dovecot``: fail2ban
    needs both jails (two passes) to cover what the detector reads in one, so its combined throughput is
    lines / (time postfix + time dovecot); the per-filter figures are printed too. A filter that does not
@@ -82,18 +83,18 @@ def fail2ban_python(exe: str) -> str:
 
 
 def detector_command(python: str, workdir: Path) -> list[str]:
-    """The detector as the role runs it (templates/mail-bruteforce-guard.j2): ``python -I``, the library
-    directory first on ``sys.path``, ``main()`` of its CLI."""
+    """The detector as the role runs it (templates/mail-bruteforce-guard.j2): ``python -IS``, the cyclic
+    collector off, the library directory first on ``sys.path``, ``main()`` of its CLI."""
     lib = workdir / "lib"
     lib.mkdir(exist_ok=True)
     link = lib / "mail_bruteforce_guard"
     if not link.exists():
         link.symlink_to(LIBRARY, target_is_directory=True)
     code = (
-        f"import sys; sys.path.insert(0, {str(lib)!r}); "
+        f"import gc; gc.disable(); import sys; sys.path.insert(0, {str(lib)!r}); "
         "from mail_bruteforce_guard.detector.cli import main; sys.exit(main())"
     )
-    return [python, "-I", "-c", code]
+    return [python, "-IS", "-c", code]
 
 
 def interpreter_version(python: str) -> str:

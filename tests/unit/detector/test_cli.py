@@ -66,6 +66,20 @@ def test_parse_json_lines(log):
     assert events[-1]["service"] == "dovecot"
 
 
+def test_json_through_a_pipe_is_ascii_and_keeps_non_ascii_names(tmp_path):
+    """Piped --json output is pure ASCII (``\\u`` escapes): the same names for any reader in any locale."""
+    path = tmp_path / "mail.log"
+    path.write_text("".join(pf_fail(i * 5, user="jörg@exämple.de") for i in range(6)), encoding="utf-8")
+    scan = ("scan", "--log", str(path), "--state", str(tmp_path / "state"), "--dry-run", "--json")
+    for args in (("parse", "--json", str(path)), scan):
+        proc = run(*args, "--now", NOW)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.isascii() and "\\u00f6" in proc.stdout
+        first = json.loads(proc.stdout.splitlines()[0])
+        user = first["user"] if args[0] == "parse" else first["offenders"][0]["usernames"][0]
+        assert user == "jörg@exämple.de"
+
+
 def test_scan_dry_run_json_then_incremental(tmp_path, log):
     state = tmp_path / "state"
     args = ["scan", "--log", str(log), "--state", str(state), "--dry-run", "--json", "--now", NOW]
