@@ -130,7 +130,10 @@ def scan(
         else:
             tracker = _tracker(config, state["tracker"], store)
         tracker.start_round()
-        pipeline = Pipeline(state["correlator"], now=now, numbered=False, warn=warn)
+        # logins from addresses without failures are dropped early: only the policy's alert could use them
+        pipeline = Pipeline(
+            state["correlator"], now=now, numbered=False, warn=warn, keep_success=tracker.wants_success
+        )
         sources = _sources(config, state, from_start, warn, journal_command)
         lines = events = size = 0
         read_any = False

@@ -18,7 +18,9 @@ class Pipeline:
 
     ``now`` anchors the year of year-less timestamps; ``info`` keeps informational kinds (``parse``);
     ``numbered=False`` gives the events of raw blocks line number 0 (a scan never shows them, and it saves
-    counting the newlines before each candidate line): ``Block.count`` is still exact.
+    counting the newlines before each candidate line): ``Block.count`` is still exact. ``keep_success`` is the
+    correlator's: a scan passes ``Tracker.wants_success`` and feeds each batch's events to that tracker
+    before the next batch.
     """
 
     def __init__(
@@ -29,17 +31,20 @@ class Pipeline:
         info: bool = False,
         numbered: bool = True,
         warn: Callable[[str], None] | None = None,
+        keep_success: Callable[[str], bool] | None = None,
     ) -> None:
         self.timestamps = TimestampParser(now)
         self.info = info
         self.numbered = numbered
         self.correlator = Correlator.from_dict(state, info=info) if state else Correlator(info=info)
+        self.correlator.keep_success = keep_success
         if warn is not None and state and not _restored(state, self.correlator):
             warn("correlator state in the state file is damaged or outdated: starting it afresh")
 
     def feed_batch(self, first: int, lines: list | Block) -> list[Event]:
         """Events released by consecutive lines numbered from ``first`` (the hot loop of a scan): a list of
         lines, or a ``Block`` of raw bytes, of which only the lines that pass the gate are decoded."""
+        self.correlator.settled()  # keep_success: the caller has counted the previous batches' events
         with paused_gc():  # many small allocations, no reference cycles (a scan pauses it throughout)
             if isinstance(lines, Block):
                 return self._feed_block(first, lines)

@@ -17,7 +17,10 @@ session again. The correlator keeps each attempt once:
 * a Plesk line names the user of the smtpd failure on the same host within ``PLESK_WINDOW`` s, before
   or after it;
 * ``Connection lost to authentication server`` counts only after genuine failures from the same address
-  within ``LOST_WINDOW`` s (Dovecot's penalty outlasting Postfix's wait), else it is informational.
+  within ``LOST_WINDOW`` s (Dovecot's penalty outlasting Postfix's wait), else it is informational;
+* with ``keep_success`` (a scan), a successful login from an address the correlator remembers no failure
+  from is kept only when the policy says it can still matter (see ``Correlator``): most logins are the
+  users' own, and a scan spends no time on them.
 
 The state is small and bounded (old sessions and memories are evicted) and round-trips through JSON with
 ``to_dict()`` / ``from_dict()``, so a scan every minute continues where the last one stopped.
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Callable
 
 from .events import (
     AUTH_FAILURE,
@@ -133,15 +136,23 @@ class Correlator:
     """Feed Records in log order with ``feed(record, line)``; it returns the Events now final.
 
     ``info=False`` drops informational kinds (the policy only needs AUTH_FAILURE and AUTH_SUCCESS).
+    ``keep_success(ip)``, when set, is asked about each successful login from an address with no failure
+    fed within ``LOST_WINDOW`` s nor since the last ``settled()`` call (every held failure is such a one);
+    the login is dropped when it says False. The policy answers (``Tracker.wants_success``) from the
+    failures it has counted: the caller calls ``settled()`` once the policy has counted every event
+    released so far (the detector's pipeline: at the start of each batch).
     """
 
-    def __init__(self, *, info: bool = True) -> None:
+    def __init__(self, *, info: bool = True, keep_success: Callable[[str], bool] | None = None) -> None:
         self.info = info
+        self.keep_success = keep_success
         self.last_time = 0.0
         self._held: deque[_Item] = deque()
         # smtpd sessions: "host|pid" -> [ip, last activity, failures seen, successes seen, user]
         self._sessions: dict[str, list] = {}
         self._genuine: dict[str, float] = {}  # ip -> time of its last genuine failure
+        self._evicted: set[str] = set()  # (with keep_success) _genuine's entries evicted since settled()
+        self._overflowed = False  # _genuine lost recent entries to its size bound: keep every login now
         self._credits: dict[str, list[list]] = {}  # ip -> [[t, user, session]] released auth failures
         self._auth_held: dict[str, list[_Item]] = {}  # ip -> held, unclaimed auth process failures
         self._pf_recent: dict[str, deque[_Item]] = {}  # host -> held smtpd failures waiting for Plesk
@@ -164,6 +175,8 @@ class Correlator:
         info = self.info
         t = self.last_time
         fed = self._fed
+        keep = None if self._overflowed else self.keep_success
+        evicted = self._evicted
         for rec, line in zip(records, lines):
             when = rec.time
             if when is not None and when > t:
@@ -179,15 +192,19 @@ class Correlator:
             if kind in _PF_FAILURES:
                 self._smtpd_failure(rec, line, t)
             elif kind == R_LOGIN_SUCCESS:
-                held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
+                ip = rec.ip
+                if keep is None or ip in self._genuine or ip in evicted or keep(ip):
+                    held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
             elif kind == R_AUTH_PROCESS_FAILURE:
                 self._auth_failure(rec, line, t)
             elif kind == R_SMTPD_SUCCESS:
                 sess = session(rec, t)
                 if sess[3] == 0:  # one AUTH per session; later client= lines are further messages
-                    sess[3] = 1
+                    sess[3] = 1  # marked even when the login is dropped: the summary must not report it
                     sess[4] = rec.user
-                    held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
+                    ip = rec.ip
+                    if keep is None or ip in self._genuine or ip in evicted or keep(ip):
+                        held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
             elif kind == R_PLESK_FAILURE:
                 self._plesk(rec, line, t)
             elif kind == R_SMTPD_SUMMARY:
@@ -206,6 +223,10 @@ class Correlator:
                 if len(held) > MAX_HELD:  # the memory bound (a log whose clock stands still), at times
                     release(cutoff, out)
         self._fed = fed
+
+    def settled(self) -> None:
+        """The policy has counted every event released so far (see ``keep_success``)."""
+        self._evicted.clear()
 
     def flush(self, until: float | None = None) -> list[Event]:
         """Release held events (all of them, or those older than ``until``): call at the end of input."""
@@ -413,7 +434,10 @@ class Correlator:
 
     # --- plumbing -----------------------------------------------------------------------------------------
     def _index(self, item: _Item) -> None:
-        """Re-link a held item restored from state into the lookup tables."""
+        """Re-link a held item restored from state into the lookup tables (a held failure's address is a
+        failing one, whatever the saved ``genuine`` table kept)."""
+        if item.kind == AUTH_FAILURE and item.ip is not None:
+            self._genuine.setdefault(item.ip, item.t)
         if item.src == "auth" and not item.claimed:
             self._auth_held.setdefault(item.ip, []).append(item)
         elif item.src == "plesk":
@@ -455,9 +479,14 @@ class Correlator:
                 del self._sessions[next(iter(self._sessions))]
         if self._genuine:
             old = now - LOST_WINDOW
-            self._genuine = {k: v for k, v in self._genuine.items() if v >= old}
-            while len(self._genuine) > MAX_ADDRESSES:
-                del self._genuine[next(iter(self._genuine))]
+            genuine = {k: v for k, v in self._genuine.items() if v >= old}
+            while len(genuine) > MAX_ADDRESSES:
+                del genuine[next(iter(genuine))]
+                self._overflowed = True  # maybe the address of a held failure: the policy has not seen it
+            if self.keep_success is not None and len(genuine) < len(self._genuine):
+                # released, but maybe not counted by the policy yet: a failing address until settled()
+                self._evicted.update(self._genuine.keys() - genuine.keys())
+            self._genuine = genuine
         if self._credits:
             old = now - CREDIT_TTL
             credits = {}

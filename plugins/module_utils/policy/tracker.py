@@ -419,6 +419,24 @@ class Tracker:
                 seen[key] = None
             self._alerted_now.add((user, TARGETED))
 
+    def wants_success(self, ip: str) -> bool:
+        """False when a successful login from ``ip`` cannot raise a ``compromised`` alert: the alert is off,
+        or its record holds fewer failures than the alert needs. The correlator asks only about addresses it
+        saw no failure from since the events it last released, which this tracker has counted, so no failure
+        of that address can still be on its way. With IPv6 prefix aggregation, other addresses of the prefix
+        may have failed in events still on their way: True."""
+        cfg = self.config
+        least = cfg.compromised_min_failures
+        if not least:
+            return False
+        if cfg.ipv6_prefix < 128 and ":" in ip:
+            return True
+        key = self._key(ip)[0]
+        rec = self.records.get(key)
+        if rec is not None:
+            return rec.failures >= least
+        return key in self._stored  # a saved record, not read yet
+
     def _success(self, ev: Event, t: float) -> None:
         key, flags = self._key(ev.ip)
         if flags & _IGNORED or not ev.user or not self.config.compromised_min_failures:

@@ -124,6 +124,22 @@ def test_alerts_through_the_whole_pipeline(env):
     assert {"username": "bob@example.com", "alert": "compromised", "ips": ["198.51.100.9"]} in accounts
 
 
+def test_a_login_hours_after_the_failures_is_compromised_and_other_logins_are_dropped(env):
+    """The correlator forgets failures after LOST_WINDOW; the policy still wants a login from that address
+    (``Tracker.wants_success``), and logins from addresses that never failed are dropped before counting."""
+    cfg, log = env
+    append(log, "".join(dc_fail(i * 60, ip="198.51.100.9", user="bob@example.com") for i in range(3)))
+    scan(cfg)
+    append(log, pf_fail(3600, ip="192.0.2.1"))  # the correlator's memory moves on (and saves without bob)
+    scan(cfg)
+    append(log, dc_login(7200, "198.51.100.9", "bob@example.com") + dc_login(7300, "192.0.2.50", "eve"))
+    result = scan(cfg, now=T0 + 7400)
+    assert result["accounts"] == [
+        {"username": "bob@example.com", "alert": "compromised", "ips": ["198.51.100.9"]}
+    ]
+    assert result["stats"]["events"] == 1  # bob's login; not eve's
+
+
 def test_ignore_option(env):
     cfg, log = env
     append(log, "".join(pf_fail(i, ip="10.1.2.3") for i in range(9)))

@@ -10,6 +10,7 @@ from mail_bruteforce_guard.detector import api
 from mail_bruteforce_guard.detector.config import Config
 from mail_bruteforce_guard.detector.logsource import Block, FileSource
 from mail_bruteforce_guard.detector.pipeline import HOLD, Pipeline
+from mail_bruteforce_guard.policy.tracker import Tracker
 from truth import generate, tally
 
 NOW = 1796000000.0  # 2026-11-30, after the generated traffic
@@ -61,3 +62,33 @@ def test_scan_from_start_reports_exactly_the_truth(generated: tuple, tmp_path: P
     assert result["stats"]["lines"] == LINES
     assert result["stats"]["bytes"] == log.stat().st_size
     assert {o["ip"]: o["failures"] for o in result["offenders"]} == truth["attempts"]
+
+
+def test_dropping_the_logins_the_policy_cannot_use_changes_no_decision(
+    generated: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Incremental scans (four appends) decide exactly the same whether logins from addresses without
+    failures are dropped early (``Tracker.wants_success``) or all kept."""
+    log, _ = generated
+    data = log.read_bytes()
+    cuts = [data.rfind(b"\n", 0, len(data) * k // 4) + 1 for k in (1, 2, 3)] + [len(data)]
+
+    def scans(name: str) -> list[dict]:
+        path = tmp_path / name / "mail.log"
+        path.parent.mkdir()
+        cfg = Config({"logs": [str(path)], "state_dir": str(tmp_path / name / "state"), "syslog": False})
+        results, done = [], 0
+        for cut in cuts:
+            with path.open("ab") as fh:
+                fh.write(data[done:cut])
+            done = cut
+            results.append(api.scan(cfg, dry_run=True, now=NOW, warn=lambda _msg: None))
+        return results
+
+    dropping = scans("dropping")
+    monkeypatch.setattr(Tracker, "wants_success", lambda _self, _ip: True)
+    keeping = scans("keeping")
+    decided = ("offenders", "accounts", "timeline")
+    assert [[r[k] for k in decided] for r in dropping] == [[r[k] for k in decided] for r in keeping]
+    assert any(a["alert"] == "compromised" for r in dropping for a in r["accounts"])  # logins did matter
+    assert sum(r["stats"]["events"] for r in dropping) < sum(r["stats"]["events"] for r in keeping)

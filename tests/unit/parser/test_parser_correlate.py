@@ -357,6 +357,73 @@ def test_success_summaries_skipped_or_used() -> None:
     assert [(e.kind, e.user, e.line) for e in events] == [(AUTH_SUCCESS, "al", 1), (AUTH_SUCCESS, None, 3)]
 
 
+# --- keep_success: logins the policy cannot use are dropped ------------------------------------------------------
+def login_ok(sec: float, ip: str, user: str = "al") -> str:
+    return (f"{at(sec)} mx dovecot: imap-login: Login: user=<{user}>, method=PLAIN, rip={ip}, lip=192.0.2.10, "
+            "mpid=7, TLS, session=<S9>")  # fmt: skip
+
+
+def client_ok(sec: float, ip: str, pid: int) -> str:
+    return (f"{at(sec)} mx postfix/submission/smtpd[{pid}]: AAA{pid}: client=unknown[{ip}], sasl_method=PLAIN, "
+            "sasl_username=al")  # fmt: skip
+
+
+def test_keep_success_drops_the_logins_the_policy_cannot_use() -> None:
+    asked: list[str] = []
+    wanted = {"192.0.2.4"}
+
+    def keep(ip: str) -> bool:
+        asked.append(ip)
+        return ip in wanted
+
+    a, b, c, d = "198.51.100.1", "198.51.100.2", "198.51.100.3", "192.0.2.4"
+    lines = [warn(0, a), login_ok(5, a), login_ok(6, b), client_ok(7, c, 9), summary(8, c, 9, "1"),
+             login_ok(9, d)]  # fmt: skip
+    corr = Correlator(info=False, keep_success=keep)
+    events = list(parse_lines(lines, now=NOW, tz=UTC, correlator=corr, flush=True))
+    # a failed just before: kept without asking; b and c dropped (c's summary does not report the login
+    # again, its session knows it); d kept because the policy wants it
+    assert [(e.kind, e.ip) for e in events] == [(AUTH_FAILURE, a), (AUTH_SUCCESS, a), (AUTH_SUCCESS, d)]
+    assert asked == [b, c, d]
+    # without keep_success, every login is an event
+    assert kinds(run(lines, info=False))[AUTH_SUCCESS] == 4
+
+
+def test_keep_success_remembers_failures_evicted_before_the_policy_counted_them() -> None:
+    """A failure older than LOST_WINDOW leaves the correlator's memory (at its periodic eviction) maybe
+    before the policy counted it: its address still counts as failing until ``settled()``."""
+    corr = Correlator(info=False, keep_success=lambda _ip: False)
+    others = [warn(1 + i * 700 / 4096, f"10.{i // 250}.{i % 250}.1", pid=2000 + i) for i in range(4096)]
+    list(parse_lines([warn(0, IP), *others], now=NOW, tz=UTC, correlator=corr))
+    assert IP not in corr.to_dict()["genuine"]  # evicted: the failure is 700 s old
+    late = list(parse_lines([login_ok(705, IP)], now=NOW, tz=UTC, correlator=corr, flush=True))
+    assert [e.ip for e in late if e.kind == AUTH_SUCCESS] == [IP]
+    corr.settled()  # the policy has counted it now, and answers for it
+    assert list(parse_lines([login_ok(706, IP)], now=NOW, tz=UTC, correlator=corr, flush=True)) == []
+
+
+def test_keep_success_is_off_once_the_failure_memory_overflowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(correlate, "MAX_ADDRESSES", 100)
+    corr = Correlator(info=False, keep_success=lambda _ip: False)
+    failed = [warn(i / 10, f"10.{i // 250}.{i % 250}.1", pid=2000 + i) for i in range(4096)]
+    list(parse_lines(failed, now=NOW, tz=UTC, correlator=corr))  # 4096 addresses failing in 410 s
+    corr.settled()
+    # the first addresses were dropped from the memory before their time: a login must not be lost
+    got = list(parse_lines([login_ok(420, "10.0.0.1")], now=NOW, tz=UTC, correlator=corr, flush=True))
+    assert [(e.kind, e.ip) for e in got if e.kind == AUTH_SUCCESS] == [(AUTH_SUCCESS, "10.0.0.1")]
+
+
+def test_restored_held_failures_are_failing_addresses() -> None:
+    corr = Correlator(info=False)
+    assert list(parse_lines([warn(0, IP)], now=NOW, tz=UTC, correlator=corr)) == []  # held
+    state = json.loads(json.dumps(corr.to_dict()))
+    state["genuine"] = {}  # an older state file, or an address evicted when the memory was full
+    corr2 = Correlator.from_dict(state, info=False)
+    corr2.keep_success = lambda _ip: False
+    got = list(parse_lines([login_ok(1, IP)], now=NOW, tz=UTC, correlator=corr2, flush=True))
+    assert [(e.kind, e.ip) for e in got] == [(AUTH_FAILURE, IP), (AUTH_SUCCESS, IP)]
+
+
 def test_pam_unix_and_dovecot_pam_line_are_one_attempt() -> None:
     lines = [
         f"{at(10)} mx auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot "

@@ -147,6 +147,26 @@ def test_success_after_few_failures_is_no_alert():
     assert tr.decide().accounts == []
 
 
+def test_wants_success_only_where_a_compromised_alert_can_follow():
+    """The correlator drops logins the policy says it cannot use; the answer must never miss an alert."""
+    tr = Tracker(PolicyConfig())
+    assert not tr.wants_success("203.0.113.5")  # no failure at all
+    tr.feed([fail(0), fail(10)])
+    assert not tr.wants_success("203.0.113.5")  # 2 failures, the alert needs 3
+    tr.feed([fail(20)])
+    assert tr.wants_success("203.0.113.5")
+    tr.feed([ok(30)])
+    assert tr.decide().accounts  # and the login it wanted raises the alert
+    assert not Tracker(PolicyConfig(compromised_min_failures=0)).wants_success("203.0.113.5")  # alert off
+    # an IPv6 prefix gathers failures from other addresses, maybe still on their way: always wanted
+    v6 = Tracker(PolicyConfig(ipv6_prefix=64))
+    assert v6.wants_success("2001:db8::1") and not v6.wants_success("192.0.2.1")
+    # a saved record not read yet counts as failing
+    saved = Tracker(PolicyConfig())
+    saved.load_state(json.loads(json.dumps(tr.to_state())))
+    assert saved.wants_success("203.0.113.5") and not saved.wants_success("192.0.2.1")
+
+
 def test_ignore_networks_and_loopback_reported_never_banned():
     tr = Tracker(PolicyConfig(ignore=("10.0.0.0/8",)))
     tr.feed([fail(i, ip="10.1.2.3") for i in range(50)] + [fail(i, ip="127.0.0.1") for i in range(50)])
