@@ -126,8 +126,9 @@ def parse_candidate(text: str, ts: TimestampParser | None = None) -> Record | No
 
 def locate_all(texts: Iterable[str], ts: TimestampParser | None = None) -> tuple[list[int], list[tuple]]:
     """The first stage of parsing candidate lines (each holds a gate substring): ``(indexes, located)``,
-    where ``located`` holds a ``(header, message, time)`` for each text whose program one of the parsers wants
-    (``indexes``: its position in ``texts``); ``parse_message(*one)`` is the second stage.
+    where ``located`` holds a ``(header, text, at, time)`` for each text whose program one of the parsers
+    wants, its message starting at ``text[at]`` (``indexes``: its position in ``texts``);
+    ``parse_message(*one)`` is the second stage. The parsers read the message in place, by offsets.
 
     Block readers run each stage over a whole block before the next one: two short loops, each staying in
     the CPU's caches and branch predictors, run faster than one long loop that parses line after line.
@@ -159,20 +160,20 @@ def locate_all(texts: Iterable[str], ts: TimestampParser | None = None) -> tuple
             header = _header(head)
         if header is not None:
             indexes.append(index)
-            located.append((header, text[end:], when))
+            located.append((header, text, end, when))
     return indexes, located
 
 
-def parse_message(header: tuple, msg: str, when: float | None) -> Record | None:
-    """The Record of a message after its header (see ``locate_all``)."""
+def parse_message(header: tuple, text: str, at: int, when: float | None) -> Record | None:
+    """The Record of the message at ``text[at:]``, after its header (see ``locate_all``)."""
     where, host, pid, proto = header
     if where == _POSTFIX:
-        return _postfix(msg, when, host, pid)
+        return _postfix(text, at, when, host, pid)
     if where == _DOVECOT:
-        return _dovecot(msg, when, host)
+        return _dovecot(text, at, when, host)
     if where == _LOGIN:
-        return _login(proto, msg, when, host)
-    return _plesk(msg, when, host)
+        return _login(proto, text, at, when, host)
+    return _plesk(text, at, when, host)
 
 
 def _header(head: str) -> tuple | None:
@@ -245,10 +246,11 @@ def _user(text: str | None) -> str | None:
 # --- Postfix smtpd ------------------------------------------------------------------------------------------
 
 
-def _postfix(msg: str, when: float | None, host: str, pid: int | None) -> Record | None:
-    c = msg[:1]
+def _postfix(msg: str, at: int, when: float | None, host: str, pid: int | None) -> Record | None:
+    """The message at ``msg[at:]`` (as every parser below: offsets into the line, no copy of the message)."""
+    c = msg[at : at + 1]
     if c == "w":
-        m = PF_SASL_FAIL_RE.match(msg)
+        m = PF_SASL_FAIL_RE.match(msg, at)
         if m is None:
             return None
         raw = m.group(2)
@@ -269,7 +271,7 @@ def _postfix(msg: str, when: float | None, host: str, pid: int | None) -> Record
         kind = SASL_LOST if msg.startswith(PF_LOST_AUTH_SERVER, reason, cut) else SASL_FAILURE
         return _new(Record, (when, kind, "postfix", "smtp", ip, user, 1, pid, host, None, 0, ""))
     if c == "d":
-        m = PF_DISCONNECT_RE.match(msg)
+        m = PF_DISCONNECT_RE.match(msg, at)
         if m is None:
             return None
         counters = m.group(3)
@@ -295,15 +297,15 @@ def _postfix(msg: str, when: float | None, host: str, pid: int | None) -> Record
             Record, (when, SMTPD_SUMMARY, "postfix", "smtp", ip, None, failures, pid, host, None, ok, "")
         )
     if c == "t":
-        m = PF_TOO_MANY_RE.match(msg)
+        m = PF_TOO_MANY_RE.match(msg, at)
         if m is None:
             return None
         ip = normalize_ip(m.group(2))
         return (
             None if ip is None else Record(when, TOO_MANY_ERRORS, "postfix", "smtp", ip, None, 0, pid, host)
         )
-    if "client=" in msg:
-        m = PF_SUCCESS_RE.match(msg)
+    if msg.find("client=", at) >= 0:
+        m = PF_SUCCESS_RE.match(msg, at)
         if m is None:
             return None
         raw = m.group(2)
@@ -325,42 +327,42 @@ def _postfix(msg: str, when: float | None, host: str, pid: int | None) -> Record
 # --- Dovecot ------------------------------------------------------------------------------------------------
 
 
-def _dovecot(msg: str, when: float | None, host: str) -> Record | None:
-    if msg.startswith("dovecot: "):
-        msg = msg[9:]
+def _dovecot(msg: str, at: int, when: float | None, host: str) -> Record | None:
+    if msg.startswith("dovecot: ", at):
+        at += 9
     # each login prefix ends with the only ": " it holds: look the text up to the first ": " up
-    cut = msg.find(": ") + 2
-    proto = _LOGIN_PREFIXES.get(msg[:cut]) if cut > 1 else None
+    cut = msg.find(": ", at) + 2
+    proto = _LOGIN_PREFIXES.get(msg[at:cut]) if cut > 1 else None
     if proto is not None:
-        return _login(proto, msg[cut:], when, host)
-    if msg.startswith("auth: "):
+        return _login(proto, msg, cut, when, host)
+    if msg.startswith("auth: ", at):
         # "auth: DRIVER(", the usual form: what DC_AUTH_PROCESS_RE finds first on it, without running it
         # (and no pam_unix line: its words would have to follow "auth: " directly, not a driver)
-        paren = msg.find("(", 6)
-        driver = msg[6:paren]
-        if paren > 6 and driver in _AUTH_DRIVERS:
+        paren = msg.find("(", at + 6)
+        driver = msg[at + 6 : paren]
+        if paren > at + 6 and driver in _AUTH_DRIVERS:
             return _auth_process(msg, paren + 1, driver, when, host)
-    i = msg.find(PAM_UNIX_FAILURE)
-    if i >= 0 and DC_AUTH_PREFIX_RE.fullmatch(msg, 0, i):
+    i = msg.find(PAM_UNIX_FAILURE, at)
+    if i >= 0 and DC_AUTH_PREFIX_RE.fullmatch(msg, at, i):
         return _pam_unix(msg, i, when, host)
-    m = DC_AUTH_PROCESS_RE.match(msg)
+    m = DC_AUTH_PROCESS_RE.match(msg, at)
     if m is None:
         return None
     return _auth_process(msg, m.end(), m.group(1), when, host)
 
 
-def _login(proto: str, body: str, when: float | None, host: str) -> Record | None:
-    if body.startswith(DC_LEVEL_PREFIXES):
-        body = body[body.find(" ") + 1 :]  # each level prefix ("Info: ") ends with its only space
-    if body.startswith("Login: "):
-        ip, user, session = _login_fields(body, 7)
+def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Record | None:
+    if body.startswith(DC_LEVEL_PREFIXES, at):
+        at = body.find(" ", at) + 1  # each level prefix ("Info: ") ends with its only space
+    if body.startswith("Login: ", at):
+        ip, user, session = _login_fields(body, at + 7)
         if ip is None:
             return None
         return _new(Record, (when, LOGIN_SUCCESS, "dovecot", proto, ip, user, 1, None, host, session, 0, ""))
-    end = body.find("): ")
+    end = body.find("): ", at)
     if end < 0:
         return None
-    head = body[: end + 1]  # Dovecot's own words, e.g. "Disconnected: Inactivity (auth failed, 1 attempts)"
+    head = body[at : end + 1]  # Dovecot's words, e.g. "Disconnected: Inactivity (auth failed, 1 attempts)"
     i = head.find("(auth failed, ")
     if i >= 0:
         m = DC_AUTH_FAILED_RE.match(head, i)
@@ -496,10 +498,10 @@ def _pam_unix(msg: str, i: int, when: float | None, host: str) -> Record | None:
 # --- Plesk --------------------------------------------------------------------------------------------------
 
 
-def _plesk(msg: str, when: float | None, host: str) -> Record | None:
+def _plesk(msg: str, at: int, when: float | None, host: str) -> Record | None:
     for prefix in PLESK_FAILED:
-        if msg.startswith(prefix):
-            user = msg[len(prefix) :]
+        if msg.startswith(prefix, at):
+            user = msg[at + len(prefix) :]
             end = user.rfind(PLESK_FAILED_TAIL)
             if end >= 0:
                 user = user[:end]
@@ -508,8 +510,8 @@ def _plesk(msg: str, when: float | None, host: str) -> Record | None:
             return _new(
                 Record, (when, PLESK_FAILURE, "plesk", "smtp", None, _user(user), 1, None, host, None, 0, "")
             )
-    if msg.startswith(PLESK_NO_USER):
-        user = msg[len(PLESK_NO_USER) :]
+    if msg.startswith(PLESK_NO_USER, at):
+        user = msg[at + len(PLESK_NO_USER) :]
         end = user.rfind(PLESK_NO_USER_TAIL)
         if end < 0:
             return None

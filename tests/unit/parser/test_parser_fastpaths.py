@@ -274,6 +274,8 @@ def test_auth_process_fast_path_agrees_with_the_regex(head: str, pieces: list, e
         expected = lines._pam_unix(msg, i, 1.0, "h")
     elif (m := DC_AUTH_PROCESS_RE.match(msg)) is not None:
         expected = lines._auth_process(msg, m.end(), m.group(1), 1.0, "h")
-    assert lines._dovecot(msg, 1.0, "h") == expected
+    assert lines._dovecot(msg, 0, 1.0, "h") == expected
+    head = "Nov 26 08:08:18 mx dovecot: "  # the parsers read a message in place, after its line's header
+    assert lines._dovecot(head + msg, len(head), 1.0, "h") == expected
     found = msg[msg.rfind("): ") :] in lines._AUTH_TAILS_FIXED
     assert found is any(msg.endswith(tail) for tail in lines.DC_AUTH_TAIL_FIXED)
