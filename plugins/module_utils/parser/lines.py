@@ -139,14 +139,14 @@ def locate_all(texts: Iterable[str], ts: TimestampParser | None = None) -> tuple
             _default_ts = TimestampParser()
         ts = _default_ts
     seconds = ts.seconds
-    split = ts.split
+    split = ts.split_new
     headers = _headers
     indexes: list[int] = []
     located: list[tuple] = []
     for index, text in enumerate(texts):
         if text.endswith(("\n", "\r")):
             text = text.rstrip("\r\n")  # noqa: PLW2901
-        when = seconds.get(text[:16])  # the first step of ts.split, inlined: a stamp seen this second
+        when = seconds.get(text[:16])  # ts.split, its first step inlined: a stamp seen this second
         if when is not None:
             pos = 16
         else:

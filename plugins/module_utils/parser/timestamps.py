@@ -63,10 +63,13 @@ class TimestampParser:
 
     def split(self, line: str) -> tuple[float | None, int]:
         """Return (POSIX time or None, index where the rest of the line starts after the timestamp)."""
-        stamp = line[:16]
-        known = self.seconds.get(stamp)  # RFC 3164 "Nov 26 08:08:18 " seen in this second already
+        known = self.seconds.get(line[:16])  # RFC 3164 "Nov 26 08:08:18 " seen in this second already
         if known is not None:
             return known, 16
+        return self.split_new(line)
+
+    def split_new(self, line: str) -> tuple[float | None, int]:
+        """``split`` for a line whose first 16 characters are not in ``seconds`` (the caller looked)."""
         if len(line) < 16:
             return None, 0
         first = line[0]
@@ -86,7 +89,7 @@ class TimestampParser:
             when = base + int(sec)
             if len(self.seconds) >= _CACHE_MAX:
                 self.seconds.clear()
-            self.seconds[stamp] = when
+            self.seconds[line[:16]] = when
             return when, 16
         if first == "@" and len(line) > 25 and line[25] == " ":
             try:

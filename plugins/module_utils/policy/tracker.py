@@ -431,11 +431,11 @@ class Tracker:
             return False
         if cfg.ipv6_prefix < 128 and ":" in ip:
             return True
-        key = self._key(ip)[0]
-        rec = self.records.get(key)
+        # any other (parsed, so canonical) address is its own record key: see _key
+        rec = self.records.get(ip)
         if rec is not None:
             return rec.failures >= least
-        return key in self._stored  # a saved record, not read yet
+        return ip in self._stored  # a saved record, not read yet
 
     def _success(self, ev: Event, t: float) -> None:
         key, flags = self._key(ev.ip)
