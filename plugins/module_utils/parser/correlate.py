@@ -175,8 +175,6 @@ class Correlator:
         info = self.info
         t = self.last_time
         fed = self._fed
-        keep = None if self._overflowed else self.keep_success
-        evicted = self._evicted
         for rec, line in zip(records, lines):
             when = rec.time
             if when is not None and when > t:
@@ -192,9 +190,7 @@ class Correlator:
             if kind in _PF_FAILURES:
                 self._smtpd_failure(rec, line, t)
             elif kind == R_LOGIN_SUCCESS:
-                ip = rec.ip
-                if keep is None or ip in self._genuine or ip in evicted or keep(ip):
-                    held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
+                self._success(rec, line, t)
             elif kind == R_AUTH_PROCESS_FAILURE:
                 self._auth_failure(rec, line, t)
             elif kind == R_SMTPD_SUCCESS:
@@ -202,9 +198,7 @@ class Correlator:
                 if sess[3] == 0:  # one AUTH per session; later client= lines are further messages
                     sess[3] = 1  # marked even when the login is dropped: the summary must not report it
                     sess[4] = rec.user
-                    ip = rec.ip
-                    if keep is None or ip in self._genuine or ip in evicted or keep(ip):
-                        held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
+                    self._success(rec, line, t)
             elif kind == R_PLESK_FAILURE:
                 self._plesk(rec, line, t)
             elif kind == R_SMTPD_SUMMARY:
@@ -313,6 +307,13 @@ class Correlator:
         if item.user:
             sess[4] = item.user
         self._held.append(item)
+
+    def _success(self, rec: Record, line: int, t: float) -> None:
+        """Hold a successful login, unless ``keep_success`` says the policy cannot use it."""
+        ip = rec.ip
+        keep = self.keep_success
+        if keep is None or self._overflowed or ip in self._genuine or ip in self._evicted or keep(ip):
+            self._held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
 
     def _take_auth(self, ip: str, user: str | None, t: float) -> tuple | None:
         """Claim the auth process failure behind an smtpd failure: (user, already released) or None."""
