@@ -139,7 +139,7 @@ def locate_all(texts: Iterable[str], ts: TimestampParser | None = None) -> tuple
             _default_ts = TimestampParser()
         ts = _default_ts
     seconds = ts.seconds
-    split = ts.split_new
+    split_new = ts.split_new
     headers = _headers
     indexes: list[int] = []
     located: list[tuple] = []
@@ -150,7 +150,7 @@ def locate_all(texts: Iterable[str], ts: TimestampParser | None = None) -> tuple
         if when is not None:
             pos = 16
         else:
-            when, pos = split(text)
+            when, pos = split_new(text)
         end = text.find(": ", pos) + 2
         if end < 2 or end - pos > _HEADER_MAX:
             continue

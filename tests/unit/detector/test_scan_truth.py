@@ -10,6 +10,7 @@ from mail_bruteforce_guard.detector import api
 from mail_bruteforce_guard.detector.config import Config
 from mail_bruteforce_guard.detector.logsource import Block, FileSource
 from mail_bruteforce_guard.detector.pipeline import HOLD, Pipeline
+from mail_bruteforce_guard.parser import correlate
 from mail_bruteforce_guard.policy.tracker import Tracker
 from truth import generate, tally
 
@@ -68,15 +69,21 @@ def test_dropping_the_logins_the_policy_cannot_use_changes_no_decision(
     generated: tuple, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Incremental scans (four appends) decide exactly the same whether logins from addresses without
-    failures are dropped early (``Tracker.wants_success``) or all kept."""
+    failures are dropped early (``Tracker.wants_success``) or all kept. In both runs one failure makes a login
+    a `compromised` alert and the correlator's failure memory is cut to 30 s, so that a hundred logins are
+    decided by the policy's records, not by that memory (the evicted set: test_parser_correlate.py)."""
     log, _ = generated
+    monkeypatch.setattr(correlate, "LOST_WINDOW", 30.0)
     data = log.read_bytes()
     cuts = [data.rfind(b"\n", 0, len(data) * k // 4) + 1 for k in (1, 2, 3)] + [len(data)]
 
     def scans(name: str) -> list[dict]:
         path = tmp_path / name / "mail.log"
         path.parent.mkdir()
-        cfg = Config({"logs": [str(path)], "state_dir": str(tmp_path / name / "state"), "syslog": False})
+        cfg = Config(
+            {"logs": [str(path)], "state_dir": str(tmp_path / name / "state"), "syslog": False,
+             "compromised_min_failures": 1}
+        )  # fmt: skip
         results, done = [], 0
         for cut in cuts:
             with path.open("ab") as fh:
