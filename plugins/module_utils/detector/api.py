@@ -17,7 +17,9 @@ from ..firewall.base import Ban, normalize_target
 from ..gcpause import paused_gc
 from ..parser.events import Event, iso_utc
 from ..policy.tracker import Tracker
+from ..printable import printable
 from .config import Config, load_config
+from .journaltrust import JournalTrust
 from .logsource import FileSource, JournalSource
 from .pipeline import HOLD, Pipeline
 from .state import StateDir
@@ -33,7 +35,7 @@ MUTATION_WAIT = 30.0  # seconds ban/unban/restore wait for a running scan to fin
 
 def stderr_warn(message: str) -> None:
     """Default warning sink: ``mail-bruteforce-guard: warning: ...`` on stderr."""
-    sys.stderr.write(f"mail-bruteforce-guard: warning: {message}\n")
+    sys.stderr.write(f"mail-bruteforce-guard: warning: {printable(message)}\n")
     sys.stderr.flush()
 
 
@@ -85,7 +87,13 @@ def _sources(config: Config, state: dict, from_start: bool, warn: Warn, journal_
     ]
     if config.journal:
         sources.append(
-            JournalSource(state["journal"], from_start=from_start, command=journal_command, warn=warn)
+            JournalSource(
+                state["journal"],
+                from_start=from_start,
+                command=journal_command,
+                warn=warn,
+                trust=JournalTrust(config.journal_trusted),
+            )
         )
     return sources
 
@@ -135,7 +143,7 @@ def scan(
             state["correlator"], now=now, numbered=False, warn=warn, keep_success=tracker.wants_success
         )
         sources = _sources(config, state, from_start, warn, journal_command)
-        lines = events = size = 0
+        lines = events = size = cut = rejected = 0
         read_any = False
         for source in sources:
             for first, batch in source.batches():
@@ -144,6 +152,8 @@ def scan(
                 tracker.feed(released, now)
             lines += source.lines
             size += source.bytes
+            cut += source.cut
+            rejected += getattr(source, "rejected", 0)
             read_any = read_any or source.ok
             if isinstance(source, JournalSource):
                 state["journal"] = source.position
@@ -184,7 +194,14 @@ def scan(
             raise failure
         if not read_any:
             raise MbgError("no log source could be read")
-    stats = {"lines": lines, "events": events, "bytes": size, "seconds": round(time.monotonic() - started, 3)}
+    stats = {
+        "lines": lines,
+        "events": events,
+        "bytes": size,
+        "seconds": round(time.monotonic() - started, 3),
+        "lines_too_long": cut,  # skipped: longer than logsource.MAX_LINE
+        "journal_rejected": rejected,  # journal entries whose writer does not fit the daemon they claim
+    }
     return _result(decisions, stats, timeline)
 
 
@@ -243,7 +260,14 @@ def report(config: Config, *, now: float | None = None, warn: Warn = stderr_warn
     state = store.load(quarantine=False)
     tracker = _tracker(config, state["tracker"], store)
     decisions = tracker.decide(_now(now), everything=True)
-    stats = {"lines": 0, "events": 0, "bytes": 0, "seconds": round(time.monotonic() - started, 3)}
+    stats = {
+        "lines": 0,
+        "events": 0,
+        "bytes": 0,
+        "seconds": round(time.monotonic() - started, 3),
+        "lines_too_long": 0,
+        "journal_rejected": 0,
+    }
     return _result(decisions, stats, tracker.timeline())
 
 

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from ..errors import ConfigError, MbgError
 from ..gcpause import paused_gc
 from ..parser.events import iso_utc
+from ..printable import printable
 from ..version import __version__
 from .api import ban, load_config, parse_files, report, restore, scan, status, unban
 from .config import Config
@@ -138,15 +139,30 @@ def _print_json(data: Any) -> None:
     sys.stdout.write("\n")
 
 
+def _write(line: str) -> None:
+    """One line of text output, its control characters escaped (usernames come from clients)."""
+    sys.stdout.write(printable(line) + "\n")
+
+
 def _print_scan(result: dict) -> None:
-    out = sys.stdout
     for o in result["offenders"]:
         until = f" until {o['ban_until']}" if o["ban_until"] else ""
-        out.write(f"{o['decision']:7} {o['ip']:39} {o['failures']:6} failures{until}: {o['reason']}\n")
+        _write(f"{o['decision']:7} {o['ip']:39} {o['failures']:6} failures{until}: {o['reason']}")
     for a in result["accounts"]:
-        out.write(f"alert   {a['alert']} account {a['username']} from {', '.join(a['ips'])}\n")
+        _write(f"alert   {a['alert']} account {a['username']} from {', '.join(a['ips'])}")
     s = result["stats"]
-    out.write(f"read {s['lines']} lines ({s['bytes']} bytes), {s['events']} events in {s['seconds']}s\n")
+    skipped = [
+        f"{s[key]} {what}"
+        for key, what in (
+            ("lines_too_long", "lines too long"),
+            ("journal_rejected", "untrusted journal entries"),
+        )
+        if s.get(key)
+    ]
+    _write(
+        f"read {s['lines']} lines ({s['bytes']} bytes), {s['events']} events in {s['seconds']}s"
+        + (f" (skipped: {', '.join(skipped)})" if skipped else "")
+    )
 
 
 def _cmd_parse(args: argparse.Namespace) -> int:
@@ -160,9 +176,9 @@ def _cmd_parse(args: argparse.Namespace) -> int:
             record = {"file": path, **record}
             out.write(json.dumps(record, ensure_ascii=ascii_only, check_circular=False) + "\n")
         else:
-            out.write(
+            _write(
                 f"{path}:{event.line} {record['time'] or '-'} {event.kind} {event.service}"
-                f" ip={event.ip or '-'} user={event.user or '-'} count={event.count}\n"
+                f" ip={event.ip or '-'} user={event.user or '-'} count={event.count}"
             )
     return 0
 
@@ -186,9 +202,7 @@ def _run(args: argparse.Namespace) -> int:
             sys.stdout.write(f"mode {result['mode']}, {len(result['bans'])} active bans\n")
             for b in result["bans"]:
                 flag = "" if b["enforced"] else " (not in firewall)"
-                sys.stdout.write(
-                    f"{b['address']:39} until {b['until']} ({b['remaining']}s){flag}: {b['reason']}\n"
-                )
+                _write(f"{b['address']:39} until {b['until']} ({b['remaining']}s){flag}: {b['reason']}")
     elif args.command == "ban":
         result = ban(
             config, args.addresses, duration=args.duration, reason=args.reason, dry_run=args.dry_run, now=now
@@ -197,9 +211,9 @@ def _run(args: argparse.Namespace) -> int:
             _print_json(result)
         else:
             for address in result["added"]:
-                sys.stdout.write(f"banned {address} until {result['until']}\n")
+                _write(f"banned {address} until {result['until']}")
             for r in result["refused"]:
-                sys.stdout.write(f"refused {r['address']}: {r['reason']}\n")
+                _write(f"refused {r['address']}: {r['reason']}")
         if result["refused"] and not result["added"]:
             return 1
     elif args.command == "unban":
@@ -257,7 +271,7 @@ def _read_zone_once() -> None:
 
 
 def _error(message: str) -> None:
-    first = " ".join(str(message).split()) or "unknown error"
+    first = printable(" ".join(str(message).split())) or "unknown error"
     try:
         sys.stderr.write(f"{PROG}: error: {first}\n")
         sys.stderr.flush()

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..policy.config import PolicyConfig
+from .journaltrust import validate_trusted
 
 DEFAULT_CONFIG_PATH = "/etc/mail-bruteforce-guard/config.json"
 MODES = ("enforce", "monitor")
@@ -18,6 +19,7 @@ DEFAULTS: dict[str, Any] = {
     "mode": "enforce",
     "logs": ["/var/log/mail.log"],
     "journal": False,
+    "journal_trusted": {},
     "read_rotated": False,
     "maxretry": 5,
     "findtime": 600,
@@ -87,6 +89,7 @@ class Config:
                 raise ConfigError(f"config key {key!r} must be 1-31 letters, digits, '_', '.' or '-'")
         if v["ipset_v4"] == v["ipset_v6"]:
             raise ConfigError("config keys 'ipset_v4' and 'ipset_v6' must differ")
+        validate_trusted(v["journal_trusted"])
         _expect("ipset_maxelem", v["ipset_maxelem"], int, "an integer")
         if not 1 <= v["ipset_maxelem"] <= 4294967295:
             raise ConfigError("config key 'ipset_maxelem' must be between 1 and 4294967295")

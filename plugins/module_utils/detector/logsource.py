@@ -4,12 +4,15 @@ systemd's journal (``journalctl -o json`` from a saved cursor).
 Every source yields ``(line_number, text)`` (or, faster, ``batches()`` of lines: lists, or ``Block``s of
 raw bytes); its ``position`` (a JSON-ready dict) is valid once the iteration has ended and is what the next
 run resumes from.
-Bytes are decoded with ``errors="replace"``, lines longer than ``MAX_LINE`` bytes are truncated, and a
-last line without its newline is left for the next run (except in rotated files, which no longer grow).
+Bytes are decoded with ``errors="replace"``; a line longer than ``MAX_LINE`` bytes is read as an empty line
+and counted in ``cut`` (its start alone could name any address: Dovecot's real ``rip=`` comes last, after
+the client's username), and a last line without its newline is left for the next run (except in rotated
+files, which no longer grow).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -21,8 +24,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-MAX_LINE = 1 << 20  # bytes kept of one line; the rest of a longer line is skipped
-CHUNK = 1 << 20
+from ..parser.lines import claimed_daemon
+from .journaltrust import JournalTrust
+
+MAX_LINE = 1 << 20  # longest line parsed; a longer one is skipped (counted in ``cut``)
+CHUNK = 1 << 20  # read size: never more than MAX_LINE, so a line inside one chunk is never too long
 HEAD_BYTES = 4096  # at most this much of the first line identifies a file
 
 Warn = Callable[[str], None]
@@ -34,14 +40,15 @@ def _no_warn(_msg: str) -> None:
 
 
 class _Counter:
-    """Bytes and lines consumed from one open file."""
+    """Bytes and lines consumed from one open file (``cut``: lines skipped for being too long)."""
 
-    __slots__ = ("bytes", "lines", "offset")
+    __slots__ = ("bytes", "cut", "lines", "offset")
 
     def __init__(self, offset: int) -> None:
         self.offset = offset
         self.bytes = 0
         self.lines = 0
+        self.cut = 0
 
 
 def count_newlines(data: bytes, start: int = 0, end: int | None = None) -> int:
@@ -87,7 +94,8 @@ class Block:
 def _iter_batches(fh, counter: _Counter, final: bool) -> Iterator:
     """Batches of lines of ``fh`` from its current position: per read chunk, a one-line list for a line
     that began in an earlier chunk, then a ``Block`` of the chunk's other complete lines;
-    ``counter.offset`` ends after the last complete line."""
+    ``counter.offset`` ends after the last complete line. A line longer than ``MAX_LINE`` comes as an empty
+    line (so the numbers of the next ones stay right) and is counted in ``counter.cut``."""
     carry = b""  # kept start (<= MAX_LINE bytes) of the line still being read
     carry_len = 0  # its real length in the file
     decode = bytes.decode
@@ -104,7 +112,11 @@ def _iter_batches(fh, counter: _Counter, final: bool) -> Iterator:
         start = 0
         if carry_len:
             first_nl = data.find(b"\n")
-            first = decode((carry + data[: min(first_nl, MAX_LINE)])[:MAX_LINE], "utf-8", "replace")
+            if carry_len + first_nl > MAX_LINE:
+                first = ""
+                counter.cut += 1
+            else:
+                first = decode(carry + data[:first_nl], "utf-8", "replace")
             counter.offset += carry_len
             counter.bytes += carry_len
             carry, carry_len = b"", 0
@@ -127,7 +139,29 @@ def _iter_batches(fh, counter: _Counter, final: bool) -> Iterator:
         counter.offset += carry_len
         counter.bytes += carry_len
         counter.lines += 1
-        yield [decode(carry, "utf-8", "replace")]
+        if carry_len > MAX_LINE:
+            counter.cut += 1
+            yield [""]
+        else:
+            yield [decode(carry, "utf-8", "replace")]
+
+
+class NotRegularFile(OSError):
+    """A log path that names a FIFO, a device, a socket or a directory: never read (a FIFO would block)."""
+
+
+def open_regular(path: str):
+    """``open(path, "rb")`` for a regular file only: opened without blocking (a FIFO's open waits for a
+    writer, forever) and checked with fstat on the very descriptor; NotRegularFile otherwise."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(f"{path} is not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
 
 
 def _numbered(batches: Iterator[list], line: int) -> Iterator[tuple]:
@@ -178,6 +212,19 @@ def rotated_files(path: str) -> list[str]:
     return [entry[3] for entry in found]
 
 
+@contextlib.contextmanager
+def _open_log(path: str) -> Iterator:
+    """A regular log file opened for reading, decompressed when its name ends with ``.gz``."""
+    with open_regular(path) as raw:
+        if not path.endswith(".gz"):
+            yield raw
+            return
+        import gzip  # noqa: PLC0415 - only rotated .gz files need it
+
+        with gzip.GzipFile(fileobj=raw, mode="rb") as fh:
+            yield fh
+
+
 class FileSource:
     """One log file read from where the previous run stopped.
 
@@ -202,6 +249,7 @@ class FileSource:
         self.warn = warn
         self.bytes = 0
         self.lines = 0
+        self.cut = 0  # lines skipped for being longer than MAX_LINE
         self.ok = False  # the current file could be read
 
     def __iter__(self) -> Iterator[tuple]:
@@ -213,7 +261,10 @@ class FileSource:
         old = self.old
         path = self.path
         try:
-            fh = Path(path).open("rb")  # noqa: SIM115 - closed in the finally below
+            fh = open_regular(path)
+        except NotRegularFile:
+            self.warn(f"log {path} is not a regular file: skipped")
+            return
         except FileNotFoundError:
             self.warn(f"log {path} does not exist (yet)")
             if old:
@@ -261,6 +312,7 @@ class FileSource:
         yield from _numbered(_iter_batches(fh, counter, final=False), line)
         self.bytes += counter.bytes
         self.lines += counter.lines
+        self.cut += counter.cut
         position = {
             "dev": st.st_dev,
             "ino": st.st_ino,
@@ -282,7 +334,7 @@ class FileSource:
             if (st.st_dev, st.st_ino) != key:
                 continue
             try:
-                with Path(candidate).open("rb") as fh:
+                with open_regular(candidate) as fh:
                     if st.st_size < int(old.get("offset", 0)):
                         return
                     fh.seek(int(old.get("offset", 0)))
@@ -290,11 +342,40 @@ class FileSource:
                     yield from _numbered(_iter_batches(fh, counter, final=True), int(old.get("line", 0)))
                     self.bytes += counter.bytes
                     self.lines += counter.lines
+                    self.cut += counter.cut
             except OSError as err:
                 self.warn(f"cannot read rotated log {candidate}: {err.strerror or err}")
             return
-        if current is not None:
+        found = yield from self._finish_compressed(old)
+        if not found and current is not None:
             self.warn(f"log {self.path} was rotated and the old file was not found: its last lines are lost")
+
+    def _finish_compressed(self, old: dict) -> Iterator[tuple]:
+        """The rest of the previous file when rotation compressed it at once (no ``delaycompress``: a new
+        inode): the most recent ``.gz`` sibling whose content starts with the old file's first line."""
+        offset = int(old.get("offset", 0))
+        head_len = int(old.get("head_len", 0))
+        if not head_len:
+            return False
+        names = [self.path + ".1.gz", self.path + ".0.gz"]
+        names += [p for p in reversed(rotated_files(self.path)) if p.endswith(".gz") and p not in names]
+        for candidate in names:
+            try:
+                with _open_log(candidate) as fh:
+                    if _head_hash(fh, head_len) != old.get("head"):
+                        continue
+                    fh.seek(offset)
+                    if fh.tell() != offset:
+                        continue
+                    counter = _Counter(offset)
+                    yield from _numbered(_iter_batches(fh, counter, final=True), int(old.get("line", 0)))
+                    self.bytes += counter.bytes
+                    self.lines += counter.lines
+                    self.cut += counter.cut
+                    return True
+            except (OSError, EOFError, zlib.error):
+                continue
+        return False
 
     def _candidates(self) -> list[str]:
         """Uncompressed rotated siblings, the most recent first."""
@@ -311,7 +392,7 @@ class FileSource:
             return False
         for candidate in self._candidates():
             try:
-                with Path(candidate).open("rb") as fh:
+                with open_regular(candidate) as fh:
                     if os.fstat(fh.fileno()).st_size < offset or _head_hash(fh, head_len) != old.get("head"):
                         continue
                     fh.seek(offset)
@@ -319,6 +400,7 @@ class FileSource:
                     yield from _numbered(_iter_batches(fh, counter, final=True), int(old.get("line", 0)))
                     self.bytes += counter.bytes
                     self.lines += counter.lines
+                    self.cut += counter.cut
                     return True
             except OSError:
                 continue
@@ -330,17 +412,12 @@ class FileSource:
             st = Path(path).stat()
             if (st.st_dev, st.st_ino) == (current.st_dev, current.st_ino):
                 return
-            if path.endswith(".gz"):
-                import gzip  # noqa: PLC0415 - only rotated .gz files need it
-
-                opener = gzip.open
-            else:
-                opener = open
-            with opener(path, "rb") as fh:
+            with _open_log(path) as fh:
                 counter = _Counter(0)
                 yield from _numbered(_iter_batches(fh, counter, final=True), 0)
                 self.bytes += counter.bytes
                 self.lines += counter.lines
+                self.cut += counter.cut
         except (OSError, EOFError, zlib.error) as err:
             self.warn(f"cannot read rotated log {path}: {getattr(err, 'strerror', None) or err}")
 
@@ -384,14 +461,17 @@ def journal_line(entry: dict) -> str | None:
     ident = _text(entry.get("SYSLOG_IDENTIFIER")) or _text(entry.get("_COMM")) or "unknown"
     pid = _text(entry.get("SYSLOG_PID")) or _text(entry.get("_PID"))
     tag = f"{ident}[{pid}]" if pid.isdigit() else ident
-    message = message.replace("\n", " ")[:MAX_LINE]
+    message = message.replace("\n", " ")
     return f"{stamp} {host} {tag}: {message}"
 
 
 class JournalSource:
     """Mail entries of systemd's journal after a saved cursor; ``position`` = {"cursor", "line"}.
 
-    ``command`` is the journalctl invocation (tests add ``--file``/``--directory``).
+    ``command`` is the journalctl invocation (tests add ``--file``/``--directory``). An entry that claims to
+    be a mail daemon's (see ``lines.claimed_daemon``) is read only when ``trust`` accepts who wrote it
+    (``journaltrust``); the others are counted in ``rejected`` and warned about once. An entry longer than
+    ``MAX_LINE`` is skipped and counted in ``cut``.
     """
 
     path = "journal"
@@ -403,7 +483,11 @@ class JournalSource:
         from_start: bool = False,
         command: list | None = None,
         warn: Warn = _no_warn,
+        trust: JournalTrust | None = None,
     ) -> None:
+        self.trust = trust if trust is not None else JournalTrust()
+        self.rejected = 0
+        self.cut = 0
         self.position = position or {}
         self.cursor = None if from_start else self.position.get("cursor")
         self.line = 0 if from_start else int(self.position.get("line", 0))
@@ -456,6 +540,13 @@ class JournalSource:
                 text = journal_line(entry)
                 if text is None:
                     continue
+                if len(text) > MAX_LINE:
+                    self.cut += 1
+                    continue
+                daemon = claimed_daemon(text)
+                if daemon is not None and not self.trust.accepts(daemon, entry):
+                    self._reject(daemon, entry)
+                    continue
                 line += 1
                 self.lines += 1
                 yield line, text
@@ -471,3 +562,14 @@ class JournalSource:
                 return
         self.ok = True
         self.position = {"cursor": cursor, "line": line}
+
+    def _reject(self, daemon: str, entry: dict) -> None:
+        """Count an entry whose writer does not fit the daemon it claims to be; warn about the first."""
+        self.rejected += 1
+        if self.rejected == 1:
+            self.warn(
+                f"journal: ignoring entries that claim to be {daemon}'s but were written by"
+                f" _UID={_text(entry.get('_UID')) or '?'} _COMM={_text(entry.get('_COMM')) or '?'}"
+                f" _EXE={_text(entry.get('_EXE')) or '?'} _SYSTEMD_UNIT={_text(entry.get('_SYSTEMD_UNIT')) or '?'}"
+                " (not one of its users, executables or units: see journal_trusted); the scan's stats count them"
+            )

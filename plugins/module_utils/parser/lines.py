@@ -9,16 +9,18 @@ from ..addresses import normalize_ip
 from .patterns import (
     DC_AUTH_DRIVERS,
     DC_AUTH_FAILED_RE,
+    DC_AUTH_FIELDS_RE,
     DC_AUTH_PREFIX_RE,
     DC_AUTH_PROCESS_RE,
     DC_AUTH_TAIL_FIXED,
+    DC_AUTH_TAIL_PASSWORD,
     DC_AUTH_TAIL_VARIABLE,
     DC_LEVEL_PREFIXES,
+    DC_LOG_USER_MAX,
     DC_LOGIN_PREFIXES,
     DC_NO_AUTH,
     DC_PLAINTEXT_REFUSED,
     DC_PROXY_FAILED,
-    DC_SESSION_RE,
     GATE_AFTER_AUTH,
     GATE_AUTH,
     GATE_AUTH_RES,
@@ -60,6 +62,8 @@ PLESK_FAILURE = "plesk_failure"  # plesk_saslauthd: failed mail authentication a
 
 _AUTH_DRIVERS = frozenset(DC_AUTH_DRIVERS)
 _AUTH_TAILS_FIXED = frozenset(DC_AUTH_TAIL_FIXED)
+_AUTH_TAIL_LONGEST = max(map(len, DC_AUTH_TAIL_FIXED))
+_AUTH_TAILS_SERVER = tuple(t for t in DC_AUTH_TAIL_VARIABLE if t not in DC_AUTH_TAIL_PASSWORD)
 _DOVECOT_PROGRAMS = frozenset(("dovecot", "dovecot-auth", "auth", "auth-worker"))
 _LOGIN_PROGRAMS = {p[:-2]: p[:-8] for p in DC_LOGIN_PREFIXES}  # "imap-login" -> "imap"
 _LOGIN_PREFIXES = {p: p[:-8] for p in DC_LOGIN_PREFIXES}  # "imap-login: " -> "imap"
@@ -92,6 +96,7 @@ _HEADER_MAX = 364  # longest header HEADER_RE can match: host 255 + " " + progra
 _HEADERS_MAX = 8192
 _IPS_MAX = 32768
 _POSTFIX, _DOVECOT, _LOGIN, _PLESK = 1, 2, 3, 4
+_DAEMON_OF = {_POSTFIX: "postfix", _DOVECOT: "dovecot", _LOGIN: "dovecot", _PLESK: "plesk"}
 _MISSING = ()
 _headers: dict[str, tuple | None] = {}  # header text -> (which parser, host, pid, login protocol) or None
 _programs: dict[str, tuple | None] = {}  # "host program" of "host program[pid]: " -> the same, pid aside
@@ -162,6 +167,13 @@ def locate_all(texts: Iterable[str], ts: TimestampParser | None = None) -> tuple
             indexes.append(index)
             located.append((header, text, end, when))
     return indexes, located
+
+
+def claimed_daemon(text: str) -> str | None:
+    """The daemon whose parser would read ``text`` ("postfix", "dovecot" or "plesk"; None when no parser
+    wants it): who a journal entry claims to be, judged as the parser will judge it."""
+    _indexes, located = locate_all((text,))
+    return _DAEMON_OF[located[0][0][0]] if located else None
 
 
 def parse_message(header: tuple, text: str, at: int, when: float | None) -> Record | None:
@@ -417,82 +429,97 @@ def _login_fields(text: str, at: int) -> tuple[str | None, str | None, str | Non
 
 
 def _auth_process(msg: str, start: int, driver: str, when: float | None, host: str) -> Record | None:
-    """``driver(USER,IP[,<session>]): <fixed failure message>``; the address is the field after the last
-    comma (the username, first, may contain commas, parentheses and addresses)."""
-    close = msg.rfind("): ")  # a fixed tail holds its only "): " at its start: the line's last one
-    if msg[close:] not in _AUTH_TAILS_FIXED:
-        close = -1
-        for marker in DC_AUTH_TAIL_VARIABLE:
-            j = msg.rfind(marker, start)
-            if j >= 0 and "): " not in msg[j + len(marker) :] and "," not in msg[j + len(marker) :]:
-                close = j
-                break
-    if close < start:
+    """``driver(USER,IP[,master][,<session>]): <failure message>``, the username starting at ``msg[start]``.
+
+    Dovecot writes at most ``DC_LOG_USER_MAX`` characters of the username (the client's text, which may hold
+    commas, parentheses and addresses when ``auth_username_chars`` allows them), then its own fields; with
+    ``auth_verbose_passwords`` the client's password follows the message. So each comma within reach of
+    the "(" is a possible end of the username: a reading is one whose fields fit and whose message is one
+    Dovecot writes (a message of server text ending the line, or starting the rest when only server text or
+    a password follows). Every reading must give the same address: a line that reads two ways (a crafted
+    username AND password) is dropped (the login process's summary or Postfix's warning, which read the
+    address from a field no client text precedes and follows, still counts that attempt).
+    """
+    found = None
+    limit = start + DC_LOG_USER_MAX + 1
+    c = msg.find(",", start, limit)
+    while c >= 0:
+        m = DC_AUTH_FIELDS_RE.match(msg, c + 1)
+        if m is not None and _auth_message(msg, m.end()):
+            raw = m.group(1)
+            ip = _ips.get(raw, _MISSING)
+            if ip is _MISSING:
+                ip = _ip(raw)
+            if ip is not None:
+                if found is None:
+                    found = (ip, c, m.group(2))
+                elif found[0] != ip:
+                    return None  # two readings, two addresses: no way to tell the real one
+        c = msg.find(",", c + 1, limit)
+    if found is None:
         return None
-    inner = msg[start:close]
-    session = None
-    if inner.endswith(">"):
-        s = inner.rfind(",<")
-        if s >= 0 and DC_SESSION_RE.fullmatch(inner, s + 1):
-            session = inner[s + 2 : -1]
-            inner = inner[:s]
-    elif inner.endswith(","):  # ldap(dog,52.37.139.121,)
-        inner = inner[:-1]
-    c = inner.rfind(",")
-    if c < 0:
-        return None
-    raw = inner[c + 1 :]
-    ip = _ips.get(raw, _MISSING)
-    if ip is _MISSING:
-        ip = _ip(raw)
-    if ip is None:
-        return None
-    user = _user(inner[:c])
+    ip, c, session = found
+    if session is not None:
+        session = session[1:-1]
+    user = _user(msg[start:c])
     return _new(
         Record, (when, AUTH_PROCESS_FAILURE, "dovecot", None, ip, user, 1, None, host, session, 0, driver)
     )
 
 
+def _auth_message(msg: str, close: int) -> bool:
+    """Whether the text from the ")" at ``msg[close]`` on is "): " + a failure message Dovecot writes."""
+    if len(msg) - close <= _AUTH_TAIL_LONGEST and msg[close:] in _AUTH_TAILS_FIXED:
+        return True
+    if msg.startswith(DC_AUTH_TAIL_PASSWORD, close):
+        return True  # the client's password follows: anything may
+    for marker in _AUTH_TAILS_SERVER:  # server text follows: never another "): "
+        if msg.startswith(marker, close):
+            return msg.find("): ", close + len(marker)) < 0
+    return False
+
+
 def _pam_unix(msg: str, i: int, when: float | None, host: str) -> Record | None:
-    """pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=U rhost=IP
-    [  user=U]: rhost is the last field, or is followed only by the user field that repeats ruser.
-    ``i`` is where the pam_unix words start (after Dovecot's own prefix only)."""
+    """pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=R rhost=H
+    [ user=U]: pam_unix writes "ruser=%s rhost=%s %s%s" (" user=" and U only when U is set), and Dovecot sets
+    both R and U to the client's username (some versions leave R empty). So the rest after "ruser=" reads as
+    ``R rhost=H  user=R`` (the username twice: its length, and with it the address field, is fixed by the
+    line's length), `` rhost=H  user=U``, `` rhost=H`` (no username) or, from other PAM users,
+    ``R rhost=H`` with nothing after the address.
+    Every reading must give the same address, or the line is dropped. ``i`` is where the pam_unix words
+    start (after Dovecot's own prefix only)."""
     r = msg.find(PAM_RUSER, i)
     if r < 0:
         return None
     s = msg[r + len(PAM_RUSER) :]
-    if s.startswith(" rhost="):  # empty ruser: the first rhost= is the real one
-        rest = s[7:]
-        sp = rest.find(" ")
-        after = "" if sp < 0 else rest[sp:]
-        if not after or after.startswith("  user="):
-            ip = normalize_ip(rest if sp < 0 else rest[:sp])
-            if ip is not None:
-                user = _user(after[7:]) if after else None
-                return Record(when, AUTH_PROCESS_FAILURE, "dovecot", None, ip, user, 1, None, host)
-    # "U rhost=IP  user=U": Dovecot gives PAM the same name as ruser and user; any " rhost=" inside U
-    # would put a space into the address, so at most one split point fits
-    if "  user=" in s:
-        j = s.find(" rhost=")
-        tries = 0
-        while j >= 0 and tries < 16:
-            tail = "  user=" + s[:j]
-            if s.endswith(tail):
-                addr = s[j + 7 : len(s) - len(tail)]
-                ip = normalize_ip(addr) if " " not in addr else None
-                if ip is not None:
-                    return Record(
-                        when, AUTH_PROCESS_FAILURE, "dovecot", None, ip, _user(s[:j]), 1, None, host
-                    )
-            j = s.find(" rhost=", j + 1)
-            tries += 1
-    # "U rhost=IP" with rhost the last field: nothing after the address, no user field before it
-    j = s.rfind(" rhost=")
-    if j > 0 and " " not in s[j + 7 :] and "  user=" not in s[:j]:
-        ip = normalize_ip(s[j + 7 :])
-        if ip is not None:
-            return Record(when, AUTH_PROCESS_FAILURE, "dovecot", None, ip, _user(s[:j]), 1, None, host)
-    return None
+    readings = []  # (address text, username)
+    size = len(s)
+    # "U rhost=H  user=U": len(s) == 2 * len(U) + len(H) + 14, with 2 <= len(H) <= 45
+    for j in range(max(1, (size - 59 + 1) // 2), (size - 16) // 2 + 1):
+        if s.startswith(" rhost=", j) and s.endswith("  user=" + s[:j]):
+            readings.append((s[j + 7 : size - j - 7], s[:j]))
+    # " rhost=H  user=U": no ruser (Dovecot versions that do not set it)
+    if s.startswith(" rhost="):
+        sp = s.find(" ", 7)
+        if sp > 7 and s.startswith("  user=", sp) and len(s) > sp + 7:
+            readings.append((s[7:sp], s[sp + 7 :]))
+    # " rhost=H" or "R rhost=H" (a trailing space kept): the address ends the line
+    body = s[:-1] if s.endswith(" ") else s
+    j = body.rfind(" rhost=")
+    if j >= 0 and "  user=" not in body[:j]:
+        readings.append((body[j + 7 :], body[:j]))
+    found = None
+    for addr, user in readings:
+        ip = normalize_ip(addr) if addr and " " not in addr else None
+        if ip is None:
+            continue
+        if found is None:
+            found = (ip, user)
+        elif found[0] != ip:
+            return None  # two readings, two addresses
+    if found is None:
+        return None
+    return Record(when, AUTH_PROCESS_FAILURE, "dovecot", None, found[0], _user(found[1]), 1, None, host)
 
 
 # --- Plesk --------------------------------------------------------------------------------------------------

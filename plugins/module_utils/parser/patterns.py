@@ -128,7 +128,16 @@ DC_AUTH_TAIL_VARIABLE = (
     "): unknown user (",
     "): invalid credentials (",
 )
+# the tails after which the client's password follows (``auth_verbose_passwords``): attacker text, so a
+# line with one of them may read in two ways (see ``lines._auth_process``); the others are server text
+DC_AUTH_TAIL_PASSWORD = ("): Password mismatch (", "): unknown user (", "): invalid credentials (")
 DC_SESSION_RE = re.compile(r"<[A-Za-z0-9+/=]{1,64}>")
+# the fields after the username in Dovecot's auth log prefix "driver(USER,IP[,master][,<SESSION>]): "
+# (get_log_prefix in src/auth/auth-request.c), up to the prefix's closing parenthesis
+DC_AUTH_FIELDS_RE = re.compile(r"([0-9A-Fa-f:.]{1,45})(?:,master)?(?:,(<[A-Za-z0-9+/=]{1,64}>))?,?(?=\): )")
+# Dovecot writes at most 64 bytes of a username into that prefix (MAX_LOG_USERNAME_LEN), then "..." (or
+# "\u2026"): the comma before the address is within this many characters of the "(" (never further)
+DC_LOG_USER_MAX = 67
 PAM_UNIX_FAILURE = "pam_unix(dovecot:auth): authentication failure; "
 PAM_RUSER = " tty=dovecot ruser="
 

@@ -40,7 +40,14 @@ def test_scan_shape_and_ban(env):
     append(log, noise(0, 3) + "".join(pf_fail(i * 10) for i in range(6)) + dc_fail(100))
     result = scan(cfg)
     assert set(result) == {"offenders", "accounts", "stats", "timeline"}
-    assert set(result["stats"]) == {"lines", "events", "bytes", "seconds"}
+    assert set(result["stats"]) == {
+        "lines",
+        "events",
+        "bytes",
+        "seconds",
+        "lines_too_long",
+        "journal_rejected",
+    }
     assert result["stats"]["lines"] == 10
     assert result["stats"]["bytes"] == os.path.getsize(log)
     assert result["stats"]["events"] == 7

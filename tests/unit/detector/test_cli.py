@@ -164,33 +164,51 @@ def test_corrupt_state_warns_and_continues(tmp_path, log):
 
 
 def test_second_concurrent_scan_exits_3(tmp_path, log):
-    fifo = tmp_path / "slow.log"
-    os.mkfifo(fifo)
+    import fcntl
+
     state = tmp_path / "s"
-    first = subprocess.Popen(
-        [CLI, "scan", "--log", str(fifo), "--state", str(state), "--dry-run"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    state.mkdir(mode=0o700)
+    holder = os.open(state / "state.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another run holds the lock
+    waiting = None
     try:
-        deadline = time.time() + 20
-        while not (state / "state.lock").exists() and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)  # the first scan now blocks opening the FIFO, holding the lock
         proc = run("scan", "--log", str(log), "--state", str(state), "--dry-run")
         assert proc.returncode == 3
         assert proc.stderr.startswith("mail-bruteforce-guard: error: another mail-bruteforce-guard run holds")
-        # Ctrl-C on the blocked scan: exit 130, one line, no traceback
-        first.send_signal(signal.SIGINT)
-        _, err = first.communicate(timeout=20)
-        assert first.returncode == 130
+        # a ban waits for the lock; Ctrl-C on it: exit 130, one line, no traceback
+        waiting = subprocess.Popen(
+            [CLI, "ban", "192.0.2.9", "--state", str(state), "--dry-run"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(1.0)
+        waiting.send_signal(signal.SIGINT)
+        _, err = waiting.communicate(timeout=20)
+        assert waiting.returncode == 130
         assert err == "mail-bruteforce-guard: error: interrupted\n"
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
+        os.close(holder)
+        if waiting is not None and waiting.poll() is None:
+            waiting.kill()
+            waiting.wait()
     assert run("scan", "--log", str(log), "--state", str(state), "--dry-run").returncode == 0
+
+
+def test_a_fifo_given_as_a_log_is_skipped_not_waited_for(tmp_path, log):
+    """Issue 15 item 5: opening a FIFO blocked until a writer came, holding the lock, on every run."""
+    fifo = tmp_path / "slow.log"
+    os.mkfifo(fifo)
+    state = str(tmp_path / "s")
+    proc = run(
+        "scan", "--log", str(fifo), "--log", str(log), "--state", state, "--dry-run", "--json", "--now", NOW
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"log {fifo} is not a regular file: skipped" in proc.stderr
+    assert json.loads(proc.stdout)["stats"]["lines"] == 7
+    alone = run("scan", "--log", str(fifo), "--state", state, "--dry-run", check_stderr_lines=False)
+    assert alone.returncode == 1
+    assert "no log source could be read" in alone.stderr
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("unshare"), reason="needs root and unshare")
