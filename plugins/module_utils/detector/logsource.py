@@ -146,17 +146,17 @@ def _iter_batches(fh, counter: _Counter, final: bool) -> Iterator:
             yield [decode(carry, "utf-8", "replace")]
 
 
-class NotRegularFile(OSError):
+class NotRegularFileError(OSError):
     """A log path that names a FIFO, a device, a socket or a directory: never read (a FIFO would block)."""
 
 
 def open_regular(path: str):
     """``open(path, "rb")`` for a regular file only: opened without blocking (a FIFO's open waits for a
-    writer, forever) and checked with fstat on the very descriptor; NotRegularFile otherwise."""
+    writer, forever) and checked with fstat on the very descriptor; NotRegularFileError otherwise."""
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise NotRegularFile(f"{path} is not a regular file")
+            raise NotRegularFileError(f"{path} is not a regular file")
         os.set_blocking(fd, True)
         return os.fdopen(fd, "rb")
     except BaseException:
@@ -262,7 +262,7 @@ class FileSource:
         path = self.path
         try:
             fh = open_regular(path)
-        except NotRegularFile:
+        except NotRegularFileError:
             self.warn(f"log {path} is not a regular file: skipped")
             return
         except FileNotFoundError:
@@ -567,9 +567,11 @@ class JournalSource:
         """Count an entry whose writer does not fit the daemon it claims to be; warn about the first."""
         self.rejected += 1
         if self.rejected == 1:
+            writer = " ".join(
+                f"{field}={_text(entry.get(field)) or '?'}"
+                for field in ("_UID", "_COMM", "_EXE", "_SYSTEMD_UNIT")
+            )
             self.warn(
-                f"journal: ignoring entries that claim to be {daemon}'s but were written by"
-                f" _UID={_text(entry.get('_UID')) or '?'} _COMM={_text(entry.get('_COMM')) or '?'}"
-                f" _EXE={_text(entry.get('_EXE')) or '?'} _SYSTEMD_UNIT={_text(entry.get('_SYSTEMD_UNIT')) or '?'}"
-                " (not one of its users, executables or units: see journal_trusted); the scan's stats count them"
+                f"journal: ignoring entries that claim to be {daemon}'s but were written by {writer} (not one"
+                " of its users, executables or units: see journal_trusted); the scan's stats count them"
             )
