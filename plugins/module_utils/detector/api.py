@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..errors import ConfigError, MbgError
 from ..firewall.base import Ban, normalize_target
 from ..gcpause import paused_gc
+from ..limits import MAX_DURATION, MAX_TIME
 from ..parser.events import Event, iso_utc
 from ..policy.tracker import Tracker
 from ..printable import printable
@@ -332,12 +333,16 @@ def _ban_end(duration: Any, until: Any, now: float, bantime: int) -> float:
             raise ConfigError("give a ban duration or an end time (until), not both")
         if isinstance(until, bool) or not isinstance(until, (int, float)) or not math.isfinite(until):
             raise ConfigError(f"ban end (until) must be POSIX seconds, got {until!r}")
+        if until > now + MAX_DURATION or until > MAX_TIME:
+            raise ConfigError(f"ban end (until) {until!r} is more than {MAX_DURATION} seconds (ten years) away")
         if until <= now:
             raise ConfigError(f"ban end (until) {iso_utc(until)} is not in the future")
         return float(until)
     duration = bantime if duration is None else duration
     if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
         raise ConfigError(f"ban duration must be a positive number of seconds, got {duration!r}")
+    if duration > MAX_DURATION or now + duration > MAX_TIME:
+        raise ConfigError(f"ban duration must be at most {MAX_DURATION} seconds (ten years), got {duration!r}")
     return now + duration
 
 

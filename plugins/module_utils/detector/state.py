@@ -1,8 +1,9 @@
 """The state directory: ``state.json`` written atomically, ``state.lock`` held with flock.
 
 A crash or a full disk while saving leaves the previous state.json intact (temp file in the same
-directory, fsync, rename). A corrupt state.json is moved aside to ``state.json.corrupt-<time>``
-with a warning and the run starts from an empty state.
+directory, fsync, rename). A state.json that is no JSON object is moved aside to
+``state.json.corrupt-<time>`` with a warning and the run starts from an empty state; damaged entries inside
+a valid one are moved to ``state.json.damaged-<time>`` and the rest is kept (``statecheck``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import LockedError, MbgError
+from .statecheck import MIGRATED_SECTIONS, SECTIONS, count_damaged, is_time
 
 STATE_VERSION = 1
 STATE_FILE = "state.json"
@@ -99,8 +101,10 @@ class StateDir:
         self.unlock()
 
     def load(self, quarantine: bool = True) -> dict[str, Any]:
-        """The saved state, or an empty one (missing file; corrupt file: warned about and, with
-        ``quarantine``, moved aside)."""
+        """The saved state, or an empty one (missing file; a file that is no JSON object: warned about and,
+        with ``quarantine``, moved aside). Each section is validated entry by entry (``statecheck``): the
+        sound entries are kept, the damaged ones set aside (see ``_set_aside``). A file of another version
+        keeps its bans (``MIGRATED_SECTIONS``); the rest starts afresh."""
         try:
             raw = Path(self.file).read_bytes()
         except FileNotFoundError:
@@ -109,22 +113,57 @@ class StateDir:
             raise MbgError(f"cannot read state file {self.file}: {err.strerror or err}") from None
         try:
             data = json.loads(raw)
-        except ValueError as err:
+        except (ValueError, RecursionError) as err:
             self._damaged(f"not valid JSON: {err}", quarantine)
             return empty_state()
-        if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
-            self._damaged("unexpected content or version", quarantine)
+        if not isinstance(data, dict):
+            self._damaged("not a JSON object", quarantine)
             return empty_state()
         state = empty_state()
-        for key, kind in (("logs", dict), ("journal", dict), ("bans", dict)):
-            value = data.get(key, state[key])
-            if not isinstance(value, kind):
-                self._damaged(f"{key!r} has the wrong type", quarantine)
-                return empty_state()
-            state[key] = value
-        for key in ("correlator", "tracker", "saved_at"):
-            state[key] = data.get(key)
+        version = data.get("version")
+        migrated = version != STATE_VERSION
+        damaged: dict[str, Any] = {}
+        for key, check in SECTIONS.items():
+            if key in data and (not migrated or key in MIGRATED_SECTIONS):
+                state[key], bad = check(data[key])
+                if bad is not None:
+                    damaged[key] = bad
+        if is_time(data.get("saved_at")):
+            state["saved_at"] = data["saved_at"]
+        if migrated:
+            self.warn(
+                f"state file {self.file} is from another version ({version!r}, this is {STATE_VERSION}):"
+                f" kept its {len(state['bans'])} bans, the rest starts afresh"
+            )
+        if damaged:
+            self._set_aside(damaged, quarantine)
         return state
+
+    def _set_aside(self, damaged: dict[str, Any], quarantine: bool) -> None:
+        """One warning for all damaged entries; with ``quarantine`` (a run that saves the state again) they
+        are written to ``state.json.damaged-<time>`` first, so nothing is lost."""
+        counts = {key: count_damaged(key, bad) for key, bad in damaged.items()}
+        what = ", ".join(f"{key}: {n}" for key, n in counts.items())
+        total = sum(counts.values())
+        if not quarantine:
+            self.warn(f"state file {self.file} holds {total} damaged entries ({what}): ignoring them")
+            return
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        aside = f"{self.file}.damaged-{stamp}"
+        try:
+            fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                json.dump(damaged, fh, ensure_ascii=True, default=repr)
+        except (OSError, ValueError, TypeError) as err:
+            self.warn(
+                f"state file {self.file} holds {total} damaged entries ({what}): dropping them"
+                f" (could not write {aside}: {getattr(err, 'strerror', None) or err})"
+            )
+            return
+        self.warn(
+            f"state file {self.file} holds {total} damaged entries ({what}): moved them to {aside},"
+            " keeping the rest"
+        )
 
     def _damaged(self, why: str, quarantine: bool) -> None:
         if quarantine:

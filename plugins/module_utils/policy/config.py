@@ -6,19 +6,22 @@ from typing import Any, NamedTuple
 
 from ..addresses import parse_networks
 from ..errors import ConfigError
+from ..limits import MAX_DURATION
 
-# name -> (default, minimum); every threshold is an int except the multiplier.
+_MAX_COUNT = 1_000_000  # failures or addresses a rule may wait for
+# name -> (default, minimum, maximum); every threshold is an int except the multiplier. Durations are at
+# most limits.MAX_DURATION: a larger one would overflow the times computed from it.
 _INT_LIMITS = {
-    "maxretry": (5, 1),
-    "findtime": (600, 1),
-    "bantime": (3600, 1),
-    "bantime_max": (604800, 1),
-    "slow_maxretry": (20, 0),
-    "slow_findtime": (86400, 1),
-    "targeted_min_ips": (5, 0),
-    "targeted_findtime": (3600, 1),
-    "compromised_min_failures": (3, 0),
-    "ipv6_prefix": (128, 1),
+    "maxretry": (5, 1, _MAX_COUNT),
+    "findtime": (600, 1, MAX_DURATION),
+    "bantime": (3600, 1, MAX_DURATION),
+    "bantime_max": (604800, 1, MAX_DURATION),
+    "slow_maxretry": (20, 0, _MAX_COUNT),
+    "slow_findtime": (86400, 1, MAX_DURATION),
+    "targeted_min_ips": (5, 0, _MAX_COUNT),
+    "targeted_findtime": (3600, 1, MAX_DURATION),
+    "compromised_min_failures": (3, 0, _MAX_COUNT),
+    "ipv6_prefix": (128, 1, 128),
 }
 
 
@@ -53,12 +56,14 @@ class PolicyConfig(NamedTuple):
 
     def validate(self) -> None:
         """Raise ConfigError naming the first bad key."""
-        for name, (_default, minimum) in _INT_LIMITS.items():
+        for name, (_default, minimum, maximum) in _INT_LIMITS.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigError(f"config key {name!r} must be an integer, got {value!r}")
             if value < minimum:
                 raise ConfigError(f"config key {name!r} must be >= {minimum}, got {value}")
+            if value > maximum:
+                raise ConfigError(f"config key {name!r} must be <= {maximum}, got {value}")
         mult = self.bantime_multiplier
         if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 1 <= mult <= 1000:
             raise ConfigError(
@@ -66,8 +71,8 @@ class PolicyConfig(NamedTuple):
             )
         if self.bantime_max < self.bantime:
             raise ConfigError("config key 'bantime_max' must be >= 'bantime'")
-        if self.ipv6_prefix > 128:
-            raise ConfigError(f"config key 'ipv6_prefix' must be <= 128, got {self.ipv6_prefix}")
+        if self.slow_findtime < self.findtime:
+            raise ConfigError("config key 'slow_findtime' must be >= 'findtime'")
         for name in ("ignore", "protected"):
             try:
                 parse_networks(_string_list(name, getattr(self, name)))

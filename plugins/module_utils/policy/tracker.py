@@ -7,12 +7,14 @@ exactly as a live run would have. ``decide(now)`` reports; ``now`` only matters 
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from ..addresses import aggregate, is_ignored, normalize_ip, parse_networks
 from ..errors import ConfigError
 from ..gcpause import paused_gc
+from ..limits import MAX_TIME
 from ..parser.events import AUTH_FAILURE, AUTH_SUCCESS, Event, iso_utc
 from .config import PolicyConfig
 
@@ -136,13 +138,24 @@ class _Record:
         rec = cls(float(data[0]), int(data[9]))
         rec.last = float(data[1])
         rec.failures = int(data[2])
-        rec.window = [float(x) for x in data[3]]
+        window = data[3]  # [time, count, ...]: counts stay integers ("5 failures", never "5.0")
+        rec.window = [v for t, c in zip(window[0::2], window[1::2]) for v in (float(t), int(c))]
         rec.services = set(data[4])
         rec.users = set(data[5])
         rec.bans = int(data[6])
         rec.ban_until = None if data[7] is None else float(data[7])
         rec.reason = data[8]
         return rec
+
+
+def escalated(bantime: int, multiplier: float, previous: int, cap: int) -> int:
+    """``bantime * multiplier ** previous`` seconds, saturating at ``cap`` without computing a power past it
+    (the 1,025th ban of an address must not overflow)."""
+    if previous <= 0 or multiplier <= 1 or bantime >= cap:
+        return int(min(bantime, cap))
+    if previous >= math.log(cap / bantime) / math.log(multiplier) + 1:
+        return int(cap)
+    return int(min(bantime * multiplier**previous, cap))
 
 
 def _networks(name: str, cidrs: Iterable[str]) -> list:
@@ -376,10 +389,9 @@ class Tracker:
 
     def _ban(self, key: str, rec: _Record, t: float, failures: int, *, span: float, kind: str) -> None:
         cfg = self.config
-        duration = min(cfg.bantime * cfg.bantime_multiplier**rec.bans, cfg.bantime_max)
-        duration = int(duration)
+        duration = escalated(cfg.bantime, cfg.bantime_multiplier, rec.bans, cfg.bantime_max)
         rec.bans += 1
-        rec.ban_until = t + duration
+        rec.ban_until = min(t + duration, MAX_TIME)
         rec.window = []
         users = sorted(rec.users)
         shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")

@@ -177,13 +177,14 @@ def test_garbage_nul_invalid_utf8_and_long_line(tmp_path):
     grown_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert lines[0] == (1, "a\x00b")
     assert lines[1] == (2, "\ufffd\ufffd bad utf8 \ufffd")
-    assert len(lines[2][1]) == MAX_LINE
+    assert lines[2] == (3, "")  # too long: skipped (its start alone could name any address), counted
+    assert src.cut == 1
     assert lines[3] == (4, "after")
     assert src.position["offset"] == os.path.getsize(log)
     assert grown_kb < 8 * 1024  # never holds the whole 10 MB line
 
 
-def test_long_line_split_across_reads_is_truncated_once(tmp_path):
+def test_long_line_split_across_reads_is_skipped_once(tmp_path):
     log = tmp_path / "mail.log"
     write(log, b"y" * (MAX_LINE + 10))  # no newline yet
     lines, src, _ = read(log)
@@ -192,7 +193,8 @@ def test_long_line_split_across_reads_is_truncated_once(tmp_path):
     write(log, b"tail\nnext\n")
     lines, src, _ = read(log, src.position)
     assert [n for n, _ in lines] == [1, 2]
-    assert len(lines[0][1]) == MAX_LINE
+    assert lines[0][1] == ""
+    assert src.cut == 1
     assert lines[1][1] == "next"
 
 
