@@ -23,7 +23,8 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 # 1. Debian packages --------------------------------------------------------------------------------------
 APT_PKGS=(podman runc debootstrap iptables ipset fail2ban uidmap netavark aardvark-dns slirp4netns
-          fuse-overlayfs iproute2 util-linux procps make git python3-venv ca-certificates)
+          fuse-overlayfs iproute2 util-linux procps make git python3-venv ca-certificates
+          systemd-journal-remote)  # systemd-journal-remote: real journal files for the journal tests
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

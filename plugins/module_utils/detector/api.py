@@ -334,7 +334,9 @@ def _ban_end(duration: Any, until: Any, now: float, bantime: int) -> float:
         if isinstance(until, bool) or not isinstance(until, (int, float)) or not math.isfinite(until):
             raise ConfigError(f"ban end (until) must be POSIX seconds, got {until!r}")
         if until > now + MAX_DURATION or until > MAX_TIME:
-            raise ConfigError(f"ban end (until) {until!r} is more than {MAX_DURATION} seconds (ten years) away")
+            raise ConfigError(
+                f"ban end (until) {until!r} is more than {MAX_DURATION} seconds (ten years) away"
+            )
         if until <= now:
             raise ConfigError(f"ban end (until) {iso_utc(until)} is not in the future")
         return float(until)
@@ -342,7 +344,9 @@ def _ban_end(duration: Any, until: Any, now: float, bantime: int) -> float:
     if isinstance(duration, bool) or not isinstance(duration, int) or duration <= 0:
         raise ConfigError(f"ban duration must be a positive number of seconds, got {duration!r}")
     if duration > MAX_DURATION or now + duration > MAX_TIME:
-        raise ConfigError(f"ban duration must be at most {MAX_DURATION} seconds (ten years), got {duration!r}")
+        raise ConfigError(
+            f"ban duration must be at most {MAX_DURATION} seconds (ten years), got {duration!r}"
+        )
     return now + duration
 
 

@@ -292,6 +292,8 @@ class FileSource:
                 if st.st_size < offset or (head_len and _head_hash(fh, head_len) != old.get("head")):
                     # copytruncate: finish the old content from the copy, then read the file from the start
                     found = yield from self._finish_copy(old)
+                    if not found:  # or rotated, compressed, and its inode number reused at once
+                        found = yield from self._finish_compressed(old)
                     if not found:
                         self.warn(
                             f"log {path} was truncated or rewritten and no rotated copy was found:"

@@ -47,18 +47,33 @@ def noise(offset: float, n: int = 1) -> str:
     )
 
 
+def daemon_writer(ident: str) -> dict:
+    """The trusted fields journald records for the daemon an identifier names (root, its unit)."""
+    if ident.startswith("postfix"):
+        unit = "postfix@-.service"
+    elif ident in ("dovecot", "auth", "auth-worker") or ident.endswith("-login"):
+        unit = "dovecot.service"
+    else:
+        unit = f"{ident}.service"
+    return {"_UID": "0", "_SYSTEMD_UNIT": unit}
+
+
 def journal_file(tmp_path, entries):
-    """A real journal file written by systemd-journal-remote from export format."""
+    """A real journal file written by systemd-journal-remote from export format. Each entry is
+    ``(ident, pid, facility, message)``, written by the daemon ``ident`` names (``daemon_writer``), or
+    ``(ident, pid, facility, message, writer)`` with the trusted fields (``_UID``, ...) given."""
     remote = shutil.which("systemd-journal-remote") or "/lib/systemd/systemd-journal-remote"
     if not os.path.exists(remote):
         pytest.skip("systemd-journal-remote is not installed")
     export = b""
-    for i, (ident, pid, facility, msg) in enumerate(entries):
+    for i, (ident, pid, facility, msg, *given) in enumerate(entries):
+        writer = given[0] if given else daemon_writer(ident)
         export += (
             f"__CURSOR=s=0;i={i}\n__REALTIME_TIMESTAMP={1795000000000000 + i * 1000000}\n"
             f"__MONOTONIC_TIMESTAMP={i + 1}\n_BOOT_ID=0123456789abcdef0123456789abcdef\n"
             f"_HOSTNAME=mx1\nSYSLOG_IDENTIFIER={ident}\n_PID={pid}\nSYSLOG_FACILITY={facility}\n"
-            f"MESSAGE={msg}\n\n"
+            + "".join(f"{k}={v}\n" for k, v in writer.items())
+            + f"MESSAGE={msg}\n\n"
         ).encode()
     out = tmp_path / "mail.journal"
     subprocess.run([remote, "-o", str(out), "-"], input=export, check=True, capture_output=True)

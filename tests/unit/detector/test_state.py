@@ -31,9 +31,7 @@ def test_missing_state_is_empty(tmp_path):
     assert StateDir(str(tmp_path)).load() == empty_state()
 
 
-@pytest.mark.parametrize(
-    "content", [b"{not json", b"\x00\xff\xfe", b"[1, 2]", b"[" * 100000]
-)
+@pytest.mark.parametrize("content", [b"{not json", b"\x00\xff\xfe", b"[1, 2]", b"[" * 100000])
 def test_corrupt_state_is_moved_aside_with_a_warning(tmp_path, content):
     (tmp_path / "state.json").write_bytes(content)
     warnings = []
