@@ -137,7 +137,7 @@ def test_journal_trusted_set_is_configurable(tmp_path):
     assert banned(result) == {"192.0.2.52"}
     with pytest.raises(ConfigError, match="journal_trusted"):
         journal_cfg(tmp_path, journal_trusted={"sshd": {}})
-    with pytest.raises(ConfigError, match="postfix.users"):
+    with pytest.raises(ConfigError, match=r"postfix\.users"):
         journal_cfg(tmp_path, journal_trusted={"postfix": {"users": "root"}})
 
 
@@ -216,7 +216,7 @@ def test_window_counts_stay_integers_after_a_reload():
     assert new.reason.startswith("5 failures in")
 
 
-# ---- items 7 and 8: escalation and absurd durations ----------------------------------------------------------
+# ---- items 7 and 8: escalation and absurd durations ---------------------------------------------------
 
 
 def test_escalation_saturates_instead_of_overflowing():
@@ -257,7 +257,7 @@ def test_manual_ban_of_absurd_length_is_refused_before_anything_is_saved(env):
     assert not os.path.exists(os.path.join(cfg.state_dir, "state.json"))
 
 
-# ---- item 14: rotation that compresses at once ---------------------------------------------------------------
+# ---- item 14: rotation that compresses at once --------------------------------------------------------
 
 
 def test_rotation_with_immediate_compression_keeps_the_last_line(tmp_path):
