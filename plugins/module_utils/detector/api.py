@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ConfigError, MbgError
-from ..firewall.base import Ban, normalize_target
+from ..firewall.base import Ban, PartialApplyError, normalize_target
 from ..gcpause import paused_gc
 from ..limits import MAX_DURATION, MAX_TIME
 from ..parser.events import Event, iso_utc
@@ -237,14 +237,31 @@ def _enforce_pending(config: Config, bans: dict, now: float, warn: Warn) -> None
     if not pending:
         return
     keys = {_canonical(ban.address): ban.address for ban in pending}
-    result = _enforcer(config).ban(pending, now)
-    for ban in result.added + result.unchanged:
-        key = keys.get(_canonical(ban.address))
-        if key in bans:
-            bans[key]["enforced"] = True
+    try:
+        result = _enforcer(config).ban(pending, now)
+    except PartialApplyError as err:  # what went in is saved as enforced; the rest stays pending
+        _mark_enforced(bans, keys, err.result.added + err.result.unchanged)
+        raise partial_failure(err, len(pending)) from None
+    _mark_enforced(bans, keys, result.added + result.unchanged)
     for refusal in result.refused:
         bans.pop(keys.get(_canonical(refusal.address), refusal.address), None)
         warn(f"refused to ban {refusal.address}: {refusal.reason}")
+
+
+def _mark_enforced(bans: dict, keys: dict, applied: Iterable[Ban]) -> None:
+    for ban in applied:
+        key = keys.get(_canonical(ban.address), ban.address)
+        if key in bans:
+            bans[key]["enforced"] = True
+
+
+def partial_failure(err: PartialApplyError, wanted: int) -> MbgError:
+    """The one-line error of a batch the firewall took only part of (a full set)."""
+    shown = ", ".join(b.address for b in err.failed[:5]) + (" ..." if len(err.failed) > 5 else "")
+    return MbgError(
+        f"{err} ({wanted - len(err.failed)} of {wanted} bans applied and saved;"
+        f" not applied, kept pending: {shown})"
+    )
 
 
 def _canonical(address: str) -> str:
@@ -407,7 +424,13 @@ def _ban(config: Config, bans: list[Ban], dry_run: bool, now: float, warn: Warn)
     with store.lock(wait=MUTATION_WAIT):
         state = store.load()
         monitor = config.mode == "monitor"
-        result = _enforcer(config, dry_run=dry_run or monitor).ban(bans, now)
+        failure = None
+        try:
+            result = _enforcer(config, dry_run=dry_run or monitor).ban(bans, now)
+        except PartialApplyError as err:  # save what the firewall took; report the rest
+            result, failure = err.result, partial_failure(err, len(bans))
+            failed = {b.address for b in err.failed}
+            bans = [b for b in bans if b.address not in failed]
         refused = {r.address for r in result.refused}
         kept = [b for b in bans if b.address not in refused]
         if not dry_run:
@@ -422,6 +445,8 @@ def _ban(config: Config, bans: list[Ban], dry_run: bool, now: float, warn: Warn)
                     "enforced": not monitor,
                 }
             store.save(state)
+        if failure is not None:
+            raise failure
     return {
         "changed": bool(kept) and not dry_run,
         "added": [b.address for b in kept],
@@ -482,12 +507,18 @@ def restore(config: Config, *, now: float | None = None, warn: Warn = stderr_war
             if float(entry.get("until", 0)) > now
         ]
         monitor = config.mode == "monitor"
-        result = _enforcer(config).restore([] if monitor else wanted, now)
+        failure = None
+        try:
+            result = _enforcer(config).restore([] if monitor else wanted, now)
+        except PartialApplyError as err:
+            result, failure = err.result, partial_failure(err, len(wanted))
         if not monitor:
             for ban_ in result.added + result.unchanged:
                 if ban_.address in bans:
                     bans[ban_.address]["enforced"] = True
             store.save(state)
+        if failure is not None:
+            raise failure
     return {
         "restored": 0 if monitor else len(result.added) + len(result.unchanged),
         "refused": [r._asdict() for r in result.refused],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Sequence
-from typing import NamedTuple, Protocol, Union
+from typing import Any, NamedTuple, Protocol, Union
 
 from ..addresses import normalize_ip
 from ..errors import MbgError
@@ -15,6 +15,17 @@ Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 class FirewallError(MbgError):
     """The firewall tool failed or is missing (exit code 1, one-line message)."""
+
+
+class PartialApplyError(FirewallError):
+    """The backend failed part way through a batch (a set that is full): ``result`` (an
+    ``enforce.EnforceResult``) says what WAS applied (``added``, read back from the firewall) and ``failed``
+    which bans were not, so the caller can save the first and report the second."""
+
+    def __init__(self, message: str, result: Any, failed: tuple) -> None:
+        super().__init__(message)
+        self.result = result
+        self.failed = failed
 
 
 class Ban(NamedTuple):

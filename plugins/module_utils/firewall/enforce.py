@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from ..errors import ConfigError
-from .base import Ban, FirewallBackend, FirewallError, ban_seconds
+from .base import Ban, FirewallBackend, FirewallError, PartialApplyError, ban_seconds
 from .guard import Guard
 from .ipset import DEFAULT_MAXELEM, IpsetBackend
 
@@ -206,16 +206,24 @@ class Enforcer:
             else:
                 added.append(ban)
         removed = [r.address for r in swept]
+        failure: FirewallError | None = None
+        failed: list[Ban] = []
         if not self.dry_run:
             if removed:
                 self.backend.remove(removed)
             if added:
-                self.backend.add(added, now)
+                try:
+                    self.backend.add(added, now)
+                except FirewallError as err:  # part of the batch may be in: read back which
+                    failure = err
+                    present = self._current_or_empty()
+                    failed = [b for b in added if b.address not in present]
+                    added = [b for b in added if b.address in present]
         swept_lines = [f"unban {r.address}: {r.reason}" for r in swept]
         added_lines = [ban_message(b.address, ban_seconds(b.until, now, cap), b.reason) for b in added]
         self._log(syslog.LOG_WARNING, swept_lines)
         self._log(syslog.LOG_NOTICE, added_lines)
-        return EnforceResult(
+        result = EnforceResult(
             added=tuple(added),
             refused=tuple(refused),
             removed=tuple(removed),
@@ -224,6 +232,16 @@ class Enforcer:
             messages=tuple(setup + refused_lines + swept_lines + added_lines),
             dry_run=self.dry_run,
         )
+        if failure is not None:
+            raise PartialApplyError(str(failure), result, tuple(failed)) from None
+        return result
+
+    def _current_or_empty(self) -> dict[str, int]:
+        """The backend's entries after a failure (empty when even reading them fails)."""
+        try:
+            return self.backend.list()
+        except FirewallError:
+            return {}
 
     def _current(self) -> dict[str, int]:
         """The backend's entries; in a dry run an unreadable firewall counts as empty."""

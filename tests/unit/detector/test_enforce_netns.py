@@ -103,3 +103,59 @@ def test_firewall_failure_keeps_bans_pending_and_exits_1(tmp_path):
     assert out[3] == "rc=0"
     assert [(b["address"], b["enforced"]) for b in json.loads(out[4])["bans"]] == [("203.0.113.5", True)]
     assert sorted(out[5:]) == ["mbg_ban_v4", "mbg_ban_v6"]
+
+
+FULL_SET = textwrap.dedent(
+    """
+    import json, subprocess, sys
+    from mail_bruteforce_guard.detector import api
+    from mail_bruteforce_guard.detector.config import Config
+    from mail_bruteforce_guard.errors import MbgError
+
+    log, state = sys.argv[1], sys.argv[2]
+    cfg = Config({"logs": [log], "state_dir": state, "syslog": False, "ipset_maxelem": 4})
+    out = {}
+    def members():
+        text = subprocess.run(["ipset", "list", "mbg_ban_v4"], capture_output=True, text=True).stdout
+        return sorted(line.split()[0] for line in text.split("Members:")[-1].splitlines() if line.strip())
+    try:
+        api.scan(cfg, warn=lambda m: None)
+    except MbgError as err:
+        out["scan_error"] = str(err)
+    out["after_scan"] = members()
+    out["status"] = {b["address"]: b["enforced"] for b in api.status(cfg)["bans"]}
+    subprocess.run(["ipset", "flush", "mbg_ban_v4"], check=True)
+    try:
+        api.ban(cfg, [f"198.51.100.{i}" for i in range(1, 7)], duration=600, warn=print)
+    except MbgError as err:
+        out["ban_error"] = str(err)
+    out["after_ban"] = members()
+    out["manual"] = sorted(b["address"] for b in api.status(cfg)["bans"] if b["reason"] == "manual")
+    print(json.dumps(out))
+    """
+)
+
+
+def test_a_full_set_saves_what_was_applied_and_reports_the_rest(tmp_path):
+    """Issue 15 item 9: a set that fills up left the entries already added in the kernel but not in the
+    state (a manual ban saved nothing; a scan marked nothing enforced)."""
+    ago = time.time() - 60 - T0
+    ips = [f"203.0.113.{i}" for i in range(1, 7)]
+    log = tmp_path / "mail.log"
+    log.write_text("".join(pf_fail(ago + i, ip=ip) for i in range(5) for ip in ips))
+    proc = subprocess.run(
+        ["unshare", "--net", sys.executable, "-c", FULL_SET, str(log), str(tmp_path / "state")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.splitlines()[-1])
+    assert len(out["after_scan"]) == 4
+    assert "4 of 6 bans applied and saved" in out["scan_error"]
+    assert "(raise ipset_maxelem, now 4)" in out["scan_error"]
+    assert {a for a, enforced in out["status"].items() if enforced} == set(out["after_scan"])
+    assert len(out["status"]) == 6  # the two that did not fit stay pending for the next scan
+    assert "4 of 6 bans applied and saved" in out["ban_error"]
+    assert out["manual"] == out["after_ban"] and len(out["after_ban"]) == 4
