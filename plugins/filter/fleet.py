@@ -14,6 +14,7 @@ import gc
 import io
 import json
 import math
+import re
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
@@ -22,6 +23,10 @@ from operator import add, eq, itemgetter, ne, not_
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.limits import (
+    MAX_DURATION,
+    MAX_TIME,
+)
 
 # Keys of an Ansible task result that mark a host without a usable report.
 _FAILED_KEYS = ("failed", "unreachable", "skipped")
@@ -29,6 +34,7 @@ REPORT_FORMATS = ("json", "csv", "markdown")
 # Bucket widths tried for the attacks-over-time series, smallest first; the first giving <= MAX_BUCKETS wins.
 BUCKET_WIDTHS = (3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400)
 MAX_BUCKETS = 72
+_MAX_COUNT = 1 << 53  # failures a report may claim: exact in a float, so every sum and share stays finite
 CSV_FIELDS = (
     "ip",
     "host_count",
@@ -101,8 +107,10 @@ def _check_offender(host: str, index: int, off: Any, where: str) -> None:
     if not isinstance(ip, str) or not ip:
         raise AnsibleFilterError(f"{at} has no 'ip' string")
     failures = off.get("failures")
-    if isinstance(failures, bool) or not isinstance(failures, int) or failures < 0:
-        raise AnsibleFilterError(f"{at} ({ip}): 'failures' must be a non-negative integer, got {failures!r}")
+    if isinstance(failures, bool) or not isinstance(failures, int) or not 0 <= failures < _MAX_COUNT:
+        raise AnsibleFilterError(
+            f"{at} ({ip}): 'failures' must be an integer from 0 to 2**53, got {failures!r}"
+        )
     for key in ("services", "usernames"):
         value = off.get(key, [])
         if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
@@ -184,6 +192,7 @@ def _check_columns(failures: Any, service_lists: Any, user_lists: Any, times: An
     if not (
         _types_ok(failures, _INT)
         and min(failures, default=0) >= 0
+        and max(failures, default=0) < _MAX_COUNT
         and _types_ok(chain(service_lists, user_lists), _LIST)
         and _types_ok(times, _TIME)
     ):
@@ -405,8 +414,10 @@ def _bantime(value: Any, where: str) -> int | None:
             raise AnsibleFilterError(
                 f"{where}: bantime must be a number of seconds >= 0, got {value!r}"
             ) from None
-    if value < 0:
-        raise AnsibleFilterError(f"{where}: bantime must be a number of seconds >= 0, got {value!r}")
+    if not 0 <= value <= MAX_DURATION:
+        raise AnsibleFilterError(
+            f"{where}: bantime must be a number of seconds from 0 to {MAX_DURATION} (ten years), got {value!r}"
+        )
     return value
 
 
@@ -417,7 +428,7 @@ def _share_until(entry: dict, bantime: int) -> str | None:
     if bantime and last is not None:
         ends.append(last + bantime)
     ends = [e for e in ends if e is not None]
-    return _iso(math.ceil(max(ends))) if ends else None
+    return _iso(min(math.ceil(max(ends)), MAX_TIME)) if ends else None
 
 
 def fleet_merge(reports: Any, min_hosts: Any = 1, bantime: Any = None) -> list[dict[str, Any]]:
@@ -451,6 +462,10 @@ def _merge_accounts(entries: list, where: str) -> list[dict[str, Any]]:
                 or not isinstance(alert.get("ips", []), list)
             ):
                 raise AnsibleFilterError(f"{where}: host {host!r} has a malformed account alert: {alert!r}")
+            if not all(isinstance(ip, str) for ip in alert.get("ips", [])):
+                raise AnsibleFilterError(
+                    f"{where}: host {host!r} has an account alert whose 'ips' are not strings"
+                )
             entry = acc.setdefault((alert["username"], alert["alert"]), [set(), set()])
             entry[0].add(host)
             entry[1].update(alert.get("ips", []))
@@ -467,20 +482,23 @@ def _merge_accounts(entries: list, where: str) -> list[dict[str, Any]]:
 
 
 def _epoch(value: Any) -> float | None:
-    """ISO 8601 string (naive means UTC) or POSIX number -> POSIX seconds; None when absent or unreadable."""
+    """ISO 8601 string (naive means UTC) or POSIX number -> POSIX seconds; None when absent, unreadable or
+    outside 1970 to 9999 (no later computation can overflow)."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
-    if not isinstance(value, str):
+        ts = float(value)
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=timezone.utc)
+        ts = parsed.timestamp()
+    else:
         return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
+    return ts if 0 <= ts <= MAX_TIME else None
 
 
 def _iso(ts: float) -> str:
@@ -543,8 +561,11 @@ def _timeline(entries: list) -> dict[str, Any]:
         return {"bucket_seconds": 3600, "source": "none", "buckets": []}
     start = min(s[0] for s in spans)
     end = max(s[1] for s in spans)
+    # beyond the widest named width (a timeline over decades): whole days, as few as keep <= MAX_BUCKETS
+    widest = math.ceil((end - start) / (MAX_BUCKETS - 1) / 86400) * 86400
     width = next(
-        (w for w in BUCKET_WIDTHS if (end // w) - (start // w) + 1 <= MAX_BUCKETS), BUCKET_WIDTHS[-1]
+        (w for w in BUCKET_WIDTHS if (end // w) - (start // w) + 1 <= MAX_BUCKETS),
+        max(widest, BUCKET_WIDTHS[-1]),
     )
     first_bucket = int(start // width)
     counts = [0.0] * (int(end // width) - first_bucket + 1)
@@ -625,7 +646,13 @@ def fleet_document(
     reports: Any, min_hosts: Any = 1, generated: Any = None, where: str = "fleet_report"
 ) -> dict:
     """The fleet report as a JSON-ready mapping (what ``fleet_report(format='json')`` serialises)."""
-    merged, entries = _merge(reports, min_hosts, where)
+    min_hosts = _min_hosts(min_hosts, where)
+    entries = _usable(_host_entries(reports, where), where)
+    try:
+        merged, _plain = _merge_entries(entries, min_hosts, where)
+    except AnsibleFilterError:  # a malformed offender record: skip its host's report, name it, go on
+        entries = _usable(entries, where, offenders=True)
+        merged, _plain = _merge_entries(entries, min_hosts, where)
     if generated is None:
         generated = _iso(datetime.now(timezone.utc).timestamp())
     elif not isinstance(generated, str):
@@ -656,24 +683,69 @@ def fleet_document(
     }
 
 
+def _usable(entries: list, where: str, offenders: bool = False) -> list:
+    """The host entries with each malformed report turned into a failed host (``skipped: <why>``), so one
+    bad host is named in the report instead of stopping it. Checks a report's timeline and account alerts
+    (and, with ``offenders``, every offender record: the merge checks those in bulk first)."""
+    usable = []
+    for host, report, error in entries:
+        if error is None:
+            try:
+                _check_extras(host, report, where)
+                if offenders:
+                    for index, off in enumerate(report["offenders"]):
+                        _check_offender(host, index, off, where)
+            except AnsibleFilterError as err:
+                usable.append((host, None, f"skipped: {err}"))
+                continue
+        usable.append((host, report, error))
+    return usable
+
+
+def _check_extras(host: str, report: Mapping, where: str) -> None:
+    """AnsibleFilterError naming the first timeline point or account alert of a report that no fleet
+    report can use (an unreadable time or one outside 1970-9999, a count that is no finite number)."""
+    timeline = report.get("timeline")
+    items = list(timeline.items()) if isinstance(timeline, Mapping) else timeline
+    for item in items if isinstance(items, list) else ():
+        if isinstance(item, Mapping):
+            item = (item.get("time", item.get("start")), item.get("failures"))  # noqa: PLW2901
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise AnsibleFilterError(f"{where}: host {host!r} has a malformed timeline entry {item!r}")
+        count = item[1]
+        if _epoch(item[0]) is None:
+            raise AnsibleFilterError(
+                f"{where}: host {host!r} timeline time {item[0]!r} is not an ISO 8601 time from 1970 to 9999"
+            )
+        if isinstance(count, bool) or not isinstance(count, (int, float)) or not 0 <= count < _MAX_COUNT:
+            raise AnsibleFilterError(
+                f"{where}: host {host!r} timeline count at {item[0]!r} must be a number from 0 to 2**53,"
+                f" got {count!r}"
+            )
+    _merge_accounts([(host, report, None)], where)
+
+
 # ---- rendering --------------------------------------------------------------------------------------
 
 
+# a formula start at the start of a cell or after any character a spreadsheet may split a line on
+# (",", ";", tab, "|", space; a line break too) when it ignores the CSV quoting
+_FORMULA_START = re.compile(r"(?:^|(?<=[,;\t| \r\n]))(?=[=+\-@\t\r])")
+
+
 def _csv_cell(value: Any) -> str:
-    """Text for one CSV cell; lists joined by spaces; formula-looking text (=, +, -, @) neutralised."""
+    """Text for one CSV cell; lists joined by spaces; formula-looking text (=, +, -, @, tab, CR) neutralised
+    with a "'" wherever a spreadsheet could start a cell (every cell is quoted too)."""
     if value is None:
         return ""
     if isinstance(value, list):
         value = " ".join(str(v) for v in value)
-    text = str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        text = "'" + text
-    return text
+    return _FORMULA_START.sub("'", str(value))
 
 
 def _render_csv(doc: dict) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writerow(CSV_FIELDS)
     for off in doc["offenders"]:
         writer.writerow([_csv_cell(off[field]) for field in CSV_FIELDS])

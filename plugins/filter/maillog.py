@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from ansible.errors import AnsibleFilterError
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.addresses import normalize_ip
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.errors import MbgError
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.limits import MAX_TIME
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.parser.events import (
     COUNTED_KINDS,
     Event,
@@ -31,12 +32,14 @@ POLICY_KEYS = frozenset(PolicyConfig._fields)
 
 
 def _when(value: Any, name: str, where: str) -> float | None:
-    """An ISO 8601 string (naive means UTC) or POSIX seconds -> POSIX seconds; None stays None."""
+    """An ISO 8601 string (naive means UTC) or POSIX seconds from 1970 to 9999 -> POSIX seconds; None stays
+    None."""
     if value is None:
         return None
+    when = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if math.isfinite(value):
-            return float(value)
+            when = float(value)
     elif isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
@@ -45,8 +48,12 @@ def _when(value: Any, name: str, where: str) -> float | None:
         else:
             if parsed.tzinfo is None:
                 parsed = parsed.replace(tzinfo=timezone.utc)
-            return parsed.timestamp()
-    raise AnsibleFilterError(f"{where}: {name} must be an ISO 8601 time or POSIX seconds, got {value!r}")
+            when = parsed.timestamp()
+    if when is not None and 0 <= when <= MAX_TIME:
+        return when
+    raise AnsibleFilterError(
+        f"{where}: {name} must be an ISO 8601 time or POSIX seconds from 1970 to 9999, got {value!r}"
+    )
 
 
 def _zone(value: Any, where: str) -> tzinfo | None:

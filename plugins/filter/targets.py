@@ -60,8 +60,13 @@ def shared_bans(offenders: Any) -> list[dict[str, str]]:
             raise AnsibleFilterError(
                 f"{where}: {entry['ip']} has no 'share_until': give fleet_merge a bantime"
             )
+        hosts = entry.get("hosts") or []
+        if not isinstance(hosts, list) or not all(isinstance(h, str) for h in hosts):
+            raise AnsibleFilterError(
+                f"{where}: {entry['ip']}: 'hosts' must be a list of host names, got {hosts!r}"
+            )
         if entry["share_until"]:
-            reason = entry.get("summary") or f"seen on {', '.join(entry.get('hosts') or [])}"
+            reason = entry.get("summary") or f"seen on {', '.join(hosts)}"
             out.append({"address": entry["ip"], "expires": str(entry["share_until"]), "reason": str(reason)})
     return out
 
