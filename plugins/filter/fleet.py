@@ -416,7 +416,7 @@ def _bantime(value: Any, where: str) -> int | None:
             ) from None
     if not 0 <= value <= MAX_DURATION:
         raise AnsibleFilterError(
-            f"{where}: bantime must be a number of seconds from 0 to {MAX_DURATION} (ten years), got {value!r}"
+            f"{where}: bantime must be a number of seconds from 0 to {MAX_DURATION} (10 years), got {value!r}"
         )
     return value
 
