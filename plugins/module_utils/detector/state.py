@@ -66,9 +66,11 @@ class StateDir:
         """Take the exclusive lock (waiting up to ``wait`` seconds); LockedError when another run holds it."""
         self.ensure()
         lock_path = str(Path(self.path, LOCK_FILE))
-        try:
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:  # never through a symlink: another user could point it at a file of theirs (or ours)
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600)
         except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise MbgError(f"refusing lock file {lock_path}: it is a symbolic link") from None
             raise MbgError(f"cannot open lock file {lock_path}: {err.strerror or err}") from None
         deadline = time.monotonic() + wait
         while True:

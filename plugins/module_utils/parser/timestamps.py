@@ -52,12 +52,20 @@ class TimestampParser:
         return value
 
     def _bsd_minute(self, key: str, month: int, day: int, hour: int, minute: int) -> float | None:
-        """Epoch of a yearless local minute, cached under ``key``."""
-        try:
-            base = self._local_minute(self._now_year, month, day, hour, minute)
-            if base > self.now + FUTURE_SLACK:
-                base = self._local_minute(self._now_year - 1, month, day, hour, minute)
-        except (ValueError, OverflowError):  # Feb 30, hour 25, ...
+        """Epoch of a yearless local minute, cached under ``key``: of the years around "now", the latest that
+        puts it at most ``FUTURE_SLACK`` after "now" (logs are read after they are written; a "Jan 1" line
+        read on Dec 31 seconds before midnight belongs to the next year, a "Dec 31" line read in January to
+        the previous one)."""
+        base = None
+        for year in (self._now_year + 1, self._now_year, self._now_year - 1):
+            try:
+                base = self._local_minute(year, month, day, hour, minute)
+            except (ValueError, OverflowError):  # Feb 30, hour 25, Feb 29 of another year ...
+                base = None
+                continue
+            if base <= self.now + FUTURE_SLACK:
+                break
+        else:
             return None
         return self._remember(key, base)
 

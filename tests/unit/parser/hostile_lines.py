@@ -1,0 +1,97 @@
+"""Log lines as each daemon writes them, with the client's text (username, password) put in where the daemon
+puts it: shared by the forged-address properties and the seeded fuzz run. Each builder returns the line;
+the real address is always REAL."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+REAL = "203.0.113.66"
+H = "Nov 26 08:00:00 mail "
+
+
+def dovecot_user(user: str) -> str:
+    """A username as Dovecot's auth log prefix writes it: control characters as "?", at most 64 bytes
+    (here: characters, which is never more), then "..." (src/auth/auth-request.c, get_log_prefix)."""
+    user = "".join("?" if ord(c) < 32 else c for c in user)
+    return user if len(user) <= 64 else user[:64] + "..."
+
+
+def passdb(user: str, password: str, ip: str = REAL) -> str:
+    """passdb failure with auth_verbose_passwords=plain: the client's password after the message."""
+    return f"{H}dovecot: auth: passwd-file({dovecot_user(user)},{ip}): Password mismatch (given password: {password})"
+
+
+def passdb_plain(user: str, _password: str, ip: str = REAL) -> str:
+    return f"{H}dovecot: auth: sql({dovecot_user(user)},{ip},<Ab12Cd34>): unknown user"
+
+
+def passdb_pam(user: str, _password: str, ip: str = REAL) -> str:
+    return (
+        f"{H}dovecot: auth-worker(7): pam({dovecot_user(user)},{ip}): pam_authenticate() failed:"
+        " Authentication failure (password mismatch?)"
+    )
+
+
+PAM = "auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser="
+
+
+def pam_ruser(user: str, _password: str, ip: str = REAL) -> str:
+    """pam_unix with ruser and user both the client's name ("ruser=%s rhost=%s %s%s")."""
+    return f"{H}{PAM}{user} rhost={ip}  user={user}" if user else f"{H}{PAM} rhost={ip} "
+
+
+def pam_no_ruser(user: str, _password: str, ip: str = REAL) -> str:
+    """pam_unix from a Dovecot that leaves ruser empty."""
+    return f"{H}{PAM} rhost={ip}  user={user}" if user else f"{H}{PAM} rhost={ip} "
+
+
+def login_failure(user: str, _password: str, ip: str = REAL) -> str:
+    return (
+        f"{H}dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs): user=<{user}>,"
+        f" method=PLAIN, rip={ip}, lip=10.0.0.2, TLS, session=<Ab12>"
+    )
+
+
+def login_success(user: str, _password: str, ip: str = REAL) -> str:
+    return f"{H}dovecot: pop3-login: Login: user=<{user}>, method=PLAIN, rip={ip}, lip=10.0.0.2, mpid=9"
+
+
+def smtpd_failure(user: str, _password: str, ip: str = REAL) -> str:
+    return (
+        f"{H}postfix/smtpd[12]: warning: unknown[{ip}]: SASL LOGIN authentication failed:"
+        f" UGFzc3dvcmQ6, sasl_username={user}"
+    )
+
+
+def smtpd_success(user: str, _password: str, ip: str = REAL) -> str:
+    return f"{H}postfix/smtpd[12]: 4AB3: client=unknown[{ip}], sasl_method=PLAIN, sasl_username={user}"
+
+
+def plesk(user: str, _password: str, _ip: str = REAL) -> str:
+    return f"{H}plesk_saslauthd[4]: failed mail authenticatication attempt for user '{user}' (password len=6)"
+
+
+# builder -> whether a password appears in its line
+BUILDERS: dict[Callable[..., str], bool] = {
+    passdb: True,
+    passdb_plain: False,
+    passdb_pam: False,
+    pam_ruser: False,
+    pam_no_ruser: False,
+    login_failure: False,
+    login_success: False,
+    smtpd_failure: False,
+    smtpd_success: False,
+    plesk: False,
+}
+
+# the pieces of client text that matter to the parsers: field names, separators, addresses
+PIECES = [
+    *",<>()[]:= '\".",
+    "6.6.6.6", "198.51.100.7", "::ffff:6.6.6.6", "2001:db8::6",
+    "rip=", ", rip=", " rhost=", "  user=", "user=", "): ", ",<S1>", ",master", "): unknown user",
+    "): Password mismatch", "): Password mismatch (", "(given password: ", "): pam_authenticate() failed: ",
+    ", sasl_username=", ">, method=PLAIN, rip=", "unknown[6.6.6.6]", "' (password len=1)", "(auth failed, 9 attempts)",
+    "pam_unix(dovecot:auth): authentication failure; ", " tty=dovecot ruser=", "Login: ", "\x1b[31m", "\udcff",
+]  # fmt: skip
