@@ -19,7 +19,8 @@ def dovecot_user(user: str) -> str:
 
 def passdb(user: str, password: str, ip: str = REAL) -> str:
     """passdb failure with auth_verbose_passwords=plain: the client's password after the message."""
-    return f"{H}dovecot: auth: passwd-file({dovecot_user(user)},{ip}): Password mismatch (given password: {password})"
+    prefix = f"{H}dovecot: auth: passwd-file({dovecot_user(user)},{ip})"
+    return f"{prefix}: Password mismatch (given password: {password})"
 
 
 def passdb_plain(user: str, _password: str, ip: str = REAL) -> str:
@@ -92,6 +93,7 @@ PIECES = [
     "6.6.6.6", "198.51.100.7", "::ffff:6.6.6.6", "2001:db8::6",
     "rip=", ", rip=", " rhost=", "  user=", "user=", "): ", ",<S1>", ",master", "): unknown user",
     "): Password mismatch", "): Password mismatch (", "(given password: ", "): pam_authenticate() failed: ",
-    ", sasl_username=", ">, method=PLAIN, rip=", "unknown[6.6.6.6]", "' (password len=1)", "(auth failed, 9 attempts)",
-    "pam_unix(dovecot:auth): authentication failure; ", " tty=dovecot ruser=", "Login: ", "\x1b[31m", "\udcff",
+    ", sasl_username=", ">, method=PLAIN, rip=", "unknown[6.6.6.6]", "' (password len=1)",
+    "(auth failed, 9 attempts)", "pam_unix(dovecot:auth): authentication failure; ", " tty=dovecot ruser=",
+    "Login: ", "\x1b[31m", "\udcff",
 ]  # fmt: skip

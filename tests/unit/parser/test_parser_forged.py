@@ -48,7 +48,7 @@ def test_the_usual_lines_still_read():
     assert parse_line(passdb("bob", "a,b): c"), TS).user == "bob"
 
 
-# ---- item 2: pam_unix's ruser holding a forged rhost= --------------------------------------------------------
+# ---- item 2: pam_unix's ruser holding a forged rhost= -------------------------------------------------
 
 
 @pytest.mark.parametrize("build", [pam_ruser, pam_no_ruser])
