@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from typing import Union
 
@@ -11,6 +12,9 @@ from .errors import ConfigError
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
 _ADDR_CHARS = frozenset("0123456789abcdefABCDEF:.")
+# a canonical dotted quad: four decimal numbers 0-255 without leading zeros (one C call)
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_IPV4_RE = re.compile(_OCTET + r"\." + _OCTET + r"\." + _OCTET + r"\." + _OCTET)
 
 
 _CACHE: dict[str, str | None] = {}
@@ -18,16 +22,8 @@ _CACHE_MAX = 65536
 
 
 def _normalize(text: str) -> str | None:
-    if ":" not in text:  # IPv4: plain string checks are 5x faster than ipaddress
-        parts = text.split(".")
-        if len(parts) != 4:
-            return None
-        for part in parts:
-            if not part or len(part) > 3 or not part.isdigit() or (part[0] == "0" and len(part) > 1):
-                return None
-            if int(part) > 255:
-                return None
-        return text
+    if ":" not in text:  # IPv4: one regex match, far faster than ipaddress
+        return text if _IPV4_RE.fullmatch(text) is not None else None
     try:
         addr = ipaddress.ip_address(text)
     except ValueError:

@@ -15,6 +15,8 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from itertools import islice
 from pathlib import Path
 from typing import Any, Callable
 
@@ -40,6 +42,36 @@ def empty_state() -> dict[str, Any]:
         "tracker": None,
         "bans": {},
     }
+
+
+_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, check_circular=False).encode
+PIECE_ENTRIES = 4096  # entries of a large mapping encoded at a time
+
+
+def json_pieces(value: Any, depth: int = 0) -> Iterator[str]:
+    """The compact JSON text of ``value`` in pieces, the same text ``json.dumps`` gives: the large mappings
+    of a state (bans, log positions, tracker records: 100,000 entries in a big attack) are encoded
+    ``PIECE_ENTRIES`` at a time, so saving never holds the whole text (nor a second, encoded copy)."""
+    if not isinstance(value, dict) or depth > 1:
+        yield _DUMPS(value)
+        return
+    if len(value) > PIECE_ENTRIES:
+        items = iter(value.items())
+        sep = "{"
+        while True:
+            chunk = dict(islice(items, PIECE_ENTRIES))
+            if not chunk:
+                break
+            yield sep + _DUMPS(chunk)[1:-1]
+            sep = ","
+        yield "{}" if sep == "{" else "}"
+        return
+    sep = "{"
+    for key, item in value.items():
+        yield sep + _DUMPS(key) + ":"
+        yield from json_pieces(item, depth + 1)
+        sep = ","
+    yield "{}" if sep == "{" else "}"
 
 
 class StateDir:
@@ -191,13 +223,12 @@ class StateDir:
         """Write atomically: temp file in the same directory, fsync, rename, fsync the directory."""
         self.ensure()
         data = dict(data, version=STATE_VERSION, saved_at=time.time())
-        text = json.dumps(data, separators=(",", ":"), ensure_ascii=True, check_circular=False)
-        payload = text.encode("ascii")
         tmp = None
         try:
             fd, tmp = tempfile.mkstemp(prefix=".state.json.", suffix=".tmp", dir=self.path)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
+            with os.fdopen(fd, "w", encoding="ascii", newline="") as fh:
+                for piece in json_pieces(data):
+                    fh.write(piece)
                 fh.flush()
                 os.fsync(fh.fileno())
             Path(tmp).replace(self.file)

@@ -77,6 +77,11 @@ def parse_target(text: str) -> Target:
 
     A network with host bits set (``10.1.2.3/8``) is refused rather than silently widened.
     """
+    if type(text) is str and ":" not in text and "/" not in text and normalize_ip(text) == text:
+        # a canonical IPv4 address (nearly every ban): no ipaddress object
+        a, b, c, d = text.split(".")
+        first = int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d)
+        return Target(4, first, first, 32, text)
     if not isinstance(text, str) or not text or text != text.strip():
         raise ValueError(f"invalid address {text!r}")
     host, slash, length = text.partition("/")

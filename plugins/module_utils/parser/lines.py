@@ -94,7 +94,7 @@ _default_ts: TimestampParser | None = None
 # pid/id can hold one), so the header text there decides the match: parsed headers are cached by it
 _HEADER_MAX = 364  # longest header HEADER_RE can match: host 255 + " " + program 64 + "(id)" 42 + ": "
 _HEADERS_MAX = 8192
-_IPS_MAX = 32768
+_IPS_MAX = 131072  # more than a scan's distinct addresses in all but the largest attacks (else: cleared)
 _POSTFIX, _DOVECOT, _LOGIN, _PLESK = 1, 2, 3, 4
 _DAEMON_OF = {_POSTFIX: "postfix", _DOVECOT: "dovecot", _LOGIN: "dovecot", _PLESK: "plesk"}
 _MISSING = ()

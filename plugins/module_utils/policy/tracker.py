@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Iterable
+from itertools import islice
 from typing import Any, NamedTuple
 
 from ..addresses import aggregate, is_ignored, normalize_ip, parse_networks
@@ -405,11 +406,15 @@ class Tracker:
 
     def _account_failure(self, user: str, key: str, t: float) -> None:
         cfg = self.config
-        ips = self.accounts.get(user)
+        accounts = self.accounts
+        # taken out and put back last: the dict's order is the order of the accounts' latest failures, so
+        # pruning finds the idle ones first (see _prune_accounts)
+        ips = accounts.pop(user, None)
         if ips is None:
-            if len(self.accounts) >= MAX_ACCOUNTS:
+            if len(accounts) >= MAX_ACCOUNTS:
                 self._prune_accounts(t)
-            ips = self.accounts[user] = {}
+            ips = {}
+        accounts[user] = ips
         ips.pop(key, None)
         ips[key] = t  # insertion order = recency
         start = t - cfg.targeted_findtime
@@ -523,13 +528,21 @@ class Tracker:
             self.prune(now)
 
     def _prune_accounts(self, now: float) -> None:
+        """Forget accounts idle past ``targeted_findtime``, then the least recent tenth if there are still
+        ``MAX_ACCOUNTS``. ``accounts`` is ordered by latest failure (``_account_failure``): the idle ones
+        come first, so this reads only what it drops (it ran a sort of every account before)."""
         start = now - self.config.targeted_findtime
-        for user in [u for u, ips in self.accounts.items() if not ips or max(ips.values()) <= start]:
-            del self.accounts[user]
-        if len(self.accounts) >= MAX_ACCOUNTS:
-            by_age = sorted(self.accounts, key=lambda u: max(self.accounts[u].values()))
-            for user in by_age[: len(by_age) // 10 + 1]:
-                del self.accounts[user]
+        accounts = self.accounts
+        stale = []
+        for user, ips in accounts.items():
+            if ips and max(ips.values()) > start:
+                break
+            stale.append(user)
+        for user in stale:
+            del accounts[user]
+        if len(accounts) >= MAX_ACCOUNTS:
+            for user in list(islice(accounts, len(accounts) // 10 + 1)):
+                del accounts[user]
 
     # ---- results ---------------------------------------------------------------------------
 
