@@ -499,7 +499,7 @@ def restore(config: Config, *, now: float | None = None, warn: Warn = stderr_war
     now = _now(now)
     store = StateDir(config.state_dir, warn)
     with store.lock(wait=MUTATION_WAIT):
-        state = store.load()
+        state = store.load(only=("bans",))  # the rest is written back as it was
         bans = state["bans"]
         wanted = [
             Ban(address, float(entry["until"]), str(entry.get("reason", "")))

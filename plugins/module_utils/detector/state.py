@@ -134,11 +134,12 @@ class StateDir:
     def __exit__(self, *exc: object) -> None:
         self.unlock()
 
-    def load(self, quarantine: bool = True) -> dict[str, Any]:
+    def load(self, quarantine: bool = True, only: tuple[str, ...] | None = None) -> dict[str, Any]:
         """The saved state, or an empty one (missing file; a file that is no JSON object: warned about and,
         with ``quarantine``, moved aside). Each section is validated entry by entry (``statecheck``): the
         sound entries are kept, the damaged ones set aside (see ``_set_aside``). A file of another version
-        keeps its bans (``MIGRATED_SECTIONS``); the rest starts afresh."""
+        keeps its bans (``MIGRATED_SECTIONS``); the rest starts afresh. With ``only``, the other sections
+        are passed through as they are, unchecked (a restore reads 100,000 bans and no tracker record)."""
         try:
             raw = Path(self.file).read_bytes()
         except FileNotFoundError:
@@ -159,6 +160,9 @@ class StateDir:
         damaged: dict[str, Any] = {}
         for key, check in SECTIONS.items():
             if key in data and (not migrated or key in MIGRATED_SECTIONS):
+                if only is not None and key not in only:
+                    state[key] = data[key]
+                    continue
                 state[key], bad = check(data[key])
                 if bad is not None:
                     damaged[key] = bad

@@ -14,6 +14,8 @@ from typing import Any, Callable
 
 from ..limits import MAX_TIME
 
+_NUMBER = (int, float)  # exact types: a bool is no number here
+_INT = (int,)
 Checked = tuple[Any, Any]  # (sound value, damaged part or None)
 Validator = Callable[[Any], Checked]
 
@@ -124,15 +126,9 @@ def _optional_time(value: Any) -> Checked:
     return (value, None) if value is None or is_time(value) else (None, value)
 
 
-def _window_ok(window: Any) -> bool:
-    if not isinstance(window, list) or len(window) % 2:
-        return False
-    times = window[0::2]
-    counts = window[1::2]
-    return all(map(is_time, times)) and all(
-        isinstance(c, (int, float)) and not isinstance(c, bool) and c == c // 1 and 1 <= c < 1 << 53
-        for c in counts
-    )
+def _weight_ok(count: Any) -> bool:
+    """A window entry's weight: a whole number of failures (older states wrote it as a float)."""
+    return type(count) in _NUMBER and 1 <= count < 1 << 53 and count % 1 == 0
 
 
 def _strings(value: Any) -> bool:
@@ -141,20 +137,32 @@ def _strings(value: Any) -> bool:
 
 def record_ok(_key: str, rec: Any) -> bool:
     """A saved address record: ``[first, last, failures, window, services, users, bans, ban_until, reason,
-    flags]`` (``policy.tracker._Record.to_list``)."""
+    flags]`` (``policy.tracker._Record.to_list``). Checked inline with exact types and chained comparisons
+    (NaN and infinities fail them): a state may hold 100,000 records, and a restore reads them all."""
+    if type(rec) is not list or len(rec) != 10:
+        return False
+    first, last, failures, window, services, users, bans, until, reason, flags = rec
     return (
-        isinstance(rec, list)
-        and len(rec) == 10
-        and is_time(rec[0])
-        and is_time(rec[1])
-        and is_count(rec[2])
-        and _window_ok(rec[3])
-        and _strings(rec[4])
-        and _strings(rec[5])
-        and is_count(rec[6])
-        and (rec[7] is None or is_time(rec[7]))
-        and (rec[8] is None or isinstance(rec[8], str))
-        and is_count(rec[9])
+        type(first) in _NUMBER
+        and 0 <= first <= MAX_TIME
+        and type(last) in _NUMBER
+        and 0 <= last <= MAX_TIME
+        and type(failures) in _INT
+        and 0 <= failures < 1 << 53
+        and type(window) is list
+        and not len(window) % 2
+        and all(type(t) in _NUMBER and 0 <= t <= MAX_TIME for t in window[0::2])
+        and all(map(_weight_ok, window[1::2]))
+        and type(services) is list
+        and all(type(s) is str for s in services)
+        and type(users) is list
+        and all(type(u) is str for u in users)
+        and type(bans) in _INT
+        and 0 <= bans < 1 << 53
+        and (until is None or (type(until) in _NUMBER and 0 <= until <= MAX_TIME))
+        and (reason is None or type(reason) is str)
+        and type(flags) in _INT
+        and 0 <= flags < 1 << 53
     )
 
 
