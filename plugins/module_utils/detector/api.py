@@ -100,8 +100,11 @@ def _sources(config: Config, state: dict, from_start: bool, warn: Warn, journal_
 
 
 def _result(decisions, stats: dict, timeline: dict) -> dict[str, Any]:
+    offenders = decisions.offenders
+    for i, offender in enumerate(offenders):  # in place: each tuple is freed as its dict is made
+        offenders[i] = offender._asdict()
     return {
-        "offenders": [o._asdict() for o in decisions.offenders],
+        "offenders": offenders,
         "accounts": [a._asdict() for a in decisions.accounts],
         "stats": stats,
         "timeline": timeline,
@@ -182,7 +185,7 @@ def scan(
                     "enforced": False,
                 }
         _drop_expired(bans, now, config)
-        state["tracker"] = tracker.to_state()
+        state["tracker"] = tracker.to_state(lazy=True)  # written in pieces by save()
         state["correlator"] = pipeline.state()
         failure = None
         if not dry_run and config.mode == "enforce":

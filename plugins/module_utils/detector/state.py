@@ -15,7 +15,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from itertools import islice
 from pathlib import Path
 from typing import Any, Callable
@@ -52,10 +52,10 @@ def json_pieces(value: Any, depth: int = 0) -> Iterator[str]:
     """The compact JSON text of ``value`` in pieces, the same text ``json.dumps`` gives: the large mappings
     of a state (bans, log positions, tracker records: 100,000 entries in a big attack) are encoded
     ``PIECE_ENTRIES`` at a time, so saving never holds the whole text (nor a second, encoded copy)."""
-    if not isinstance(value, dict) or depth > 1:
+    if not isinstance(value, Mapping) or (depth > 2 and isinstance(value, dict)):
         yield _DUMPS(value)
         return
-    if len(value) > PIECE_ENTRIES:
+    if len(value) > PIECE_ENTRIES or not isinstance(value, dict):
         items = iter(value.items())
         sep = "{"
         while True:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any, NamedTuple
 
@@ -113,8 +113,10 @@ class _Record:
         self.last = now
         self.failures = 0
         self.window: list = []
-        self.services: set = set()
-        self.users: set = set()
+        # memory per record counts (a big attack is 100,000 of them): the services are one of a few shared
+        # frozensets (_with_service), the usernames a list (one or two, mostly; 216 bytes for an empty set)
+        self.services: frozenset = _NO_SERVICES
+        self.users: list = []
         self.bans = 0
         self.ban_until: float | None = None
         self.reason: str | None = None
@@ -141,12 +143,34 @@ class _Record:
         rec.failures = int(data[2])
         window = data[3]  # [time, count, ...]: counts stay integers ("5 failures", never "5.0")
         rec.window = [v for t, c in zip(window[0::2], window[1::2]) for v in (float(t), int(c))]
-        rec.services = set(data[4])
-        rec.users = set(data[5])
+        rec.services = _services(data[4])
+        rec.users = list(dict.fromkeys(data[5]))
         rec.bans = int(data[6])
         rec.ban_until = None if data[7] is None else float(data[7])
         rec.reason = data[8]
         return rec
+
+
+_NO_SERVICES: frozenset = frozenset()
+_SERVICE_SETS: dict[tuple, frozenset] = {}  # (services, one more) -> the shared frozenset of both
+
+
+def _with_service(services: frozenset, service: str) -> frozenset:
+    """``services | {service}``, shared by every record with the same services (a handful of sets)."""
+    key = (services, service)
+    known = _SERVICE_SETS.get(key)
+    if known is None:
+        known = services | {service}
+        if len(_SERVICE_SETS) < 4096:
+            _SERVICE_SETS[key] = known
+    return known
+
+
+def _services(names: Iterable[str]) -> frozenset:
+    services = _NO_SERVICES
+    for name in names:
+        services = _with_service(services, name)
+    return services
 
 
 def escalated(bantime: int, multiplier: float, previous: int, cap: int) -> int:
@@ -318,11 +342,12 @@ class Tracker:
             rec.first = t
         if t > rec.last:  # noqa: PLR1730 - no min()/max() call in the hot path
             rec.last = t
-        rec.services.add(ev.service)
+        if ev.service not in rec.services:
+            rec.services = _with_service(rec.services, ev.service)
         user = ev.user
         users = rec.users
-        if user and len(users) < MAX_USERS_PER_ADDRESS:
-            users.add(user)
+        if user and user not in users and len(users) < MAX_USERS_PER_ADDRESS:
+            users.append(user)
         self._touched.add(key)
         flags = rec.flags
         if flags & _IGNORED:
@@ -626,12 +651,16 @@ class Tracker:
         rec = self._lookup(address)
         return rec.bans if rec is not None else 0
 
-    def to_state(self) -> dict[str, Any]:
-        """JSON-ready state."""
+    def to_state(self, lazy: bool = False) -> dict[str, Any]:
+        """JSON-ready state. With ``lazy``, ``records`` is a read-only mapping that makes each saved record
+        only as it is read (``StateDir.save`` writes it in pieces): a copy of 100,000 records is not held."""
+        records: Mapping = _SavedRecords(self._stored, self.records)
+        if not lazy:
+            records = dict(records.items())
         return {
             "clock": self.clock,
             "pruned_at": self.pruned_at,
-            "records": dict(self._stored, **{k: r.to_list() for k, r in self.records.items()}),
+            "records": records,
             "accounts": self.accounts,
             "alerts": [[u, a, v[0], list(v[1])] for (u, a), v in self.alerts.items()],
             "hours": [[h, n] for h, n in sorted(self.hours.items())],
@@ -657,6 +686,31 @@ class Tracker:
         self.hours, self._newest_hour = {}, None
         for hour, count in _hours(data.get("hours")):
             self._new_hour(hour, count)
+
+
+class _SavedRecords(Mapping):
+    """The records of ``Tracker.to_state(lazy=True)``: those still in their saved form, then the others,
+    each turned into its saved form when read."""
+
+    def __init__(self, stored: dict, records: dict) -> None:
+        self._stored = stored
+        self._records = records
+
+    def __getitem__(self, key: str) -> list:
+        rec = self._records.get(key)
+        return self._stored[key] if rec is None else rec.to_list()
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._stored
+        yield from self._records
+
+    def __len__(self) -> int:
+        return len(self._stored) + len(self._records)
+
+    def items(self) -> Iterator[tuple[str, list]]:  # type: ignore[override]
+        yield from self._stored.items()
+        for key, rec in self._records.items():
+            yield key, rec.to_list()
 
 
 def _hours(saved: Any) -> list:

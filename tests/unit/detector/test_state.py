@@ -11,6 +11,8 @@ import sys
 import textwrap
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mail_bruteforce_guard.detector.state import StateDir, empty_state
 from mail_bruteforce_guard.errors import LockedError, MbgError
 
@@ -151,3 +153,25 @@ def test_saved_file_is_plain_json(tmp_path):
     data = json.loads((tmp_path / "state.json").read_text())
     assert data["version"] == 1
     assert isinstance(data["saved_at"], float)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=6),
+        max_leaves=40,
+    ),
+    st.integers(1, 5),
+)
+def test_state_pieces_are_exactly_json_dumps(value, piece):
+    """save() writes the state in pieces (large mappings a slice at a time): the very text json.dumps gives."""
+    import mail_bruteforce_guard.detector.state as state_module
+
+    old = state_module.PIECE_ENTRIES
+    state_module.PIECE_ENTRIES = piece
+    try:
+        text = "".join(state_module.json_pieces({"a": value, "b": {"c": value}}))
+    finally:
+        state_module.PIECE_ENTRIES = old
+    assert text == json.dumps({"a": value, "b": {"c": value}}, separators=(",", ":"), ensure_ascii=True)
