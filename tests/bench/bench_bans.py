@@ -57,8 +57,9 @@ def write_log(path: Path, addresses: int, now: float) -> None:
                 stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start + k * 60 + i * 0.0005))
                 ip = f"{100 + i // 62500}.{i // 250 % 250}.{i % 250}.7"
                 fh.write(
-                    f"{stamp}+00:00 mx1 dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2 secs):"
-                    f" user=<u{i}@example.com>, method=PLAIN, rip={ip}, lip=10.0.0.2, TLS, session=<s{k}x{i}>\n"
+                    f"{stamp}+00:00 mx1 dovecot: imap-login: Disconnected (auth failed, 1 attempts in 2"
+                    f" secs): user=<u{i}@example.com>, method=PLAIN, rip={ip}, lip=10.0.0.2, TLS,"
+                    f" session=<s{k}x{i}>\n"
                 )
 
 
@@ -107,9 +108,8 @@ def run_inside(args: argparse.Namespace) -> int:
         if not ok:
             missed.append(name)
     rss_ok = scan["rss_mb"] <= args.rss_budget
-    print(
-        f"  {'scan peak RSS':<28} {scan['rss_mb']:.0f} MB  target < {args.rss_budget:g} MB  {'OK' if rss_ok else 'MISSED'}"
-    )
+    verdict = "OK" if rss_ok else "MISSED"
+    print(f"  {'scan peak RSS':<28} {scan['rss_mb']:.0f} MB  target < {args.rss_budget:g} MB  {verdict}")
     if not rss_ok:
         missed.append("scan peak RSS")
     if missed:

@@ -165,7 +165,7 @@ def test_saved_file_is_plain_json(tmp_path):
     st.integers(1, 5),
 )
 def test_state_pieces_are_exactly_json_dumps(value, piece):
-    """save() writes the state in pieces (large mappings a slice at a time): the very text json.dumps gives."""
+    """save() writes the state in pieces (large mappings a slice at a time): json.dumps's very text."""
     import mail_bruteforce_guard.detector.state as state_module
 
     old = state_module.PIECE_ENTRIES
