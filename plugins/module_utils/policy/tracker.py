@@ -258,7 +258,9 @@ class Tracker:
                 handle(ev, t)
                 counted += 1
                 since += 1
-                if since >= PRUNE_EVERY or len(records) > max_addresses:
+                # every PRUNE_EVERY events, or as many as there are records (a pass reads them all: with
+                # 100,000 addresses a fixed period would read each one 25 times in a 500,000-event scan)
+                if (since >= PRUNE_EVERY and since >= len(records)) or len(records) > max_addresses:
                     self.clock = clock
                     self.prune()
                     since = 0
