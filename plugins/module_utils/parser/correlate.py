@@ -479,21 +479,15 @@ class Correlator:
             while len(self._sessions) > MAX_SESSIONS:
                 del self._sessions[next(iter(self._sessions))]
         if self._genuine:
-            # in order of first failure (setdefault): the old ones come first, so only they are read
             old = now - LOST_WINDOW
-            genuine = self._genuine
-            drop = []
-            for k, v in genuine.items():
-                if v >= old:
-                    if len(genuine) - len(drop) <= MAX_ADDRESSES:
-                        break
-                    self._overflowed = True  # maybe the address of a held failure: the policy has not seen it
-                drop.append(k)
-            for k in drop:
-                del genuine[k]
-            if self.keep_success is not None and drop:
+            genuine = {k: v for k, v in self._genuine.items() if v >= old}
+            while len(genuine) > MAX_ADDRESSES:
+                del genuine[next(iter(genuine))]
+                self._overflowed = True  # maybe the address of a held failure: the policy has not seen it
+            if self.keep_success is not None and len(genuine) < len(self._genuine):
                 # released, but maybe not counted by the policy yet: a failing address until settled()
-                self._evicted.update(drop)
+                self._evicted.update(self._genuine.keys() - genuine.keys())
+            self._genuine = genuine
         if self._credits:
             old = now - CREDIT_TTL
             credits = {}
