@@ -502,6 +502,10 @@ def _pam_unix(msg: str, i: int, when: float | None, host: str) -> Record | None:
     if s.startswith(" rhost="):
         sp = s.find(" ", 7)
         if sp > 7 and s.startswith("  user=", sp) and len(s) > sp + 7:
+            if " rhost=" in s[sp + 7 :]:
+                # U holds another "rhost=": this may be "R rhost=H  user=R" with R = " rhost=...", its end
+                # trimmed by the log reader (a trailing CR) so that the length test above missed it
+                return None
             readings.append((s[7:sp], s[sp + 7 :]))
     # " rhost=H" or "R rhost=H" (a trailing space kept): the address ends the line
     body = s[:-1] if s.endswith(" ") else s

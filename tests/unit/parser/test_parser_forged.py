@@ -106,3 +106,10 @@ def test_a_default_charset_username_is_always_read_whatever_the_password(user, p
 def test_the_year_puts_the_line_nearest_before_the_clock(now, stamp, expected):
     ts = TimestampParser(float(calendar.timegm(now)), timezone.utc)
     assert ts.split(stamp + " mail x: y") == (float(calendar.timegm(expected)), 16)
+
+
+def test_a_pam_username_ending_in_a_carriage_return_cannot_name_the_address():
+    """Found by the seeded fuzz run: the reader strips a line's trailing CR, which cut the username's second
+    copy, so only the empty-ruser reading (from the username's forged rhost=) was left."""
+    rec = parse_line(pam_ruser(" rhost=6.6.6.6  user=x\r", ""), TS)
+    assert rec is None or rec.ip == REAL
