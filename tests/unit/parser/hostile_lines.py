@@ -97,6 +97,6 @@ PIECES = [
     "(auth failed, 9 attempts)", "pam_unix(dovecot:auth): authentication failure; ", " tty=dovecot ruser=",
     "Login: ", "\x1b[31m", "\udcff",
     # whole attack shapes (the properties then meet them often, not once in a million draws)
-    ",6.6.6.6): Password mismatch (", ",6.6.6.6,<S1>): unknown user (", " rhost=6.6.6.6  user=", ", rip=6.6.6.6",
-    "x rhost=6.6.6.6", ",6.6.6.6): pam_authenticate() failed: ",
+    ",6.6.6.6): Password mismatch (", ",6.6.6.6,<S1>): unknown user (", " rhost=6.6.6.6  user=",
+    ", rip=6.6.6.6", "x rhost=6.6.6.6", ",6.6.6.6): pam_authenticate() failed: ",
 ]  # fmt: skip
