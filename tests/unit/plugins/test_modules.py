@@ -321,3 +321,14 @@ def test_bans_bad_arguments_fail_clearly(run, empty_detector, args, expected):
     result = run(guard_ban, ban_args(empty_detector, **args))
     assert result["failed"] is True
     assert expected in result["msg"]
+
+
+@pytest.mark.parametrize("args", [{"duration": 10**12}, {"until": "9999-12-31T00:00:00Z"}, {"until": "1e20"}])
+def test_ban_of_absurd_length_fails_cleanly_and_saves_nothing(run, empty_detector, args):
+    """Issue 15 item 8: duration=10**12 was saved, then every later call on the host crashed."""
+    det = empty_detector
+    result = run(guard_ban, ban_args(det, addresses=["198.51.100.78"], **args))
+    assert result["failed"] is True
+    assert "\n" not in result["msg"] and "ten years" in result["msg"]
+    assert not (det.state_dir / "state.json").exists() or state_bans(det) == {}
+    assert "failed" not in run(guard_ban, ban_args(det, addresses=["198.51.100.78"], duration=600))
