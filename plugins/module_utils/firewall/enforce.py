@@ -166,13 +166,14 @@ class Enforcer:
         refused: list[Refusal] = []
         expired: list[Ban] = []
         wanted: dict[str, Ban] = {}
+        cap = self.backend.max_timeout
         for request in bans:
             verdict = self.guard.check(request.address)
             if verdict.refusal is not None:
                 refused.append(Refusal(verdict.address, verdict.refusal))
                 continue
             ban = request._replace(address=verdict.address)
-            if ban_seconds(ban.until, now, self.backend.max_timeout) == 0:
+            if ban.until <= now or ban_seconds(ban.until, now, cap) == 0:
                 expired.append(ban)
                 continue
             previous = wanted.get(ban.address)
@@ -191,12 +192,12 @@ class Enforcer:
                 verdict = self.guard.check(address)
                 if verdict.refusal is not None:
                     swept.append(Refusal(address, verdict.refusal))
-        cap = self.backend.max_timeout
         added: list[Ban] = []
         unchanged: list[Ban] = []
+        seconds_of: dict[str, int] = {}
         for ban in wanted.values():
             left = current.get(ban.address)
-            seconds = ban_seconds(ban.until, now, cap)
+            seconds = seconds_of[ban.address] = ban_seconds(ban.until, now, cap)
             if left is not None and (
                 left == 0  # an admin's permanent entry: never shortened
                 or abs(left - seconds) <= TOLERANCE
@@ -220,7 +221,7 @@ class Enforcer:
                     failed = [b for b in added if b.address not in present]
                     added = [b for b in added if b.address in present]
         swept_lines = [f"unban {r.address}: {r.reason}" for r in swept]
-        added_lines = [ban_message(b.address, ban_seconds(b.until, now, cap), b.reason) for b in added]
+        added_lines = [ban_message(b.address, seconds_of[b.address], b.reason) for b in added]
         self._log(syslog.LOG_WARNING, swept_lines)
         self._log(syslog.LOG_NOTICE, added_lines)
         result = EnforceResult(
