@@ -278,3 +278,38 @@ def test_rotation_with_immediate_compression_keeps_the_last_line(tmp_path):
     second = FileSource(str(log), first.position, warn=warnings.append)
     assert [t for _n, t in second] == ["three: written just before rotation", "four"]
     assert warnings == []
+
+
+# ---- item 13: a lock file that is a symlink ------------------------------------------------------------------
+
+
+def test_a_symlinked_lock_file_is_refused(tmp_path):
+    from mail_bruteforce_guard.errors import MbgError
+
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    target = tmp_path / "elsewhere"
+    target.write_text("keep me")
+    (state / "state.lock").symlink_to(target)
+    with pytest.raises(MbgError, match="refusing lock file .*symbolic link"):
+        StateDir(str(state)).lock()
+    assert target.read_text() == "keep me"
+
+
+# ---- item 10: terminal escapes in text output ----------------------------------------------------------------
+
+
+def test_text_output_escapes_control_characters(env, capsys):
+    from mail_bruteforce_guard.detector import cli
+
+    cfg, log = env
+    log.write_text("".join(pf_fail(i, user="evil\x1b[2J\x1b]0;owned\x07") for i in range(6)))
+    for argv in (
+        ["scan", "--log", str(log), "--state", cfg.state_dir, "--dry-run", "--now", "2026-11-26T09:00:00Z"],
+        ["report", "--state", cfg.state_dir, "--now", "2026-11-26T09:00:00Z"],
+        ["parse", str(log), "--now", "2026-11-26T09:00:00Z"],
+    ):
+        assert cli.main(argv) == 0
+        out = capsys.readouterr().out
+        assert "evil\\x1b[2J\\x1b]0;owned\\x07" in out, argv
+        assert "\x1b" not in out and "\x07" not in out
