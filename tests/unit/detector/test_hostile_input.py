@@ -280,7 +280,7 @@ def test_rotation_with_immediate_compression_keeps_the_last_line(tmp_path):
     assert warnings == []
 
 
-# ---- item 13: a lock file that is a symlink ------------------------------------------------------------------
+# ---- item 13: a lock file that is a symlink --------------------------------------------------------
 
 
 def test_a_symlinked_lock_file_is_refused(tmp_path):
@@ -291,12 +291,12 @@ def test_a_symlinked_lock_file_is_refused(tmp_path):
     target = tmp_path / "elsewhere"
     target.write_text("keep me")
     (state / "state.lock").symlink_to(target)
-    with pytest.raises(MbgError, match="refusing lock file .*symbolic link"):
+    with pytest.raises(MbgError, match=r"refusing lock file .*symbolic link"):
         StateDir(str(state)).lock()
     assert target.read_text() == "keep me"
 
 
-# ---- item 10: terminal escapes in text output ----------------------------------------------------------------
+# ---- item 10: terminal escapes in text output -------------------------------------------------------
 
 
 def test_text_output_escapes_control_characters(env, capsys):
