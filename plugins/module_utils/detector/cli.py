@@ -145,6 +145,11 @@ def _print_scan(result: dict) -> None:
         out.write(f"{o['decision']:7} {o['ip']:39} {o['failures']:6} failures{until}: {o['reason']}\n")
     for a in result["accounts"]:
         out.write(f"alert   {a['alert']} account {a['username']} from {', '.join(a['ips'])}\n")
+    for c in result.get("stale_clients", []):
+        done = f", resolved {c['resolved']}" if c["resolved"] else ""
+        shared = " (shared address)" if c["shared"] else ""
+        out.write(f"stale   {c['username']} from {c['ip']}{shared}: ")
+        out.write(f"{c['failures']} failures since {c['since']}{done}\n")
     s = result["stats"]
     out.write(f"read {s['lines']} lines ({s['bytes']} bytes), {s['events']} events in {s['seconds']}s\n")
 
@@ -189,6 +194,10 @@ def _run(args: argparse.Namespace) -> int:
                 sys.stdout.write(
                     f"{b['address']:39} until {b['until']} ({b['remaining']}s){flag}: {b['reason']}\n"
                 )
+            for c in result["stale_clients"]:
+                done = f", resolved {c['resolved']}" if c["resolved"] else ""
+                sys.stdout.write(f"stale client {c['username']} from {c['ip']}: ")
+                sys.stdout.write(f"{c['failures']} failures since {c['since']}{done}\n")
     elif args.command == "ban":
         result = ban(
             config, args.addresses, duration=args.duration, reason=args.reason, dry_run=args.dry_run, now=now

@@ -19,12 +19,27 @@ _INT_LIMITS = {
     "targeted_findtime": (3600, 1),
     "compromised_min_failures": (3, 0),
     "ipv6_prefix": (128, 1),
+    "known_good_days": (30, 0),
+    "stale_maxretry": (200, 0),
+    "stale_findtime": (86400, 1),
+    "shared_min_users": (3, 0),
+    "preauth_maxretry": (20, 0),
+    "preauth_findtime": (600, 1),
 }
 
 
 class PolicyConfig(NamedTuple):
-    """Thresholds of the policy; 0 for ``slow_maxretry``, ``targeted_min_ips`` or
-    ``compromised_min_failures`` switches that rule off."""
+    """Thresholds of the policy; 0 for ``slow_maxretry``, ``targeted_min_ips``, ``compromised_min_failures``,
+    ``known_good_days`` (and with it the stale-client and shared-address rules and the pre-auth exemption),
+    ``stale_maxretry``, ``shared_min_users`` or ``preauth_maxretry`` switches that rule off.
+
+    The leniency toward known clients (``policy/clients.py``): a username that logged in from an address
+    within ``known_good_days`` is known there; its failures from there are a stale client's (they count
+    toward ``stale_maxretry`` in ``stale_findtime``, not the ban windows) while the address fails for no
+    unknown username, or always when ``shared_min_users`` known users make it a shared address.
+    Pre-auth abuse (``policy/preauth.py``): ``preauth_maxretry`` connections that never tried a password
+    (plaintext refused, no auth attempts) within ``preauth_findtime``, from an address with no known user.
+    """
 
     maxretry: int = 5
     findtime: int = 600
@@ -37,6 +52,12 @@ class PolicyConfig(NamedTuple):
     targeted_findtime: int = 3600
     compromised_min_failures: int = 3
     ipv6_prefix: int = 128
+    known_good_days: int = 30
+    stale_maxretry: int = 200
+    stale_findtime: int = 86400
+    shared_min_users: int = 3
+    preauth_maxretry: int = 20
+    preauth_findtime: int = 600
     ignore: tuple = ()
     protected: tuple = ()
 
@@ -66,6 +87,8 @@ class PolicyConfig(NamedTuple):
             )
         if self.bantime_max < self.bantime:
             raise ConfigError("config key 'bantime_max' must be >= 'bantime'")
+        if self.known_good_days > 3650:
+            raise ConfigError(f"config key 'known_good_days' must be <= 3650, got {self.known_good_days}")
         if self.ipv6_prefix > 128:
             raise ConfigError(f"config key 'ipv6_prefix' must be <= 128, got {self.ipv6_prefix}")
         for name in ("ignore", "protected"):

@@ -322,6 +322,8 @@ def test_report_json_document():
         "alerts": 2,
         "compromised": 1,
         "active_bans": 1,
+        "stale_clients": 0,
+        "shared_addresses": 0,
     }
     assert [h["host"] for h in doc["hosts"]] == ["mbg-mail1", "mbg-mail2", "mbg-mail3"]
     mail1 = doc["hosts"][0]
