@@ -213,10 +213,11 @@ class Clients:
         if users is None:
             users = self.stale[key] = {}
         entry = users.get(user)
-        if entry is None or entry[4] is not None:  # a new episode (or the first)
-            if entry is None and sum(map(len, self.stale.values())) >= MAX_STALE_USERS:
+        if entry is None:  # one entry (and one alert) per username and address until it is quiet for a window
+            if sum(map(len, self.stale.values())) >= MAX_STALE_USERS:
                 self._drop_oldest()
             entry = users[user] = [t, t, 0, 0, None]
+        entry[4] = None  # failing again: a login in between (another device of the user) resolved nothing
         entry[1] = max(entry[1], t)
         entry[2] += count
         if not entry[3] and entry[2] >= self.alert_at:
@@ -241,14 +242,16 @@ class Clients:
         """A personal address just failed for another username: its stale failures within ``horizon`` of
         ``t`` leave the stale window and count as usual (returned as flat [time, count, ...])."""
         window = self.windows.pop(key, None) or []
+        self.stale.pop(key, None)  # no longer a stale client's: the report shows them as the address's failures
         start = t - self.horizon
         taken = [x for i in range(0, len(window), 2) if window[i] > start for x in window[i : i + 2]]
         self.totals[key] = max(0, self.totals.get(key, 0) - sum(taken[1::2]))
         return taken
 
     def login(self, key: str, user: str, t: float) -> bool:
-        """A successful login: remembered; ends the user's stale episode at ``key``. True when the user was
-        known there before (no ``compromised`` alert then)."""
+        """A successful login: remembered; marks the user's stale entry at ``key`` resolved (until it fails
+        again: the login may come from the user's other device). True when the user was known there before
+        (no ``compromised`` alert then)."""
         known = self.good.remember(key, user, t)
         users = self.stale.get(key)
         if users is not None:

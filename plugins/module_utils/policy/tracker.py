@@ -684,7 +684,7 @@ class Tracker:
         ]
         clients = self.clients
         if clients is None:
-            return Decisions(offenders, accounts)
+            return Decisions(offenders, accounts, [], [])
         when = now if now is not None else (self.clock or 0.0)
         pairs = clients.all_pairs() if everything else clients.touched
         shared = clients.shared_addresses(when, None if everything else [o.ip for o in offenders])
@@ -736,11 +736,9 @@ class Tracker:
                 f"stale client: {shown}{more}, below the stale ceiling "
                 f"({cfg.stale_maxretry} in {_span(cfg.stale_findtime)})"
             )
-        parts.append(
-            f"{rec.failures - stale} other failures, below the thresholds ({self._thresholds})"
-            if stale
-            else f"{rec.failures} failures, below the thresholds ({self._thresholds})"
-        )
+        if rec.failures > stale:
+            other = "other " if stale else ""
+            parts.append(f"{rec.failures - stale} {other}failures, below the thresholds ({self._thresholds})")
         return "; ".join(parts)
 
     # ---- lifecycle and persistence -------------------------------------------------------
