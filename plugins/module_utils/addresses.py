@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable
 from typing import Union
 
@@ -17,17 +18,13 @@ _CACHE: dict[str, str | None] = {}
 _CACHE_MAX = 65536
 
 
+_OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # 0-255 without leading zeros
+_IPV4_RE = re.compile(_OCTET + r"(?:\." + _OCTET + "){3}")
+
+
 def _normalize(text: str) -> str | None:
-    if ":" not in text:  # IPv4: plain string checks are 5x faster than ipaddress
-        parts = text.split(".")
-        if len(parts) != 4:
-            return None
-        for part in parts:
-            if not part or len(part) > 3 or not part.isdigit() or (part[0] == "0" and len(part) > 1):
-                return None
-            if int(part) > 255:
-                return None
-        return text
+    if ":" not in text:  # IPv4: one regex match is many times faster than ipaddress (or string checks)
+        return text if _IPV4_RE.fullmatch(text) is not None else None
     try:
         addr = ipaddress.ip_address(text)
     except ValueError:

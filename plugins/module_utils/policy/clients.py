@@ -127,7 +127,8 @@ class KnownGood:
 
     def load(self, saved: Any) -> None:
         """Restore ``to_state`` output; damaged entries are dropped one by one, never the whole memory."""
-        self.by_key, self.size = {}, 0
+        self.by_key.clear()  # in place: the tracker's hot paths hold this dict
+        self.size = 0
         if not isinstance(saved, dict):
             return
         for key, users in saved.items():
@@ -242,7 +243,7 @@ class Clients:
         """A personal address just failed for another username: its stale failures within ``horizon`` of
         ``t`` leave the stale window and count as usual (returned as flat [time, count, ...])."""
         window = self.windows.pop(key, None) or []
-        self.stale.pop(key, None)  # no longer a stale client's: the report shows them as the address's failures
+        self.stale.pop(key, None)  # no longer a stale client's: reported as the address's own failures
         start = t - self.horizon
         taken = [x for i in range(0, len(window), 2) if window[i] > start for x in window[i : i + 2]]
         self.totals[key] = max(0, self.totals.get(key, 0) - sum(taken[1::2]))

@@ -200,6 +200,8 @@ class Tracker:
                 horizon=self._horizon,
                 alert_at=config.maxretry,
             )
+        # the memory's address -> {username: last login} (the hot paths test membership here)
+        self._good: dict | None = self.clients.good.by_key if self.clients is not None else None
         self.preauth: PreauthWindows | None = None
         if config.preauth_maxretry:
             self.preauth = PreauthWindows(config.preauth_maxretry, config.preauth_findtime)
@@ -343,8 +345,9 @@ class Tracker:
             self._new_hour(hour, count)
         if user and cfg.targeted_min_ips:
             self._account_failure(user, key, t)
-        clients = self.clients
-        if clients is not None and key in clients.good.by_key:  # an address some user logged in from
+        good = self._good
+        if good is not None and key in good:  # an address some user logged in from
+            clients = self.clients
             verdict = clients.judge(key, user, t, count)
             if verdict == STALE:
                 if not flags & _PROTECTED and (rec.ban_until is None or t >= rec.ban_until):
@@ -424,18 +427,23 @@ class Tracker:
             rec.window = [x for pair in pairs[-self._keep :] for x in pair]
 
     def _preauth(self, ev: Event, t: float) -> None:
-        """A connection that never tried a password: its own window, never for a known-good address."""
-        key, flags = self._key(ev.ip)
-        if flags:
-            return  # ignored or protected: never banned
-        clients = self.clients
-        if clients is not None and key in clients.good.by_key and clients.good.count(key, t):
+        """A connection that never tried a password: its own window (per address, never aggregated), never for
+        a known-good, ignored or protected address (checked when the window fills: most such addresses come
+        once)."""
+        ip = ev.ip
+        good = self._good
+        if good is not None and ip in good:
             return
-        hit = self.preauth.add(key, ev.kind, t)
+        hit = self.preauth.add(ip, ev.kind, t)
         if hit is None:
             return
         count, first, kinds = hit
-        key, rec = self._record(ev.ip, t)
+        key, flags = self._key(ip)
+        if flags:
+            return  # ignored or protected: never banned
+        if good is not None and key in good and self.clients.good.count(key, t):
+            return
+        key, rec = self._record(ip, t)
         if rec.ban_until is not None and t < rec.ban_until:
             return
         rec.services.add(ev.service)
@@ -510,11 +518,24 @@ class Tracker:
         about addresses it saw no failure from since the events it last released, which this tracker has
         counted, so no failure of that address can still be on its way. With IPv6 prefix aggregation, other
         addresses of the prefix may have failed in events still on their way: True."""
-        clients = self.clients
-        if clients is not None and user:
+        good = self._good
+        if good is not None and user:
+            when = t if t is not None else (self.clock or 0.0)
+            # most logins: a user known at that address (clients.login's fast path, inlined). Only a record
+            # key that is no ignored address is in the memory, and an address found there is its own key.
+            users = good.get(ip)
+            if users is not None:
+                last = users.get(user)
+                if last is not None and 0 <= when - last <= self.clients.good.seconds:
+                    stale = self.clients.stale.get(ip)
+                    if stale is not None and user in stale:
+                        self.clients.login(ip, user, when)
+                    elif when > last:
+                        users[user] = when
+                    return False
+            clients = self.clients
             key, flags = self._key(ip)
             if not flags & _IGNORED:
-                when = t if t is not None else (self.clock or 0.0)
                 if clients.good.knows(key, user, when) or not self._may_compromise(ip):
                     clients.login(key, user, when)
                     return False
