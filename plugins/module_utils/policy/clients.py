@@ -167,16 +167,16 @@ class Clients:
         self.alerts: list = []  # (key, user) of stale_client alerts raised since take_alerts()
         self.touched: set = set()  # (key, user) whose stale entry changed since start_round
 
-    def shared(self, key: str, t: float) -> int:
-        """The number of known users when ``key`` is a shared address, else 0."""
+    def shared(self, key: str, _t: float = 0.0) -> int:
+        """The number of known users when ``key`` is a shared address, else 0. Counted as of the last pruning
+        (logins older than the memory leave at the next one: at most one pruning interval late)."""
         least = self.shared_min_users
         if not least:
             return 0
         users = self.good.by_key.get(key)
         if users is None or len(users) < least:
             return 0
-        known = self.good.count(key, t)
-        return known if known >= least else 0
+        return len(users)
 
     def judge(self, key: str, user: str | None, t: float, count: int) -> int:
         """USUAL, STALE or CONVERTED for a failure from ``key`` (which has known users)."""

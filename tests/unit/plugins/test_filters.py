@@ -134,6 +134,9 @@ def test_offenders_take_events_with_info_kinds():
     )
     events = maillog_events([line, *attack_log(NOW).splitlines()], info=True)
     result = maillog_offenders(events)
+    assert result["stats"]["ignored_kinds"] == 0  # a pre-auth kind: the policy counts it
+    assert {o["ip"] for o in result["offenders"]} == {ATTACKER, PROBER, INSIDER}  # one is no offender
+    result = maillog_offenders(events, {"preauth_maxretry": 0})
     assert result["stats"]["ignored_kinds"] >= 1
     assert {o["ip"] for o in result["offenders"]} == {ATTACKER, PROBER, INSIDER}
 
