@@ -478,6 +478,50 @@ def _merge_accounts(entries: list, where: str) -> list[dict[str, Any]]:
     return out
 
 
+def _host_list(report: Mapping, key: str, host: str, where: str) -> list:
+    """A host report's list under ``key`` (absent: empty; reports from before that key had none)."""
+    rows = report.get(key) or []
+    if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
+        raise AnsibleFilterError(f"{where}: the {key!r} of host {host!r} must be a list of mappings")
+    return rows
+
+
+def _merge_stale(entries: list, where: str) -> list[dict[str, Any]]:
+    """Stale clients (a known user's old password retried from its own address), one row per host, username
+    and address: not attacks, but the admin tells the user."""
+    out = []
+    for host, report, error in entries:
+        if error is not None:
+            continue
+        for row in _host_list(report, "stale_clients", host, where):
+            user, ip, failures = row.get("username"), row.get("ip"), row.get("failures")
+            if not isinstance(user, str) or not isinstance(ip, str) or not isinstance(failures, int):
+                raise AnsibleFilterError(f"{where}: host {host!r} has a malformed stale client: {row!r}")
+            out.append({"host": host, "username": user, "ip": ip, "failures": failures,
+                        "since": row.get("since"), "last_seen": row.get("last_seen"),
+                        "shared": bool(row.get("shared")), "resolved": row.get("resolved")})  # fmt: skip
+    out.sort(key=lambda r: (r["resolved"] is not None, -r["failures"], r["username"], r["ip"], r["host"]))
+    return out
+
+
+def _merge_shared(entries: list, where: str) -> list[dict[str, Any]]:
+    """Shared addresses (many users log in from them), with the hosts that see them so."""
+    acc: dict[str, list] = {}
+    for host, report, error in entries:
+        if error is not None:
+            continue
+        for row in _host_list(report, "shared_addresses", host, where):
+            ip, users = row.get("ip"), row.get("users")
+            if not isinstance(ip, str) or not isinstance(users, int):
+                raise AnsibleFilterError(f"{where}: host {host!r} has a malformed shared address: {row!r}")
+            entry = acc.setdefault(ip, [set(), 0])
+            entry[0].add(host)
+            entry[1] = max(entry[1], users)
+    out = [{"ip": ip, "hosts": sorted(hosts), "users": users} for ip, (hosts, users) in acc.items()]
+    out.sort(key=lambda r: (-r["users"], r["ip"]))
+    return out
+
+
 # ---- time -------------------------------------------------------------------------------------------
 
 
@@ -659,6 +703,8 @@ def fleet_document(
         raise AnsibleFilterError(f"{where}: generated must be a string (an ISO 8601 time), got {generated!r}")
     hosts = _host_rows(entries)
     accounts = _merge_accounts(entries, where)
+    stale = _merge_stale(entries, where)
+    shared = _merge_shared(entries, where)
     _add_active_bans(merged, entries)
     ok_hosts = [h for h in hosts if h["status"] == "ok"]
     return {
@@ -675,10 +721,14 @@ def fleet_document(
             "alerts": len(accounts),
             "compromised": sum(1 for a in accounts if a["alert"] == "compromised"),
             "active_bans": sum(h["active_bans"] for h in ok_hosts),
+            "stale_clients": sum(1 for r in stale if r["resolved"] is None),
+            "shared_addresses": len(shared),
         },
         "hosts": hosts,
         "offenders": merged,
         "accounts": accounts,
+        "stale_clients": stale,
+        "shared_addresses": shared,
         "timeline": _timeline(entries),
     }
 
@@ -782,6 +832,8 @@ def _render_markdown(doc: dict) -> str:
         f" {s['multi_host']} on 2 or more hosts, {s['failures']} failures",
         f"- Addresses with a ban decision: {s['banned']}; active bans on the hosts: {s['active_bans']}",
         f"- Account alerts: {s['alerts']} ({s['compromised']} compromised)",
+        f"- Stale clients (old passwords, not banned): {s['stale_clients']} open;"
+        f" shared addresses: {s['shared_addresses']}",
         "",
         "## Hosts",
         "",
@@ -822,6 +874,21 @@ def _render_markdown(doc: dict) -> str:
         ]
     else:
         lines.append("None.")
+    lines += ["", "## Stale clients", ""]
+    if doc["stale_clients"]:
+        lines += ["| Username | Address | Host | Failures | Since | Last seen | Shared | Resolved |",
+                  "|---|---|---|---:|---|---|---|---|"]  # fmt: skip
+        lines += [
+            f"| {_md(r['username'])} | {_md(r['ip'])} | {_md(r['host'])} | {r['failures']}"
+            f" | {_md(r['since'])} | {_md(r['last_seen'])} | {'yes' if r['shared'] else 'no'}"
+            f" | {_md(r['resolved'])} |"
+            for r in doc["stale_clients"]
+        ]
+    else:
+        lines.append("None.")
+    if doc["shared_addresses"]:
+        lines += ["", "## Shared addresses", "", "| Address | Users | Hosts |", "|---|---:|---|"]
+        lines += [f"| {_md(r['ip'])} | {r['users']} | {_md(r['hosts'])} |" for r in doc["shared_addresses"]]
     return "\n".join(lines) + "\n"
 
 

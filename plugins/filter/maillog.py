@@ -21,6 +21,7 @@ from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.erro
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.limits import MAX_TIME
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.parser.events import (
     COUNTED_KINDS,
+    PREAUTH_KINDS,
     Event,
     event_to_json,
 )
@@ -177,6 +178,7 @@ def maillog_offenders(events: Any, policy: Any = None, now: Any = None) -> dict[
     clock = _when(now, "now", where)
     if clock is None:
         clock = max(stamps) if stamps else time.time()
+    counted_kinds = COUNTED_KINDS | (PREAUTH_KINDS if config.preauth_maxretry else frozenset())
     try:
         tracker = Tracker(config)
         counted = tracker.feed(parsed, clock)
@@ -186,10 +188,12 @@ def maillog_offenders(events: Any, policy: Any = None, now: Any = None) -> dict[
     return {
         "offenders": [o._asdict() for o in decisions.offenders],
         "accounts": [a._asdict() for a in decisions.accounts],
+        "stale_clients": [s._asdict() for s in decisions.stale_clients],
+        "shared_addresses": [s._asdict() for s in decisions.shared],
         "stats": {
             "events": len(parsed),
             "counted": counted,
-            "ignored_kinds": sum(1 for ev in parsed if ev.kind not in COUNTED_KINDS),
+            "ignored_kinds": sum(1 for ev in parsed if ev.kind not in counted_kinds),
         },
     }
 

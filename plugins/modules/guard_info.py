@@ -81,6 +81,20 @@ accounts:
   type: list
   elements: dict
   sample: [{username: alice@example.com, alert: targeted, ips: [198.51.100.4, 203.0.113.7]}]
+stale_clients:
+  description: Known users' failures from their own address (an old password on a phone), counted toward the
+    stale-client ceiling instead of the ban windows; one row per username and address.
+  returned: success
+  type: list
+  elements: dict
+  sample: [{username: alice@example.com, ip: 198.51.100.10, failures: 72, since: "2026-12-01T09:30:19Z",
+            last_seen: "2026-12-01T15:30:02Z", shared: true, resolved: null}]
+shared_addresses:
+  description: Addresses from which at least C(shared_min_users) usernames logged in (an office, a VPN).
+  returned: success
+  type: list
+  elements: dict
+  sample: [{ip: 198.51.100.10, users: 12}]
 stats:
   description: Detector statistics of this read (C(lines), C(events), C(bytes), C(seconds)).
   returned: success

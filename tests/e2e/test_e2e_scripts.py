@@ -124,3 +124,27 @@ def test_tcp_state_blocked_by_a_drop_rule():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "blocked"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--attempts", "0"], "--attempts"),
+        (["--attempts", "51"], "--attempts"),
+        (["--every", "0"], "--every"),
+        (["--every", "soon"], "--every"),
+    ],
+)
+def test_stale_client_bounds(args, message):
+    base = ["--target", "10.0.0.1", "--user", "a@example.com", "--password", "x", "--old-password", "y"]
+    result = run("stale_client.py", *base, *args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_stale_client_refuses_a_public_target():
+    result = run("stale_client.py", "--target", "8.8.8.8", "--user", "a@example.com", "--password", "x",
+                 "--old-password", "y")  # fmt: skip
+    assert result.returncode == 1
+    assert "not a private test address" in result.stderr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mail_bruteforce_guard.addresses import aggregate, is_ignored, normalize_ip, parse_networks
 from mail_bruteforce_guard.errors import ConfigError
 
@@ -109,3 +111,25 @@ def test_aggregate_leaves_non_addresses_alone() -> None:
 def test_aggregate_rejects_bad_prefix() -> None:
     with pytest.raises(ConfigError):
         aggregate("2001:db8::1", 129)
+
+
+def _reference_v4(text: str) -> str | None:
+    """The dotted-quad rule spelled out: four ASCII decimal parts 0-255, no leading zeros."""
+    parts = text.split(".")
+    if len(parts) != 4:
+        return None
+    for part in parts:
+        if not part or len(part) > 3 or not part.isdigit() or (part[0] == "0" and len(part) > 1):
+            return None
+        if int(part) > 255:
+            return None
+    return text
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.sampled_from(["0", "1", "9", "25", "255", "256", "00", "01", "199", "2", "5", "6", "."]),
+                max_size=12))  # fmt: skip
+def test_normalize_ipv4_agrees_with_the_reference(parts: list) -> None:
+    text = "".join(parts)
+    expected = _reference_v4(text) if text else None
+    assert normalize_ip(text) == expected

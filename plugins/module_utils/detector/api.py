@@ -106,9 +106,33 @@ def _result(decisions, stats: dict, timeline: dict) -> dict[str, Any]:
     return {
         "offenders": offenders,
         "accounts": [a._asdict() for a in decisions.accounts],
+        "stale_clients": [c._asdict() for c in decisions.stale_clients],
+        "shared_addresses": [c._asdict() for c in decisions.shared],
         "stats": stats,
         "timeline": timeline,
     }
+
+
+def stale_message(row: Any) -> str:
+    """The syslog line of one ``stale_client`` alert: a stable ``key=value`` tail (no spaces in values)."""
+    from ..firewall.enforce import clean_reason  # noqa: PLC0415 - the firewall layer only when alerting
+
+    user = clean_reason(row.username).replace(" ", "?").replace("=", "?") or "?"
+    return (
+        f"stale client (old password?), not banned: alert=stale_client user={user} address={row.ip} "
+        f"failures={row.failures} since={row.since} shared={'yes' if row.shared else 'no'}"
+    )
+
+
+def _log_stale(rows: list, config: Config, dry_run: bool) -> None:
+    """One syslog line (AUTHPRIV, warning) per new ``stale_client`` alert; none in a dry run."""
+    if not rows or dry_run or not config.syslog:
+        return
+    import syslog  # noqa: PLC0415
+
+    syslog.openlog("mail-bruteforce-guard", syslog.LOG_PID, syslog.LOG_AUTHPRIV)
+    for row in rows:
+        syslog.syslog(syslog.LOG_WARNING, stale_message(row))
 
 
 def scan(
@@ -142,9 +166,15 @@ def scan(
         else:
             tracker = _tracker(config, state["tracker"], store)
         tracker.start_round()
-        # logins from addresses without failures are dropped early: only the policy's alert could use them
+        # logins from addresses without failures are dropped early (the known-good memory notes them first):
+        # only the policy's alert could use them
         pipeline = Pipeline(
-            state["correlator"], now=now, numbered=False, warn=warn, keep_success=tracker.wants_success
+            state["correlator"],
+            now=now,
+            numbered=False,
+            warn=warn,
+            keep_success=tracker.wants_success,
+            preauth=bool(config.policy.preauth_maxretry),
         )
         sources = _sources(config, state, from_start, warn, journal_command)
         lines = events = size = cut = rejected = 0
@@ -170,6 +200,7 @@ def scan(
         events += len(batch)
         tracker.feed(batch, now)
         decisions = tracker.decide(now)
+        stale_alerts = tracker.take_stale_alerts()
         new_bans = tracker.take_new_bans()
         tracker.maybe_prune(tracker.clock)
         timeline = tracker.timeline()
@@ -194,6 +225,7 @@ def scan(
             except MbgError as err:
                 failure = err
         store.save(state)
+        _log_stale(stale_alerts, config, dry_run)
         if failure is not None:
             raise failure
         if not read_any:
@@ -319,6 +351,7 @@ def status(config: Config, *, now: float | None = None, warn: Warn = stderr_warn
             }
         )
     logs = {path: pos.get("offset", 0) for path, pos in state["logs"].items() if isinstance(pos, dict)}
+    stale, shared = _tracker(config, state["tracker"], store).known_clients(now)
     tracker = state["tracker"] or {}
     return {
         "bans": bans,
@@ -329,6 +362,8 @@ def status(config: Config, *, now: float | None = None, warn: Warn = stderr_warn
         else None,
         "logs": logs,
         "tracked_addresses": len(tracker.get("records", {})) if isinstance(tracker, dict) else 0,
+        "stale_clients": [row._asdict() for row in stale],
+        "shared_addresses": [row._asdict() for row in shared],
     }
 
 

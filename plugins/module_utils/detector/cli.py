@@ -150,6 +150,11 @@ def _print_scan(result: dict) -> None:
         _write(f"{o['decision']:7} {o['ip']:39} {o['failures']:6} failures{until}: {o['reason']}")
     for a in result["accounts"]:
         _write(f"alert   {a['alert']} account {a['username']} from {', '.join(a['ips'])}")
+    for c in result.get("stale_clients", []):
+        done = f", resolved {c['resolved']}" if c["resolved"] else ""
+        shared = " (shared address)" if c["shared"] else ""
+        since = f"{c['failures']} failures since {c['since']}{done}"
+        _write(f"stale   {c['username']} from {c['ip']}{shared}: {since}")
     s = result["stats"]
     skipped = [
         f"{s[key]} {what}"
@@ -203,6 +208,10 @@ def _run(args: argparse.Namespace) -> int:
             for b in result["bans"]:
                 flag = "" if b["enforced"] else " (not in firewall)"
                 _write(f"{b['address']:39} until {b['until']} ({b['remaining']}s){flag}: {b['reason']}")
+            for c in result["stale_clients"]:
+                done = f", resolved {c['resolved']}" if c["resolved"] else ""
+                since = f"{c['failures']} failures since {c['since']}{done}"
+                _write(f"stale client {c['username']} from {c['ip']}: {since}")
     elif args.command == "ban":
         result = ban(
             config, args.addresses, duration=args.duration, reason=args.reason, dry_run=args.dry_run, now=now

@@ -20,7 +20,7 @@ class Pipeline:
     ``numbered=False`` gives the events of raw blocks line number 0 (a scan never shows them, and it saves
     counting the newlines before each candidate line): ``Block.count`` is still exact. ``keep_success`` is the
     correlator's: a scan passes ``Tracker.wants_success`` and feeds each batch's events to that tracker
-    before the next batch.
+    before the next batch. ``preauth`` keeps the pre-auth kinds (``events.PREAUTH_KINDS``) without ``info``.
     """
 
     def __init__(
@@ -31,12 +31,18 @@ class Pipeline:
         info: bool = False,
         numbered: bool = True,
         warn: Callable[[str], None] | None = None,
-        keep_success: Callable[[str], bool] | None = None,
+        keep_success: Callable[[str, str | None, float], bool] | None = None,
+        preauth: bool = False,
     ) -> None:
         self.timestamps = TimestampParser(now)
         self.info = info
+        self.preauth = preauth
         self.numbered = numbered
-        self.correlator = Correlator.from_dict(state, info=info) if state else Correlator(info=info)
+        self.correlator = (
+            Correlator.from_dict(state, info=info, preauth=preauth)
+            if state
+            else Correlator(info=info, preauth=preauth)
+        )
         self.correlator.keep_success = keep_success
         if warn is not None and state and not _restored(state, self.correlator):
             warn("correlator state in the state file is damaged or outdated: starting it afresh")
@@ -63,7 +69,7 @@ class Pipeline:
         and branch predictors; interleaving the stages per line was measurably slower (``make bench``).
         """
         data = block.data
-        spans = candidate_lines(data, self.info, block.start, block.end)
+        spans = candidate_lines(data, self.info, block.start, block.end, self.preauth)
         texts = [data[start:end].decode("utf-8", "replace") for start, end in spans]
         numbers: list[int] | None = None
         if self.numbered:

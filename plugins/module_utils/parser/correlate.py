@@ -38,6 +38,7 @@ from .events import (
     AUTH_SUCCESS,
     NO_AUTH_ATTEMPTS,
     PLAINTEXT_REFUSED,
+    PREAUTH_KINDS,
     TOO_MANY_ERRORS,
     UNATTRIBUTED_FAILURE,
     Event,
@@ -135,16 +136,25 @@ class _Item:
 class Correlator:
     """Feed Records in log order with ``feed(record, line)``; it returns the Events now final.
 
-    ``info=False`` drops informational kinds (the policy only needs AUTH_FAILURE and AUTH_SUCCESS).
-    ``keep_success(ip)``, when set, is asked about each successful login from an address with no failure
-    fed within ``LOST_WINDOW`` s nor since the last ``settled()`` call (every held failure is such a one);
-    the login is dropped when it says False. The policy answers (``Tracker.wants_success``) from the
+    ``info=False`` drops informational kinds (the policy only needs AUTH_FAILURE and AUTH_SUCCESS), except
+    the pre-auth kinds (``events.PREAUTH_KINDS``) when ``preauth`` is set (the policy counts them).
+    ``keep_success(ip, user, t)``, when set, is asked about each successful login from an address with no
+    failure fed within ``LOST_WINDOW`` s nor since the last ``settled()`` call (every held failure is such
+    a one); the login is dropped when it says False. The policy answers (``Tracker.wants_success``) from the
     failures it has counted: the caller calls ``settled()`` once the policy has counted every event
     released so far (the detector's pipeline: at the start of each batch).
     """
 
-    def __init__(self, *, info: bool = True, keep_success: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        info: bool = True,
+        keep_success: Callable[[str, str | None, float], bool] | None = None,
+        preauth: bool = False,
+    ) -> None:
         self.info = info
+        self.preauth = preauth
+        self._released = _COUNTED + tuple(PREAUTH_KINDS) if preauth else _COUNTED  # kinds kept without info
         self.keep_success = keep_success
         self.last_time = 0.0
         self._held: deque[_Item] = deque()
@@ -173,6 +183,7 @@ class Correlator:
         release = self._release
         session = self._session
         info = self.info
+        preauth = self.preauth
         t = self.last_time
         fed = self._fed
         for rec, line in zip(records, lines):
@@ -205,9 +216,9 @@ class Correlator:
                 self._summary(rec, line, t)
             elif kind == R_LOGIN_FAILURE:
                 self._login_failure(rec, line, t)
-            elif info:
+            elif info or preauth:
                 info_kind = _INFO_OF.get(kind)
-                if info_kind is not None:
+                if info_kind is not None and (info or info_kind in PREAUTH_KINDS):
                     if kind == R_TOO_MANY_ERRORS:
                         session(rec, t)
                     held.append(_Item(line, rec, t, info_kind, ""))
@@ -241,9 +252,9 @@ class Correlator:
         }
 
     @classmethod
-    def from_dict(cls, data: Any, *, info: bool = True) -> Correlator:
+    def from_dict(cls, data: Any, *, info: bool = True, preauth: bool = False) -> Correlator:
         """Rebuild from ``to_dict()`` output; anything unreadable gives a fresh correlator (never raises)."""
-        corr = cls(info=info)
+        corr = cls(info=info, preauth=preauth)
         if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
             return corr
         try:
@@ -260,7 +271,7 @@ class Correlator:
                 corr._held.append(item)
                 corr._index(item)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-            return cls(info=info)
+            return cls(info=info, preauth=preauth)
         return corr
 
     # --- handlers -----------------------------------------------------------------------------------------
@@ -312,7 +323,13 @@ class Correlator:
         """Hold a successful login, unless ``keep_success`` says the policy cannot use it."""
         ip = rec.ip
         keep = self.keep_success
-        if keep is None or self._overflowed or ip in self._genuine or ip in self._evicted or keep(ip):
+        if (
+            keep is None
+            or self._overflowed
+            or ip in self._genuine
+            or ip in self._evicted
+            or keep(ip, rec.user, t)
+        ):
             self._held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
 
     def _take_auth(self, ip: str, user: str | None, t: float) -> tuple | None:
@@ -449,6 +466,7 @@ class Correlator:
     def _release(self, cutoff: float, out: list[Event]) -> None:
         held = self._held
         info = self.info
+        released = self._released
         popleft = held.popleft
         append = out.append
         while held and (held[0].t < cutoff or len(held) > MAX_HELD):
@@ -467,7 +485,7 @@ class Correlator:
                     credits.append([item.t, item.user, item.session])
                     if len(credits) > MAX_CREDITS_PER_IP:
                         del credits[0]
-            if info or item.kind in _COUNTED:
+            if info or item.kind in released:
                 append(_new(Event, (item.line, item.time, item.ip, item.kind, item.service, item.protocol,
                                     item.user, item.count, item.pid)))  # item.event(), inlined  # fmt: skip
 

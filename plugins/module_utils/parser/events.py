@@ -20,6 +20,8 @@ UNATTRIBUTED_FAILURE = (
 )
 
 COUNTED_KINDS = frozenset((AUTH_FAILURE, AUTH_SUCCESS))
+# Informational kinds the policy counts as pre-auth abuse (a connection that never tried a password)
+PREAUTH_KINDS = frozenset((NO_AUTH_ATTEMPTS, PLAINTEXT_REFUSED))
 INFO_KINDS = frozenset(
     (AUTH_SERVER_LOST, TOO_MANY_ERRORS, NO_AUTH_ATTEMPTS, PLAINTEXT_REFUSED, UNATTRIBUTED_FAILURE)
 )

@@ -64,19 +64,20 @@ def candidate_starts(text: str, info: bool = True) -> list[int]:
 
 
 def candidate_lines(
-    data: bytes, info: bool = True, start: int = 0, end: int | None = None
+    data: bytes, info: bool = True, start: int = 0, end: int | None = None, preauth: bool = False
 ) -> list[tuple[int, int]]:
     """(start, end) offsets, in order, of the lines of ``data[start:end]`` (raw bytes of complete lines;
     ``start`` is 0 or follows a newline) that pass the gate of ``lines.is_candidate``; a line's end is the
     offset of its newline (or ``end``). ``info=False`` also leaves out the lines only informational kinds
-    come from (``too many errors after AUTH``)."""
+    come from (``too many errors after AUTH``); ``preauth`` keeps Dovecot's ``(no auth attempts`` lines then
+    (the policy counts that pre-auth kind)."""
     if end is None:
         end = len(data)
     spans: dict[int, int] = {}
     rfind = data.rfind
     find = data.find
     low = start - 1 if start else 0  # rfind from the newline before the block: it starts the first line
-    for gate_line in _GATE_LINE_RES[info]:
+    for gate_line in _GATE_LINE_RES[info or preauth]:
         for m in gate_line.finditer(data, start, end):
             at, stop = m.span()
             spans[rfind(b"\n", low, at) + 1] = stop
@@ -118,7 +119,7 @@ def parse_text(
     """
     ts = timestamps or TimestampParser(now, tz)
     corr = Correlator(info=info) if correlator is None else correlator
-    info = corr.info
+    info = corr.info or corr.preauth  # the gate: pre-auth kinds need Dovecot's "(no auth attempts" lines
     out: list[Event] = []
     count = text.count
     find = text.find
@@ -170,7 +171,7 @@ def iter_events(
     """The events ``corr`` releases for ``lines`` numbered from ``start_line`` (the per-line loop that
     ``parse_lines`` and the detector's pipeline share)."""
     feed = corr.feed
-    info = corr.info
+    info = corr.info or corr.preauth  # the gate: pre-auth kinds need Dovecot's "(no auth attempts" lines
     for number, text in enumerate(lines, start_line):
         # the substring tests of lines.is_candidate first, inlined: most lines of a mail log stop here
         if not (

@@ -22,12 +22,27 @@ _INT_LIMITS = {
     "targeted_findtime": (3600, 1, MAX_DURATION),
     "compromised_min_failures": (3, 0, _MAX_COUNT),
     "ipv6_prefix": (128, 1, 128),
+    "known_good_days": (30, 0, 3650),
+    "stale_maxretry": (200, 0, _MAX_COUNT),
+    "stale_findtime": (86400, 1, MAX_DURATION),
+    "shared_min_users": (3, 0, _MAX_COUNT),
+    "preauth_maxretry": (20, 0, _MAX_COUNT),
+    "preauth_findtime": (600, 1, MAX_DURATION),
 }
 
 
 class PolicyConfig(NamedTuple):
-    """Thresholds of the policy; 0 for ``slow_maxretry``, ``targeted_min_ips`` or
-    ``compromised_min_failures`` switches that rule off."""
+    """Thresholds of the policy; 0 for ``slow_maxretry``, ``targeted_min_ips``, ``compromised_min_failures``,
+    ``known_good_days`` (and with it the stale-client and shared-address rules and the pre-auth exemption),
+    ``stale_maxretry``, ``shared_min_users`` or ``preauth_maxretry`` switches that rule off.
+
+    The leniency toward known clients (``policy/clients.py``): a username that logged in from an address
+    within ``known_good_days`` is known there; its failures from there are a stale client's (they count
+    toward ``stale_maxretry`` in ``stale_findtime``, not the ban windows) while the address fails for no
+    unknown username, or always when ``shared_min_users`` known users make it a shared address.
+    Pre-auth abuse (``policy/preauth.py``): ``preauth_maxretry`` connections that never tried a password
+    (plaintext refused, no auth attempts) within ``preauth_findtime``, from an address with no known user.
+    """
 
     maxretry: int = 5
     findtime: int = 600
@@ -40,6 +55,12 @@ class PolicyConfig(NamedTuple):
     targeted_findtime: int = 3600
     compromised_min_failures: int = 3
     ipv6_prefix: int = 128
+    known_good_days: int = 30
+    stale_maxretry: int = 200
+    stale_findtime: int = 86400
+    shared_min_users: int = 3
+    preauth_maxretry: int = 20
+    preauth_findtime: int = 600
     ignore: tuple = ()
     protected: tuple = ()
 

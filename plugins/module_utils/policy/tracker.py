@@ -16,8 +16,10 @@ from ..addresses import aggregate, is_ignored, normalize_ip, parse_networks
 from ..errors import ConfigError
 from ..gcpause import paused_gc
 from ..limits import MAX_TIME
-from ..parser.events import AUTH_FAILURE, AUTH_SUCCESS, Event, iso_utc
+from ..parser.events import AUTH_FAILURE, AUTH_SUCCESS, PREAUTH_KINDS, Event, iso_utc
+from .clients import CONVERTED, STALE, Clients
 from .config import PolicyConfig
+from .preauth import PreauthWindows
 
 MAX_USERS_PER_ADDRESS = 50  # usernames remembered per address (the report shows at most these)
 MAX_IPS_PER_ACCOUNT = 64  # recent addresses remembered per username
@@ -74,10 +76,13 @@ class NewBan(NamedTuple):
 
 
 class Decisions(NamedTuple):
-    """What ``Tracker.decide`` returns."""
+    """What ``Tracker.decide`` returns (``stale_clients``: StaleClient rows, ``shared``: SharedAddress rows,
+    both from ``clients.py``)."""
 
     offenders: list
     accounts: list
+    stale_clients: list = ()
+    shared: list = ()
 
 
 _new = tuple.__new__  # a NamedTuple from a tuple of all its fields, without its Python-level __new__
@@ -223,6 +228,21 @@ class Tracker:
         self._idle = max(self._horizon, config.targeted_findtime)
         slow = f", {config.slow_maxretry} in {_span(config.slow_findtime)}" if config.slow_maxretry else ""
         self._thresholds = f"{config.maxretry} in {_span(config.findtime)}{slow}"  # of every "watch" reason
+        self.clients: Clients | None = None  # the known-good memory (known_good_days 0: off)
+        if config.known_good_days:
+            self.clients = Clients(
+                days=config.known_good_days,
+                stale_maxretry=config.stale_maxretry,
+                stale_findtime=config.stale_findtime,
+                shared_min_users=config.shared_min_users,
+                horizon=self._horizon,
+                alert_at=config.maxretry,
+            )
+        # the memory's address -> {username: last login} (the hot paths test membership here)
+        self._good: dict | None = self.clients.good.by_key if self.clients is not None else None
+        self.preauth: PreauthWindows | None = None
+        if config.preauth_maxretry:
+            self.preauth = PreauthWindows(config.preauth_maxretry, config.preauth_findtime)
 
     # ---- feeding ---------------------------------------------------------------------------
 
@@ -235,6 +255,7 @@ class Tracker:
         counted = 0
         failure = self._failure
         success = self._success
+        preauth = self._preauth if self.preauth is not None else None
         records = self.records  # prune() deletes from it in place, never replaces it
         max_addresses = self.max_addresses
         clock = self.clock  # self.clock, kept in a local (written back before prune() and at the end)
@@ -246,6 +267,8 @@ class Tracker:
                     handle = failure
                 elif kind == AUTH_SUCCESS:
                     handle = success
+                elif preauth is not None and kind in PREAUTH_KINDS:
+                    handle = preauth
                 else:
                     continue
                 if ev.ip is None:
@@ -363,6 +386,16 @@ class Tracker:
             self._new_hour(hour, count)
         if user and cfg.targeted_min_ips:
             self._account_failure(user, key, t)
+        good = self._good
+        if good is not None and key in good:  # an address some user logged in from
+            clients = self.clients
+            verdict = clients.judge(key, user, t, count)
+            if verdict == STALE:
+                if not flags & _PROTECTED and (rec.ban_until is None or t >= rec.ban_until):
+                    self._stale_ceiling(key, rec, t)
+                return
+            if verdict == CONVERTED:
+                self._merge_stale(key, rec, t)
         if flags & _PROTECTED:
             return
         if rec.ban_until is not None and t < rec.ban_until:
@@ -415,7 +448,65 @@ class Tracker:
         excluded; at most the newest ``TIMELINE_HOURS`` hours of log time)."""
         return {iso_utc(h): self.hours[h] for h in sorted(self.hours)}
 
-    def _ban(self, key: str, rec: _Record, t: float, failures: int, *, span: float, kind: str) -> None:
+    def _stale_ceiling(self, key: str, rec: _Record, t: float) -> None:
+        """Ban when the stale failures of ``key`` reach ``stale_maxretry`` within ``stale_findtime``."""
+        clients = self.clients
+        count, first = clients.stale_count(key, t)
+        if count >= self.config.stale_maxretry:
+            clients.windows.pop(key, None)
+            self._ban(key, rec, t, count, span=t - first, kind="stale client ceiling, ")
+
+    def _merge_stale(self, key: str, rec: _Record, t: float) -> None:
+        """A personal address failed for an unknown username: its earlier stale failures count as usual."""
+        taken = self.clients.take_window(key, t)
+        if taken and (rec.ban_until is None or t >= rec.ban_until):
+            window = rec.window
+            pairs = sorted(
+                [window[i : i + 2] for i in range(0, len(window), 2)]
+                + [taken[i : i + 2] for i in range(0, len(taken), 2)]
+            )
+            rec.window = [x for pair in pairs[-self._keep :] for x in pair]
+
+    def _preauth(self, ev: Event, t: float) -> None:
+        """A connection that never tried a password: its own window (per address, never aggregated), never for
+        a known-good, ignored or protected address (checked when the window fills: most such addresses come
+        once)."""
+        ip = ev.ip
+        good = self._good
+        if good is not None and ip in good:
+            return
+        hit = self.preauth.add(ip, ev.kind, t)
+        if hit is None:
+            return
+        count, first, kinds = hit
+        key, flags = self._key(ip)
+        if flags:
+            return  # ignored or protected: never banned
+        if good is not None and key in good and self.clients.good.count(key, t):
+            return
+        key, rec = self._record(ip, t)
+        if rec.ban_until is not None and t < rec.ban_until:
+            return
+        if ev.service not in rec.services:
+            rec.services = _with_service(rec.services, ev.service)
+        if t > rec.last:  # noqa: PLR1730 - as in _failure
+            rec.last = t
+        self._touched.add(key)
+        self._ban(
+            key, rec, t, count, span=t - first, kind="", what=f"pre-auth connections ({', '.join(kinds)})"
+        )
+
+    def _ban(
+        self,
+        key: str,
+        rec: _Record,
+        t: float,
+        failures: int,
+        *,
+        span: float,
+        kind: str,
+        what: str = "failures",
+    ) -> None:
         cfg = self.config
         duration = escalated(cfg.bantime, cfg.bantime_multiplier, rec.bans, cfg.bantime_max)
         rec.bans += 1
@@ -423,9 +514,11 @@ class Tracker:
         rec.window = []
         users = sorted(rec.users)
         shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+        shared = self.clients.shared(key, t) if self.clients is not None else 0
         rec.reason = (
-            f"{failures} failures in {_span(span)} ({kind}{', '.join(sorted(rec.services))})"
+            f"{failures} {what} in {_span(span)} ({kind}{', '.join(sorted(rec.services))})"
             + (f"; users {shown}" if users else "")
+            + (f"; shared address ({shared} users log in from it)" if shared else "")
             + (f"; repeat offender, ban #{rec.bans}" if rec.bans > 1 else "")
         )
         self._banned_now.add(key)
@@ -463,12 +556,39 @@ class Tracker:
                 seen[key] = None
             self._alerted_now.add((user, TARGETED))
 
-    def wants_success(self, ip: str) -> bool:
+    def wants_success(self, ip: str, user: str | None = None, t: float | None = None) -> bool:
         """False when a successful login from ``ip`` cannot raise a ``compromised`` alert: the alert is off,
-        or its record holds fewer failures than the alert needs. The correlator asks only about addresses it
-        saw no failure from since the events it last released, which this tracker has counted, so no failure
-        of that address can still be on its way. With IPv6 prefix aggregation, other addresses of the prefix
-        may have failed in events still on their way: True."""
+        the user is known at that address, or its record holds fewer failures (stale ones aside) than the
+        alert needs; a dropped login is still remembered by the known-good memory. The correlator asks only
+        about addresses it saw no failure from since the events it last released, which this tracker has
+        counted, so no failure of that address can still be on its way. With IPv6 prefix aggregation, other
+        addresses of the prefix may have failed in events still on their way: True."""
+        good = self._good
+        if good is not None and user:
+            when = t if t is not None else (self.clock or 0.0)
+            # most logins: a user known at that address (clients.login's fast path, inlined). Only a record
+            # key that is no ignored address is in the memory, and an address found there is its own key.
+            users = good.get(ip)
+            if users is not None:
+                last = users.get(user)
+                if last is not None and 0 <= when - last <= self.clients.good.seconds:
+                    stale = self.clients.stale.get(ip)
+                    if stale is not None and user in stale:
+                        self.clients.login(ip, user, when)
+                    elif when > last:
+                        users[user] = when
+                    return False
+            clients = self.clients
+            key, flags = self._key(ip)
+            if not flags & _IGNORED:
+                if clients.good.knows(key, user, when) or not self._may_compromise(ip):
+                    clients.login(key, user, when)
+                    return False
+                return True  # the event goes on: _success remembers it
+        return self._may_compromise(ip)
+
+    def _may_compromise(self, ip: str) -> bool:
+        """``wants_success`` by the failures alone."""
         cfg = self.config
         least = cfg.compromised_min_failures
         if not least:
@@ -478,15 +598,23 @@ class Tracker:
         # any other (parsed, so canonical) address is its own record key: see _key
         rec = self.records.get(ip)
         if rec is not None:
-            return rec.failures >= least
+            stale = self.clients.totals.get(ip, 0) if self.clients is not None else 0
+            return rec.failures - stale >= least
         return ip in self._stored  # a saved record, not read yet
 
     def _success(self, ev: Event, t: float) -> None:
         key, flags = self._key(ev.ip)
-        if flags & _IGNORED or not ev.user or not self.config.compromised_min_failures:
+        if flags & _IGNORED or not ev.user:
+            return
+        clients = self.clients
+        if clients is not None and clients.login(key, ev.user, t):
+            return  # the user's own address: a stale client fixed, or a login after others' failures
+        least = self.config.compromised_min_failures
+        if not least:
             return
         rec = self._lookup(key)
-        if rec is not None and rec.failures >= self.config.compromised_min_failures:
+        stale = clients.totals.get(key, 0) if clients is not None else 0
+        if rec is not None and rec.failures - stale >= least:
             self._alert(ev.user, COMPROMISED, (key,), t)
 
     def _alert(self, user: str, alert: str, ips: Iterable[str], t: float) -> None:
@@ -542,6 +670,10 @@ class Tracker:
             for _last, k in candidates[:excess]:
                 del self.records[k]
         self._prune_accounts(now)
+        if self.clients is not None:
+            self.clients.prune(now)
+        if self.preauth is not None:
+            self.preauth.prune(now)
         alert_age = now - self.config.bantime_max
         for k in [k for k, v in self.alerts.items() if v[0] < alert_age]:
             del self.alerts[k]
@@ -587,6 +719,23 @@ class Tracker:
         self._banned_now = set()
         self._alerted_now = set()
         self._new_bans = []
+        if self.clients is not None:
+            self.clients.touched = set()
+            self.clients.alerts = []
+
+    def known_clients(self, now: float) -> tuple:
+        """(every StaleClient row, every SharedAddress row) the memory holds: ``status``."""
+        if self.clients is None:
+            return [], []
+        return self.clients.rows(self.clients.all_pairs(), now), self.clients.shared_addresses(now)
+
+    def take_stale_alerts(self) -> list:
+        """StaleClient rows of the ``stale_client`` alerts raised since the last call (one per username and
+        address and episode: the detector writes each to syslog once)."""
+        if self.clients is None:
+            return []
+        alerts, self.clients.alerts = self.clients.alerts, []
+        return self.clients.rows(dict.fromkeys(alerts), self.clock or 0.0)
 
     def decide(self, now: float | None = None, *, everything: bool = False) -> Decisions:
         """Offenders and alerts touched since ``start_round`` (or all remembered ones with ``everything``)."""
@@ -597,7 +746,7 @@ class Tracker:
         offenders = []
         for key in keys:
             rec = self.records.get(key)
-            if rec is None or rec.failures == 0:
+            if rec is None or (rec.failures == 0 and rec.ban_until is None):  # (pre-auth bans: no failure)
                 continue
             offenders.append(self._offender(key, rec, banned_now=key in self._banned_now))
         offenders.sort(key=lambda o: (-o.failures, o.ip))
@@ -607,7 +756,13 @@ class Tracker:
             for user, alert in sorted(alert_keys)
             if (user, alert) in self.alerts
         ]
-        return Decisions(offenders, accounts)
+        clients = self.clients
+        if clients is None:
+            return Decisions(offenders, accounts, [], [])
+        when = now if now is not None else (self.clock or 0.0)
+        pairs = clients.all_pairs() if everything else clients.touched
+        shared = clients.shared_addresses(when, None if everything else [o.ip for o in offenders])
+        return Decisions(offenders, accounts, clients.rows(pairs, when), shared)
 
     def _offender(self, key: str, rec: _Record, banned_now: bool) -> Offender:
         if rec.flags & _IGNORED:
@@ -619,6 +774,8 @@ class Tracker:
         else:
             reason = f"{rec.failures} failures, below the thresholds ({self._thresholds})"
             decision, until = WATCH, None
+            if self.clients is not None:
+                reason = self._client_note(key, rec) or reason
         return _new(
             Offender,
             (
@@ -634,6 +791,29 @@ class Tracker:
                 rec.bans,
             ),
         )
+
+    def _client_note(self, key: str, rec: _Record) -> str | None:
+        """The "watch" reason of an address with a stale client or known users, else None."""
+        clients = self.clients
+        shared = clients.shared(key, rec.last)
+        users = clients.stale.get(key)
+        if not shared and not users:
+            return None
+        cfg = self.config
+        stale = clients.totals.get(key, 0)
+        parts = [f"shared address ({shared} users log in from it)"] if shared else []
+        if users:
+            named = sorted(users.items(), key=lambda kv: -kv[1][2])
+            shown = ", ".join(f"{u} ({e[2]} since {iso_utc(e[0])})" for u, e in named[:3])
+            more = f" and {len(named) - 3} more" if len(named) > 3 else ""
+            parts.append(
+                f"stale client: {shown}{more}, below the stale ceiling "
+                f"({cfg.stale_maxretry} in {_span(cfg.stale_findtime)})"
+            )
+        if rec.failures > stale:
+            other = "other " if stale else ""
+            parts.append(f"{rec.failures - stale} {other}failures, below the thresholds ({self._thresholds})")
+        return "; ".join(parts)
 
     # ---- lifecycle and persistence -------------------------------------------------------
 
@@ -666,6 +846,7 @@ class Tracker:
             "accounts": self.accounts,
             "alerts": [[u, a, v[0], list(v[1])] for (u, a), v in self.alerts.items()],
             "hours": [[h, n] for h, n in sorted(self.hours.items())],
+            **_save_clients(self),
         }
 
     def load_state(self, data: dict[str, Any]) -> None:
@@ -688,6 +869,25 @@ class Tracker:
         self.hours, self._newest_hour = {}, None
         for hour, count in _hours(data.get("hours")):
             self._new_hour(hour, count)
+        _load_clients(self, data)
+
+
+def _save_clients(tracker: Tracker) -> dict[str, Any]:
+    """The known-good memory, stale clients and pre-auth windows, for ``to_state``."""
+    out: dict[str, Any] = {}
+    if tracker.clients is not None:
+        out["clients"] = tracker.clients.to_state()
+    if tracker.preauth is not None:
+        out["preauth"] = tracker.preauth.to_state()
+    return out
+
+
+def _load_clients(tracker: Tracker, data: dict[str, Any]) -> None:
+    """Restore what ``_save_clients`` saved; each part drops its own damaged entries, never raises."""
+    if tracker.clients is not None:
+        tracker.clients.load(data.get("clients"))
+    if tracker.preauth is not None:
+        tracker.preauth.load(data.get("preauth"))
 
 
 class _SavedRecords(Mapping):

@@ -39,7 +39,7 @@ def test_scan_shape_and_ban(env):
     cfg, log = env
     append(log, noise(0, 3) + "".join(pf_fail(i * 10) for i in range(6)) + dc_fail(100))
     result = scan(cfg)
-    assert set(result) == {"offenders", "accounts", "stats", "timeline"}
+    assert set(result) == {"offenders", "accounts", "stale_clients", "shared_addresses", "stats", "timeline"}
     assert set(result["stats"]) == {
         "lines",
         "events",

@@ -86,7 +86,7 @@ def test_scan_dry_run_json_then_incremental(tmp_path, log):
     proc = run(*args)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert set(result) == {"offenders", "accounts", "stats", "timeline"}
+    assert set(result) == {"offenders", "accounts", "stale_clients", "shared_addresses", "stats", "timeline"}
     assert result["stats"]["lines"] == 7
     assert result["stats"]["bytes"] == log.stat().st_size
     by_ip = {o["ip"]: o for o in result["offenders"]}

@@ -11,6 +11,8 @@ from mail_bruteforce_guard.detector.config import Config
 from mail_bruteforce_guard.detector.logsource import Block, FileSource
 from mail_bruteforce_guard.detector.pipeline import HOLD, Pipeline
 from mail_bruteforce_guard.parser import correlate
+from mail_bruteforce_guard.parser.events import PREAUTH_KINDS
+from mail_bruteforce_guard.parser.stream import parse_lines
 from mail_bruteforce_guard.policy.tracker import Tracker
 from truth import generate, tally
 
@@ -24,8 +26,8 @@ def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
     return log, generate(log, LINES, 11, request.param)
 
 
-def events_of(batches) -> list:
-    pipeline = Pipeline(None, now=NOW)
+def events_of(batches, preauth: bool = False) -> list:
+    pipeline = Pipeline(None, now=NOW, preauth=preauth)
     events = []
     for first, batch in batches:
         events.extend(pipeline.feed_batch(first, batch))
@@ -56,6 +58,22 @@ def test_block_path_gives_the_events_of_the_line_path(generated: tuple) -> None:
     assert sum(len(batch) for _, batch in FileSource(str(log), None, from_start=True).batches()) == LINES
 
 
+def test_preauth_kinds_on_both_paths_are_those_of_the_reference_parser(generated: tuple) -> None:
+    """A scan that counts pre-auth kinds (``preauth``): the block and the line path give the same events, and
+    its pre-auth events are exactly those ``parse_lines`` with every informational kind gives."""
+    log, _ = generated
+    blocks = list(FileSource(str(log), None, from_start=True).batches())
+    lines = log.read_bytes().decode("utf-8", "replace").split("\n")[:-1]
+    listed = [(first, lines[first - 1 : first + 999]) for first in range(1, len(lines) + 1, 1000)]
+    fast = events_of(blocks, preauth=True)
+    assert fast == events_of(listed, preauth=True)
+    reference = [e for e in parse_lines(lines, now=NOW) if e.kind in PREAUTH_KINDS]
+    assert [e for e in fast if e.kind in PREAUTH_KINDS] == reference
+    assert len(reference) > 500  # the sample really has them ("no auth attempts" disconnects)
+    # the counted events are those of a scan without pre-auth kinds
+    assert [e for e in fast if e.kind not in PREAUTH_KINDS] == events_of(blocks)
+
+
 def test_scan_from_start_reports_exactly_the_truth(generated: tuple, tmp_path: Path) -> None:
     log, truth = generated
     cfg = Config({"logs": [str(log)], "state_dir": str(tmp_path / "state"), "syslog": False})
@@ -63,6 +81,21 @@ def test_scan_from_start_reports_exactly_the_truth(generated: tuple, tmp_path: P
     assert result["stats"]["lines"] == LINES
     assert result["stats"]["bytes"] == log.stat().st_size
     assert {o["ip"]: o["failures"] for o in result["offenders"]} == truth["attempts"]
+
+
+def test_the_known_clients_rules_free_no_attacker(generated: tuple, tmp_path: Path) -> None:
+    """Issue 19: the known-good memory, stale clients, shared addresses and pre-auth counting change no ban of
+    the generated attacks (their addresses never logged in); only the users' one-off typos become stale."""
+    log, _ = generated
+
+    def bans(name: str, **settings) -> set:
+        cfg = Config({"logs": [str(log)], "state_dir": str(tmp_path / name), "syslog": False, **settings})
+        result = api.scan(cfg, from_start=True, dry_run=True, now=NOW, warn=lambda _msg: None)
+        return {o["ip"] for o in result["offenders"] if o["decision"] == "ban"}
+
+    old = bans("old", known_good_days=0, preauth_maxretry=0)
+    assert len(old) > 20
+    assert bans("new") == old
 
 
 def test_dropping_the_logins_the_policy_cannot_use_changes_no_decision(
@@ -93,7 +126,7 @@ def test_dropping_the_logins_the_policy_cannot_use_changes_no_decision(
         return results
 
     dropping = scans("dropping")
-    monkeypatch.setattr(Tracker, "wants_success", lambda _self, _ip: True)
+    monkeypatch.setattr(Tracker, "wants_success", lambda *_: True)
     keeping = scans("keeping")
     decided = ("offenders", "accounts", "timeline")
     assert [[r[k] for k in decided] for r in dropping] == [[r[k] for k in decided] for r in keeping]

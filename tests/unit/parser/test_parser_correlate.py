@@ -372,7 +372,7 @@ def test_keep_success_drops_the_logins_the_policy_cannot_use() -> None:
     asked: list[str] = []
     wanted = {"192.0.2.4"}
 
-    def keep(ip: str) -> bool:
+    def keep(ip: str, _user: str | None, _t: float) -> bool:
         asked.append(ip)
         return ip in wanted
 
@@ -392,7 +392,7 @@ def test_keep_success_drops_the_logins_the_policy_cannot_use() -> None:
 def test_keep_success_remembers_failures_evicted_before_the_policy_counted_them() -> None:
     """A failure older than LOST_WINDOW leaves the correlator's memory (at its periodic eviction) maybe
     before the policy counted it: its address still counts as failing until ``settled()``."""
-    corr = Correlator(info=False, keep_success=lambda _ip: False)
+    corr = Correlator(info=False, keep_success=lambda *_: False)
     others = [warn(1 + i * 700 / 4096, f"10.{i // 250}.{i % 250}.1", pid=2000 + i) for i in range(4096)]
     list(parse_lines([warn(0, IP), *others], now=NOW, tz=UTC, correlator=corr))
     assert IP not in corr.to_dict()["genuine"]  # evicted: the failure is 700 s old
@@ -404,7 +404,7 @@ def test_keep_success_remembers_failures_evicted_before_the_policy_counted_them(
 
 def test_keep_success_is_off_once_the_failure_memory_overflowed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(correlate, "MAX_ADDRESSES", 100)
-    corr = Correlator(info=False, keep_success=lambda _ip: False)
+    corr = Correlator(info=False, keep_success=lambda *_: False)
     failed = [warn(i / 10, f"10.{i // 250}.{i % 250}.1", pid=2000 + i) for i in range(4096)]
     list(parse_lines(failed, now=NOW, tz=UTC, correlator=corr))  # 4096 addresses failing in 410 s
     corr.settled()
@@ -419,7 +419,7 @@ def test_restored_held_failures_are_failing_addresses() -> None:
     state = json.loads(json.dumps(corr.to_dict()))
     state["genuine"] = {}  # an older state file, or an address evicted when the memory was full
     corr2 = Correlator.from_dict(state, info=False)
-    corr2.keep_success = lambda _ip: False
+    corr2.keep_success = lambda *_: False
     got = list(parse_lines([login_ok(1, IP)], now=NOW, tz=UTC, correlator=corr2, flush=True))
     assert [(e.kind, e.ip) for e in got] == [(AUTH_FAILURE, IP), (AUTH_SUCCESS, IP)]
 

@@ -120,6 +120,10 @@ def test_the_three_gates_agree_with_the_reference(parts: list, info: bool) -> No
     ]
     for start, end in spans:
         assert data[start:end] == data[start:].split(b"\n", 1)[0]
+    # a scan that counts pre-auth kinds: the "(no auth attempts" lines too, still not "after AUTH"
+    assert [s for s, _ in candidate_lines(data, info, preauth=True)] == [
+        s for s, t in zip(starts, texts) if reference_gate(t, True, after_auth=info)
+    ]
 
 
 @settings(max_examples=500, deadline=None)
@@ -134,8 +138,10 @@ def test_bytes_gate_within_bounds_matches_the_gate_of_the_slice(parts: list, cut
     ends = [i for i in newlines if i >= start] + [len(data)]
     end = ends[keep % len(ends)]
     for info in (True, False):
-        inside = candidate_lines(data[start:end], info)
-        assert candidate_lines(data, info, start, end) == [(s + start, e + start) for s, e in inside]
+        for preauth in (True, False):
+            inside = candidate_lines(data[start:end], info, preauth=preauth)
+            shifted = [(s + start, e + start) for s, e in inside]
+            assert candidate_lines(data, info, start, end, preauth) == shifted
 
 
 def test_no_auth_attempts_lines_are_left_out_of_counted_scans_only() -> None:
@@ -144,6 +150,7 @@ def test_no_auth_attempts_lines_are_left_out_of_counted_scans_only() -> None:
     assert is_candidate(line) and not is_candidate(line, info=False)
     assert candidate_lines(line.encode(), False) == []
     assert candidate_lines(line.encode(), True) == [(0, len(line))]
+    assert candidate_lines(line.encode(), False, preauth=True) == [(0, len(line))]  # the policy counts them
     # a username that repeats the words never hides a failure (its own "auth failed" is a gate)
     hostile = line.replace(
         "Inactivity (no auth attempts in 180 secs)", "Inactivity (auth failed, 2 attempts)"

@@ -134,6 +134,9 @@ def test_offenders_take_events_with_info_kinds():
     )
     events = maillog_events([line, *attack_log(NOW).splitlines()], info=True)
     result = maillog_offenders(events)
+    assert result["stats"]["ignored_kinds"] == 0  # a pre-auth kind: the policy counts it
+    assert {o["ip"] for o in result["offenders"]} == {ATTACKER, PROBER, INSIDER}  # one is no offender
+    result = maillog_offenders(events, {"preauth_maxretry": 0})
     assert result["stats"]["ignored_kinds"] >= 1
     assert {o["ip"] for o in result["offenders"]} == {ATTACKER, PROBER, INSIDER}
 
@@ -322,6 +325,8 @@ def test_report_json_document():
         "alerts": 2,
         "compromised": 1,
         "active_bans": 1,
+        "stale_clients": 0,
+        "shared_addresses": 0,
     }
     assert [h["host"] for h in doc["hosts"]] == ["mbg-mail1", "mbg-mail2", "mbg-mail3"]
     mail1 = doc["hosts"][0]
