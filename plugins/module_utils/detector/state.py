@@ -37,6 +37,7 @@ def empty_state() -> dict[str, Any]:
         "correlator": None,
         "tracker": None,
         "bans": {},
+        "hook": None,  # the backend the ban hook was attached with (scans keep it attached), or None
     }
 
 
@@ -124,6 +125,8 @@ class StateDir:
             state[key] = value
         for key in ("correlator", "tracker", "saved_at"):
             state[key] = data.get(key)
+        hook = data.get("hook")
+        state["hook"] = hook if isinstance(hook, str) else None
         return state
 
     def _damaged(self, why: str, quarantine: bool) -> None:

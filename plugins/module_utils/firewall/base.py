@@ -50,6 +50,19 @@ class FirewallBackend(Protocol):
         """Return normalised address -> seconds left (0: the entry never expires); {} when no set exists."""
         ...
 
+    def attach(self) -> list[str]:
+        """Make the ban hook current, cheap check first (creating the sets if needed); return what was
+        done, one line each (set creation lines start with created/completed/resized)."""
+        ...
+
+    def hook_state(self) -> str:
+        """``attached`` when the current hook is in place, else ``missing``."""
+        ...
+
+    def purge(self) -> list[str]:
+        """Remove the sets/table this backend created; return what was removed, one line each."""
+        ...
+
 
 class Target(NamedTuple):
     """A parsed ban target: IP version, first and last address as integers, prefix length, canonical text."""

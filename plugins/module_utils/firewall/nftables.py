@@ -1,0 +1,387 @@
+"""The native nftables backend: ``table inet mail_bruteforce_guard`` holding the sets ``ban_v4``/``ban_v6``
+(``flags interval, timeout``: hosts and prefixes, kernel-side expiry) and, when the ban hook is on, the base
+chain ``input`` (hook input, priority -10: before the usual filter chains at 0, firewalld's and ufw's).
+Every change is ONE ``nft -f -`` transaction: all of it applies, or none of it.
+
+An interval set cannot hold overlapping entries (nft refuses the whole batch), so ``add`` resolves them
+first: a ban inside a broader banned prefix is held by that prefix and not written; a prefix covering
+narrower entries replaces them in the same transaction. Re-adding an existing entry is written as delete +
+add (kernels before 6.x keep the old timeout on a plain add).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+import subprocess
+from collections.abc import Iterable, Sequence
+from typing import Any, NamedTuple
+
+from .base import Ban, FirewallError, Target, ban_seconds, parse_target
+from .hook import HookSpec, SynLimit
+from .ipset import MAX_TIMEOUT as IPSET_MAX_TIMEOUT
+
+FAMILY = "inet"
+TABLE = "mail_bruteforce_guard"
+CHAIN = "input"
+PRIORITY = -10
+SETS = {4: "ban_v4", 6: "ban_v6"}
+# The kernel takes longer timeouts, but one cap for both backends keeps their JSON and log lines the same.
+MAX_TIMEOUT = IPSET_MAX_TIMEOUT
+METER_SIZE = 65535
+_CHUNK = 1000  # elements per add/delete statement (one transaction all the same)
+_RUN_TIMEOUT = 120.0
+_MISSING = re.compile(r"No such file or directory|does not exist")
+
+
+class Element(NamedTuple):
+    """One set element as the kernel holds it: its interval, seconds left (0: permanent), and its text
+    (``None`` for a range that is no CIDR block: never ours, but it still blocks overlapping adds)."""
+
+    version: int
+    first: int
+    last: int
+    prefixlen: int
+    text: str | None
+    seconds: int
+
+
+class TableInfo(NamedTuple):
+    """What a terse listing of our table shows: its sets, and whether the hook chain is current."""
+
+    sets: frozenset[str]
+    chain: bool  # the base chain exists
+    hook_ok: bool  # ... and holds exactly the current spec's rules
+
+
+class NftablesBackend:
+    """Bans in ``table inet mail_bruteforce_guard``; ``hook`` (a HookSpec) is what ``attach`` installs.
+
+    ``command`` is how nft is run (default ``("nft",)``; tests prefix it with ``ip netns exec NS``).
+    """
+
+    name = "nftables"
+    max_timeout = MAX_TIMEOUT
+
+    def __init__(self, hook: HookSpec | None = None, command: Sequence[str] = ("nft",)) -> None:
+        self.hook = hook or HookSpec()
+        self.command = tuple(command)
+
+    # -- pure builders (unit-tested for their exact text) ------------------------------------------
+
+    def table_lines(self) -> list[str]:
+        """Create the table and both ban sets (``add`` leaves existing ones and their elements alone)."""
+        lines = [f"add table {FAMILY} {TABLE}"]
+        for version, name in SETS.items():
+            lines.append(
+                f"add set {FAMILY} {TABLE} {name} {{ type {_addr_type(version)}; flags interval, timeout; }}"
+            )
+        return lines
+
+    def hook_lines(self, existing: TableInfo | None) -> list[str]:
+        """The whole hook in one transaction: table and sets, fresh meter sets, the base chain rewritten."""
+        spec = self.hook
+        lines = self.table_lines()
+        chain = f"{FAMILY} {TABLE} {CHAIN}"
+        if existing is not None and existing.chain:
+            lines.append(f"flush chain {chain}")  # before the meters it refers to are replaced
+        meters = [(lim, version) for lim in spec.limits() for version in (4, 6)]
+        for name in sorted(existing.sets if existing else ()):
+            if re.fullmatch(r"(syn|smtp)_v[46]", name):  # an old meter: its limits may be outdated
+                lines.append(f"delete set {FAMILY} {TABLE} {name}")
+        for lim, version in meters:
+            lines.append(
+                f"add set {FAMILY} {TABLE} {_meter(lim, version)} {{ type {_addr_type(version)}; "
+                f"size {METER_SIZE}; flags dynamic, timeout; timeout {lim.idle_seconds}s; }}"
+            )
+        lines.append(f"add chain {chain} {{ type filter hook input priority {PRIORITY}; policy accept; }}")
+        where = "" if spec.scope == "all" else f" tcp dport {_portset(spec.mail_ports)}"
+        for version in (4, 6):
+            lines.append(
+                f"add rule {chain} {_saddr(version)} @{SETS[version]}{where} drop"
+                f' comment "mbg-ban {spec.tag}"'
+            )
+        for lim, version in meters:
+            lines.append(
+                f"add rule {chain} meta nfproto {_nfproto(version)} tcp dport {_portset(lim.ports)}"
+                f" tcp flags & (fin|syn|rst|ack) == syn update @{_meter(lim, version)}"
+                f" {{ {_saddr(version)} limit rate over {lim.rate}/minute burst {lim.burst} packets }} drop"
+                f' comment "mbg-{lim.name} {spec.tag}"'
+            )
+        return lines
+
+    def rule_count(self) -> int:
+        """Rules a current hook chain holds."""
+        return 2 + 2 * len(self.hook.limits())
+
+    def plan(self, bans: Iterable[Ban], now: float, current: Sequence[Element]) -> list[str]:
+        """The batch adding ``bans`` to a set holding ``current``, overlaps resolved (see the module doc)."""
+        wanted: dict[str, tuple[Target, int]] = {}
+        for ban in bans:
+            net = _parse(ban.address)
+            seconds = ban_seconds(ban.until, now, self.max_timeout)
+            if seconds > 0 and seconds > wanted.get(net.text, (net, 0))[1]:
+                wanted[net.text] = (net, seconds)
+        held = {e.text: e for e in current if e.text is not None}
+        index = _Index(current)
+        deletes: dict[int, list[str]] = {4: [], 6: []}
+        adds: dict[int, list[str]] = {4: [], 6: []}
+        for net, seconds in sorted(wanted.values(), key=lambda item: item[0].prefixlen):
+            if index.covers(net):
+                continue  # inside a broader banned prefix (held, or added just now): that prefix holds it
+            if net.text in held:
+                deletes[net.version].append(net.text)  # refresh: delete + add in the same transaction
+            else:
+                for inner in index.inside(net):
+                    deletes[net.version].append(inner)  # narrower entries give way to the prefix
+            adds[net.version].append(f"{net.text} timeout {seconds}s")
+            index.add(net)
+        lines = []
+        for version, name in SETS.items():
+            for chunk in _chunks(list(dict.fromkeys(deletes[version]))):
+                lines.append(f"delete element {FAMILY} {TABLE} {name} {{ {', '.join(chunk)} }}")
+        for version, name in SETS.items():
+            for chunk in _chunks(adds[version]):
+                lines.append(f"add element {FAMILY} {TABLE} {name} {{ {', '.join(chunk)} }}")
+        return lines
+
+    # -- the FirewallBackend protocol ---------------------------------------------------------------
+
+    def ensure(self) -> list[str]:
+        """Create the table and the ban sets when missing; existing elements are kept."""
+        info = self.inspect()
+        if info is not None and all(name in info.sets for name in SETS.values()):
+            return []
+        self._apply(self.table_lines())
+        made = "created" if info is None else "completed"
+        return [
+            f"{made} nftables table {FAMILY} {TABLE} (sets {', '.join(SETS.values())}: interval, timeout)"
+        ]
+
+    def add(self, bans: Sequence[Ban], now: float) -> None:
+        """Add or refresh every unexpired ban in one transaction."""
+        lines = self.plan(bans, now, self.elements())
+        if lines:
+            self._apply(lines)
+
+    def remove(self, addresses: Sequence[str]) -> None:
+        """Delete the given entries in one transaction (absent ones are skipped: nft would fail on them)."""
+        held = {e.text for e in self.elements()}
+        gone: dict[int, list[str]] = {4: [], 6: []}
+        for address in addresses:
+            net = _parse(address)
+            if net.text in held:
+                gone[net.version].append(net.text)
+                held.discard(net.text)
+        lines = [
+            f"delete element {FAMILY} {TABLE} {SETS[version]} {{ {', '.join(chunk)} }}"
+            for version in SETS
+            for chunk in _chunks(gone[version])
+        ]
+        if lines:
+            self._apply(lines)
+
+    def list(self) -> dict[str, int]:
+        """Address -> seconds left (0: permanent) across both sets; {} when the table does not exist."""
+        return {e.text: e.seconds for e in self.elements() if e.text is not None}
+
+    # -- the ban hook -------------------------------------------------------------------------------
+
+    def attach(self) -> list[str]:
+        """Make the hook current (cheap check first: one terse listing); return what was done, one line."""
+        info = self.inspect()
+        if info is not None and info.hook_ok:
+            return []
+        self._apply(self.hook_lines(info))
+        if info is None:
+            why = "table was missing"
+        elif not info.chain:
+            why = "chain was missing"
+        else:
+            why = "rules were missing or outdated"
+        where = f"table {FAMILY} {TABLE} chain {CHAIN} (hook input priority {PRIORITY})"
+        return [f"{where}: {why}; {self.hook.describe()}"]
+
+    def hook_state(self) -> str:
+        """``attached`` when the current hook is in place, else ``missing``."""
+        info = self.inspect()
+        return "attached" if info is not None and info.hook_ok else "missing"
+
+    def purge(self) -> list[str]:
+        """Delete our table (sets, chain, elements); nothing else."""
+        if self.inspect() is None:
+            return []
+        self._apply([f"delete table {FAMILY} {TABLE}"])
+        return [f"removed nftables table {FAMILY} {TABLE}"]
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def inspect(self) -> TableInfo | None:
+        """A terse listing (no set elements: cheap with a million bans); None when the table is missing."""
+        text = self._listing(["-t", "list", "table", FAMILY, TABLE])
+        if text is None:
+            return None
+        sets = frozenset(re.findall(r"^\s*set (\S+) \{", text, re.MULTILINE))
+        match = re.search(rf"^\s*chain {CHAIN} \{{(.*?)^\s*\}}", text, re.MULTILINE | re.DOTALL)
+        if match is None:
+            return TableInfo(sets, chain=False, hook_ok=False)
+        body = match.group(1)
+        rules = [line for line in body.splitlines() if line.strip() and not line.strip().startswith("type ")]
+        hooked = re.search(rf"type filter hook input priority (?:filter - 10|{PRIORITY});", body) is not None
+        tagged = sum('comment "mbg-' in line and f' {self.hook.tag}"' in line for line in rules)
+        ok = hooked and len(rules) == self.rule_count() == tagged and all(n in sets for n in SETS.values())
+        return TableInfo(sets, chain=True, hook_ok=ok)
+
+    def elements(self) -> list[Element]:
+        """Every element of both ban sets (one JSON listing of the table)."""
+        text = self._listing(["-j", "list", "table", FAMILY, TABLE])
+        if text is None:
+            return []
+        try:
+            data = json.loads(text)
+        except ValueError:
+            raise FirewallError("nft list table printed no JSON: is nft >= 0.9 installed?") from None
+        out: list[Element] = []
+        for item in data.get("nftables", []):
+            found = item.get("set") if isinstance(item, dict) else None
+            if not isinstance(found, dict) or found.get("name") not in SETS.values():
+                continue
+            for elem in found.get("elem", []):
+                parsed = _element(elem)
+                if parsed is not None:
+                    out.append(parsed)
+        return out
+
+    # -- process plumbing ---------------------------------------------------------------------------
+
+    def _listing(self, args: list[str]) -> str | None:
+        """Output of an nft listing; None when the table does not exist."""
+        try:
+            return self._run(args)
+        except FirewallError as err:
+            if _MISSING.search(str(err)):
+                return None
+            raise
+
+    def _apply(self, lines: Sequence[str]) -> None:
+        """Feed ``lines`` to ONE ``nft -f -`` transaction."""
+        self._run(["-f", "-"], stdin="\n".join(lines) + "\n")
+
+    def _run(self, args: Sequence[str], stdin: str | None = None) -> str:
+        """Run nft; FirewallError with nft's own first error line on failure."""
+        argv = [*self.command, *args]
+        what = "-f" if args[:1] == ["-f"] else " ".join(a for a in args if not a.startswith("-"))
+        try:
+            proc = subprocess.run(
+                argv, input=stdin, capture_output=True, text=True, timeout=_RUN_TIMEOUT, check=False
+            )
+        except FileNotFoundError:
+            raise FirewallError(f"{self.command[0]} not found: install the nftables package") from None
+        except subprocess.TimeoutExpired:
+            raise FirewallError(f"nft {what} did not finish within {_RUN_TIMEOUT:.0f}s") from None
+        except OSError as err:
+            raise FirewallError(f"cannot run {self.command[0]}: {err.strerror}") from None
+        if proc.returncode != 0:
+            errors = [line for line in proc.stderr.splitlines() if line.startswith("Error")]
+            message = " ".join((errors[0] if errors else proc.stderr).split()) or f"exit {proc.returncode}"
+            raise FirewallError(f"nft {what} failed: {message}")
+        return proc.stdout
+
+
+class _Index:
+    """The intervals a set holds, to find covering and covered entries quickly."""
+
+    def __init__(self, current: Iterable[Element]) -> None:
+        self.nets: dict[tuple[int, int], set[int]] = {}  # (version, prefixlen) -> first addresses
+        self.ranges: list[Element] = []  # non-CIDR ranges (rare: never ours)
+        self.sorted: dict[int, list[tuple[int, int, str]]] = {4: [], 6: []}  # (first, prefixlen, text)
+        for e in current:
+            if e.text is None:
+                self.ranges.append(e)
+            else:
+                self.nets.setdefault((e.version, e.prefixlen), set()).add(e.first)
+                self.sorted[e.version].append((e.first, e.prefixlen, e.text))
+        for entries in self.sorted.values():
+            entries.sort()
+
+    def add(self, net: Target) -> None:
+        self.nets.setdefault((net.version, net.prefixlen), set()).add(net.first)
+
+    def covers(self, net: Target) -> bool:
+        """True when a broader entry (or a range) already holds all of ``net``."""
+        maxlen = 32 if net.version == 4 else 128
+        for (version, prefixlen), firsts in self.nets.items():
+            if version == net.version and prefixlen < net.prefixlen:
+                mask = ((1 << prefixlen) - 1) << (maxlen - prefixlen)
+                if net.first & mask in firsts:
+                    return True
+        return any(
+            r.version == net.version and r.first <= net.first and net.last <= r.last for r in self.ranges
+        )
+
+    def inside(self, net: Target) -> list[str]:
+        """Current entries strictly inside ``net``."""
+        entries = self.sorted[net.version]
+        at = bisect.bisect_left(entries, (net.first, -1, ""))
+        out = []
+        while at < len(entries) and entries[at][0] <= net.last:
+            if entries[at][1] > net.prefixlen:
+                out.append(entries[at][2])
+            at += 1
+        return out
+
+
+def _element(elem: Any) -> Element | None:
+    """An element of ``nft -j`` output: ``"1.2.3.4"``, ``{"prefix": ...}``, ``{"range": [a, b]}``, or any
+    of these wrapped in ``{"elem": {"val": ..., "expires": N}}``."""
+    seconds = 0
+    if isinstance(elem, dict) and "elem" in elem:
+        inner = elem["elem"]
+        elem = inner.get("val")
+        if "timeout" in inner:
+            seconds = int(inner.get("expires", 0)) or 1  # about to expire: still an entry with a timeout
+    try:
+        if isinstance(elem, str):
+            net = parse_target(elem)
+        elif isinstance(elem, dict) and "prefix" in elem:
+            net = parse_target(f"{elem['prefix']['addr']}/{elem['prefix']['len']}")
+        elif isinstance(elem, dict) and "range" in elem:
+            low, high = (parse_target(str(x)) for x in elem["range"])
+            return Element(low.version, low.first, high.last, -1, None, seconds)
+        else:
+            return None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return Element(net.version, net.first, net.last, net.prefixlen, net.text, seconds)
+
+
+def _parse(address: str) -> Target:
+    try:
+        return parse_target(address)
+    except ValueError as err:
+        raise FirewallError(str(err)) from None
+
+
+def _chunks(items: list[str]) -> list[list[str]]:
+    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+
+
+def _addr_type(version: int) -> str:
+    return "ipv4_addr" if version == 4 else "ipv6_addr"
+
+
+def _saddr(version: int) -> str:
+    return "ip saddr" if version == 4 else "ip6 saddr"
+
+
+def _nfproto(version: int) -> str:
+    return "ipv4" if version == 4 else "ipv6"
+
+
+def _meter(lim: SynLimit, version: int) -> str:
+    return f"{lim.name}_v{version}"
+
+
+def _portset(ports: Sequence[int]) -> str:
+    return str(ports[0]) if len(ports) == 1 else "{ " + ", ".join(map(str, ports)) + " }"
