@@ -149,9 +149,7 @@ def test_ban_holds_after_the_other_tools_reload():
     for host in HOSTS:
         assert status(host)["firewall"]["hook"] == "attached", host
     for host in NFT:
-        logged = sh(
-            host, "journalctl -q --no-pager | grep -c 'hook re-attached' || true"
-        )
+        logged = sh(host, "journalctl -q --no-pager | grep -c 'hook re-attached' || true")
         assert int(logged.stdout.strip() or 0) >= 1, f"{host}: no 'hook re-attached' log line"
     assert set(probe(CLIENT, HOSTS, [*MAIL, *WEB]).values()) == {"open"}
     for host in HOSTS:
@@ -196,6 +194,28 @@ def test_fail2ban_rules_still_in_effect():
     finally:
         sh(host, f"fail2ban-client set postfix unbanip {client}")
     assert probe(CLIENT, [host], [587])[host, 587] == "open"
+
+
+def test_lockdown_refused_next_to_ufw_and_on_listening_web_ports():
+    """ufw hosts: refused because ufw is active; nftables hosts: because it would cut the web server. Nothing
+    changes on either."""
+    before = {
+        host: (sh(host, "iptables -w -S; ip6tables -w -S").stdout, sh(host, "nft list ruleset").stdout)
+        for host in HOSTS
+    }
+    rc, out, recap = playbook(SCENARIO / "converge.yml", "-e", "mail_bruteforce_guard_firewall_lockdown=true")
+    assert rc != 0
+    assert "mail_bruteforce_guard_firewall_lockdown: refused, ufw is active" in out, out[-4000:]
+    assert (
+        "lockdown would cut python3 on tcp/80, python3 on tcp/443, python3 on tcp/8080, python3 on tcp/8443"
+        in out
+    )
+    for host in HOSTS:
+        assert recap[host][0] == "0", host
+        assert (
+            sh(host, "iptables -w -S; ip6tables -w -S").stdout,
+            sh(host, "nft list ruleset").stdout,
+        ) == before[host]
 
 
 @pytest.mark.parametrize("round_", [1, 2])
