@@ -248,10 +248,10 @@ def _enforce_pending(config: Config, state: dict, now: float, warn: Warn) -> Non
         _attach(enforcer, state)
 
 
-def _attach(enforcer: Enforcer, state: dict) -> list[str]:
+def _attach(enforcer: Enforcer, state: dict, thorough: bool = False) -> list[str]:
     """Make the hook current; remember it in the state so that later scans keep it attached."""
     name = enforcer.backend.name
-    lines = enforcer.attach(again=state.get("hook") == name)
+    lines = enforcer.attach(again=state.get("hook") == name, thorough=thorough)
     state["hook"] = name
     return lines
 
@@ -502,7 +502,7 @@ def restore(config: Config, *, now: float | None = None, warn: Warn = stderr_war
         messages = list(result.messages)
         try:
             if config.ban_hook:
-                messages += _attach(enforcer, state)
+                messages += _attach(enforcer, state, thorough=True)
         finally:
             store.save(state)
         out.update(

@@ -50,9 +50,10 @@ class FirewallBackend(Protocol):
         """Return normalised address -> seconds left (0: the entry never expires); {} when no set exists."""
         ...
 
-    def attach(self) -> list[str]:
+    def attach(self, thorough: bool = False) -> list[str]:
         """Make the ban hook current, cheap check first (creating the sets if needed); return what was
-        done, one line each (set creation lines start with created/completed/resized)."""
+        done, one line each (set creation lines start with created/completed/resized). ``thorough`` also
+        checks every rule where that costs more than the cheap check (nftables)."""
         ...
 
     def hook_state(self) -> str:

@@ -210,12 +210,12 @@ class Enforcer:
             refused=tuple(refused), removed=tuple(removed), messages=tuple(messages), dry_run=self.dry_run
         )
 
-    def attach(self, again: bool = False) -> list[str]:
+    def attach(self, again: bool = False, thorough: bool = False) -> list[str]:
         """Make the ban hook current (cheap check first); log ``hook attached: ...`` or, when it had been
         attached before (``again``: another tool's reload removed it), ``hook re-attached: ...``."""
         if self.dry_run:
             return []
-        done = self.backend.attach()
+        done = self.backend.attach(thorough=thorough)
         word = "re-attached" if again else "attached"
         lines = [line if line.startswith(SETUP_WORDS) else f"hook {word}: {line}" for line in done]
         self._log(syslog.LOG_WARNING if again else syslog.LOG_INFO, lines)

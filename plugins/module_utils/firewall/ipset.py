@@ -138,9 +138,11 @@ class IpsetBackend:
 
     # -- the ban hook -------------------------------------------------------------------------------
 
-    def attach(self) -> list[str]:
-        """Make chain MBG-BAN and its INPUT jump current in both families (cheap check first: one
-        ``iptables -S`` each); the sets are ensured only when something needs repair."""
+    def attach(self, thorough: bool = False) -> list[str]:
+        """Make chain MBG-BAN and its INPUT jump current in both families (the check, one ``iptables -S``
+        each, is always thorough: it lists rules, never set members); the sets are ensured only when
+        something needs repair."""
+        del thorough
         if self.hook.state() == "attached":  # a current chain matches the sets: they exist
             return []
         done = self.ensure()

@@ -1,12 +1,14 @@
-"""The native nftables backend: ``table inet mail_bruteforce_guard`` holding the sets ``ban_v4``/``ban_v6``
-(``flags interval, timeout``: hosts and prefixes, kernel-side expiry) and, when the ban hook is on, the base
-chain ``input`` (hook input, priority -10: before the usual filter chains at 0, firewalld's and ufw's).
-Every change is ONE ``nft -f -`` transaction: all of it applies, or none of it.
+"""The native nftables backend: ``table inet mail_bruteforce_guard`` holding the ban sets and, when the ban
+hook is on, the base chain ``input`` (hook input, priority -10: before the usual filter chains at 0,
+firewalld's and ufw's). Every change is ONE ``nft -f -`` transaction: all of it applies, or none of it.
 
-An interval set cannot hold overlapping entries (nft refuses the whole batch), so ``add`` resolves them
-first: a ban inside a broader banned prefix is held by that prefix and not written; a prefix covering
-narrower entries replaces them in the same transaction. Re-adding an existing entry is written as delete +
-add (kernels before 6.x keep the old timeout on a plain add).
+Single addresses live in ``ban_v4``/``ban_v6`` (``flags timeout``: a hash, so adding or deleting stays cheap
+with 100,000 entries), prefixes in ``ban_v4_net``/``ban_v6_net`` (``flags interval, timeout``; nft 1.0.6
+takes seconds per change on an interval set that large, and deleting from one is quadratic). Expiry is the
+kernel's. An interval set refuses overlapping entries (nft would fail the whole batch), so ``add`` resolves
+them first: a prefix inside a broader banned prefix is held by it and not written; a prefix covering
+narrower ones replaces them in the same transaction. A host inside a banned prefix is written (another set).
+Re-adding an existing entry is written as delete + add (kernels before 6.x keep the old timeout on an add).
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ FAMILY = "inet"
 TABLE = "mail_bruteforce_guard"
 CHAIN = "input"
 PRIORITY = -10
-SETS = {4: "ban_v4", 6: "ban_v6"}
+HOSTS = {4: "ban_v4", 6: "ban_v6"}  # single addresses: flags timeout
+NETS = {4: "ban_v4_net", 6: "ban_v6_net"}  # prefixes: flags interval, timeout
+BAN_SETS = (*HOSTS.values(), *NETS.values())
 # The kernel takes longer timeouts, but one cap for both backends keeps their JSON and log lines the same.
 MAX_TIMEOUT = IPSET_MAX_TIMEOUT
 METER_SIZE = 65535
@@ -47,12 +51,12 @@ class Element(NamedTuple):
     seconds: int
 
 
-class TableInfo(NamedTuple):
-    """What a terse listing of our table shows: its sets, and whether the hook chain is current."""
+class Overview(NamedTuple):
+    """Our table as two cheap listings show it (no set elements, no rules)."""
 
-    sets: frozenset[str]
+    sets: frozenset[str]  # our table's sets (empty: no table, or a table without sets)
     chain: bool  # the base chain exists
-    hook_ok: bool  # ... and holds exactly the current spec's rules
+    current: bool  # ... on the input hook at our priority, commented with the current spec's tag
 
 
 class NftablesBackend:
@@ -71,23 +75,25 @@ class NftablesBackend:
     # -- pure builders (unit-tested for their exact text) ------------------------------------------
 
     def table_lines(self) -> list[str]:
-        """Create the table and both ban sets (``add`` leaves existing ones and their elements alone)."""
+        """Create the table and the ban sets (``add`` leaves existing ones and their elements alone)."""
         lines = [f"add table {FAMILY} {TABLE}"]
-        for version, name in SETS.items():
+        for version in (4, 6):
+            kind = _addr_type(version)
+            lines.append(f"add set {FAMILY} {TABLE} {HOSTS[version]} {{ type {kind}; flags timeout; }}")
             lines.append(
-                f"add set {FAMILY} {TABLE} {name} {{ type {_addr_type(version)}; flags interval, timeout; }}"
+                f"add set {FAMILY} {TABLE} {NETS[version]} {{ type {kind}; flags interval, timeout; }}"
             )
         return lines
 
-    def hook_lines(self, existing: TableInfo | None) -> list[str]:
+    def hook_lines(self, existing: Overview) -> list[str]:
         """The whole hook in one transaction: table and sets, fresh meter sets, the base chain rewritten."""
         spec = self.hook
         lines = self.table_lines()
         chain = f"{FAMILY} {TABLE} {CHAIN}"
-        if existing is not None and existing.chain:
-            lines.append(f"flush chain {chain}")  # before the meters it refers to are replaced
+        if existing.chain:  # rewritten whole: its comment says which spec it holds
+            lines += [f"flush chain {chain}", f"delete chain {chain}"]
         meters = [(lim, version) for lim in spec.limits() for version in (4, 6)]
-        for name in sorted(existing.sets if existing else ()):
+        for name in sorted(existing.sets):
             if re.fullmatch(r"(syn|smtp)_v[46]", name):  # an old meter: its limits may be outdated
                 lines.append(f"delete set {FAMILY} {TABLE} {name}")
         for lim, version in meters:
@@ -95,13 +101,16 @@ class NftablesBackend:
                 f"add set {FAMILY} {TABLE} {_meter(lim, version)} {{ type {_addr_type(version)}; "
                 f"size {METER_SIZE}; flags dynamic, timeout; timeout {lim.idle_seconds}s; }}"
             )
-        lines.append(f"add chain {chain} {{ type filter hook input priority {PRIORITY}; policy accept; }}")
+        lines.append(
+            f"add chain {chain} {{ type filter hook input priority {PRIORITY}; policy accept;"
+            f' comment "mbg-hook {spec.tag}"; }}'
+        )
         where = "" if spec.scope == "all" else f" tcp dport {_portset(spec.mail_ports)}"
         for version in (4, 6):
-            lines.append(
-                f"add rule {chain} {_saddr(version)} @{SETS[version]}{where} drop"
-                f' comment "mbg-ban {spec.tag}"'
-            )
+            for name in (HOSTS[version], NETS[version]):
+                lines.append(
+                    f'add rule {chain} {_saddr(version)} @{name}{where} drop comment "mbg-ban {spec.tag}"'
+                )
         for lim, version in meters:
             lines.append(
                 f"add rule {chain} meta nfproto {_nfproto(version)} tcp dport {_portset(lim.ports)}"
@@ -113,36 +122,38 @@ class NftablesBackend:
 
     def rule_count(self) -> int:
         """Rules a current hook chain holds."""
-        return 2 + 2 * len(self.hook.limits())
+        return 4 + 2 * len(self.hook.limits())
 
     def plan(self, bans: Iterable[Ban], now: float, current: Sequence[Element]) -> list[str]:
-        """The batch adding ``bans`` to a set holding ``current``, overlaps resolved (see the module doc)."""
+        """The batch adding ``bans`` to sets holding ``current``, overlaps resolved (see the module doc)."""
         wanted: dict[str, tuple[Target, int]] = {}
         for ban in bans:
             net = _parse(ban.address)
             seconds = ban_seconds(ban.until, now, self.max_timeout)
             if seconds > 0 and seconds > wanted.get(net.text, (net, 0))[1]:
                 wanted[net.text] = (net, seconds)
-        held = {e.text: e for e in current if e.text is not None}
-        index = _Index(current)
-        deletes: dict[int, list[str]] = {4: [], 6: []}
-        adds: dict[int, list[str]] = {4: [], 6: []}
+        held = {e.text for e in current if e.text is not None}
+        index = _Index(e for e in current if not _is_host(e))
+        deletes: dict[str, list[str]] = {name: [] for name in BAN_SETS}
+        adds: dict[str, list[str]] = {name: [] for name in BAN_SETS}
         for net, seconds in sorted(wanted.values(), key=lambda item: item[0].prefixlen):
-            if index.covers(net):
-                continue  # inside a broader banned prefix (held, or added just now): that prefix holds it
-            if net.text in held:
-                deletes[net.version].append(net.text)  # refresh: delete + add in the same transaction
-            else:
+            name = _set_name(net)
+            if name in NETS.values():
+                if index.covers(net):
+                    continue  # inside a broader banned prefix (held, or added just now): it holds this one
                 for inner in index.inside(net):
-                    deletes[net.version].append(inner)  # narrower entries give way to the prefix
-            adds[net.version].append(f"{net.text} timeout {seconds}s")
-            index.add(net)
+                    if inner != net.text:
+                        deletes[name].append(inner)  # narrower prefixes give way to the broader one
+                index.add(net)
+            if net.text in held:
+                deletes[name].append(net.text)  # refresh: delete + add in the same transaction
+            adds[name].append(f"{net.text} timeout {seconds}s")
         lines = []
-        for version, name in SETS.items():
-            for chunk in _chunks(list(dict.fromkeys(deletes[version]))):
+        for name in BAN_SETS:
+            for chunk in _chunks(list(dict.fromkeys(deletes[name]))):
                 lines.append(f"delete element {FAMILY} {TABLE} {name} {{ {', '.join(chunk)} }}")
-        for version, name in SETS.items():
-            for chunk in _chunks(adds[version]):
+        for name in BAN_SETS:
+            for chunk in _chunks(adds[name]):
                 lines.append(f"add element {FAMILY} {TABLE} {name} {{ {', '.join(chunk)} }}")
         return lines
 
@@ -150,14 +161,12 @@ class NftablesBackend:
 
     def ensure(self) -> list[str]:
         """Create the table and the ban sets when missing; existing elements are kept."""
-        info = self.inspect()
-        if info is not None and all(name in info.sets for name in SETS.values()):
+        sets = self._set_names()
+        if all(name in sets for name in BAN_SETS):
             return []
         self._apply(self.table_lines())
-        made = "created" if info is None else "completed"
-        return [
-            f"{made} nftables table {FAMILY} {TABLE} (sets {', '.join(SETS.values())}: interval, timeout)"
-        ]
+        made = "completed" if sets & set(BAN_SETS) else "created"
+        return [f"{made} nftables table {FAMILY} {TABLE} (sets {', '.join(BAN_SETS)})"]
 
     def add(self, bans: Sequence[Ban], now: float) -> None:
         """Add or refresh every unexpired ban in one transaction."""
@@ -168,35 +177,39 @@ class NftablesBackend:
     def remove(self, addresses: Sequence[str]) -> None:
         """Delete the given entries in one transaction (absent ones are skipped: nft would fail on them)."""
         held = {e.text for e in self.elements()}
-        gone: dict[int, list[str]] = {4: [], 6: []}
+        gone: dict[str, list[str]] = {name: [] for name in BAN_SETS}
         for address in addresses:
             net = _parse(address)
             if net.text in held:
-                gone[net.version].append(net.text)
+                gone[_set_name(net)].append(net.text)
                 held.discard(net.text)
         lines = [
-            f"delete element {FAMILY} {TABLE} {SETS[version]} {{ {', '.join(chunk)} }}"
-            for version in SETS
-            for chunk in _chunks(gone[version])
+            f"delete element {FAMILY} {TABLE} {name} {{ {', '.join(chunk)} }}"
+            for name in BAN_SETS
+            for chunk in _chunks(gone[name])
         ]
         if lines:
             self._apply(lines)
 
     def list(self) -> dict[str, int]:
-        """Address -> seconds left (0: permanent) across both sets; {} when the table does not exist."""
+        """Address -> seconds left (0: permanent) across the ban sets; {} when the table does not exist."""
         return {e.text: e.seconds for e in self.elements() if e.text is not None}
 
     # -- the ban hook -------------------------------------------------------------------------------
 
-    def attach(self) -> list[str]:
-        """Make the hook current (cheap check first: one terse listing); return what was done, one line."""
-        info = self.inspect()
-        if info is not None and info.hook_ok:
+    def attach(self, thorough: bool = False) -> list[str]:
+        """Make the hook current; return what was done, one line. The check is cheap (one listing of the
+        chains: milliseconds whatever the number of bans); ``thorough`` also counts the chain's rules (a
+        listing that reads every set element: ``restore`` and ``status`` use it)."""
+        view = self.overview()
+        if view.current and (not thorough or self._rules_ok()):
             return []
-        self._apply(self.hook_lines(info))
-        if info is None:
+        if view.current:  # the rules were damaged: the meters to replace are needed too
+            view = view._replace(sets=self._set_names())
+        self._apply(self.hook_lines(view))
+        if not view.sets and not view.chain:
             why = "table was missing"
-        elif not info.chain:
+        elif not view.chain:
             why = "chain was missing"
         else:
             why = "rules were missing or outdated"
@@ -204,37 +217,66 @@ class NftablesBackend:
         return [f"{where}: {why}; {self.hook.describe()}"]
 
     def hook_state(self) -> str:
-        """``attached`` when the current hook is in place, else ``missing``."""
-        info = self.inspect()
-        return "attached" if info is not None and info.hook_ok else "missing"
+        """``attached`` when the current hook is in place (rules counted), else ``missing``."""
+        return "attached" if self.overview().current and self._rules_ok() else "missing"
 
     def purge(self) -> list[str]:
         """Delete our table (sets, chain, elements); nothing else."""
-        if self.inspect() is None:
+        if not self._table_exists():
             return []
         self._apply([f"delete table {FAMILY} {TABLE}"])
         return [f"removed nftables table {FAMILY} {TABLE}"]
 
     # -- reading ------------------------------------------------------------------------------------
 
-    def inspect(self) -> TableInfo | None:
-        """A terse listing (no set elements: cheap with a million bans); None when the table is missing."""
-        text = self._listing(["-t", "list", "table", FAMILY, TABLE])
-        if text is None:
-            return None
-        sets = frozenset(re.findall(r"^\s*set (\S+) \{", text, re.MULTILINE))
-        match = re.search(rf"^\s*chain {CHAIN} \{{(.*?)^\s*\}}", text, re.MULTILINE | re.DOTALL)
-        if match is None:
-            return TableInfo(sets, chain=False, hook_ok=False)
-        body = match.group(1)
-        rules = [line for line in body.splitlines() if line.strip() and not line.strip().startswith("type ")]
-        hooked = re.search(rf"type filter hook input priority (?:filter - 10|{PRIORITY});", body) is not None
-        tagged = sum('comment "mbg-' in line and f' {self.hook.tag}"' in line for line in rules)
-        ok = hooked and len(rules) == self.rule_count() == tagged and all(n in sets for n in SETS.values())
-        return TableInfo(sets, chain=True, hook_ok=ok)
+    def overview(self) -> Overview:
+        """Our chain from ``nft list chains inet`` (headers only); our sets, when needed, from a terse
+        JSON listing of the sets (no elements)."""
+        text = self._run(["list", "chains", FAMILY])
+        block = _block(text, f"table {FAMILY} {TABLE}")
+        chain = _block(block or "", f"chain {CHAIN}")
+        current = chain is not None and (
+            f'comment "mbg-hook {self.hook.tag}"' in chain
+            and re.search(rf"type filter hook input priority (?:filter - 10|{PRIORITY});", chain) is not None
+        )
+        sets = frozenset() if current else self._set_names()
+        return Overview(sets, chain is not None, current)
+
+    def inspect(self) -> Overview | None:
+        """The overview, None when our table does not exist."""
+        return self.overview() if self._table_exists() else None
+
+    def _table_exists(self) -> bool:
+        return f"table {FAMILY} {TABLE}\n" in self._run(["list", "tables", FAMILY]) + "\n"
+
+    def _set_names(self) -> frozenset[str]:
+        text = self._run(["-t", "-j", "list", "sets", FAMILY])
+        try:
+            items = json.loads(text).get("nftables", [])
+        except ValueError:
+            raise FirewallError("nft list sets printed no JSON: is nft >= 0.9 installed?") from None
+        return frozenset(
+            item["set"]["name"]
+            for item in items
+            if isinstance(item, dict)
+            and isinstance(item.get("set"), dict)
+            and item["set"].get("table") == TABLE
+        )
+
+    def _rules_ok(self) -> bool:
+        """The chain holds exactly the current spec's rules (this listing reads the sets' elements too)."""
+        text = self._listing(["-t", "list", "chain", FAMILY, TABLE, CHAIN]) or ""
+        rules = [line for line in text.splitlines() if 'comment "mbg-' in line and "mbg-hook" not in line]
+        others = [
+            line
+            for line in text.splitlines()
+            if line.strip() and not line.strip().startswith(("table ", "chain ", "type ", "comment ", "}"))
+        ]
+        tagged = sum(f' {self.hook.tag}"' in line for line in rules)
+        return len(others) == self.rule_count() == tagged
 
     def elements(self) -> list[Element]:
-        """Every element of both ban sets (one JSON listing of the table)."""
+        """Every element of the ban sets (one JSON listing of the table)."""
         text = self._listing(["-j", "list", "table", FAMILY, TABLE])
         if text is None:
             return []
@@ -245,7 +287,7 @@ class NftablesBackend:
         out: list[Element] = []
         for item in data.get("nftables", []):
             found = item.get("set") if isinstance(item, dict) else None
-            if not isinstance(found, dict) or found.get("name") not in SETS.values():
+            if not isinstance(found, dict) or found.get("name") not in BAN_SETS:
                 continue
             for elem in found.get("elem", []):
                 parsed = _element(elem)
@@ -330,6 +372,30 @@ class _Index:
                 out.append(entries[at][2])
             at += 1
         return out
+
+
+def _block(text: str, header: str) -> str | None:
+    """The body of ``header { ... }`` in an nft listing (braces counted), None when absent."""
+    at = text.find(header + " {")
+    if at < 0:
+        return None
+    depth, start = 0, at + len(header) + 1
+    for i in range(start, len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : i]
+    return None
+
+
+def _is_host(e: Element) -> bool:
+    return e.prefixlen == (32 if e.version == 4 else 128)
+
+
+def _set_name(net: Target) -> str:
+    return HOSTS[net.version] if net.prefixlen == (32 if net.version == 4 else 128) else NETS[net.version]
 
 
 def _element(elem: Any) -> Element | None:
