@@ -228,3 +228,30 @@ def test_status_reports_other_firewall_tools(home):
     assert tools["fail2ban"]["active"] and "f2b-sshd" in tools["fail2ban"]["detail"]
     assert tools["ufw"]["active"] and "ufw-user-input" in tools["ufw"]["detail"]
     assert tools["docker"]["active"]
+
+
+@pytest.mark.parametrize("backend", ["iptables", "nftables"])
+def test_turning_the_hook_off_detaches_it_and_keeps_the_bans(home, backend):
+    on = home(firewall_backend=backend)
+    off = home(firewall_backend=backend, ban_hook=False)
+    out = run_in_netns(
+        [
+            cmd(on, "scan"),
+            cmd(off, "restore", "--json"),
+            ["iptables-save"],
+            ["nft", "list", "ruleset"],
+            ["ipset", "list", "-n"],
+            cmd(off, "status", "--json"),
+            cmd(off, "restore", "--json"),
+        ]
+    )
+    assert all(step["rc"] == 0 for step in out), out
+    assert any(m.startswith("hook detached: ") for m in json.loads(out[1]["stdout"])["messages"])
+    assert "MBG-BAN" not in out[2]["stdout"]
+    assert "chain input" not in out[3]["stdout"]
+    if backend == "iptables":
+        assert out[4]["stdout"].split() == ["mbg_ban_v4", "mbg_ban_v6"]
+    else:
+        assert "203.0.113.5" in out[3]["stdout"]  # the set and its entry stay
+    assert json.loads(out[5]["stdout"])["firewall"]["hook"] == "off"
+    assert json.loads(out[6]["stdout"])["messages"] == []  # nothing left to detach

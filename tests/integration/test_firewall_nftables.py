@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
+import textwrap
 import time
 
 import pytest
@@ -293,3 +295,65 @@ def test_10000_new_bans_apply_in_one_batch_under_a_second(ns):
         assert len(held(ns)) == 10_000
     print(f"10,000 nft bans applied in {min(timings):.3f}s (runs {timings})", file=sys.stderr)
     assert min(timings) < 1.0
+
+
+_SYSLOG_PROBE = textwrap.dedent(
+    """
+    import json, socket, subprocess, sys, time
+    # Private mount namespace: a tmpfs over /dev gives us our own /dev/log to listen on.
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", "/dev"], check=True)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("/dev/log")
+    from mail_bruteforce_guard.firewall.base import Ban
+    from mail_bruteforce_guard.firewall.enforce import Enforcer, make_backend
+    now = time.time()
+    enf = Enforcer(make_backend({"firewall_backend": "nftables"}), protected=["192.0.2.10"])
+    enf.ban([Ban("203.0.113.5", now + 3600, "12 SASL failures in 240s (postfix, dovecot); users a\\nb"),
+             Ban("192.0.2.10", now + 60, "x")], now)
+    enf.unban(["203.0.113.5"])
+    enf.attach()
+    subprocess.run(["nft", "flush", "ruleset"], check=True)
+    enf.attach(again=True)
+    sock.settimeout(0.5)
+    lines = []
+    try:
+        while True:
+            lines.append(sock.recv(4096).decode())
+    except socket.timeout:
+        pass
+    print(json.dumps(lines))
+    """
+)
+
+
+def test_every_change_goes_to_syslog_as_with_ipset(nft_tools):
+    proc = subprocess.run(
+        ["unshare", "--mount", "--net", sys.executable, "-c", _SYSLOG_PROBE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = json.loads(proc.stdout)
+    pri = {"info": 10 * 8 + 6, "warning": 10 * 8 + 4, "notice": 10 * 8 + 5}  # facility authpriv = 10
+    bodies = [(int(line[1 : line.index(">")]), line.split(": ", 1)[1]) for line in lines]
+    hook = "table inet mail_bruteforce_guard chain input (hook input priority -10)"
+    assert bodies[:4] == [
+        (
+            pri["info"],
+            "created nftables table inet mail_bruteforce_guard (sets ban_v4, ban_v6, ban_v4_net, ban_v6_net)",
+        ),
+        (pri["warning"], "refused to ban 192.0.2.10: protected (controller address)"),
+        (pri["notice"], "ban 203.0.113.5 for 3600s: 12 SASL failures in 240s (postfix, dovecot); users a b"),
+        (pri["notice"], "unban 203.0.113.5"),
+    ]
+    assert bodies[4][0] == pri["info"] and bodies[4][1].startswith(
+        f"hook attached: {hook}: chain was missing; "
+    )
+    assert bodies[5][0] == pri["warning"]
+    assert bodies[5][1].startswith(
+        f"hook re-attached: {hook}: table was missing; drop banned sources on tcp 25,"
+    )
+    assert len(bodies) == 6
+    assert all(" mail-bruteforce-guard[" in line for line in lines)

@@ -503,6 +503,9 @@ def restore(config: Config, *, now: float | None = None, warn: Warn = stderr_war
         try:
             if config.ban_hook:
                 messages += _attach(enforcer, state, thorough=True)
+            else:  # turned off: the admin matches the sets in their own rules
+                messages += enforcer.detach()
+                state["hook"] = None
         finally:
             store.save(state)
         out.update(

@@ -56,6 +56,10 @@ class FirewallBackend(Protocol):
         checks every rule where that costs more than the cheap check (nftables)."""
         ...
 
+    def detach(self) -> list[str]:
+        """Remove the ban hook (``ban_hook`` turned off), keeping the sets and their entries."""
+        ...
+
     def hook_state(self) -> str:
         """``attached`` when the current hook is in place, else ``missing``."""
         ...

@@ -221,6 +221,14 @@ class Enforcer:
         self._log(syslog.LOG_WARNING if again else syslog.LOG_INFO, lines)
         return lines
 
+    def detach(self) -> list[str]:
+        """Remove the ban hook if it is there; log ``hook detached: ...``."""
+        if self.dry_run:
+            return []
+        lines = [f"hook detached: {line}" for line in self.backend.detach()]
+        self._log(syslog.LOG_INFO, lines)
+        return lines
+
     def active(self) -> dict[str, int]:
         """Address -> seconds left, as the firewall holds it right now."""
         return self.backend.list()

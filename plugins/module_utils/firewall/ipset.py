@@ -148,6 +148,10 @@ class IpsetBackend:
         done = self.ensure()
         return [*done, *self.hook.attach()]
 
+    def detach(self) -> list[str]:
+        """Remove the hook (chain MBG-BAN and its jumps); the sets and their entries stay."""
+        return self.hook.detach()
+
     def hook_state(self) -> str:
         """``attached`` or ``missing``."""
         return self.hook.state()

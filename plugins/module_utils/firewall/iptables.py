@@ -97,6 +97,20 @@ class IptablesHook:
             done.append(f"{TOOLS[version][0]} chain {CHAIN} at INPUT 1: {why}; {self.spec.describe()}")
         return done
 
+    def detach(self) -> list[str]:
+        """Remove our jump(s) and chain MBG-BAN from both families (``ban_hook`` turned off)."""
+        done = []
+        for version in (4, 6):
+            view = self.view(version)
+            if not view.exists and not view.jumps:
+                continue
+            lines = ["*filter", *[f"-D INPUT -j {CHAIN}"] * len(view.jumps)]
+            if view.exists:
+                lines += [f"-F {CHAIN}", f"-X {CHAIN}"]
+            self._restore(version, "\n".join([*lines, "COMMIT"]) + "\n")
+            done.append(f"{TOOLS[version][0]} chain {CHAIN} and its INPUT jump removed")
+        return done
+
     def state(self) -> str:
         """``attached`` when both families are current with the jump at INPUT 1, else ``missing``."""
         for version in (4, 6):

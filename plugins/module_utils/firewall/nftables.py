@@ -216,6 +216,20 @@ class NftablesBackend:
         where = f"table {FAMILY} {TABLE} chain {CHAIN} (hook input priority {PRIORITY})"
         return [f"{where}: {why}; {self.hook.describe()}"]
 
+    def detach(self) -> list[str]:
+        """Remove the hook (our base chain and its meters); the table, the ban sets and entries stay."""
+        view = self.overview()
+        if not view.chain:
+            return []
+        sets = view.sets or self._set_names()
+        chain = f"{FAMILY} {TABLE} {CHAIN}"
+        lines = [f"flush chain {chain}", f"delete chain {chain}"]
+        lines += [
+            f"delete set {FAMILY} {TABLE} {n}" for n in sorted(sets) if re.fullmatch(r"(syn|smtp)_v[46]", n)
+        ]
+        self._apply(lines)
+        return [f"table {FAMILY} {TABLE} chain {CHAIN} removed"]
+
     def hook_state(self) -> str:
         """``attached`` when the current hook is in place (rules counted), else ``missing``."""
         return "attached" if self.overview().current and self._rules_ok() else "missing"
