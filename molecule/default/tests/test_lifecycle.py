@@ -217,3 +217,41 @@ def test_lockdown_off_again_takes_it_down():
         assert _hook(host) == "attached"
         for port in (LISTEN_PORT, OTHER_PORT):
             _exec(host, f"systemctl stop mbg-test-listen-{port}.service 2>/dev/null; true")
+
+
+OLD_BASELINE = """*filter
+:INPUT DROP [0:0]
+:MBG-INPUT - [0:0]
+-A INPUT -i lo -j ACCEPT
+-A INPUT -p tcp -m multiport --dports 22 -m comment --comment "mbg ssh" -j ACCEPT
+-A INPUT -j MBG-INPUT
+-A MBG-INPUT -p tcp -m multiport --dports 25 -m comment --comment "mbg mail" -j ACCEPT
+COMMIT
+"""
+
+
+def test_baseline_of_an_earlier_release_is_taken_down():
+    """What releases before the lockdown left (INPUT flushed into MBG-INPUT, policy DROP) is undone: policy
+    back to ACCEPT, its rules and chain gone; rules another tool added since then stay."""
+    for host in HOSTS:
+        for tool in ("iptables", "ip6tables"):
+            subprocess.run(
+                ["podman", "exec", "-i", host, f"{tool}-restore", "--noflush"],
+                input=OLD_BASELINE,
+                text=True,
+                check=True,
+                timeout=60,
+            )
+            _exec(host, f"{tool} -w -A INPUT -p udp --dport 9 -j ACCEPT")
+    rc, out, _ = _converge()
+    assert rc == 0, out[-4000:]
+    for host in HOSTS:
+        for tool in ("iptables", "ip6tables"):
+            rules = _exec(host, f"{tool} -w -S").stdout
+            assert "-P INPUT ACCEPT" in rules and "MBG-INPUT" not in rules and '"mbg ' not in rules, (
+                host,
+                rules,
+            )
+            assert "-A INPUT -p udp -m udp --dport 9 -j ACCEPT" in rules, (host, "another tool's rule went")
+            assert "-A INPUT -j MBG-BAN" in rules
+            _exec(host, f"{tool} -w -D INPUT -p udp --dport 9 -j ACCEPT")
