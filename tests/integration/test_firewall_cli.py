@@ -255,3 +255,12 @@ def test_turning_the_hook_off_detaches_it_and_keeps_the_bans(home, backend):
         assert "203.0.113.5" in out[3]["stdout"]  # the set and its entry stay
     assert json.loads(out[5]["stdout"])["firewall"]["hook"] == "off"
     assert json.loads(out[6]["stdout"])["messages"] == []  # nothing left to detach
+
+
+def test_firewall_remove_after_uninstall_recreates_no_state_directory(home, tmp_path):
+    gone = tmp_path / "uninstalled-state"
+    config = home(firewall_backend="nftables", state_dir=str(gone))
+    out = run_in_netns([cmd(config, "firewall-remove", "--json")], "nft add table inet mail_bruteforce_guard")
+    assert out[0]["rc"] == 0, out
+    assert json.loads(out[0]["stdout"])["removed"] == ["removed nftables table inet mail_bruteforce_guard"]
+    assert not gone.exists()

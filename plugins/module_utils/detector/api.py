@@ -11,6 +11,7 @@ import sys
 import syslog
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ConfigError, MbgError
@@ -523,6 +524,10 @@ def firewall_remove(config: Config, *, warn: Warn = stderr_warn) -> dict[str, An
     "removed"}`` (``removed``: one line per thing taken out)."""
     from ..firewall.remove import remove_all  # noqa: PLC0415
 
+    if not Path(config.state_dir).is_dir():  # uninstalled already: never recreate the state directory
+        removed = remove_all(config)
+        _log_removed(config, removed)
+        return {"changed": bool(removed), "removed": removed}
     store = StateDir(config.state_dir, warn)
     with store.lock(wait=MUTATION_WAIT):
         state = store.load()
@@ -531,13 +536,17 @@ def firewall_remove(config: Config, *, warn: Warn = stderr_warn) -> dict[str, An
             entry["enforced"] = False
         state["hook"] = None
         store.save(state)
+    _log_removed(config, removed)
+    return {"changed": bool(removed), "removed": removed}
+
+
+def _log_removed(config: Config, removed: list[str]) -> None:
     if removed and config.syslog:
         from ..firewall.enforce import SYSLOG_FACILITY, SYSLOG_IDENT  # noqa: PLC0415
 
         syslog.openlog(SYSLOG_IDENT, syslog.LOG_PID, SYSLOG_FACILITY)
         for line in removed:
             syslog.syslog(syslog.LOG_NOTICE, line)
-    return {"changed": bool(removed), "removed": removed}
 
 
 def firewall_status(config: Config) -> dict[str, Any]:

@@ -74,16 +74,23 @@ class IptablesHook:
 
     # -- operations ---------------------------------------------------------------------------------
 
-    def view(self, version: int) -> ChainView:
-        """Read the filter table of one family (one ``iptables -S``)."""
-        return parse_view(self._run(version, ["-w", "-S"]), self.spec.tag, len(self.rules(version)))
+    def view(self, version: int) -> ChainView | None:
+        """Read the filter table of one family (one ``iptables -S``); None for IPv6 on a kernel without it
+        (``ipv6.disable=1``: ip6tables cannot work there, and there is no IPv6 traffic to guard)."""
+        try:
+            text = self._run(version, ["-w", "-S"])
+        except FirewallError as err:
+            if version == 6 and "not supported" in str(err):
+                return None
+            raise
+        return parse_view(text, self.spec.tag, len(self.rules(version)))
 
     def attach(self) -> list[str]:
         """Make both families current; one line per family that needed a repair."""
         done = []
         for version in (4, 6):
             view = self.view(version)
-            if view.current and view.jumps == (1,):
+            if view is None or (view.current and view.jumps == (1,)):
                 continue
             self._restore(version, self.repair_batch(version, view))
             if not view.exists:
@@ -102,7 +109,7 @@ class IptablesHook:
         done = []
         for version in (4, 6):
             view = self.view(version)
-            if not view.exists and not view.jumps:
+            if view is None or (not view.exists and not view.jumps):
                 continue
             lines = ["*filter", *[f"-D INPUT -j {CHAIN}"] * len(view.jumps)]
             if view.exists:
@@ -115,7 +122,7 @@ class IptablesHook:
         """``attached`` when both families are current with the jump at INPUT 1, else ``missing``."""
         for version in (4, 6):
             view = self.view(version)
-            if not (view.current and view.jumps == (1,)):
+            if view is not None and not (view.current and view.jumps == (1,)):
                 return "missing"
         return "attached"
 
