@@ -169,9 +169,9 @@ def test_syn_limit_drops_a_connection_flood(pair):
         server, backend=backend(server, mail_ports=(PORT,), syn_ports=(PORT,), syn_rate=1, syn_burst=3)
     )
     enf.attach()
-    answered = [connects(client, SERVER_V4, timeout=0.5) for _ in range(6)]
+    answered = [connects(client, SERVER_V4, timeout=1.5) for _ in range(5)]  # generous: a busy host
     assert answered[:3] == [True, True, True], answered
-    assert not any(answered[4:]), answered
+    assert answered[3:] == [False, False], answered
 
 
 def test_firewall_remove_leaves_nothing_of_ours_and_everything_else(nft_tools, ns):
