@@ -8,7 +8,8 @@ takes seconds per change on an interval set that large, and deleting from one is
 kernel's. An interval set refuses overlapping entries (nft would fail the whole batch), so ``add`` resolves
 them first: a prefix inside a broader banned prefix is held by it and not written; a prefix covering
 narrower ones replaces them in the same transaction. A host inside a banned prefix is written (another set).
-Re-adding an existing entry is written as delete + add (kernels before 6.x keep the old timeout on an add).
+Re-adding an existing entry is written as delete + add (kernels before 6.x keep the old timeout on an add);
+a host is first touched (added with 1 s) so that its delete never fails: hosts are written without listing.
 """
 
 from __future__ import annotations
@@ -71,6 +72,9 @@ class NftablesBackend:
     def __init__(self, hook: HookSpec | None = None, command: Sequence[str] = ("nft",)) -> None:
         self.hook = hook or HookSpec()
         self.command = tuple(command)
+        # hosts the last list() saw: the next add() writes the others without the touch + delete (a host
+        # that appeared meanwhile is no error: adding an existing element changes nothing)
+        self._present: frozenset[str] | None = None
 
     # -- pure builders (unit-tested for their exact text) ------------------------------------------
 
@@ -124,16 +128,23 @@ class NftablesBackend:
         """Rules a current hook chain holds."""
         return 4 + 2 * len(self.hook.limits())
 
-    def plan(self, bans: Iterable[Ban], now: float, current: Sequence[Element]) -> list[str]:
-        """The batch adding ``bans`` to sets holding ``current``, overlaps resolved (see the module doc)."""
+    def plan(
+        self, bans: Iterable[Ban], now: float, nets: Sequence[Element], present: frozenset[str] | None = None
+    ) -> list[str]:
+        """The batch adding ``bans``, given the prefix sets' entries ``nets`` (see the module doc).
+
+        A host is written add (1 s) + delete + add: the first add makes the delete safe whether the host was
+        there or not, so hosts need no listing (a listing of 100,000 entries takes nft seconds). Hosts known
+        to be absent (not in ``present``, a listing made just before) are simply added."""
         wanted: dict[str, tuple[Target, int]] = {}
         for ban in bans:
             net = _parse(ban.address)
             seconds = ban_seconds(ban.until, now, self.max_timeout)
             if seconds > 0 and seconds > wanted.get(net.text, (net, 0))[1]:
                 wanted[net.text] = (net, seconds)
-        held = {e.text for e in current if e.text is not None}
-        index = _Index(e for e in current if not _is_host(e))
+        nets = [e for e in nets if not _is_host(e)]  # hosts live in their own sets: no overlap to resolve
+        held = {e.text for e in nets if e.text is not None}
+        index = _Index(nets)
         deletes: dict[str, list[str]] = {name: [] for name in BAN_SETS}
         adds: dict[str, list[str]] = {name: [] for name in BAN_SETS}
         for net, seconds in sorted(wanted.values(), key=lambda item: item[0].prefixlen):
@@ -141,21 +152,12 @@ class NftablesBackend:
             if name in NETS.values():
                 if index.covers(net):
                     continue  # inside a broader banned prefix (held, or added just now): it holds this one
-                for inner in index.inside(net):
-                    if inner != net.text:
-                        deletes[name].append(inner)  # narrower prefixes give way to the broader one
+                deletes[name] += index.inside(net)  # narrower prefixes give way to the broader one
                 index.add(net)
-            if net.text in held:
+            if net.text in held or (name in HOSTS.values() and (present is None or net.text in present)):
                 deletes[name].append(net.text)  # refresh: delete + add in the same transaction
             adds[name].append(f"{net.text} timeout {seconds}s")
-        lines = []
-        for name in BAN_SETS:
-            for chunk in _chunks(list(dict.fromkeys(deletes[name]))):
-                lines.append(f"delete element {FAMILY} {TABLE} {name} {{ {', '.join(chunk)} }}")
-        for name in BAN_SETS:
-            for chunk in _chunks(adds[name]):
-                lines.append(f"add element {FAMILY} {TABLE} {name} {{ {', '.join(chunk)} }}")
-        return lines
+        return _touch_lines(deletes) + _element_lines("delete", deletes) + _element_lines("add", adds)
 
     # -- the FirewallBackend protocol ---------------------------------------------------------------
 
@@ -169,31 +171,32 @@ class NftablesBackend:
         return [f"{made} nftables table {FAMILY} {TABLE} (sets {', '.join(BAN_SETS)})"]
 
     def add(self, bans: Sequence[Ban], now: float) -> None:
-        """Add or refresh every unexpired ban in one transaction."""
-        lines = self.plan(bans, now, self.elements())
+        """Add or refresh every unexpired ban in one transaction (lists the prefix sets only)."""
+        present, self._present = self._present, None
+        lines = self.plan(bans, now, self.elements(NETS.values()), present)
         if lines:
             self._apply(lines)
 
     def remove(self, addresses: Sequence[str]) -> None:
-        """Delete the given entries in one transaction (absent ones are skipped: nft would fail on them)."""
-        held = {e.text for e in self.elements()}
+        """Delete the given entries in one transaction: hosts touched first (add 1 s, then delete: no
+        listing), prefixes only when the prefix sets hold them (nft would fail the batch otherwise)."""
+        self._present = None  # a listing is a hint for the add() right after it only
+        held = {e.text for e in self.elements(NETS.values())}
         gone: dict[str, list[str]] = {name: [] for name in BAN_SETS}
         for address in addresses:
             net = _parse(address)
-            if net.text in held:
-                gone[_set_name(net)].append(net.text)
-                held.discard(net.text)
-        lines = [
-            f"delete element {FAMILY} {TABLE} {name} {{ {', '.join(chunk)} }}"
-            for name in BAN_SETS
-            for chunk in _chunks(gone[name])
-        ]
+            name = _set_name(net)
+            if (name in HOSTS.values() or net.text in held) and net.text not in gone[name]:
+                gone[name].append(net.text)
+        lines = _touch_lines(gone) + _element_lines("delete", gone)
         if lines:
             self._apply(lines)
 
     def list(self) -> dict[str, int]:
         """Address -> seconds left (0: permanent) across the ban sets; {} when the table does not exist."""
-        return {e.text: e.seconds for e in self.elements() if e.text is not None}
+        held = {e.text: e.seconds for e in self.elements() if e.text is not None}
+        self._present = frozenset(held)
+        return held
 
     # -- the ban hook -------------------------------------------------------------------------------
 
@@ -289,24 +292,18 @@ class NftablesBackend:
         tagged = sum(f' {self.hook.tag}"' in line for line in rules)
         return len(others) == self.rule_count() == tagged
 
-    def elements(self) -> list[Element]:
-        """Every element of the ban sets (one JSON listing of the table)."""
-        text = self._listing(["-j", "list", "table", FAMILY, TABLE])
-        if text is None:
-            return []
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise FirewallError("nft list table printed no JSON: is nft >= 0.9 installed?") from None
+    def elements(self, names: Iterable[str] = BAN_SETS) -> list[Element]:
+        """Every element of the ban sets (one JSON listing of the table), or of the sets ``names`` (one
+        listing each: the prefix sets are small, the host sets may hold 100,000 entries)."""
+        names = tuple(names)
+        if names == BAN_SETS:
+            texts = [self._listing(["-j", "list", "table", FAMILY, TABLE])]
+        else:
+            texts = [self._listing(["-j", "list", "set", FAMILY, TABLE, name]) for name in names]
         out: list[Element] = []
-        for item in data.get("nftables", []):
-            found = item.get("set") if isinstance(item, dict) else None
-            if not isinstance(found, dict) or found.get("name") not in BAN_SETS:
-                continue
-            for elem in found.get("elem", []):
-                parsed = _element(elem)
-                if parsed is not None:
-                    out.append(parsed)
+        for text in texts:
+            if text is not None:
+                out += _parse_elements(text, names)
         return out
 
     # -- process plumbing ---------------------------------------------------------------------------
@@ -386,6 +383,39 @@ class _Index:
                 out.append(entries[at][2])
             at += 1
         return out
+
+
+def _parse_elements(text: str, names: Sequence[str]) -> list[Element]:
+    """The elements of the sets ``names`` in ``nft -j`` output."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise FirewallError("nft -j printed no JSON: is nft >= 0.9 installed?") from None
+    out: list[Element] = []
+    for item in data.get("nftables", []):
+        found = item.get("set") if isinstance(item, dict) else None
+        if not isinstance(found, dict) or found.get("name") not in names or found.get("table") != TABLE:
+            continue
+        for elem in found.get("elem", []):
+            parsed = _element(elem)
+            if parsed is not None:
+                out.append(parsed)
+    return out
+
+
+def _touch_lines(deletes: dict[str, list[str]]) -> list[str]:
+    """Hosts about to be deleted are first added with a 1 s timeout: the delete then never fails."""
+    return _element_lines("add", {n: [f"{a} timeout 1s" for a in deletes[n]] for n in HOSTS.values()})
+
+
+def _element_lines(verb: str, items: dict[str, list[str]]) -> list[str]:
+    """``VERB element ... SET { a, b }`` per set in BAN_SETS order, chunked, duplicates dropped."""
+    return [
+        f"{verb} element {FAMILY} {TABLE} {name} {{ {', '.join(chunk)} }}"
+        for name in BAN_SETS
+        if name in items
+        for chunk in _chunks(list(dict.fromkeys(items[name])))
+    ]
 
 
 def _block(text: str, header: str) -> str | None:

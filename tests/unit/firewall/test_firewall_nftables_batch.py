@@ -80,7 +80,7 @@ def test_hook_lines_rewrite_an_outdated_chain_and_its_meters():
 
 
 def test_plan_adds_refreshes_and_resolves_prefix_overlaps():
-    current = [element("203.0.113.5"), element("198.51.100.64/26"), element("2001:db8::/32")]
+    nets = [element("198.51.100.64/26"), element("2001:db8::/32"), element("203.0.113.5")]  # a host: ignored
     bans = [
         Ban("203.0.113.5", NOW + 3600, "refresh"),
         Ban("203.0.113.6", NOW + 60.2, "new host"),
@@ -90,8 +90,11 @@ def test_plan_adds_refreshes_and_resolves_prefix_overlaps():
         Ban("2001:db8:1::7", NOW + 10**9, "a host, capped"),
         Ban("192.0.2.99", NOW - 1, "expired"),
     ]
-    assert NftablesBackend().plan(bans, NOW, current) == [
-        f"delete element {T} ban_v4 {{ 203.0.113.5 }}",
+    assert NftablesBackend().plan(bans, NOW, nets) == [
+        f"add element {T} ban_v4 {{ 203.0.113.5 timeout 1s, 203.0.113.6 timeout 1s }}",  # touch: safe delete
+        f"add element {T} ban_v6 {{ 2001:db8:1::7 timeout 1s }}",
+        f"delete element {T} ban_v4 {{ 203.0.113.5, 203.0.113.6 }}",
+        f"delete element {T} ban_v6 {{ 2001:db8:1::7 }}",
         f"delete element {T} ban_v4_net {{ 198.51.100.64/26 }}",
         f"add element {T} ban_v4 {{ 203.0.113.5 timeout 3600s, 203.0.113.6 timeout 61s }}",
         f"add element {T} ban_v6 {{ 2001:db8:1::7 timeout {MAX_TIMEOUT}s }}",
@@ -102,7 +105,9 @@ def test_plan_adds_refreshes_and_resolves_prefix_overlaps():
 def test_plan_chunks_large_batches():
     bans = [Ban(f"198.18.{i // 250}.{i % 250 + 1}", NOW + 60, "r") for i in range(2500)]
     lines = NftablesBackend().plan(bans, NOW, [])
-    assert len(lines) == 3 and all(line.startswith(f"add element {T} ban_v4 {{ ") for line in lines)
+    assert [line.split(" {")[0] for line in lines] == [f"add element {T} ban_v4"] * 3 + [
+        f"delete element {T} ban_v4"
+    ] * 3 + [f"add element {T} ban_v4"] * 3
     assert sum(line.count("timeout 60s") for line in lines) == 2500
 
 
@@ -132,7 +137,7 @@ def test_plan_never_leaves_overlapping_prefixes(held_texts, wanted):
         if name == "ban_v4_net" and any(net.overlaps(other) for other in nets):
             continue
         model[name].add(parse_target(text).text)
-        current.append(element(text))
+        current.append(element(text))  # hosts too: plan must ignore them
     for line in NftablesBackend().plan([Ban(t, NOW + 60, "r") for t in wanted], NOW, current):
         verb, _, _, _, name, body = line.split(" ", 5)
         items = [item.split()[0] for item in body.strip("{} ").split(", ")]
@@ -181,3 +186,12 @@ def test_block_finds_a_nested_body():
 def test_missing_nft_is_a_clear_error():
     with pytest.raises(FirewallError, match="not found: install the nftables package"):
         NftablesBackend(command=("/nonexistent/nft",)).list()
+
+
+def test_plan_skips_the_touch_for_hosts_a_listing_just_showed_absent():
+    bans = [Ban("203.0.113.5", NOW + 60, "held"), Ban("203.0.113.6", NOW + 60, "new")]
+    assert NftablesBackend().plan(bans, NOW, [], present=frozenset({"203.0.113.5"})) == [
+        f"add element {T} ban_v4 {{ 203.0.113.5 timeout 1s }}",
+        f"delete element {T} ban_v4 {{ 203.0.113.5 }}",
+        f"add element {T} ban_v4 {{ 203.0.113.5 timeout 60s, 203.0.113.6 timeout 60s }}",
+    ]
