@@ -194,8 +194,8 @@ def test_a_scan_re_attaches_a_removed_hook(home, backend, damage):
     )
 
 
-def test_firewall_remove_leaves_nothing_and_is_idempotent(home):
-    nft_config = home(firewall_backend="nftables")
+def test_firewall_remove_leaves_nothing_and_is_idempotent(home, tmp_path):
+    nft_config = home(firewall_backend="nftables", state_dir=str(tmp_path / "other-state"))  # both at once
     ipt = home(firewall_backend="iptables", ipset_v4="custom_v4", ipset_v6="custom_v6")
     steps = [
         ["dump"],
@@ -264,3 +264,23 @@ def test_firewall_remove_after_uninstall_recreates_no_state_directory(home, tmp_
     assert out[0]["rc"] == 0, out
     assert json.loads(out[0]["stdout"])["removed"] == ["removed nftables table inet mail_bruteforce_guard"]
     assert not gone.exists()
+
+
+def test_switching_backends_takes_down_the_old_hook_and_moves_the_bans(home):
+    ipt = home(firewall_backend="iptables")
+    nft = home(firewall_backend="nftables")
+    out = run_in_netns(
+        [
+            cmd(ipt, "scan"),
+            cmd(nft, "restore", "--json"),
+            ["iptables-save"],
+            ["ipset", "list", "-n"],
+            ["nft", "list", "ruleset"],
+        ]
+    )
+    assert all(step["rc"] == 0 for step in out), out
+    messages = json.loads(out[1]["stdout"])["messages"]
+    assert "destroyed ipset mbg_ban_v4" in messages
+    assert any(m.startswith("hook detached: iptables chain MBG-BAN") for m in messages)
+    assert "MBG-BAN" not in out[2]["stdout"] and out[3]["stdout"] == ""
+    assert "203.0.113.5" in out[4]["stdout"] and "chain input" in out[4]["stdout"]

@@ -502,6 +502,10 @@ def restore(config: Config, *, now: float | None = None, warn: Warn = stderr_war
                 bans[ban_.address]["enforced"] = True
         messages = list(result.messages)
         try:
+            previous = state.get("hook")
+            if previous and previous != enforcer.backend.name:  # the backend changed (auto, or by hand)
+                messages += _retire(config, previous, warn)
+                state["hook"] = None
             if config.ban_hook:
                 messages += _attach(enforcer, state, thorough=True)
             else:  # turned off: the admin matches the sets in their own rules
@@ -516,6 +520,29 @@ def restore(config: Config, *, now: float | None = None, warn: Warn = stderr_war
             messages=messages,
         )
     return out
+
+
+def _retire(config: Config, name: str, warn: Warn) -> list[str]:
+    """Take down the hook and sets of the backend used before (its bans are re-added to the new one)."""
+    from ..firewall.base import FirewallError  # noqa: PLC0415
+    from ..firewall.enforce import BACKENDS  # noqa: PLC0415
+
+    factory = BACKENDS.get(name)
+    if factory is None:
+        return []
+    old = factory(config)
+    try:
+        lines = [f"hook detached: {line}" for line in old.detach()] + old.purge()
+    except FirewallError as err:
+        warn(f"could not take down the {name} hook used before: {err}")
+        return []
+    if lines and config.syslog:
+        from ..firewall.enforce import SYSLOG_FACILITY, SYSLOG_IDENT  # noqa: PLC0415
+
+        syslog.openlog(SYSLOG_IDENT, syslog.LOG_PID, SYSLOG_FACILITY)
+        for line in lines:
+            syslog.syslog(syslog.LOG_NOTICE, f"backend {name} -> {config.firewall_backend}: {line}")
+    return lines
 
 
 def firewall_remove(config: Config, *, warn: Warn = stderr_warn) -> dict[str, Any]:
