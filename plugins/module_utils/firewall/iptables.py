@@ -149,11 +149,11 @@ def parse_view(text: str, tag: str, expected: int) -> ChainView:
             exists = True
         elif line.startswith("-A INPUT "):
             position += 1
-            if line.endswith(f" -j {CHAIN}") and line == f"-A INPUT -j {CHAIN}":
+            if line == f"-A INPUT -j {CHAIN}":
                 jumps.append(position)
         elif line.startswith(f"-A {CHAIN} "):
             ours.append(line)
-    current = exists and len(ours) == expected and all("mbg-" in r and tag in r for r in ours)
+    current = exists and len(ours) == expected and all(f' {tag}"' in r for r in ours)
     return ChainView(exists, current, tuple(jumps))
 
 
@@ -164,7 +164,7 @@ def purge_batch(text: str) -> str | None:
     deletes: list[str] = []
     chains: list[str] = []
     for line in text.splitlines():
-        words = shlex.split(line) if line.startswith(("-A ", "-N ")) else []
+        words = _words(line) if line.startswith(("-A ", "-N ")) else []
         if len(words) >= 2 and words[0] == "-N" and words[1].startswith(OUR_CHAIN_PREFIX):
             chains.append(words[1])
         elif len(words) >= 2 and words[0] == "-A" and words[1] in BUILTIN_CHAINS and _is_ours(words):
@@ -176,6 +176,14 @@ def purge_batch(text: str) -> str | None:
     lines += [f"-X {chain}" for chain in chains]
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
+
+
+def _words(line: str) -> list[str]:
+    """An ``iptables -S`` line split as the shell would (a comment with an odd quote: on blanks)."""
+    try:
+        return shlex.split(line)
+    except ValueError:
+        return line.split()
 
 
 def _is_ours(words: list[str]) -> bool:

@@ -239,7 +239,7 @@ class NftablesBackend:
 
     def purge(self) -> list[str]:
         """Delete our table (sets, chain, elements); nothing else."""
-        if not self._table_exists():
+        if not self.table_exists():
             return []
         self._apply([f"delete table {FAMILY} {TABLE}"])
         return [f"removed nftables table {FAMILY} {TABLE}"]
@@ -259,11 +259,8 @@ class NftablesBackend:
         sets = frozenset() if current else self._set_names()
         return Overview(sets, chain is not None, current)
 
-    def inspect(self) -> Overview | None:
-        """The overview, None when our table does not exist."""
-        return self.overview() if self._table_exists() else None
-
-    def _table_exists(self) -> bool:
+    def table_exists(self) -> bool:
+        """True when our table is there (``nft list tables inet``: no sets, no rules read)."""
         return f"table {FAMILY} {TABLE}\n" in self._run(["list", "tables", FAMILY]) + "\n"
 
     def _set_names(self) -> frozenset[str]:

@@ -57,6 +57,6 @@ def leftovers(config: Mapping[str, Any], prefix: Sequence[str] = ()) -> list[str
         }
         held = set(run_tool([*prefix, "ipset", "list", "-n"], "ipset").split())
         left += [f"ipset {name}" for name in sorted(ours & held)]
-    if (prefix or shutil.which("nft")) and NftablesBackend(command=(*prefix, "nft")).inspect() is not None:
+    if (prefix or shutil.which("nft")) and NftablesBackend(command=(*prefix, "nft")).table_exists():
         left.append("nftables table inet mail_bruteforce_guard")
     return left
