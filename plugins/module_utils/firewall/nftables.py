@@ -130,8 +130,11 @@ class NftablesBackend:
 
     def plan(
         self, bans: Iterable[Ban], now: float, nets: Sequence[Element], present: frozenset[str] | None = None
-    ) -> list[str]:
-        """The batch adding ``bans``, given the prefix sets' entries ``nets`` (see the module doc).
+    ) -> list[list[str]]:
+        """The transactions adding ``bans``, given the prefix sets' entries ``nets`` (see the module doc):
+        one, or two when prefixes must give way to a broader one (nft before 1.0 checks overlaps against the
+        set as it was before the transaction, so the narrower prefixes are deleted first; for the
+        milliseconds between the two, their range is not banned).
 
         A host is written add (1 s) + delete + add: the first add makes the delete safe whether the host was
         there or not, so hosts need no listing (a listing of 100,000 entries takes nft seconds). Hosts known
@@ -147,17 +150,20 @@ class NftablesBackend:
         index = _Index(nets)
         deletes: dict[str, list[str]] = {name: [] for name in BAN_SETS}
         adds: dict[str, list[str]] = {name: [] for name in BAN_SETS}
+        give_way: dict[str, list[str]] = {name: [] for name in NETS.values()}
         for net, seconds in sorted(wanted.values(), key=lambda item: item[0].prefixlen):
             name = _set_name(net)
             if name in NETS.values():
                 if index.covers(net):
                     continue  # inside a broader banned prefix (held, or added just now): it holds this one
-                deletes[name] += index.inside(net)  # narrower prefixes give way to the broader one
+                give_way[name] += index.inside(net)  # narrower prefixes give way to the broader one
                 index.add(net)
             if net.text in held or (name in HOSTS.values() and (present is None or net.text in present)):
                 deletes[name].append(net.text)  # refresh: delete + add in the same transaction
             adds[name].append(f"{net.text} timeout {seconds}s")
-        return _touch_lines(deletes) + _element_lines("delete", deletes) + _element_lines("add", adds)
+        batch = _touch_lines(deletes) + _element_lines("delete", deletes) + _element_lines("add", adds)
+        first = _element_lines("delete", give_way)
+        return [batch for batch in (first, batch) if batch]
 
     # -- the FirewallBackend protocol ---------------------------------------------------------------
 
@@ -173,9 +179,8 @@ class NftablesBackend:
     def add(self, bans: Sequence[Ban], now: float) -> None:
         """Add or refresh every unexpired ban in one transaction (lists the prefix sets only)."""
         present, self._present = self._present, None
-        lines = self.plan(bans, now, self.elements(NETS.values()), present)
-        if lines:
-            self._apply(lines)
+        for batch in self.plan(bans, now, self.elements(NETS.values()), present):
+            self._apply(batch)
 
     def remove(self, addresses: Sequence[str]) -> None:
         """Delete the given entries in one transaction: hosts touched first (add 1 s, then delete: no

@@ -91,20 +91,22 @@ def test_plan_adds_refreshes_and_resolves_prefix_overlaps():
         Ban("192.0.2.99", NOW - 1, "expired"),
     ]
     assert NftablesBackend().plan(bans, NOW, nets) == [
-        f"add element {T} ban_v4 {{ 203.0.113.5 timeout 1s, 203.0.113.6 timeout 1s }}",  # touch: safe delete
-        f"add element {T} ban_v6 {{ 2001:db8:1::7 timeout 1s }}",
-        f"delete element {T} ban_v4 {{ 203.0.113.5, 203.0.113.6 }}",
-        f"delete element {T} ban_v6 {{ 2001:db8:1::7 }}",
-        f"delete element {T} ban_v4_net {{ 198.51.100.64/26 }}",
-        f"add element {T} ban_v4 {{ 203.0.113.5 timeout 3600s, 203.0.113.6 timeout 61s }}",
-        f"add element {T} ban_v6 {{ 2001:db8:1::7 timeout {MAX_TIMEOUT}s }}",
-        f"add element {T} ban_v4_net {{ 198.51.100.0/24 timeout 600s }}",
+        [f"delete element {T} ban_v4_net {{ 198.51.100.64/26 }}"],  # first: nft 0.9 checks the old set
+        [  # hosts touched first: their delete is then always safe
+            f"add element {T} ban_v4 {{ 203.0.113.5 timeout 1s, 203.0.113.6 timeout 1s }}",
+            f"add element {T} ban_v6 {{ 2001:db8:1::7 timeout 1s }}",
+            f"delete element {T} ban_v4 {{ 203.0.113.5, 203.0.113.6 }}",
+            f"delete element {T} ban_v6 {{ 2001:db8:1::7 }}",
+            f"add element {T} ban_v4 {{ 203.0.113.5 timeout 3600s, 203.0.113.6 timeout 61s }}",
+            f"add element {T} ban_v6 {{ 2001:db8:1::7 timeout {MAX_TIMEOUT}s }}",
+            f"add element {T} ban_v4_net {{ 198.51.100.0/24 timeout 600s }}",
+        ],
     ]
 
 
 def test_plan_chunks_large_batches():
     bans = [Ban(f"198.18.{i // 250}.{i % 250 + 1}", NOW + 60, "r") for i in range(2500)]
-    lines = NftablesBackend().plan(bans, NOW, [])
+    (lines,) = NftablesBackend().plan(bans, NOW, [])
     assert [line.split(" {")[0] for line in lines] == [f"add element {T} ban_v4"] * 3 + [
         f"delete element {T} ban_v4"
     ] * 3 + [f"add element {T} ban_v4"] * 3
@@ -138,7 +140,8 @@ def test_plan_never_leaves_overlapping_prefixes(held_texts, wanted):
             continue
         model[name].add(parse_target(text).text)
         current.append(element(text))  # hosts too: plan must ignore them
-    for line in NftablesBackend().plan([Ban(t, NOW + 60, "r") for t in wanted], NOW, current):
+    batches = NftablesBackend().plan([Ban(t, NOW + 60, "r") for t in wanted], NOW, current)
+    for line in (line for batch in batches for line in batch):
         verb, _, _, _, name, body = line.split(" ", 5)
         items = [item.split()[0] for item in body.strip("{} ").split(", ")]
         if verb == "delete":
@@ -191,7 +194,9 @@ def test_missing_nft_is_a_clear_error():
 def test_plan_skips_the_touch_for_hosts_a_listing_just_showed_absent():
     bans = [Ban("203.0.113.5", NOW + 60, "held"), Ban("203.0.113.6", NOW + 60, "new")]
     assert NftablesBackend().plan(bans, NOW, [], present=frozenset({"203.0.113.5"})) == [
-        f"add element {T} ban_v4 {{ 203.0.113.5 timeout 1s }}",
-        f"delete element {T} ban_v4 {{ 203.0.113.5 }}",
-        f"add element {T} ban_v4 {{ 203.0.113.5 timeout 60s, 203.0.113.6 timeout 60s }}",
+        [
+            f"add element {T} ban_v4 {{ 203.0.113.5 timeout 1s }}",
+            f"delete element {T} ban_v4 {{ 203.0.113.5 }}",
+            f"add element {T} ban_v4 {{ 203.0.113.5 timeout 60s, 203.0.113.6 timeout 60s }}",
+        ]
     ]
