@@ -48,7 +48,9 @@ def sh(
         check=False,
     )
     if check and run.returncode != 0:
-        raise AssertionError(f"{container}: {command!r} exited {run.returncode}: {run.stderr[-2000:]}")
+        raise AssertionError(
+            f"{container}: {command!r} exited {run.returncode}: {run.stdout[-2000:]} {run.stderr[-2000:]}"
+        )
     return run
 
 

@@ -67,6 +67,9 @@ def test_other_tools_found_and_reported():
         tools = {tool["name"]: tool for tool in status(host)["firewall"]["tools"]}
         assert tools.get("ufw", {}).get("active"), (host, tools)
         assert tools.get("fail2ban", {}).get("active"), (host, tools)
+    for host in NFT:
+        tools = {tool["name"]: tool for tool in status(host)["firewall"]["tools"]}
+        assert tools.get("nftables", {}).get("active"), (host, tools)
 
 
 def test_own_rules_of_ufw_fail2ban_and_nftables_unchanged():
@@ -89,6 +92,7 @@ def test_websites_answer_and_the_hosts_deny_still_denies():
 ATTACKED: dict[str, float] = {}
 
 
+@pytest.mark.timeout(900)
 def test_attack_and_client_traffic():
     """Real wrong-password SMTP AUTH and IMAP logins from the attacker; the client sends and reads mail."""
     argv = ["python3", f"{SCRIPTS}/attack.py", "attack", "--smtp", str(FACTS["mbg_e2e_attack_smtp"])]
@@ -118,6 +122,7 @@ def _wait_until(predicate, seconds: float, what: str) -> None:
         time.sleep(3)
 
 
+@pytest.mark.timeout(900)
 def test_attacker_banned_client_not():
     attacker, client = address(ATTACKER), address(CLIENT)
     _wait_until(lambda: all(banned(h, attacker) for h in HOSTS), SCAN_INTERVAL + HOLD + 30, "attacker banned")
@@ -130,6 +135,7 @@ def test_attacker_banned_client_not():
     assert set(probe(ATTACKER, HOSTS, WEB).values()) == {"open"}
 
 
+@pytest.mark.timeout(900)
 def test_ban_holds_after_the_other_tools_reload():
     """ufw reload, fail2ban restart, nftables restart (flush ruleset: our table goes too): within one scan
     interval the hook is back and the attacker is cut off again."""
@@ -159,6 +165,7 @@ def test_ban_holds_after_the_other_tools_reload():
         _own_rules_unchanged(host)
 
 
+@pytest.mark.timeout(900)
 def test_check_mode_on_the_converged_host_changes_nothing():
     rc, out, recap = playbook(SCENARIO / "converge.yml", "--check", "--diff")
     assert rc == 0, out[-4000:]
@@ -199,6 +206,7 @@ def test_fail2ban_rules_still_in_effect():
     assert probe(CLIENT, [host], [587])[host, 587] == "open"
 
 
+@pytest.mark.timeout(900)
 def test_lockdown_refused_next_to_ufw_and_on_listening_web_ports():
     """ufw hosts: refused because ufw is active; nftables hosts: because it would cut the web server. Nothing
     changes on either."""
@@ -221,6 +229,7 @@ def test_lockdown_refused_next_to_ufw_and_on_listening_web_ports():
         ) == before[host]
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("round_", [1, 2])
 def test_uninstall_leaves_the_other_tools_rules(round_):
     rc, out, recap = playbook(SCENARIO / "converge.yml", "-e", "mail_bruteforce_guard_state=absent")

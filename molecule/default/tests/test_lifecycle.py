@@ -99,6 +99,7 @@ def _hook(host: str) -> str:
     return json.loads(out)["firewall"]["hook"]
 
 
+@pytest.mark.timeout(900)
 def test_uninstall_in_check_mode_changes_nothing():
     before = {host: _dumps(host) for host in HOSTS}
     rc, out, _ = _converge("--check", *_vars(state="absent"))
@@ -108,6 +109,7 @@ def test_uninstall_in_check_mode_changes_nothing():
         assert _exec(host, f"test -x {LAUNCHER}", check=False).returncode == 0, host
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("round_", [1, 2])
 def test_uninstall_removes_everything_and_is_idempotent(round_):
     rc, out, recap = _converge(*_vars(state="absent"))
@@ -121,6 +123,7 @@ def test_uninstall_removes_everything_and_is_idempotent(round_):
         _nothing_left(host)
 
 
+@pytest.mark.timeout(900)
 def test_monitor_mode_changes_no_firewall_state():
     before = {host: _dumps(host) for host in HOSTS}
     rc, out, _ = _converge(*_vars(mode="monitor"))
@@ -133,6 +136,7 @@ def test_monitor_mode_changes_no_firewall_state():
         assert _dumps(host) == before[host], f"{host}: a monitor scan changed the firewall"
 
 
+@pytest.mark.timeout(900)
 def test_enforce_again_attaches_the_hook():
     rc, out, _ = _converge()
     assert rc == 0, out[-4000:]
@@ -154,6 +158,7 @@ def _listen(port: int) -> None:
         _exec(host, f"timeout 15 sh -c 'until ss -Hltn | grep -q :{port}; do sleep 0.3; done'")
 
 
+@pytest.mark.timeout(900)
 def test_lockdown_refuses_before_any_change_naming_port_and_process():
     _listen(LISTEN_PORT)
     before = {host: _dumps(host) for host in HOSTS}
@@ -178,6 +183,7 @@ LOCKDOWN = {
 }
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.parametrize("round_", [1, 2])
 def test_lockdown_with_the_port_allowed(round_):
     rc, out, recap = _converge(*_vars(**LOCKDOWN))
@@ -205,6 +211,7 @@ def _address_of(host: str) -> str:
     return re.search(r"inet (\d+\.\d+\.\d+\.\d+)/", out).group(1)
 
 
+@pytest.mark.timeout(900)
 def test_lockdown_off_again_takes_it_down():
     rc, out, _ = _converge()
     assert rc == 0, out[-4000:]
@@ -230,6 +237,7 @@ COMMIT
 """
 
 
+@pytest.mark.timeout(900)
 def test_baseline_of_an_earlier_release_is_taken_down():
     """What releases before the lockdown left (INPUT flushed into MBG-INPUT, policy DROP) is undone: policy
     back to ACCEPT, its rules and chain gone; rules another tool added since then stay."""
