@@ -222,11 +222,12 @@ def test_lockdown_refused_next_to_ufw_and_on_listening_web_ports():
     before = {host: firewall(host) for host in HOSTS}
     rc, out, recap = playbook(SCENARIO / "converge.yml", "-e", "mail_bruteforce_guard_firewall_lockdown=true")
     assert rc != 0
-    assert "mail_bruteforce_guard_firewall_lockdown: refused, ufw is active" in out, out[-4000:]
+    flat = " ".join(out.split())  # the callback wraps long messages
+    assert "mail_bruteforce_guard_firewall_lockdown: refused, ufw is active" in flat, out[-4000:]
     assert (
         "lockdown would cut python3 on tcp/80, python3 on tcp/443, python3 on tcp/8080, python3 on tcp/8443"
-        in out
-    )
+        in flat
+    ), out[-4000:]
     for host in HOSTS:
         assert recap[host][0] == "0", host
         assert firewall(host) == before[host], host
