@@ -6,7 +6,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
-SCENARIOS ?= default mail
+SCENARIOS ?= default mail coexist
 
 .PHONY: help setup lint unit molecule test demo bench clean
 

@@ -2,6 +2,8 @@
 # Builds the local systemd container images the tests and the demo use (no registry is needed):
 #   localhost/mbg-debian:11|12|13  systemd, python3, iptables, ipset, rsyslog (molecule default scenario)
 #   localhost/mbg-mail:12          the same plus real Postfix and Dovecot (the end-to-end mail scenario, the demo)
+#   localhost/mbg-coexist:12|13    mail hosts that also run ufw, fail2ban and nftables.service (molecule coexist;
+#                                  nothing is installed at test time; about 2 minutes each)
 # An image that exists is skipped. Usage: scripts/build-images.sh [IMAGE...]   (default: all)
 set -euo pipefail
 
@@ -9,6 +11,8 @@ MIRROR="${MBG_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 CACHE="${MBG_BUILD_DIR:-/var/tmp/mbg-rootfs}"
 BASE_PKGS="python3,python3-apt,systemd,systemd-sysv,dbus,iptables,ipset,procps,iproute2,rsyslog,ca-certificates"
 MAIL_PKGS="$BASE_PKGS,postfix,dovecot-core,dovecot-imapd,dovecot-pop3d"
+# The other firewall tools a real mail server runs next to the guard; python3-systemd for fail2ban's journal backend.
+COEXIST_PKGS="$MAIL_PKGS,ufw,fail2ban,python3-systemd,nftables"
 
 declare -A SUITE=([11]=bullseye [12]=bookworm [13]=trixie)
 
@@ -40,17 +44,22 @@ build() {  # build NAME:TAG SUITE PACKAGES
   for unit in getty@tty1.service systemd-networkd-wait-online.service; do
     ln -sf /dev/null "$root/etc/systemd/system/$unit"
   done
+  # The firewall tools start switched off: each test host enables the one it is about.
+  for unit in fail2ban.service nftables.service ufw.service; do
+    rm -f "$root/etc/systemd/system/multi-user.target.wants/$unit" "$root/etc/systemd/system/sysinit.target.wants/$unit"
+  done
   tar -C "$root" -c . | podman import --quiet --change 'CMD ["/sbin/init"]' - "$ref" >/dev/null
   rm -rf "$root"
   log "$ref built in $((SECONDS - start)) s"
 }
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(mbg-debian:11 mbg-debian:12 mbg-debian:13 mbg-mail:12)
+[ ${#targets[@]} -gt 0 ] || targets=(mbg-debian:11 mbg-debian:12 mbg-debian:13 mbg-mail:12 mbg-coexist:12 mbg-coexist:13)
 for t in "${targets[@]}"; do
   case "$t" in
     mbg-debian:11|mbg-debian:12|mbg-debian:13) build "$t" "${SUITE[${t#*:}]}" "$BASE_PKGS" ;;
     mbg-mail:12) build "$t" bookworm "$MAIL_PKGS" ;;
+    mbg-coexist:12|mbg-coexist:13) build "$t" "${SUITE[${t#*:}]}" "$COEXIST_PKGS" ;;
     *) echo "build-images: unknown image $t" >&2; exit 2 ;;
   esac
 done

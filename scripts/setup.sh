@@ -22,7 +22,7 @@ fi
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 # 1. Debian packages --------------------------------------------------------------------------------------
-APT_PKGS=(podman runc debootstrap iptables ipset fail2ban uidmap netavark aardvark-dns slirp4netns
+APT_PKGS=(podman runc debootstrap iptables ipset nftables fail2ban uidmap netavark aardvark-dns slirp4netns
           fuse-overlayfs iproute2 util-linux procps make git python3-venv ca-certificates
           systemd-journal-remote)  # systemd-journal-remote: real journal files for the journal tests
 missing=()

@@ -281,7 +281,7 @@ def requested_bans(entries: list, default_reason: str) -> dict:
 def active_bans(config, now: float, warn) -> dict:
     """address -> status entry (with ``until_ts``) of every active ban in the state."""
     bans = {}
-    for item in status(config, now=now, warn=warn)["bans"]:
+    for item in status(config, now=now, warn=warn, firewall=False)["bans"]:
         entry = dict(item)
         entry["until_ts"] = now + float(entry.get("remaining", 0))
         if entry.get("until"):

@@ -33,7 +33,15 @@ def _host_sets() -> set[str]:
     if shutil.which("ipset") is None:
         return set()
     out = subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True, check=False).stdout
-    return {name for name in out.split() if name.startswith(_OUR_SET_PREFIXES)}
+    found = {name for name in out.split() if name.startswith(_OUR_SET_PREFIXES)}
+    if shutil.which("nft"):  # and our nftables table, and the iptables hook chain
+        tables = subprocess.run(["nft", "list", "tables"], capture_output=True, text=True, check=False).stdout
+        found |= {line for line in tables.splitlines() if "mail_bruteforce_guard" in line}
+    for tool in ("iptables", "ip6tables"):
+        if shutil.which(tool):
+            rules = subprocess.run([tool, "-w", "-S"], capture_output=True, text=True, check=False).stdout
+            found |= {f"{tool} {line}" for line in rules.splitlines() if "MBG-BAN" in line}
+    return found
 
 
 class Netns:
@@ -43,6 +51,7 @@ class Netns:
         self.name = name
         self.prefix: tuple[str, ...] = ("ip", "netns", "exec", name)
         self.ipset: tuple[str, ...] = (*self.prefix, "ipset")  # IpsetBackend(command=ns.ipset)
+        self.nft: tuple[str, ...] = (*self.prefix, "nft")  # NftablesBackend(command=ns.nft)
         self.procs: list[subprocess.Popen] = []
 
     def run(self, *argv: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -77,12 +86,13 @@ class Netns:
 
 @pytest.fixture(scope="session")
 def host_untouched() -> Iterator[None]:
-    """Fail the session if one of our sets appears on the host (sets are per network namespace)."""
+    """Fail the session if one of our sets, our nft table or our hook appears on the host (all of them are
+    per network namespace)."""
     before = _host_sets()
     yield
     leaked = _host_sets() - before
     if leaked:
-        pytest.fail(f"ipset sets leaked onto the host: {sorted(leaked)}")
+        pytest.fail(f"sets, tables or rules leaked onto the host: {sorted(leaked)}")
 
 
 @pytest.fixture
@@ -95,6 +105,16 @@ def netns_tools(host_untouched: None) -> None:
     if reason and os.environ.get("MBG_REQUIRE_NETNS") == "1":
         pytest.fail(f"MBG_REQUIRE_NETNS=1 but {reason}")
     if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def nft_tools(netns_tools: None) -> None:
+    """Also skip without nft (fail with MBG_REQUIRE_NETNS=1, as netns_tools does)."""
+    if shutil.which("nft") is None:
+        reason = "nft is not installed (apt-get install nftables)"
+        if os.environ.get("MBG_REQUIRE_NETNS") == "1":
+            pytest.fail(f"MBG_REQUIRE_NETNS=1 but {reason}")
         pytest.skip(reason)
 
 

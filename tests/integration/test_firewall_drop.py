@@ -40,10 +40,8 @@ except socket.timeout:
 """
 
 
-@pytest.fixture
-def pair(make_netns):
-    """(server, client) namespaces joined by veth, with the baseline rules and a listener in the server."""
-    server, client = make_netns(), make_netns()
+def veth_pair(server, client):
+    """Join two namespaces by veth (SERVER_*, CLIENT_* addresses); start a listener on PORT in the server."""
     # Both ends are created inside the namespaces: no interface ever exists on the host.
     server.run("ip", "link", "add", "mbg-s", "type", "veth", "peer", "name", "mbg-c", "netns", client.name)
     server.run("ip", "addr", "add", f"{SERVER_V4}/24", "dev", "mbg-s")
@@ -52,15 +50,20 @@ def pair(make_netns):
     client.run("ip", "addr", "add", f"{CLIENT_V4}/24", "dev", "mbg-c")
     client.run("ip", "-6", "addr", "add", f"{CLIENT_V6}/64", "dev", "mbg-c", "nodad")
     client.run("ip", "link", "set", "mbg-c", "up")
+    listener = server.popen(sys.executable, "-c", LISTENER)
+    assert listener.stdout is not None and listener.stdout.readline().strip() == "ready"
+    return server, client
 
+
+@pytest.fixture
+def pair(make_netns):
+    """(server, client) namespaces joined by veth, with the baseline rules and a listener in the server."""
+    server, client = veth_pair(make_netns(), make_netns())
     IpsetBackend(command=server.ipset).ensure()  # the role's baseline creates the sets before the rules
     for tool, name in (("iptables", "mbg_ban_v4"), ("ip6tables", "mbg_ban_v6")):
         server.run(tool, "-w", "-N", "MBG-INPUT")
         server.run(tool, "-w", "-A", "INPUT", "-j", "MBG-INPUT")
         server.run(tool, "-w", "-A", "MBG-INPUT", "-m", "set", "--match-set", name, "src", "-j", "DROP")
-
-    listener = server.popen(sys.executable, "-c", LISTENER)
-    assert listener.stdout is not None and listener.stdout.readline().strip() == "ready"
     return server, client
 
 

@@ -234,11 +234,12 @@ _SYSLOG_PROBE = textwrap.dedent(
     from mail_bruteforce_guard.firewall.base import Ban
     from mail_bruteforce_guard.firewall.enforce import Enforcer, make_backend
     now = time.time()
-    enf = Enforcer(make_backend({}), protected=["192.0.2.10"])
+    enf = Enforcer(make_backend({"firewall_backend": "iptables"}), protected=["192.0.2.10"])
     enf.ban([Ban("203.0.113.5", now + 3600, "12 SASL failures in 240s (postfix, dovecot); users a\\nb"),
              Ban("192.0.2.10", now + 60, "x")], now)
     enf.unban(["203.0.113.5"])
-    Enforcer(make_backend({}), dry_run=True).ban([Ban("203.0.113.6", now + 60, "dry")], now)
+    dry = Enforcer(make_backend({"firewall_backend": "iptables"}), dry_run=True)
+    dry.ban([Ban("203.0.113.6", now + 60, "dry")], now)
     sock.settimeout(0.5)
     lines = []
     try:

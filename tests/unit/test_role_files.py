@@ -37,14 +37,19 @@ def test_templates_and_task_files_referenced_exist():
 
 
 def test_area_flags_and_tags():
+    """Each area is its own task file with an enable flag and a tag; none runs when the role uninstalls."""
     main = yaml.safe_load((ROLE / "tasks" / "main.yml").read_text())
     areas = {
         t["ansible.builtin.include_tasks"]["file"]: t for t in main if "ansible.builtin.include_tasks" in t
     }
-    assert set(areas) == {"detector.yml", "sysctl.yml", "firewall.yml", "timers.yml"}
+    assert set(areas) == {"uninstall.yml", "detector.yml", "sysctl.yml", "firewall.yml", "timers.yml"}
+    assert areas.pop("uninstall.yml")["when"] == "mail_bruteforce_guard_state == 'absent'"
     for file, task in areas.items():
         area = file.removesuffix(".yml")
-        assert task["when"] == f"mail_bruteforce_guard_{area}_enabled | bool"
+        assert task["when"] == [
+            "mail_bruteforce_guard_state == 'present'",
+            f"mail_bruteforce_guard_{area}_enabled | bool",
+        ]
         assert task["tags"] == [area]
         assert task["ansible.builtin.include_tasks"]["apply"]["tags"] == [area]
 

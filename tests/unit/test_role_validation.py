@@ -91,6 +91,9 @@ BAD = {
     "mail_bruteforce_guard_sysctl_overrides": {"net.ipv4.tcp_syncookies": "1\n-A INPUT -j ACCEPT"},
     "mail_bruteforce_guard_state_dir": "relative/dir",
     "mail_bruteforce_guard_syn_rate": -5,
+    "mail_bruteforce_guard_syn_ports": [587, 70000],
+    "mail_bruteforce_guard_syn_rate_smtp": 0,
+    "mail_bruteforce_guard_firewall_lockdown_ack_ports": ["tcp/8080", "icmp/1", "udp/99999"],
 }
 
 
@@ -100,6 +103,7 @@ def test_bad_values_fail_naming_each_variable(tmp_path):
     for name in BAD:
         assert f"{name}: " in out, f"no message names {name}"
     assert "10.0.0.300/8" in out and "10.1.2/24" in out and "70000" in out
+    assert "icmp/1" in out and "99999" in out and "tcp/8080" not in out.split("lockdown_ack_ports: ")[1][:200]
     assert "changed=0" in out
 
 

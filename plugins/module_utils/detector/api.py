@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 import sys
+import syslog
 import time
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ConfigError, MbgError
@@ -28,7 +30,18 @@ from .state import StateDir
 if TYPE_CHECKING:
     from ..firewall.enforce import Enforcer
 
-__all__ = ["ban", "ban_each", "load_config", "parse_files", "report", "restore", "scan", "status", "unban"]
+__all__ = [
+    "ban",
+    "ban_each",
+    "firewall_remove",
+    "load_config",
+    "parse_files",
+    "report",
+    "restore",
+    "scan",
+    "status",
+    "unban",
+]
 
 Warn = Callable[[str], None]
 MUTATION_WAIT = 30.0  # seconds ban/unban/restore wait for a running scan to finish
@@ -221,7 +234,7 @@ def scan(
         failure = None
         if not dry_run and config.mode == "enforce":
             try:
-                _enforce_pending(config, bans, now, warn)
+                _enforce_pending(config, state, now, warn)
             except MbgError as err:
                 failure = err
         store.save(state)
@@ -261,26 +274,41 @@ def _enforcer(config: Config, dry_run: bool = False) -> Enforcer:
     )
 
 
-def _enforce_pending(config: Config, bans: dict, now: float, warn: Warn) -> None:
-    """Apply every unexpired ban of the state not yet in the firewall, in one batch; a ban the never-ban
-    rules refuse is dropped from the state with a warning."""
+def _enforce_pending(config: Config, state: dict, now: float, warn: Warn) -> None:
+    """Apply every unexpired ban of the state not yet in the firewall, in one batch (a ban the never-ban
+    rules refuse is dropped from the state with a warning); then, once the hook has been attached (by
+    ``restore`` or by a scan that banned), check it and re-attach it if another tool's reload removed it.
+    A scan that has neither to do loads no firewall code at all."""
+    bans = state["bans"]
     pending = [
         Ban(address, float(entry["until"]), str(entry.get("reason", "")))
         for address, entry in bans.items()
         if not entry.get("enforced") and float(entry.get("until", 0)) > now
     ]
-    if not pending:
+    if not pending and not (config.ban_hook and state.get("hook")):
         return
-    keys = {_canonical(ban.address): ban.address for ban in pending}
-    try:
-        result = _enforcer(config).ban(pending, now)
-    except PartialApplyError as err:  # what went in is saved as enforced; the rest stays pending
-        _mark_enforced(bans, keys, err.result.added + err.result.unchanged)
-        raise partial_failure(err, len(pending)) from None
-    _mark_enforced(bans, keys, result.added + result.unchanged)
-    for refusal in result.refused:
-        bans.pop(keys.get(_canonical(refusal.address), refusal.address), None)
-        warn(f"refused to ban {refusal.address}: {refusal.reason}")
+    enforcer = _enforcer(config)
+    if pending:
+        keys = {_canonical(ban.address): ban.address for ban in pending}
+        try:
+            result = enforcer.ban(pending, now)
+        except PartialApplyError as err:  # what went in is saved as enforced; the rest stays pending
+            _mark_enforced(bans, keys, err.result.added + err.result.unchanged)
+            raise partial_failure(err, len(pending)) from None
+        _mark_enforced(bans, keys, result.added + result.unchanged)
+        for refusal in result.refused:
+            bans.pop(keys.get(_canonical(refusal.address), refusal.address), None)
+            warn(f"refused to ban {refusal.address}: {refusal.reason}")
+    if config.ban_hook:
+        _attach(enforcer, state)
+
+
+def _attach(enforcer: Enforcer, state: dict, thorough: bool = False) -> list[str]:
+    """Make the hook current; remember it in the state so that later scans keep it attached."""
+    name = enforcer.backend.name
+    lines = enforcer.attach(again=state.get("hook") == name, thorough=thorough)
+    state["hook"] = name
+    return lines
 
 
 def _mark_enforced(bans: dict, keys: dict, applied: Iterable[Ban]) -> None:
@@ -327,8 +355,11 @@ def report(config: Config, *, now: float | None = None, warn: Warn = stderr_warn
 # ---- ban lifecycle --------------------------------------------------------------------------------------
 
 
-def status(config: Config, *, now: float | None = None, warn: Warn = stderr_warn) -> dict[str, Any]:
-    """Active bans from the state file (the source of truth), with what is read and tracked."""
+def status(
+    config: Config, *, now: float | None = None, warn: Warn = stderr_warn, firewall: bool = True
+) -> dict[str, Any]:
+    """Active bans from the state file (the source of truth), with what is read and tracked, and (unless
+    ``firewall`` is false) the firewall's side: see :func:`firewall_status`."""
     now = _now(now)
     store = StateDir(config.state_dir, warn)
     state = store.load(quarantine=False)
@@ -364,6 +395,7 @@ def status(config: Config, *, now: float | None = None, warn: Warn = stderr_warn
         "tracked_addresses": len(tracker.get("records", {})) if isinstance(tracker, dict) else 0,
         "stale_clients": [row._asdict() for row in stale],
         "shared_addresses": [row._asdict() for row in shared],
+        "firewall": firewall_status(config) if firewall else None,
     }
 
 
@@ -511,7 +543,8 @@ def unban(
     store = StateDir(config.state_dir, warn)
     with store.lock(wait=MUTATION_WAIT):
         state = store.load()
-        result = _enforcer(config, dry_run=dry_run).unban(targets)
+        monitor = config.mode == "monitor"  # the firewall is left as it is; the state forgets the ban
+        result = _enforcer(config, dry_run=dry_run or monitor).unban(targets)
         removed = list(result.removed)
         bans = state["bans"]
         tracker = _tracker(config, state["tracker"], store)
@@ -532,8 +565,10 @@ def unban(
 
 
 def restore(config: Config, *, now: float | None = None, warn: Warn = stderr_warn) -> dict[str, Any]:
-    """Recreate the sets and re-add every unexpired ban of the state (boot time). In monitor mode the sets
-    are created but stay empty. Returns ``{"restored", "refused", "expired", "mode"}``."""
+    """Enforce mode: create the sets/table, attach the ban hook (unless ``ban_hook`` is off) and re-add
+    every unexpired ban of the state (boot time; also the first run after a switch from monitor mode).
+    Monitor mode touches no firewall state at all. Returns ``{"restored", "refused", "expired", "pending",
+    "mode", "firewall": {"backend", "hook"}, "messages"}`` (``pending``: bans kept for enforce mode)."""
     now = _now(now)
     store = StateDir(config.state_dir, warn)
     with store.lock(wait=MUTATION_WAIT):
@@ -544,22 +579,122 @@ def restore(config: Config, *, now: float | None = None, warn: Warn = stderr_war
             for address, entry in bans.items()
             if float(entry.get("until", 0)) > now
         ]
-        monitor = config.mode == "monitor"
+        out: dict[str, Any] = {
+            "restored": 0,
+            "refused": [],
+            "expired": len(bans) - len(wanted),
+            "pending": 0,
+            "mode": config.mode,
+            "firewall": {"backend": None, "hook": "monitor"},
+            "messages": [],
+        }
+        if config.mode == "monitor":
+            out["pending"] = len(wanted)
+            return out
+        enforcer = _enforcer(config)
         failure = None
         try:
-            result = _enforcer(config).restore([] if monitor else wanted, now)
-        except PartialApplyError as err:
+            result = enforcer.restore(wanted, now)
+        except PartialApplyError as err:  # what went in is saved as enforced; the rest stays pending
             result, failure = err.result, partial_failure(err, len(wanted))
-        if not monitor:
-            for ban_ in result.added + result.unchanged:
-                if ban_.address in bans:
-                    bans[ban_.address]["enforced"] = True
+        for ban_ in result.added + result.unchanged:
+            if ban_.address in bans:
+                bans[ban_.address]["enforced"] = True
+        messages = list(result.messages)
+        try:
+            previous = state.get("hook")
+            if failure is None and previous and previous != enforcer.backend.name:  # the backend changed
+                messages += _retire(config, previous, warn)
+                state["hook"] = None
+            if failure is None and config.ban_hook:
+                messages += _attach(enforcer, state, thorough=True)
+            elif failure is None:  # turned off: the admin matches the sets in their own rules
+                messages += enforcer.detach()
+                state["hook"] = None
+        finally:
             store.save(state)
-        if failure is not None:
+        if failure is not None:  # a full set: the hook is put right by the next restore
             raise failure
-    return {
-        "restored": 0 if monitor else len(result.added) + len(result.unchanged),
-        "refused": [r._asdict() for r in result.refused],
-        "expired": len(bans) - len(wanted),
-        "mode": config.mode,
-    }
+        out.update(
+            restored=len(result.added) + len(result.unchanged),
+            refused=[r._asdict() for r in result.refused],
+            firewall={"backend": enforcer.backend.name, "hook": "attached" if config.ban_hook else "off"},
+            messages=messages,
+        )
+    return out
+
+
+def _retire(config: Config, name: str, warn: Warn) -> list[str]:
+    """Take down the hook and sets of the backend used before (its bans are re-added to the new one)."""
+    from ..firewall.base import FirewallError  # noqa: PLC0415
+    from ..firewall.enforce import BACKENDS  # noqa: PLC0415
+
+    factory = BACKENDS.get(name)
+    if factory is None:
+        return []
+    old = factory(config)
+    try:
+        lines = [f"hook detached: {line}" for line in old.detach()] + old.purge()
+    except FirewallError as err:
+        warn(f"could not take down the {name} hook used before: {err}")
+        return []
+    if lines and config.syslog:
+        from ..firewall.enforce import SYSLOG_FACILITY, SYSLOG_IDENT  # noqa: PLC0415
+
+        syslog.openlog(SYSLOG_IDENT, syslog.LOG_PID, SYSLOG_FACILITY)
+        for line in lines:
+            syslog.syslog(syslog.LOG_NOTICE, f"backend {name} -> {config.firewall_backend}: {line}")
+    return lines
+
+
+def firewall_remove(config: Config, *, warn: Warn = stderr_warn) -> dict[str, Any]:
+    """Remove everything of ours from the firewall (both backends); the state keeps the bans, marked as
+    not enforced, so that a later ``restore`` in enforce mode puts them back. Returns ``{"changed",
+    "removed"}`` (``removed``: one line per thing taken out)."""
+    from ..firewall.remove import remove_all  # noqa: PLC0415
+
+    if not Path(config.state_dir).is_dir():  # uninstalled already: never recreate the state directory
+        removed = remove_all(config)
+        _log_removed(config, removed)
+        return {"changed": bool(removed), "removed": removed}
+    store = StateDir(config.state_dir, warn)
+    with store.lock(wait=MUTATION_WAIT):
+        state = store.load()
+        removed = remove_all(config)
+        for entry in state["bans"].values():
+            entry["enforced"] = False
+        state["hook"] = None
+        store.save(state)
+    _log_removed(config, removed)
+    return {"changed": bool(removed), "removed": removed}
+
+
+def _log_removed(config: Config, removed: list[str]) -> None:
+    if removed and config.syslog:
+        from ..firewall.enforce import SYSLOG_FACILITY, SYSLOG_IDENT  # noqa: PLC0415
+
+        syslog.openlog(SYSLOG_IDENT, syslog.LOG_PID, SYSLOG_FACILITY)
+        for line in removed:
+            syslog.syslog(syslog.LOG_NOTICE, line)
+
+
+def firewall_status(config: Config) -> dict[str, Any]:
+    """The resolved backend, the hook's state (attached, missing, off, monitor) and the other firewall tools
+    found on the host (read-only)."""
+    from ..firewall import coexist  # noqa: PLC0415
+    from ..firewall.base import FirewallError  # noqa: PLC0415
+
+    enforcer = _enforcer(config, dry_run=True)
+    out: dict[str, Any] = {"backend": enforcer.backend.name}
+    if config.mode == "monitor":
+        out["hook"] = "monitor"
+    elif not config.ban_hook:
+        out["hook"] = "off"
+    else:
+        try:
+            out["hook"] = enforcer.backend.hook_state()
+        except FirewallError as err:
+            out["hook"] = "missing"
+            out["error"] = str(err)
+    out["tools"] = [found.as_dict() for found in coexist.detect()]
+    return out

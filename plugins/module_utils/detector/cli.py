@@ -20,7 +20,7 @@ from ..gcpause import paused_gc
 from ..parser.events import iso_utc
 from ..printable import printable
 from ..version import __version__
-from .api import ban, load_config, parse_files, report, restore, scan, status, unban
+from .api import ban, firewall_remove, load_config, parse_files, report, restore, scan, status, unban
 from .config import Config
 
 PROG = "mail-bruteforce-guard"
@@ -111,7 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reset", action="store_true", help="also forget the escalation history")
     p.add_argument("--dry-run", action="store_true")
 
-    sub.add_parser("restore", parents=[common], help="recreate the sets and re-add unexpired bans (boot)")
+    sub.add_parser(
+        "restore", parents=[common], help="enforce mode: sets/table, ban hook and unexpired bans (boot)"
+    )
+    sub.add_parser(
+        "firewall-remove",
+        parents=[common],
+        help="remove every rule, chain, set and table of ours (both backends)",
+    )
     return parser
 
 
@@ -205,6 +212,11 @@ def _run(args: argparse.Namespace) -> int:
             _print_json(result)
         else:
             sys.stdout.write(f"mode {result['mode']}, {len(result['bans'])} active bans\n")
+            fw = result["firewall"]
+            tools = ", ".join(f"{t['name']} ({'active' if t['active'] else 'inactive'})" for t in fw["tools"])
+            sys.stdout.write(f"firewall {fw['backend']}, hook {fw['hook']}; other tools: {tools or 'none'}\n")
+            if fw.get("error"):
+                sys.stdout.write(f"firewall error: {fw['error']}\n")
             for b in result["bans"]:
                 flag = "" if b["enforced"] else " (not in firewall)"
                 _write(f"{b['address']:39} until {b['until']} ({b['remaining']}s){flag}: {b['reason']}")
@@ -235,8 +247,23 @@ def _run(args: argparse.Namespace) -> int:
         result = restore(config, now=now)
         if args.json:
             _print_json(result)
+        elif result["mode"] == "monitor":
+            sys.stdout.write(
+                f"monitor mode: firewall left unchanged, {result['pending']} bans kept for enforce mode\n"
+            )
         else:
-            sys.stdout.write(f"restored {result['restored']} bans ({result['mode']} mode)\n")
+            fw = result["firewall"]
+            sys.stdout.write(
+                f"restored {result['restored']} bans ({fw['backend']}, hook {fw['hook']}, enforce mode)\n"
+            )
+    elif args.command == "firewall-remove":
+        result = firewall_remove(config)
+        if args.json:
+            _print_json(result)
+        else:
+            sys.stdout.write(
+                "".join(f"{line}\n" for line in result["removed"]) or "nothing of ours to remove\n"
+            )
     return 0
 
 
@@ -247,7 +274,9 @@ def main(argv: list | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         if args.command is None:
-            raise ConfigError("a command is required: parse, scan, report, status, ban, unban or restore")
+            raise ConfigError(
+                "a command is required: parse, scan, report, status, ban, unban, restore or firewall-remove"
+            )
         with paused_gc():  # one short command: the whole of it (see gcpause)
             code = _run(args)
         sys.stdout.flush()

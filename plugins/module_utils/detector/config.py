@@ -14,6 +14,9 @@ from .journaltrust import validate_trusted
 
 DEFAULT_CONFIG_PATH = "/etc/mail-bruteforce-guard/config.json"
 MODES = ("enforce", "monitor")
+FIREWALL_BACKENDS = ("auto", "iptables", "nftables", "ipset")  # "ipset": the old name of iptables
+BAN_SCOPES = ("mail", "all")
+MAX_PORTS = 15  # iptables' multiport match takes at most 15 ports
 
 DEFAULTS: dict[str, Any] = {
     "mode": "enforce",
@@ -40,7 +43,14 @@ DEFAULTS: dict[str, Any] = {
     "preauth_findtime": 600,
     "ignore": [],
     "protected": [],
-    "firewall_backend": "ipset",
+    "firewall_backend": "auto",
+    "ban_hook": True,
+    "ban_scope": "mail",
+    "mail_ports": [25, 465, 587, 110, 995, 143, 993, 4190],
+    "syn_rate": 30,
+    "syn_burst": 60,
+    "syn_ports": [465, 587, 110, 995, 143, 993, 4190],
+    "syn_rate_smtp": 600,
     "ipset_v4": "mbg_ban_v4",
     "ipset_v6": "mbg_ban_v6",
     "ipset_maxelem": 1048576,
@@ -77,7 +87,7 @@ class Config:
         _expect("mode", v["mode"], str, "'enforce' or 'monitor'")
         if v["mode"] not in MODES:
             raise ConfigError(f"config key 'mode' must be 'enforce' or 'monitor', got {v['mode']!r}")
-        for key in ("journal", "syslog", "read_rotated"):
+        for key in ("journal", "syslog", "read_rotated", "ban_hook"):
             _expect(key, v[key], bool, "true or false")
         for key in ("logs", "ignore", "protected"):
             _expect(key, v[key], list, "a list of strings")
@@ -99,6 +109,33 @@ class Config:
         _expect("ipset_maxelem", v["ipset_maxelem"], int, "an integer")
         if not 1 <= v["ipset_maxelem"] <= 4294967295:
             raise ConfigError("config key 'ipset_maxelem' must be between 1 and 4294967295")
+        self._validate_firewall(v)
+
+    @staticmethod
+    def _validate_firewall(v: dict[str, Any]) -> None:
+        """The backend choice and the ban hook's settings (read by firewall/hook.py)."""
+        if v["firewall_backend"] not in FIREWALL_BACKENDS:
+            raise ConfigError(
+                "config key 'firewall_backend' must be 'auto', 'iptables' or 'nftables',"
+                f" got {v['firewall_backend']!r}"
+            )
+        _expect("ban_scope", v["ban_scope"], str, "'mail' or 'all'")
+        if v["ban_scope"] not in BAN_SCOPES:
+            raise ConfigError(f"config key 'ban_scope' must be 'mail' or 'all', got {v['ban_scope']!r}")
+        for key in ("mail_ports", "syn_ports"):
+            ports = v[key]
+            _expect(key, ports, list, "a list of port numbers")
+            for port in ports:
+                if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+                    raise ConfigError(f"config key {key!r} must hold port numbers 1-65535, got {port!r}")
+            if len(set(ports)) > MAX_PORTS:
+                raise ConfigError(f"config key {key!r} holds more than {MAX_PORTS} ports")
+        if not v["mail_ports"]:
+            raise ConfigError("config key 'mail_ports' must not be empty")
+        for key, low in (("syn_rate", 0), ("syn_burst", 1), ("syn_rate_smtp", 0)):
+            _expect(key, v[key], int, "an integer")
+            if not low <= v[key] <= 1000000:
+                raise ConfigError(f"config key {key!r} must be between {low} and 1000000, got {v[key]!r}")
 
     def __getattr__(self, name: str) -> Any:
         values = self.__dict__.get("_values")

@@ -41,6 +41,7 @@ def empty_state() -> dict[str, Any]:
         "correlator": None,
         "tracker": None,
         "bans": {},
+        "hook": None,  # the backend the ban hook was attached with (scans keep it attached), or None
     }
 
 

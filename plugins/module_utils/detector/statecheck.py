@@ -205,6 +205,13 @@ def _hours(value: Any) -> Checked:
     return None, value
 
 
+def _hook(value: Any) -> Checked:
+    # the backend the ban hook was attached with, or None
+    if value is None or isinstance(value, str):
+        return value, None
+    return None, value
+
+
 TRACKER_PARTS: dict[str, Validator] = {
     "clock": _optional_time,
     "pruned_at": _optional_time,
@@ -220,6 +227,7 @@ SECTIONS: dict[str, Validator] = {
     "bans": check_bans,
     "correlator": check_correlator,
     "tracker": check_tracker,
+    "hook": _hook,
 }
 # what a state file of another version keeps (its other sections start afresh)
 MIGRATED_SECTIONS = ("bans",)

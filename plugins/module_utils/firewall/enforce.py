@@ -4,14 +4,19 @@ bans, and log every change to syslog. Nothing here knows which firewall tool is 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import syslog
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import ConfigError
 from .base import Ban, FirewallBackend, FirewallError, PartialApplyError, ban_seconds
 from .guard import Guard
+from .hook import HookSpec
 from .ipset import DEFAULT_MAXELEM, IpsetBackend
+from .nftables import NftablesBackend
 
 SYSLOG_IDENT = "mail-bruteforce-guard"
 SYSLOG_FACILITY = syslog.LOG_AUTHPRIV
@@ -21,29 +26,78 @@ TOLERANCE = 2
 # A ban longer than the backend's maximum timeout is written capped; passing it again (restore, or every scan)
 # tops it up once the firewall entry has run down by this much, so long bans last without a log line a minute.
 CAPPED_REFRESH = 86400
+SETUP_WORDS = ("created", "completed", "resized")  # how backends' set-creation lines begin
 _REASON_MAX = 400
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def _ipset(config: Mapping[str, Any]) -> FirewallBackend:
+def _iptables(config: Mapping[str, Any]) -> FirewallBackend:
     return IpsetBackend(
         v4=config.get("ipset_v4", "mbg_ban_v4"),
         v6=config.get("ipset_v6", "mbg_ban_v6"),
         maxelem=config.get("ipset_maxelem", DEFAULT_MAXELEM),
+        hook=HookSpec.from_config(config),
     )
 
 
-# firewall_backend name -> factory. A new backend (nftables) is one module plus one line here.
-BACKENDS = {"ipset": _ipset}
+def _nftables(config: Mapping[str, Any]) -> FirewallBackend:
+    return NftablesBackend(hook=HookSpec.from_config(config))
+
+
+# firewall_backend name -> factory ("ipset" is the old name of "iptables"; "auto" is resolved first).
+BACKENDS = {"iptables": _iptables, "nftables": _nftables, "ipset": _iptables}
+NFTABLES_CONF = "/etc/nftables.conf"
+
+
+def resolve_backend(name: Any = "auto") -> str:
+    """The backend ``firewall_backend`` means on this host: ``iptables`` or ``nftables``.
+
+    ``auto`` picks nftables when the host's firewall is nftables-native (firewalld active, or
+    nftables.service enabled with a ruleset in /etc/nftables.conf) or when there is no ipset to use,
+    iptables + ipset otherwise. Cheap on most hosts: systemctl is asked only when firewalld or a ruleset
+    file is there.
+    """
+    if name == "ipset":
+        return "iptables"
+    if name in ("iptables", "nftables"):
+        return name
+    if name != "auto":
+        choices = "auto, iptables, nftables"
+        raise ConfigError(f"firewall_backend: {name!r} is not supported (choose from: {choices})")
+    if shutil.which("nft") is None:
+        return "iptables"
+    if shutil.which("ipset") is None:
+        return "nftables"
+    if shutil.which("firewalld") and _systemctl("is-active", "firewalld") == "active":
+        return "nftables"
+    if _has_ruleset(NFTABLES_CONF) and _systemctl("is-enabled", "nftables") == "enabled":
+        return "nftables"
+    return "iptables"
+
+
+def _has_ruleset(path: str) -> bool:
+    """True when the file defines a table (Debian's stock file, empty chains in table inet filter, counts
+    only once enabled: an admin enabled the service for it)."""
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError:
+        return False
+    return any(line.split("#", 1)[0].split()[:1] == ["table"] for line in text.splitlines())
+
+
+def _systemctl(verb: str, unit: str) -> str:
+    try:
+        proc = subprocess.run(
+            ["systemctl", verb, unit], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return proc.stdout.strip()
 
 
 def make_backend(config: Mapping[str, Any]) -> FirewallBackend:
-    """The backend named by ``config["firewall_backend"]`` (default ipset); ConfigError when unknown."""
-    name = config.get("firewall_backend", "ipset")
-    factory = BACKENDS.get(name) if isinstance(name, str) else None
-    if factory is None:
-        raise ConfigError(f"firewall_backend: {name!r} is not supported (choose from: {', '.join(BACKENDS)})")
-    return factory(config)
+    """The backend ``config["firewall_backend"]`` resolves to (default auto); ConfigError when unknown."""
+    return BACKENDS[resolve_backend(config.get("firewall_backend", "auto"))](config)
 
 
 class Refusal(NamedTuple):
@@ -155,6 +209,25 @@ class Enforcer:
         return EnforceResult(
             refused=tuple(refused), removed=tuple(removed), messages=tuple(messages), dry_run=self.dry_run
         )
+
+    def attach(self, again: bool = False, thorough: bool = False) -> list[str]:
+        """Make the ban hook current (cheap check first); log ``hook attached: ...`` or, when it had been
+        attached before (``again``: another tool's reload removed it), ``hook re-attached: ...``."""
+        if self.dry_run:
+            return []
+        done = self.backend.attach(thorough=thorough)
+        word = "re-attached" if again else "attached"
+        lines = [line if line.startswith(SETUP_WORDS) else f"hook {word}: {line}" for line in done]
+        self._log(syslog.LOG_WARNING if again else syslog.LOG_INFO, lines)
+        return lines
+
+    def detach(self) -> list[str]:
+        """Remove the ban hook if it is there; log ``hook detached: ...``."""
+        if self.dry_run:
+            return []
+        lines = [f"hook detached: {line}" for line in self.backend.detach()]
+        self._log(syslog.LOG_INFO, lines)
+        return lines
 
     def active(self) -> dict[str, int]:
         """Address -> seconds left, as the firewall holds it right now."""

@@ -1,5 +1,6 @@
-"""The ipset backend: two ``hash:net`` sets (IPv4, IPv6) with per-entry timeouts, changed by ONE
-``ipset restore -exist`` batch per operation (never a process per address)."""
+"""The iptables backend: two ``hash:net`` ipsets (IPv4, IPv6) with per-entry timeouts, changed by ONE
+``ipset restore -exist`` batch per operation (never a process per address); the ban hook that matches them is
+firewall/iptables.py."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from collections.abc import Iterable, Sequence
 
 from ..errors import ConfigError
 from .base import Ban, FirewallError, Target, ban_seconds, normalize_target, parse_target
+from .hook import HookSpec
+from .iptables import IptablesHook
 
 # The kernel's per-entry limit, checked with ipset v7.17 on Linux 6.x: "'2147484' is out of range 0-2147483"
 # (older documentation quotes 4294967; the installed tool refuses anything above 2147483 s, ~24.8 days).
@@ -24,10 +27,11 @@ _RUN_TIMEOUT = 120.0
 class IpsetBackend:
     """Bans held in ``v4`` (``family inet``) and ``v6`` (``family inet6``) sets, sized ``maxelem``.
 
-    ``command`` is how ipset is run (default ``("ipset",)``; tests prefix it with ``ip netns exec NS``).
+    ``command`` is how ipset is run (default ``("ipset",)``; tests prefix it with ``ip netns exec NS``, and
+    iptables is then run with the same prefix). ``hook`` is what ``attach`` installs (chain MBG-BAN).
     """
 
-    name = "ipset"
+    name = "iptables"
     max_timeout = MAX_TIMEOUT
 
     def __init__(
@@ -36,6 +40,7 @@ class IpsetBackend:
         v6: str = "mbg_ban_v6",
         maxelem: int = DEFAULT_MAXELEM,
         command: Sequence[str] = ("ipset",),
+        hook: HookSpec | None = None,
     ) -> None:
         for key, value in (("ipset_v4", v4), ("ipset_v6", v6)):
             if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
@@ -47,6 +52,7 @@ class IpsetBackend:
         self.sets = {4: v4, 6: v6}
         self.maxelem = maxelem
         self.command = tuple(command)
+        self.hook = IptablesHook(hook or HookSpec(), self.sets, prefix=self.command[:-1])
 
     # -- pure builders (unit-tested for their exact text) ------------------------------------------
 
@@ -129,6 +135,43 @@ class IpsetBackend:
         for name in self.sets.values():
             entries.update(parse_save(self._save(name), name))
         return entries
+
+    # -- the ban hook -------------------------------------------------------------------------------
+
+    def attach(self, thorough: bool = False) -> list[str]:
+        """Make chain MBG-BAN and its INPUT jump current in both families (the check, one ``iptables -S``
+        each, is always thorough: it lists rules, never set members); the sets are ensured only when
+        something needs repair."""
+        del thorough
+        if self.hook.state() == "attached":  # a current chain matches the sets: they exist
+            return []
+        done = self.ensure()
+        return [*done, *self.hook.attach()]
+
+    def detach(self) -> list[str]:
+        """Remove the hook (chain MBG-BAN and its jumps); the sets and their entries stay."""
+        return self.hook.detach()
+
+    def hook_state(self) -> str:
+        """``attached`` or ``missing``."""
+        return self.hook.state()
+
+    def purge(self) -> list[str]:
+        """Remove our sets (``firewall-remove`` has removed the rules that match them first)."""
+        existing = set(self._run(["list", "-n"]).split())
+        names = [name for name in self.sets.values() if name in existing]
+        if not names:
+            return []
+        try:
+            self._restore([f"destroy {name}" for name in names])
+        except FirewallError as err:
+            if "in use" in str(err):
+                raise FirewallError(
+                    f"ipset {' / '.join(names)} is still matched by a rule that is not ours: remove that rule"
+                    " first (iptables-save | grep -- '--match-set')"
+                ) from None
+            raise
+        return [f"destroyed ipset {name}" for name in names]
 
     # -- process plumbing ---------------------------------------------------------------------------
 

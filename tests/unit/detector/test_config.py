@@ -25,10 +25,17 @@ DESIGN_EXAMPLE = {
     "ipv6_prefix": 128,
     "ignore": ["10.0.0.0/8"],
     "protected": ["192.0.2.10"],
-    "firewall_backend": "ipset",
+    "firewall_backend": "auto",
     "ipset_v4": "mbg_ban_v4",
     "ipset_v6": "mbg_ban_v6",
     "ipset_maxelem": 1048576,
+    "ban_hook": True,
+    "ban_scope": "mail",
+    "mail_ports": [25, 465, 587, 110, 995, 143, 993, 4190],
+    "syn_rate": 30,
+    "syn_burst": 60,
+    "syn_ports": [465, 587, 110, 995, 143, 993, 4190],
+    "syn_rate_smtp": 600,
     "state_dir": "/var/lib/mail-bruteforce-guard",
     "syslog": True,
 }
@@ -70,6 +77,18 @@ def test_overrides_and_replace(tmp_path):
         ({"ipset_v4": "bad name!"}, "'ipset_v4'"),
         ({"ipset_maxelem": 0}, "'ipset_maxelem'"),
         ({"bantime": 600, "bantime_max": 60}, "'bantime_max'"),
+        ({"firewall_backend": "pf"}, "'firewall_backend' must be 'auto', 'iptables' or 'nftables', got 'pf'"),
+        ({"firewall_backend": ""}, "'firewall_backend' must not be empty"),
+        ({"ban_hook": "yes"}, "'ban_hook' must be true or false"),
+        ({"ban_scope": "web"}, "'ban_scope' must be 'mail' or 'all', got 'web'"),
+        ({"mail_ports": []}, "'mail_ports' must not be empty"),
+        ({"mail_ports": "25"}, "'mail_ports' must be a list of port numbers"),
+        ({"mail_ports": [25, 0]}, "'mail_ports' must hold port numbers 1-65535, got 0"),
+        ({"syn_ports": [True]}, "'syn_ports' must hold port numbers 1-65535, got True"),
+        ({"syn_ports": list(range(1, 17))}, "'syn_ports' holds more than 15 ports"),
+        ({"syn_rate": -1}, "'syn_rate' must be between 0 and 1000000, got -1"),
+        ({"syn_burst": 0}, "'syn_burst' must be between 1 and 1000000, got 0"),
+        ({"syn_rate_smtp": 1.5}, "'syn_rate_smtp' must be an integer"),
         ([1, 2], "must hold a JSON object"),
         ("{", "is not valid JSON"),
     ],
@@ -80,6 +99,11 @@ def test_bad_config_is_one_line_config_error(tmp_path, data, message):
     assert message in str(info.value)
     assert "\n" not in str(info.value)
     assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("name", ["auto", "iptables", "nftables", "ipset"])
+def test_every_backend_name_loads(tmp_path, name):
+    assert load_config(write(tmp_path, {"firewall_backend": name})).firewall_backend == name
 
 
 def test_missing_config_file(tmp_path):

@@ -27,7 +27,8 @@ SCRIPT = textwrap.dedent(
     from mail_bruteforce_guard.detector.config import Config
 
     log, state = sys.argv[1], sys.argv[2]
-    cfg = Config({"logs": [log], "state_dir": state, "syslog": False, "protected": ["192.0.2.10"]})
+    cfg = Config({"logs": [log], "state_dir": state, "syslog": False, "protected": ["192.0.2.10"],
+                  "firewall_backend": "iptables"})
     out = {}
     def members():
         text = subprocess.run(["ipset", "list", "mbg_ban_v4"], capture_output=True, text=True).stdout
@@ -41,7 +42,10 @@ SCRIPT = textwrap.dedent(
     out["after_ban"] = members()
     out["unban"] = api.unban(cfg, ["203.0.113.5"], warn=print)
     out["after_unban"] = members()
-    subprocess.run(["ipset", "destroy"], check=True)  # a reboot: the kernel sets are gone
+    for tool in ("iptables", "ip6tables"):  # a reboot: the kernel's rules and sets are gone
+        subprocess.run([tool, "-F"], check=True)
+        subprocess.run([tool, "-X"], check=True)
+    subprocess.run(["ipset", "destroy"], check=True)
     out["restore"] = api.restore(cfg, warn=print)
     out["after_restore"] = members()
     print(json.dumps(out))

@@ -83,7 +83,7 @@ def test_parse_save():
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        ({"firewall_backend": "nftables"}, "^firewall_backend: 'nftables' is not supported"),
+        ({"firewall_backend": "pf"}, "^firewall_backend: 'pf' is not supported"),
         ({"firewall_backend": None}, "^firewall_backend: None is not supported"),
         ({"ipset_v4": "x" * 32}, "^ipset_v4: 'x{32}' is not a valid ipset name"),
         ({"ipset_v6": "bad name"}, "^ipset_v6: 'bad name' is not a valid ipset name"),
@@ -95,7 +95,7 @@ def test_parse_save():
 )
 def test_bad_config_is_a_config_error(config, message):
     with pytest.raises(ConfigError, match=message):
-        make_backend(config)
+        make_backend({"firewall_backend": "iptables", **config})
 
 
 def test_make_backend_defaults_and_config():

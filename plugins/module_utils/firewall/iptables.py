@@ -1,0 +1,217 @@
+"""The iptables side of the ban hook: our chain ``MBG-BAN`` in the filter table of iptables and ip6tables
+(drop banned sources, matched with the ipsets, and the per-source SYN limits), and ONE jump to it at the top
+of INPUT. Only MBG-BAN is ever rewritten; INPUT is only touched by inserting or deleting that one jump.
+Each repair is one ``iptables-restore --noflush`` transaction per family."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+from .base import FirewallError
+from .hook import HookSpec
+
+CHAIN = "MBG-BAN"
+OUR_CHAIN_PREFIX = "MBG-"
+BUILTIN_CHAINS = ("INPUT", "FORWARD", "OUTPUT")
+TOOLS = {4: ("iptables", "iptables-restore"), 6: ("ip6tables", "ip6tables-restore")}
+_RUN_TIMEOUT = 60.0
+
+
+class ChainView(NamedTuple):
+    """What ``iptables -S`` shows of the hook in one family."""
+
+    exists: bool  # MBG-BAN exists
+    current: bool  # ... holding exactly the current spec's rules
+    jumps: tuple[int, ...]  # INPUT positions (1-based) of rules jumping to MBG-BAN
+
+
+class IptablesHook:
+    """The hook for both IP families; ``sets`` maps IP version -> ipset name the ban rule matches.
+
+    ``prefix`` runs the tools elsewhere (tests: ``("ip", "netns", "exec", NS)``).
+    """
+
+    def __init__(self, spec: HookSpec, sets: Mapping[int, str], prefix: Sequence[str] = ()) -> None:
+        self.spec = spec
+        self.sets = dict(sets)
+        self.prefix = tuple(prefix)
+
+    # -- pure builders ------------------------------------------------------------------------------
+
+    def rules(self, version: int) -> list[str]:
+        """The ``-A MBG-BAN ...`` lines of one family, in iptables-restore syntax."""
+        spec, tag = self.spec, self.spec.tag
+        where = "" if spec.scope == "all" else f"-p tcp -m multiport --dports {_ports(spec.mail_ports)} "
+        lines = [
+            f"-A {CHAIN} {where}-m set --match-set {self.sets[version]} src"
+            f' -m comment --comment "mbg-ban {tag}" -j DROP'
+        ]
+        for lim in spec.limits():
+            lines.append(
+                f"-A {CHAIN} -p tcp --syn -m multiport --dports {_ports(lim.ports)} -m hashlimit"
+                f" --hashlimit-above {lim.rate}/minute --hashlimit-burst {lim.burst} --hashlimit-mode srcip"
+                f" --hashlimit-name mbg_{lim.name}_v{version}"
+                f" --hashlimit-htable-expire {lim.idle_seconds * 1000}"
+                f' -m comment --comment "mbg-{lim.name} {tag}" -j DROP'
+            )
+        return lines
+
+    def repair_batch(self, version: int, view: ChainView) -> str:
+        """One iptables-restore --noflush transaction making the hook of ``version`` current."""
+        lines = ["*filter"]
+        if not view.current:
+            lines.append(f":{CHAIN} - [0:0]")  # declared: created, or flushed when it exists
+            lines += self.rules(version)
+        if view.jumps != (1,):
+            lines += [f"-D INPUT -j {CHAIN}"] * len(view.jumps)  # ours only, wherever another tool put it
+            lines.append(f"-I INPUT 1 -j {CHAIN}")
+        lines.append("COMMIT")
+        return "\n".join(lines) + "\n"
+
+    # -- operations ---------------------------------------------------------------------------------
+
+    def view(self, version: int) -> ChainView | None:
+        """Read the filter table of one family (one ``iptables -S``); None for IPv6 on a kernel without it
+        (``ipv6.disable=1``: ip6tables cannot work there, and there is no IPv6 traffic to guard)."""
+        try:
+            text = self._run(version, ["-w", "-S"])
+        except FirewallError as err:
+            if version == 6 and "not supported" in str(err):
+                return None
+            raise
+        return parse_view(text, self.spec.tag, len(self.rules(version)))
+
+    def attach(self) -> list[str]:
+        """Make both families current; one line per family that needed a repair."""
+        done = []
+        for version in (4, 6):
+            view = self.view(version)
+            if view is None or (view.current and view.jumps == (1,)):
+                continue
+            self._restore(version, self.repair_batch(version, view))
+            if not view.exists:
+                why = "chain was missing"
+            elif not view.current:
+                why = "rules were missing or outdated"
+            elif not view.jumps:
+                why = "jump from INPUT was missing"
+            else:
+                why = f"jump moved from INPUT position {view.jumps[0]} to 1"
+            done.append(f"{TOOLS[version][0]} chain {CHAIN} at INPUT 1: {why}; {self.spec.describe()}")
+        return done
+
+    def detach(self) -> list[str]:
+        """Remove our jump(s) and chain MBG-BAN from both families (``ban_hook`` turned off)."""
+        done = []
+        for version in (4, 6):
+            view = self.view(version)
+            if view is None or (not view.exists and not view.jumps):
+                continue
+            lines = ["*filter", *[f"-D INPUT -j {CHAIN}"] * len(view.jumps)]
+            if view.exists:
+                lines += [f"-F {CHAIN}", f"-X {CHAIN}"]
+            self._restore(version, "\n".join([*lines, "COMMIT"]) + "\n")
+            done.append(f"{TOOLS[version][0]} chain {CHAIN} and its INPUT jump removed")
+        return done
+
+    def state(self) -> str:
+        """``attached`` when both families are current with the jump at INPUT 1, else ``missing``."""
+        for version in (4, 6):
+            view = self.view(version)
+            if view is not None and not (view.current and view.jumps == (1,)):
+                return "missing"
+        return "attached"
+
+    # -- process plumbing ---------------------------------------------------------------------------
+
+    def _restore(self, version: int, batch: str) -> None:
+        self._exec(TOOLS[version][1], ["-w", "--noflush"], batch)
+
+    def _run(self, version: int, args: list[str]) -> str:
+        return self._exec(TOOLS[version][0], args, None)
+
+    def _exec(self, tool: str, args: list[str], stdin: str | None) -> str:
+        return run_tool([*self.prefix, tool, *args], tool, stdin)
+
+
+def parse_view(text: str, tag: str, expected: int) -> ChainView:
+    """The hook's part of ``iptables -S`` output."""
+    exists = False
+    ours: list[str] = []
+    jumps: list[int] = []
+    position = 0
+    for line in text.splitlines():
+        if line == f"-N {CHAIN}":
+            exists = True
+        elif line.startswith("-A INPUT "):
+            position += 1
+            if line == f"-A INPUT -j {CHAIN}":
+                jumps.append(position)
+        elif line.startswith(f"-A {CHAIN} "):
+            ours.append(line)
+    current = exists and len(ours) == expected and all(f' {tag}"' in r for r in ours)
+    return ChainView(exists, current, tuple(jumps))
+
+
+def purge_batch(text: str) -> str | None:
+    """An iptables-restore --noflush transaction removing everything of ours from ``iptables -S`` output:
+    rules in the built-in chains that jump to an ``MBG-*`` chain or carry an ``mbg`` comment, then every
+    ``MBG-*`` chain. None when there is nothing of ours."""
+    deletes: list[str] = []
+    chains: list[str] = []
+    for line in text.splitlines():
+        words = _words(line) if line.startswith(("-A ", "-N ")) else []
+        if len(words) >= 2 and words[0] == "-N" and words[1].startswith(OUR_CHAIN_PREFIX):
+            chains.append(words[1])
+        elif len(words) >= 2 and words[0] == "-A" and words[1] in BUILTIN_CHAINS and _is_ours(words):
+            deletes.append("-D" + line[2:])
+    if not deletes and not chains:
+        return None
+    lines = ["*filter", *deletes]
+    lines += [f"-F {chain}" for chain in chains]
+    lines += [f"-X {chain}" for chain in chains]
+    lines.append("COMMIT")
+    return "\n".join(lines) + "\n"
+
+
+def _words(line: str) -> list[str]:
+    """An ``iptables -S`` line split as the shell would (a comment with an odd quote: on blanks)."""
+    try:
+        return shlex.split(line)
+    except ValueError:
+        return line.split()
+
+
+def _is_ours(words: list[str]) -> bool:
+    for flag, value in zip(words, words[1:]):
+        if flag in ("-j", "-g") and value.startswith(OUR_CHAIN_PREFIX):
+            return True
+        if flag == "--comment" and re.match(r"mbg\b|mbg-", value):
+            return True
+    return False
+
+
+def run_tool(argv: list[str], tool: str, stdin: str | None = None) -> str:
+    """Run a firewall tool; FirewallError with its first output line on failure."""
+    try:
+        proc = subprocess.run(
+            argv, input=stdin, capture_output=True, text=True, timeout=_RUN_TIMEOUT, check=False
+        )
+    except FileNotFoundError:
+        raise FirewallError(f"{tool} not found: install the iptables package") from None
+    except subprocess.TimeoutExpired:
+        raise FirewallError(f"{tool} did not finish within {_RUN_TIMEOUT:.0f}s") from None
+    except OSError as err:
+        raise FirewallError(f"cannot run {tool}: {err.strerror}") from None
+    if proc.returncode != 0:
+        first = next((line for line in proc.stderr.splitlines() if line.strip()), f"exit {proc.returncode}")
+        raise FirewallError(f"{tool} failed: {' '.join(first.split())}")
+    return proc.stdout
+
+
+def _ports(ports: Sequence[int]) -> str:
+    return ",".join(map(str, ports))

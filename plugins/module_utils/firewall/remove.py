@@ -1,0 +1,62 @@
+"""``firewall-remove``: take out everything the project created in the firewall, for BOTH backends whatever
+is configured (a host may have switched backends): the rules of ours in INPUT/FORWARD/OUTPUT (jumps to
+``MBG-*`` chains, rules commented ``mbg...``), every ``MBG-*`` chain, our ipsets, our nftables table.
+Nothing else is touched (another tool's rules, the chains' policies). Idempotent."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .base import FirewallError
+from .ipset import IpsetBackend
+from .iptables import TOOLS, purge_batch, run_tool
+from .nftables import NftablesBackend
+
+DEFAULT_SETS = ("mbg_ban_v4", "mbg_ban_v6")
+
+
+def remove_all(config: Mapping[str, Any], prefix: Sequence[str] = ()) -> list[str]:
+    """Remove, then check that nothing of ours is left (FirewallError naming what is); the lines say what
+    was removed (empty: there was nothing)."""
+    done: list[str] = []
+    for version, (tool, restore) in TOOLS.items():
+        if not prefix and shutil.which(tool) is None:
+            continue
+        batch = purge_batch(run_tool([*prefix, tool, "-w", "-S"], tool))
+        if batch is not None:
+            run_tool([*prefix, restore, "-w", "--noflush"], restore, batch)
+            count = sum(line.startswith(("-D ", "-X ")) for line in batch.splitlines())
+            done.append(f"removed {count} rules and chains of ours from {tool} (IPv{version})")
+    if prefix or shutil.which("ipset"):
+        names = [(config.get("ipset_v4", DEFAULT_SETS[0]), config.get("ipset_v6", DEFAULT_SETS[1]))]
+        if names[0] != DEFAULT_SETS:
+            names.append(DEFAULT_SETS)
+        for v4, v6 in names:
+            done += IpsetBackend(v4=v4, v6=v6, command=(*prefix, "ipset")).purge()
+    if prefix or shutil.which("nft"):
+        done += NftablesBackend(command=(*prefix, "nft")).purge()
+    left = leftovers(config, prefix)
+    if left:
+        raise FirewallError(f"firewall-remove left {', '.join(left)} in place")
+    return done
+
+
+def leftovers(config: Mapping[str, Any], prefix: Sequence[str] = ()) -> list[str]:
+    """What of ours the firewall still holds, one short name each."""
+    left = []
+    for tool, _ in TOOLS.values():
+        if (prefix or shutil.which(tool)) and purge_batch(run_tool([*prefix, tool, "-w", "-S"], tool)):
+            left.append(f"{tool} rules or chains")
+    if prefix or shutil.which("ipset"):
+        ours = {
+            config.get("ipset_v4", DEFAULT_SETS[0]),
+            config.get("ipset_v6", DEFAULT_SETS[1]),
+            *DEFAULT_SETS,
+        }
+        held = set(run_tool([*prefix, "ipset", "list", "-n"], "ipset").split())
+        left += [f"ipset {name}" for name in sorted(ours & held)]
+    if (prefix or shutil.which("nft")) and NftablesBackend(command=(*prefix, "nft")).table_exists():
+        left.append("nftables table inet mail_bruteforce_guard")
+    return left

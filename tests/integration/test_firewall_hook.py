@@ -1,0 +1,200 @@
+"""The iptables ban hook (chain MBG-BAN, one jump at INPUT 1) against the REAL iptables, ip6tables, ipset in
+throwaway network namespaces: attach, idempotence, self-healing after other tools' reloads, real drops,
+another tool's rules left byte-identical, and firewall-remove."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from mail_bruteforce_guard.firewall.base import Ban, FirewallError
+from mail_bruteforce_guard.firewall.enforce import Enforcer
+from mail_bruteforce_guard.firewall.hook import HookSpec
+from mail_bruteforce_guard.firewall.ipset import IpsetBackend
+from mail_bruteforce_guard.firewall.remove import leftovers, remove_all
+from test_firewall_drop import CLIENT_V4, CLIENT_V6, PORT, SERVER_V4, SERVER_V6, connects, veth_pair
+
+# What ufw / fail2ban / an admin keep in the filter table (IPv4; the IPv6 side gets its own below).
+FOREIGN_V4 = """*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:f2b-sshd - [0:0]
+:ufw-user-input - [0:0]
+-A INPUT -p tcp -m multiport --dports 22 -j f2b-sshd
+-A INPUT -j ufw-user-input
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A f2b-sshd -s 198.51.100.99/32 -j REJECT --reject-with icmp-port-unreachable
+-A f2b-sshd -j RETURN
+-A ufw-user-input -p tcp -m tcp --dport 8080 -j DROP
+-A ufw-user-input -p tcp -m tcp --dport 443 -j ACCEPT
+COMMIT
+"""
+FOREIGN_V6 = """*filter
+:INPUT ACCEPT [0:0]
+:ufw6-user-input - [0:0]
+-A INPUT -j ufw6-user-input
+-A ufw6-user-input -p tcp -m tcp --dport 8080 -j DROP
+COMMIT
+"""
+
+
+def backend(ns, **spec) -> IpsetBackend:
+    return IpsetBackend(command=ns.ipset, hook=HookSpec(**spec))
+
+
+def enforcer(ns, **kwargs) -> Enforcer:
+    return Enforcer(kwargs.pop("backend", None) or backend(ns), use_syslog=False, **kwargs)
+
+
+def save(ns, tool: str) -> list[str]:
+    """``iptables-save`` without comments and counters."""
+    out = ns.run(f"{tool}-save").stdout.splitlines()
+    return [line for line in out if not line.startswith("#")]
+
+
+def foreign(ns, tool: str) -> list[str]:
+    """The filter table without anything of ours, in order."""
+    return [line for line in save(ns, tool) if "MBG-" not in line]
+
+
+def input_rules(ns, tool: str = "iptables") -> list[str]:
+    return [line for line in ns.run(tool, "-w", "-S", "INPUT").stdout.splitlines() if line.startswith("-A")]
+
+
+@pytest.fixture
+def ns(netns):
+    netns.run("iptables-restore", input=FOREIGN_V4)
+    netns.run("ip6tables-restore", input=FOREIGN_V6)
+    return netns
+
+
+def test_attach_is_one_jump_at_the_top_idempotent_and_leaves_others_alone(ns):
+    before = {tool: foreign(ns, tool) for tool in ("iptables", "ip6tables")}
+    enf = enforcer(ns)
+    lines = enf.attach()
+    assert lines[:2] == [
+        "created ipset mbg_ban_v4 (hash:net inet maxelem 1048576)",
+        "created ipset mbg_ban_v6 (hash:net inet6 maxelem 1048576)",
+    ]
+    assert lines[2].startswith(
+        "hook attached: iptables chain MBG-BAN at INPUT 1: chain was missing; drop banned"
+    )
+    assert lines[3].startswith("hook attached: ip6tables chain MBG-BAN at INPUT 1")
+    assert enf.attach() == []  # idempotent
+    assert enf.backend.hook_state() == "attached"
+    for tool in ("iptables", "ip6tables"):
+        rules = input_rules(ns, tool)
+        assert rules[0] == "-A INPUT -j MBG-BAN" and rules.count("-A INPUT -j MBG-BAN") == 1
+        assert foreign(ns, tool) == before[tool]  # byte-identical, same order
+    chain = ns.run("iptables", "-w", "-S", "MBG-BAN").stdout
+    assert (
+        "-p tcp -m multiport --dports 25,465,587,110,995,143,993,4190 -m set --match-set mbg_ban_v4 src"
+        in chain
+    )
+    assert (
+        "--hashlimit-above 30/min --hashlimit-burst 60 --hashlimit-mode srcip --hashlimit-name mbg_syn_v4"
+        in chain
+    )
+    assert "--dports 465,587,110,995,143,993,4190 -m hashlimit" in chain  # 25 is not limited by default
+    assert "--match-set mbg_ban_v6 src" in ns.run("ip6tables", "-w", "-S", "MBG-BAN").stdout
+
+
+def test_the_hook_heals_after_other_tools_reloads(ns):
+    enf = enforcer(ns)
+    enf.attach()
+    before = foreign(ns, "iptables")
+
+    ns.run("iptables", "-w", "-D", "INPUT", "-j", "MBG-BAN")  # ufw reload / netfilter-persistent reload
+    assert enf.backend.hook_state() == "missing"
+    assert "jump from INPUT was missing" in enf.attach(again=True)[0]
+    assert enf.attach(again=True) == []
+
+    ns.run(
+        "iptables", "-w", "-I", "INPUT", "1", "-p", "tcp", "--dport", "587", "-j", "ACCEPT"
+    )  # inserted above us
+    assert "jump moved from INPUT position 2 to 1" in enf.attach(again=True)[0]
+    assert input_rules(ns)[:2] == ["-A INPUT -j MBG-BAN", "-A INPUT -p tcp -m tcp --dport 587 -j ACCEPT"]
+    ns.run("iptables", "-w", "-D", "INPUT", "-p", "tcp", "--dport", "587", "-j", "ACCEPT")
+
+    ns.run("iptables", "-w", "-F", "MBG-BAN")
+    assert "rules were missing or outdated" in enf.attach(again=True)[0]
+
+    ns.run("iptables-restore", input=FOREIGN_V4)  # a full reload of someone's rules file: ours are gone
+    ns.run("ip6tables-restore", input=FOREIGN_V6)
+    lines = enf.attach(again=True)
+    assert [line.split(":")[0] for line in lines] == ["hook re-attached", "hook re-attached"]
+    assert "chain was missing" in lines[0]
+    assert foreign(ns, "iptables") == before
+    assert enf.backend.hook_state() == "attached"
+
+    # a changed spec rewrites our chain only
+    other = enforcer(ns, backend=backend(ns, scope="all", syn_ports=(25, 587), syn_rate_smtp=120))
+    assert other.attach()
+    chain = ns.run("iptables", "-w", "-S", "MBG-BAN").stdout
+    assert "-A MBG-BAN -m set --match-set mbg_ban_v4 src" in chain
+    assert "--dports 25 -m hashlimit --hashlimit-above 2/sec" in chain  # 120/minute, as iptables prints it
+    assert foreign(ns, "iptables") == before
+
+
+@pytest.fixture
+def pair(make_netns):
+    server, client = veth_pair(make_netns(), make_netns())
+    return server, client
+
+
+@pytest.mark.parametrize(
+    ("server_addr", "client_addr"), [(SERVER_V4, CLIENT_V4), (SERVER_V6, CLIENT_V6)], ids=["ipv4", "ipv6"]
+)
+def test_the_hook_drops_banned_sources_on_the_mail_ports(pair, server_addr, client_addr):
+    server, client = pair
+    enf = enforcer(server, backend=backend(server, mail_ports=(PORT,), syn_ports=()))
+    enf.attach()
+    assert connects(client, server_addr)
+    now = time.time()
+    assert enf.ban([Ban(client_addr, now + 600, "r")], now).changed
+    assert not connects(client, server_addr, timeout=1.0), "banned source still connects"
+    enf.unban([client_addr])
+    assert connects(client, server_addr)
+    # ban_scope mail: a ban on other ports' sources does not apply to PORT when PORT is not a mail port
+    other = enforcer(server, backend=backend(server, mail_ports=(25,), syn_ports=()))
+    other.attach()
+    other.ban([Ban(client_addr, now + 600, "r")], now)
+    assert connects(client, server_addr), "ban_scope mail dropped a port that is not a mail port"
+
+
+def test_syn_limit_drops_a_connection_flood(pair):
+    server, client = pair
+    enf = enforcer(
+        server, backend=backend(server, mail_ports=(PORT,), syn_ports=(PORT,), syn_rate=1, syn_burst=3)
+    )
+    enf.attach()
+    answered = [connects(client, SERVER_V4, timeout=1.5) for _ in range(5)]  # generous: a busy host
+    assert answered[:3] == [True, True, True], answered
+    assert answered[3:] == [False, False], answered
+
+
+def test_firewall_remove_leaves_nothing_of_ours_and_everything_else(nft_tools, ns):
+    before = {tool: foreign(ns, tool) for tool in ("iptables", "ip6tables")}
+    enforcer(ns).attach()
+    ns.run("iptables", "-w", "-N", "MBG-LOCKDOWN")  # the role's opt-in lockdown chain
+    ns.run("iptables", "-w", "-A", "INPUT", "-j", "MBG-LOCKDOWN")
+    ns.run("iptables", "-w", "-A", "MBG-LOCKDOWN", "-p", "tcp", "--dport", "22", "-j", "ACCEPT")
+    ns.run("nft", "add", "table", "inet", "mail_bruteforce_guard")
+    done = remove_all({}, prefix=ns.prefix)
+    assert (
+        "destroyed ipset mbg_ban_v4" in done and "removed nftables table inet mail_bruteforce_guard" in done
+    )
+    assert remove_all({}, prefix=ns.prefix) == []  # idempotent
+    assert leftovers({}, prefix=ns.prefix) == []
+    for tool in ("iptables", "ip6tables"):
+        assert save(ns, tool) == before[tool]
+    assert ns.run("ipset", "list", "-n").stdout.split() == []
+
+
+def test_firewall_remove_names_a_set_another_rule_still_uses(nft_tools, ns):
+    enforcer(ns).attach()
+    ns.run("iptables", "-w", "-A", "FORWARD", "-m", "set", "--match-set", "mbg_ban_v4", "src", "-j", "DROP")
+    with pytest.raises(FirewallError, match="still matched by a rule that is not ours"):
+        remove_all({}, prefix=ns.prefix)
+    assert input_rules(ns)[0] != "-A INPUT -j MBG-BAN"  # the hook itself is gone

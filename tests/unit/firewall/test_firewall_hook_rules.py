@@ -1,0 +1,141 @@
+"""The ban hook's pure parts: the spec (limits, tag), the iptables chain text and repair transactions, the
+reading of ``iptables -S``, firewall-remove's selection of our rules, and the backend choice."""
+
+from __future__ import annotations
+
+import pytest
+from mail_bruteforce_guard.errors import ConfigError
+from mail_bruteforce_guard.firewall import enforce
+from mail_bruteforce_guard.firewall.hook import HookSpec, SynLimit
+from mail_bruteforce_guard.firewall.iptables import ChainView, IptablesHook, parse_view, purge_batch
+
+SETS = {4: "mbg_ban_v4", 6: "mbg_ban_v6"}
+
+
+def test_limits_follow_syn_ports_and_rates():
+    assert HookSpec().limits() == [SynLimit("syn", (465, 587, 110, 995, 143, 993, 4190), 30, 60)]
+    both = HookSpec(syn_ports=(25, 587), syn_rate=10, syn_burst=20, syn_rate_smtp=300)
+    assert both.limits() == [SynLimit("syn", (587,), 10, 20), SynLimit("smtp", (25,), 300, 20)]
+    assert HookSpec(syn_ports=(25, 587), syn_rate=0, syn_rate_smtp=0).limits() == []
+    assert HookSpec(syn_ports=()).limits() == []
+    assert SynLimit("syn", (587,), 30, 60).idle_seconds == 180  # refill time (2 min) + 1 min
+
+
+def test_tag_changes_with_every_setting():
+    base = HookSpec()
+    variants = [
+        base._replace(scope="all"),
+        base._replace(mail_ports=(25,)),
+        base._replace(syn_ports=(25,)),
+        base._replace(syn_rate=31),
+        base._replace(syn_burst=61),
+        base._replace(syn_rate_smtp=601),
+    ]
+    assert len({base.tag, *(v.tag for v in variants)}) == 7
+    assert HookSpec.from_config({"mail_ports": [25, 25, 587]}).mail_ports == (25, 587)
+    assert HookSpec.from_config({}).tag == base.tag
+
+
+def test_iptables_rules_text():
+    tag = HookSpec().tag
+    assert IptablesHook(HookSpec(), SETS).rules(6) == [
+        "-A MBG-BAN -p tcp -m multiport --dports 25,465,587,110,995,143,993,4190"
+        f' -m set --match-set mbg_ban_v6 src -m comment --comment "mbg-ban {tag}" -j DROP',
+        "-A MBG-BAN -p tcp --syn -m multiport --dports 465,587,110,995,143,993,4190 -m hashlimit "
+        "--hashlimit-above 30/minute --hashlimit-burst 60 --hashlimit-mode srcip --hashlimit-name mbg_syn_v6 "
+        f'--hashlimit-htable-expire 180000 -m comment --comment "mbg-syn {tag}" -j DROP',
+    ]
+    spec = HookSpec(scope="all", syn_ports=())
+    assert IptablesHook(spec, SETS).rules(4) == [
+        f'-A MBG-BAN -m set --match-set mbg_ban_v4 src -m comment --comment "mbg-ban {spec.tag}" -j DROP'
+    ]
+
+
+def test_repair_batches_touch_input_only_through_our_jump():
+    hook = IptablesHook(HookSpec(scope="all", syn_ports=()), SETS)
+    rule = hook.rules(4)[0]
+    fresh = ChainView(exists=False, current=False, jumps=())
+    assert (
+        hook.repair_batch(4, fresh) == f"*filter\n:MBG-BAN - [0:0]\n{rule}\n-I INPUT 1 -j MBG-BAN\nCOMMIT\n"
+    )
+    moved = ChainView(exists=True, current=True, jumps=(3, 5))
+    assert hook.repair_batch(4, moved) == (
+        "*filter\n-D INPUT -j MBG-BAN\n-D INPUT -j MBG-BAN\n-I INPUT 1 -j MBG-BAN\nCOMMIT\n"
+    )
+    stale = ChainView(exists=True, current=False, jumps=(1,))
+    assert hook.repair_batch(4, stale) == f"*filter\n:MBG-BAN - [0:0]\n{rule}\nCOMMIT\n"
+
+
+def test_parse_view():
+    tag = "abc123"
+    text = (
+        "-P INPUT ACCEPT\n-N MBG-BAN\n-N f2b-sshd\n"
+        "-A INPUT -p tcp -m multiport --dports 22 -j f2b-sshd\n"
+        "-A INPUT -j MBG-BAN\n"
+        f'-A MBG-BAN -m set --match-set mbg_ban_v4 src -m comment --comment "mbg-ban {tag}" -j DROP\n'
+        "-A f2b-sshd -j RETURN\n"
+    )
+    assert parse_view(text, tag, 1) == ChainView(True, True, (2,))
+    assert parse_view(text, "other", 1) == ChainView(True, False, (2,))
+    assert parse_view(text, tag, 2) == ChainView(True, False, (2,))
+    assert parse_view("-P INPUT ACCEPT\n", tag, 1) == ChainView(False, False, ())
+
+
+def test_purge_batch_selects_only_our_rules_and_chains():
+    text = (
+        "-P INPUT DROP\n-N MBG-BAN\n-N MBG-LOCKDOWN\n-N f2b-sshd\n-N ufw-user-input\n"
+        "-A INPUT -j MBG-BAN\n"
+        "-A INPUT -j f2b-sshd\n"
+        '-A INPUT -p tcp -m multiport --dports 22 -m comment --comment "mbg ssh" -j ACCEPT\n'
+        '-A INPUT -p tcp --dport 80 -m comment --comment "mbgx is not ours" -j ACCEPT\n'
+        '-A INPUT -p tcp --dport 81 -m comment --comment "web: mbg-like but not ours" -j ACCEPT\n'
+        "-A INPUT -j MBG-LOCKDOWN\n"
+        "-A FORWARD -j MBG-BAN\n"
+        "-A f2b-sshd -j MBG-BAN\n"  # inside another tool's chain: theirs to keep; our chain is deleted below
+        "-A MBG-LOCKDOWN -p tcp --dport 22 -j ACCEPT\n"
+    )
+    assert purge_batch(text) == (
+        "*filter\n"
+        "-D INPUT -j MBG-BAN\n"
+        '-D INPUT -p tcp -m multiport --dports 22 -m comment --comment "mbg ssh" -j ACCEPT\n'
+        "-D INPUT -j MBG-LOCKDOWN\n"
+        "-D FORWARD -j MBG-BAN\n"
+        "-F MBG-BAN\n-F MBG-LOCKDOWN\n-X MBG-BAN\n-X MBG-LOCKDOWN\n"
+        "COMMIT\n"
+    )
+    assert purge_batch("-P INPUT ACCEPT\n-N f2b-sshd\n-A INPUT -j f2b-sshd\n") is None
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"), [("iptables", "iptables"), ("ipset", "iptables"), ("nftables", "nftables")]
+)
+def test_explicit_backend_names(name, expected):
+    assert enforce.resolve_backend(name) == expected
+
+
+def test_unknown_backend_name():
+    with pytest.raises(ConfigError, match=r"^firewall_backend: 'pf' is not supported"):
+        enforce.resolve_backend("pf")
+
+
+@pytest.mark.parametrize(
+    ("tools", "units", "conf", "expected"),
+    [
+        ({"nft", "ipset"}, {}, "", "iptables"),
+        ({"ipset"}, {}, "", "iptables"),  # no nft at all
+        ({"nft"}, {}, "", "nftables"),  # no ipset to use
+        ({"nft", "ipset", "firewalld"}, {("is-active", "firewalld"): "active"}, "", "nftables"),
+        ({"nft", "ipset", "firewalld"}, {("is-active", "firewalld"): "inactive"}, "", "iptables"),
+        ({"nft", "ipset"}, {("is-enabled", "nftables"): "enabled"}, "table inet filter {\n}\n", "nftables"),
+        ({"nft", "ipset"}, {("is-enabled", "nftables"): "disabled"}, "table inet filter {\n}\n", "iptables"),
+        ({"nft", "ipset"}, {("is-enabled", "nftables"): "enabled"}, "flush ruleset\n# table x\n", "iptables"),
+    ],
+)
+def test_auto_picks_nftables_on_nftables_native_hosts(monkeypatch, tmp_path, tools, units, conf, expected):  # noqa: PLR0917
+    monkeypatch.setattr(enforce.shutil, "which", lambda tool: f"/usr/sbin/{tool}" if tool in tools else None)
+    monkeypatch.setattr(enforce, "_systemctl", lambda verb, unit: units.get((verb, unit), "unknown"))
+    path = tmp_path / "nftables.conf"
+    path.write_text(conf)
+    monkeypatch.setattr(enforce, "NFTABLES_CONF", str(path))
+    assert enforce.resolve_backend("auto") == expected
+    assert enforce.make_backend({"firewall_backend": "auto"}).name == expected
