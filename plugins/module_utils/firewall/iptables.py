@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from .base import FirewallError
-from .hook import HookSpec
+from .hook import LOOPBACK, HookSpec
 
 CHAIN = "MBG-BAN"
 OUR_CHAIN_PREFIX = "MBG-"
@@ -47,8 +47,9 @@ class IptablesHook:
         spec, tag = self.spec, self.spec.tag
         where = "" if spec.scope == "all" else f"-p tcp -m multiport --dports {_ports(spec.mail_ports)} "
         lines = [
+            f'-A {CHAIN} -i {LOOPBACK} -m comment --comment "mbg-lo {tag}" -j RETURN',  # see hook.py
             f"-A {CHAIN} {where}-m set --match-set {self.sets[version]} src"
-            f' -m comment --comment "mbg-ban {tag}" -j DROP'
+            f' -m comment --comment "mbg-ban {tag}" -j DROP',
         ]
         for lim in spec.limits():
             lines.append(

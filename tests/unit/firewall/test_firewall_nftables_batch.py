@@ -51,6 +51,7 @@ def test_hook_lines_default_spec():
         f"add set {T} syn_v6 {{ type ipv6_addr; {meter} }}",
         f"add chain {T} input {{ type filter hook input priority -10; policy accept;"
         f' comment "mbg-hook {tag}"; }}',
+        f'add rule {T} input iif "lo" accept comment "mbg-lo {tag}"',
         f'add rule {T} input ip saddr @ban_v4 tcp dport {ports} drop comment "mbg-ban {tag}"',
         f'add rule {T} input ip saddr @ban_v4_net tcp dport {ports} drop comment "mbg-ban {tag}"',
         f'add rule {T} input ip6 saddr @ban_v6 tcp dport {ports} drop comment "mbg-ban {tag}"',
@@ -60,7 +61,7 @@ def test_hook_lines_default_spec():
         f"add rule {T} input meta nfproto ipv6 tcp dport {clients} {syn} @syn_v6"
         f' {{ ip6 saddr limit rate over 30/minute burst 60 packets }} drop comment "mbg-syn {tag}"',
     ]
-    assert backend.rule_count() == 6
+    assert backend.rule_count() == 7
 
 
 def test_hook_lines_rewrite_an_outdated_chain_and_its_meters():
@@ -76,7 +77,7 @@ def test_hook_lines_rewrite_an_outdated_chain_and_its_meters():
     assert not any("admin_own" in line for line in lines)  # never a set that is not ours
     assert f'add rule {T} input ip saddr @ban_v4 drop comment "mbg-ban {spec.tag}"' in lines
     assert any("tcp dport 25 tcp flags" in line and "rate over 120/minute burst 60" in line for line in lines)
-    assert NftablesBackend(spec).rule_count() == 6
+    assert NftablesBackend(spec).rule_count() == 7
 
 
 def test_plan_adds_refreshes_and_resolves_prefix_overlaps():
