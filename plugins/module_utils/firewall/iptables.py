@@ -76,15 +76,9 @@ class IptablesHook:
     # -- operations ---------------------------------------------------------------------------------
 
     def view(self, version: int) -> ChainView | None:
-        """Read the filter table of one family (one ``iptables -S``); None for IPv6 on a kernel without it
-        (``ipv6.disable=1``: ip6tables cannot work there, and there is no IPv6 traffic to guard)."""
-        try:
-            text = self._run(version, ["-w", "-S"])
-        except FirewallError as err:
-            if version == 6 and "not supported" in str(err):
-                return None
-            raise
-        return parse_view(text, self.spec.tag, len(self.rules(version)))
+        """Read the filter table of one family (one ``iptables -S``); None for IPv6 on a kernel without it."""
+        text = list_rules(version, self.prefix)
+        return None if text is None else parse_view(text, self.spec.tag, len(self.rules(version)))
 
     def attach(self) -> list[str]:
         """Make both families current; one line per family that needed a repair."""
@@ -130,13 +124,20 @@ class IptablesHook:
     # -- process plumbing ---------------------------------------------------------------------------
 
     def _restore(self, version: int, batch: str) -> None:
-        self._exec(TOOLS[version][1], ["-w", "--noflush"], batch)
+        tool = TOOLS[version][1]
+        run_tool([*self.prefix, tool, "-w", "--noflush"], tool, batch)
 
-    def _run(self, version: int, args: list[str]) -> str:
-        return self._exec(TOOLS[version][0], args, None)
 
-    def _exec(self, tool: str, args: list[str], stdin: str | None) -> str:
-        return run_tool([*self.prefix, tool, *args], tool, stdin)
+def list_rules(version: int, prefix: Sequence[str] = ()) -> str | None:
+    """``iptables -S`` (filter table) of one family; None for IPv6 on a kernel without it (``ipv6.disable=1``:
+    ip6tables cannot work there, and there is no IPv6 traffic to guard)."""
+    tool = TOOLS[version][0]
+    try:
+        return run_tool([*prefix, tool, "-w", "-S"], tool)
+    except FirewallError as err:
+        if version == 6 and "not supported" in str(err):
+            return None
+        raise
 
 
 def parse_view(text: str, tag: str, expected: int) -> ChainView:

@@ -11,7 +11,7 @@ from typing import Any
 
 from .base import FirewallError
 from .ipset import IpsetBackend
-from .iptables import TOOLS, purge_batch, run_tool
+from .iptables import TOOLS, list_rules, purge_batch, run_tool
 from .nftables import NftablesBackend
 
 DEFAULT_SETS = ("mbg_ban_v4", "mbg_ban_v6")
@@ -24,7 +24,8 @@ def remove_all(config: Mapping[str, Any], prefix: Sequence[str] = ()) -> list[st
     for version, (tool, restore) in TOOLS.items():
         if not prefix and shutil.which(tool) is None:
             continue
-        batch = purge_batch(run_tool([*prefix, tool, "-w", "-S"], tool))
+        rules = list_rules(version, prefix)  # None: a kernel without IPv6
+        batch = None if rules is None else purge_batch(rules)
         if batch is not None:
             run_tool([*prefix, restore, "-w", "--noflush"], restore, batch)
             count = sum(line.startswith(("-D ", "-X ")) for line in batch.splitlines())
@@ -46,9 +47,11 @@ def remove_all(config: Mapping[str, Any], prefix: Sequence[str] = ()) -> list[st
 def leftovers(config: Mapping[str, Any], prefix: Sequence[str] = ()) -> list[str]:
     """What of ours the firewall still holds, one short name each."""
     left = []
-    for tool, _ in TOOLS.values():
-        if (prefix or shutil.which(tool)) and purge_batch(run_tool([*prefix, tool, "-w", "-S"], tool)):
-            left.append(f"{tool} rules or chains")
+    for version, (tool, _) in TOOLS.items():
+        if prefix or shutil.which(tool):
+            rules = list_rules(version, prefix)
+            if rules is not None and purge_batch(rules):
+                left.append(f"{tool} rules or chains")
     if prefix or shutil.which("ipset"):
         ours = {
             config.get("ipset_v4", DEFAULT_SETS[0]),

@@ -49,7 +49,7 @@ def test_iptables_rules_text():
     spec = HookSpec(scope="all", syn_ports=())
     assert IptablesHook(spec, SETS).rules(4) == [
         f'-A MBG-BAN -i lo -m comment --comment "mbg-lo {spec.tag}" -j RETURN',
-        f'-A MBG-BAN -m set --match-set mbg_ban_v4 src -m comment --comment "mbg-ban {spec.tag}" -j DROP'
+        f'-A MBG-BAN -m set --match-set mbg_ban_v4 src -m comment --comment "mbg-ban {spec.tag}" -j DROP',
     ]
 
 
