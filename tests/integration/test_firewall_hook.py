@@ -198,3 +198,20 @@ def test_firewall_remove_names_a_set_another_rule_still_uses(nft_tools, ns):
     with pytest.raises(FirewallError, match="still matched by a rule that is not ours"):
         remove_all({}, prefix=ns.prefix)
     assert input_rules(ns)[0] != "-A INPUT -j MBG-BAN"  # the hook itself is gone
+
+
+@pytest.mark.parametrize("kind", ["iptables", "nftables"])
+def test_the_extreme_syn_settings_the_config_allows_attach(ns, kind, request):
+    """syn_rate 1 with syn_burst 1000000 passes validation: both tools must take the rules it renders."""
+    if kind == "nftables":
+        request.getfixturevalue("nft_tools")
+    spec = HookSpec(syn_rate=1, syn_burst=1_000_000, syn_ports=(25, 587), syn_rate_smtp=1_000_000)
+    if kind == "nftables":
+        from mail_bruteforce_guard.firewall.nftables import NftablesBackend  # noqa: PLC0415
+
+        chosen = NftablesBackend(hook=spec, command=ns.nft)
+    else:
+        chosen = IpsetBackend(command=ns.ipset, hook=spec)
+    enf = enforcer(ns, backend=chosen)
+    assert enf.attach()
+    assert enf.backend.hook_state() == "attached"

@@ -19,6 +19,8 @@ LOOPBACK = "lo"
 # Bumped whenever the rules rendered from the same spec change: it is part of the tag, so every installed
 # hook is then seen as outdated by the cheap check and rewritten (2: the loopback exemption).
 RULES_REVISION = 2
+# hashlimit's --hashlimit-htable-expire takes milliseconds up to 2**32 - 1: about 49.7 days.
+MAX_IDLE_SECONDS = (2**32 - 1) // 1000
 
 
 class SynLimit(NamedTuple):
@@ -32,8 +34,9 @@ class SynLimit(NamedTuple):
     @property
     def idle_seconds(self) -> int:
         """How long a source's counter must be kept: the time its bucket takes to refill, plus a minute.
-        Forgetting it later is the same as a full bucket, so the limit holds with bounded memory."""
-        return -(-self.burst * 60 // self.rate) + 60
+        Forgetting it later is the same as a full bucket, so the limit holds with bounded memory. Capped at
+        MAX_IDLE_SECONDS (a huge burst at a tiny rate would otherwise exceed what hashlimit accepts)."""
+        return min(-(-self.burst * 60 // self.rate) + 60, MAX_IDLE_SECONDS)
 
 
 class HookSpec(NamedTuple):

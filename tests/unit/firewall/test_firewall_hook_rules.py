@@ -19,6 +19,8 @@ def test_limits_follow_syn_ports_and_rates():
     assert HookSpec(syn_ports=(25, 587), syn_rate=0, syn_rate_smtp=0).limits() == []
     assert HookSpec(syn_ports=()).limits() == []
     assert SynLimit("syn", (587,), 30, 60).idle_seconds == 180  # refill time (2 min) + 1 min
+    # the config allows syn_rate 1 with syn_burst 1000000: iptables refuses an expire above 2**32 - 1 ms
+    assert SynLimit("syn", (587,), 1, 1_000_000).idle_seconds * 1000 <= 2**32 - 1
 
 
 def test_tag_changes_with_every_setting():
