@@ -11,6 +11,7 @@ from mail_bruteforce_guard.firewall.base import Ban, FirewallError
 from mail_bruteforce_guard.firewall.enforce import Enforcer
 from mail_bruteforce_guard.firewall.hook import HookSpec
 from mail_bruteforce_guard.firewall.ipset import IpsetBackend
+from mail_bruteforce_guard.firewall.nftables import NftablesBackend
 from mail_bruteforce_guard.firewall.remove import leftovers, remove_all
 from test_firewall_drop import CLIENT_V4, CLIENT_V6, PORT, SERVER_V4, SERVER_V6, connects, veth_pair
 
@@ -207,8 +208,6 @@ def test_the_extreme_syn_settings_the_config_allows_attach(ns, kind, request):
         request.getfixturevalue("nft_tools")
     spec = HookSpec(syn_rate=1, syn_burst=1_000_000, syn_ports=(25, 587), syn_rate_smtp=1_000_000)
     if kind == "nftables":
-        from mail_bruteforce_guard.firewall.nftables import NftablesBackend  # noqa: PLC0415
-
         chosen = NftablesBackend(hook=spec, command=ns.nft)
     else:
         chosen = IpsetBackend(command=ns.ipset, hook=spec)
