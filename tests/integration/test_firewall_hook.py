@@ -214,3 +214,36 @@ def test_the_extreme_syn_settings_the_config_allows_attach(ns, kind, request):
     enf = enforcer(ns, backend=chosen)
     assert enf.attach()
     assert enf.backend.hook_state() == "attached"
+
+
+def test_firewall_remove_also_cleans_the_legacy_variant_and_creates_no_legacy_table(nft_tools, ns):
+    """A host switched ``update-alternatives --set iptables`` after the hook was attached: our chain lives
+    in the other variant, and the kernel still runs it. Listing a legacy table that is not loaded would
+    create it, so a host without legacy tables must still have none afterwards."""
+    enforcer(ns).attach()
+    assert remove_all({}, prefix=ns.prefix)
+    assert ns.run("cat", "/proc/net/ip_tables_names").stdout == ""  # no legacy table created
+    enforcer(ns).attach()
+    ns.run("iptables-legacy", "-w", "-N", "MBG-BAN")  # what the same hook left in the legacy variant
+    ns.run(
+        "iptables-legacy",
+        "-w",
+        "-A",
+        "MBG-BAN",
+        "-m",
+        "set",
+        "--match-set",
+        "mbg_ban_v4",
+        "src",
+        "-j",
+        "DROP",
+    )
+    ns.run("iptables-legacy", "-w", "-I", "INPUT", "1", "-j", "MBG-BAN")
+    ns.run("iptables-legacy", "-w", "-A", "INPUT", "-p", "tcp", "--dport", "8080", "-j", "DROP")  # not ours
+    done = remove_all({}, prefix=ns.prefix)
+    assert "removed 2 rules and chains of ours from iptables-legacy (IPv4)" in done
+    assert "destroyed ipset mbg_ban_v4" in done
+    assert ns.run("iptables-legacy", "-w", "-S").stdout.splitlines()[3:] == [
+        "-A INPUT -p tcp -m tcp --dport 8080 -j DROP"
+    ]
+    assert leftovers({}, prefix=ns.prefix) == []

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
@@ -128,10 +129,48 @@ class IptablesHook:
         run_tool([*self.prefix, tool, "-w", "--noflush"], tool, batch)
 
 
-def list_rules(version: int, prefix: Sequence[str] = ()) -> str | None:
+class Variant(NamedTuple):
+    """One iptables variant of one IP family: its listing and its restore command."""
+
+    tool: str  # iptables, iptables-nft, iptables-legacy, ip6tables...
+    restore: str
+    legacy: bool  # x_tables: listing a table that is not loaded creates it
+
+
+def variants(version: int, prefix: Sequence[str] = (), table: str = "filter") -> list[Variant]:
+    """The iptables variants that may hold rules in ``table``: the nf_tables one, and the legacy one when
+    its ``table`` is loaded (a host switched ``update-alternatives --set iptables`` after the hook
+    was attached: the kernel runs both variants' rules). Without the ``-nft``/``-legacy`` names (distros
+    without alternatives), the plain command. Never lists a legacy table that is not loaded (that would
+    create it)."""
+    base = TOOLS[version][0]
+    found = []
+    for suffix, legacy in (("-nft", False), ("-legacy", True)):
+        tool = base + suffix
+        if shutil.which(tool) is None or (legacy and table not in legacy_tables(version, prefix)):
+            continue
+        found.append(Variant(tool, f"{tool}-restore", legacy))
+    if not any(shutil.which(base + suffix) for suffix in ("-nft", "-legacy")):
+        found.append(Variant(base, TOOLS[version][1], False))
+    return found
+
+
+def legacy_tables(version: int, prefix: Sequence[str] = ()) -> set[str]:
+    """The x_tables (legacy) tables loaded in the network namespace (read from /proc: creates nothing)."""
+    path = "/proc/net/ip_tables_names" if version == 4 else "/proc/net/ip6_tables_names"
+    try:
+        proc = subprocess.run(
+            [*prefix, "cat", path], capture_output=True, text=True, timeout=_RUN_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    return set(proc.stdout.split())
+
+
+def list_rules(version: int, prefix: Sequence[str] = (), tool: str | None = None) -> str | None:
     """``iptables -S`` (filter table) of one family; None for IPv6 on a kernel without it (``ipv6.disable=1``:
     ip6tables cannot work there, and there is no IPv6 traffic to guard)."""
-    tool = TOOLS[version][0]
+    tool = tool or TOOLS[version][0]
     try:
         return run_tool([*prefix, tool, "-w", "-S"], tool)
     except FirewallError as err:

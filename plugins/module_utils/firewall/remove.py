@@ -11,7 +11,7 @@ from typing import Any
 
 from .base import FirewallError
 from .ipset import IpsetBackend
-from .iptables import TOOLS, list_rules, purge_batch, run_tool
+from .iptables import TOOLS, list_rules, purge_batch, run_tool, variants
 from .nftables import NftablesBackend
 
 DEFAULT_SETS = ("mbg_ban_v4", "mbg_ban_v6")
@@ -21,15 +21,15 @@ def remove_all(config: Mapping[str, Any], prefix: Sequence[str] = ()) -> list[st
     """Remove, then check that nothing of ours is left (FirewallError naming what is); the lines say what
     was removed (empty: there was nothing)."""
     done: list[str] = []
-    for version, (tool, restore) in TOOLS.items():
-        if not prefix and shutil.which(tool) is None:
-            continue
-        rules = list_rules(version, prefix)  # None: a kernel without IPv6
-        batch = None if rules is None else purge_batch(rules)
-        if batch is not None:
-            run_tool([*prefix, restore, "-w", "--noflush"], restore, batch)
-            count = sum(line.startswith(("-D ", "-X ")) for line in batch.splitlines())
-            done.append(f"removed {count} rules and chains of ours from {tool} (IPv{version})")
+    for version in TOOLS:
+        for variant in variants(version, prefix):
+            rules = list_rules(version, prefix, variant.tool)  # None: a kernel without IPv6
+            batch = None if rules is None else purge_batch(rules)
+            if batch is not None:
+                run_tool([*prefix, variant.restore, "-w", "--noflush"], variant.restore, batch)
+                count = sum(line.startswith(("-D ", "-X ")) for line in batch.splitlines())
+                name = variant.tool if variant.legacy else TOOLS[version][0]
+                done.append(f"removed {count} rules and chains of ours from {name} (IPv{version})")
     if prefix or shutil.which("ipset"):
         names = [(config.get("ipset_v4", DEFAULT_SETS[0]), config.get("ipset_v6", DEFAULT_SETS[1]))]
         if names[0] != DEFAULT_SETS:
@@ -47,11 +47,11 @@ def remove_all(config: Mapping[str, Any], prefix: Sequence[str] = ()) -> list[st
 def leftovers(config: Mapping[str, Any], prefix: Sequence[str] = ()) -> list[str]:
     """What of ours the firewall still holds, one short name each."""
     left = []
-    for version, (tool, _) in TOOLS.items():
-        if prefix or shutil.which(tool):
-            rules = list_rules(version, prefix)
+    for version in TOOLS:
+        for variant in variants(version, prefix):
+            rules = list_rules(version, prefix, variant.tool)
             if rules is not None and purge_batch(rules):
-                left.append(f"{tool} rules or chains")
+                left.append(f"{variant.tool} rules or chains")
     if prefix or shutil.which("ipset"):
         ours = {
             config.get("ipset_v4", DEFAULT_SETS[0]),
