@@ -6,6 +6,7 @@ firewall-remove leaves nothing of ours and is idempotent; status reports backend
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -359,3 +360,22 @@ def test_a_scan_on_a_new_backend_takes_the_old_one_down_so_unban_really_unbans(h
     assert ATTACKER in out[4]["stdout"], "the ban did not move to the new backend"
     assert json.loads(out[5]["stdout"])["removed"] == [ATTACKER]
     assert ATTACKER not in out[6]["stdout"] + out[7]["stdout"]
+
+
+def test_unban_in_monitor_mode_says_the_firewall_still_holds_an_enforce_mode_ban(home):
+    """Back in monitor mode after enforcing: unban leaves the firewall as it is (monitor changes nothing)
+    but must not let the admin believe the address is let in again."""
+    enforce = home(firewall_backend="nftables")
+    monitor = home(firewall_backend="nftables", mode="monitor")
+    out = run_in_netns(
+        [cmd(enforce, "scan"), ["dump"], cmd(monitor, "unban", "203.0.113.5", "--json"), ["dump"]]
+    )
+    assert out[0]["rc"] == 0 and out[2]["rc"] == 0, out
+    ticking = re.compile(r" expires \S+")  # the entries' countdown
+
+    def firewall(dump: dict) -> dict:
+        return {name: ticking.sub("", text) for name, text in dump.items()}
+
+    assert firewall(out[1]) == firewall(out[3])  # nothing changed in the firewall
+    assert "203.0.113.5" in out[3]["nft list ruleset"]
+    assert "monitor mode leaves the firewall unchanged: 203.0.113.5 is still banned there" in out[2]["stderr"]

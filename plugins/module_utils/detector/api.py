@@ -464,6 +464,12 @@ def unban(
         monitor = config.mode == "monitor"  # the firewall is left as it is; the state forgets the ban
         result = _enforcer(config, dry_run=dry_run or monitor).unban(targets)
         removed = list(result.removed)
+        if monitor and not dry_run:
+            for address in removed:  # put there in enforce mode: it keeps dropping until it expires
+                warn(
+                    f"monitor mode leaves the firewall unchanged: {address} is still banned there (an entry"
+                    " from enforce mode); switch to enforce to lift it, or run firewall-remove"
+                )
         bans = state["bans"]
         tracker = _tracker(config, state["tracker"], store)
         for target in targets:
