@@ -247,3 +247,15 @@ def test_firewall_remove_also_cleans_the_legacy_variant_and_creates_no_legacy_ta
         "-A INPUT -p tcp -m tcp --dport 8080 -j DROP"
     ]
     assert leftovers({}, prefix=ns.prefix) == []
+
+
+def test_firewall_remove_leaves_an_admin_set_that_only_shares_our_name(nft_tools, ns):
+    """An ipset of another type under our default name is the admin's (restore refuses to use it)."""
+    ns.run("ipset", "create", "mbg_ban_v4", "hash:ip")
+    ns.run("ipset", "add", "mbg_ban_v4", "198.51.100.7")
+    enforcer(ns, backend=IpsetBackend(v4="custom_v4", v6="custom_v6", command=ns.ipset)).attach()
+    done = remove_all({"ipset_v4": "custom_v4", "ipset_v6": "custom_v6"}, prefix=ns.prefix)
+    assert "destroyed ipset custom_v4" in done and "destroyed ipset mbg_ban_v4" not in done
+    assert ns.run("ipset", "list", "-n").stdout.split() == ["mbg_ban_v4"]
+    assert "198.51.100.7" in ns.run("ipset", "save", "mbg_ban_v4").stdout
+    assert leftovers({}, prefix=ns.prefix) == []

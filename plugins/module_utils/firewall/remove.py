@@ -31,10 +31,7 @@ def remove_all(config: Mapping[str, Any], prefix: Sequence[str] = ()) -> list[st
                 name = variant.tool if variant.legacy else TOOLS[version][0]
                 done.append(f"removed {count} rules and chains of ours from {name} (IPv{version})")
     if prefix or shutil.which("ipset"):
-        names = [(config.get("ipset_v4", DEFAULT_SETS[0]), config.get("ipset_v6", DEFAULT_SETS[1]))]
-        if names[0] != DEFAULT_SETS:
-            names.append(DEFAULT_SETS)
-        for v4, v6 in names:
+        for v4, v6 in _set_names(config):
             done += IpsetBackend(v4=v4, v6=v6, command=(*prefix, "ipset")).purge()
     if prefix or shutil.which("nft"):
         done += NftablesBackend(command=(*prefix, "nft")).purge()
@@ -53,13 +50,16 @@ def leftovers(config: Mapping[str, Any], prefix: Sequence[str] = ()) -> list[str
             if rules is not None and purge_batch(rules):
                 left.append(f"{variant.tool} rules or chains")
     if prefix or shutil.which("ipset"):
-        ours = {
-            config.get("ipset_v4", DEFAULT_SETS[0]),
-            config.get("ipset_v6", DEFAULT_SETS[1]),
-            *DEFAULT_SETS,
-        }
-        held = set(run_tool([*prefix, "ipset", "list", "-n"], "ipset").split())
-        left += [f"ipset {name}" for name in sorted(ours & held)]
+        held: set[str] = set()
+        for v4, v6 in _set_names(config):
+            held.update(IpsetBackend(v4=v4, v6=v6, command=(*prefix, "ipset")).held())
+        left += [f"ipset {name}" for name in sorted(held)]
     if (prefix or shutil.which("nft")) and NftablesBackend(command=(*prefix, "nft")).table_exists():
         left.append("nftables table inet mail_bruteforce_guard")
     return left
+
+
+def _set_names(config: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (IPv4, IPv6) ipset names of ours: the configured ones and the defaults (an earlier config)."""
+    names = [(config.get("ipset_v4", DEFAULT_SETS[0]), config.get("ipset_v6", DEFAULT_SETS[1]))]
+    return names if names[0] == DEFAULT_SETS else [*names, DEFAULT_SETS]
