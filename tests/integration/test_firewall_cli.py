@@ -6,6 +6,7 @@ firewall-remove leaves nothing of ours and is idempotent; status reports backend
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -249,6 +250,7 @@ def test_turning_the_hook_off_detaches_it_and_keeps_the_bans(home, backend):
     assert any(m.startswith("hook detached: ") for m in json.loads(out[1]["stdout"])["messages"])
     assert "MBG-BAN" not in out[2]["stdout"]
     assert "chain input" not in out[3]["stdout"]
+    assert "set syn_v4" not in out[3]["stdout"]  # the meters go with the chain
     if backend == "iptables":
         assert out[4]["stdout"].split() == ["mbg_ban_v4", "mbg_ban_v6"]
     else:
@@ -284,3 +286,96 @@ def test_switching_backends_takes_down_the_old_hook_and_moves_the_bans(home):
     assert any(m.startswith("hook detached: iptables chain MBG-BAN") for m in messages)
     assert "MBG-BAN" not in out[2]["stdout"] and out[3]["stdout"] == ""
     assert "203.0.113.5" in out[4]["stdout"] and "chain input" in out[4]["stdout"]
+
+
+# A scan keeps the firewall in line with the state (the source of truth) when something outside changed it:
+# a reload that took our sets/table with the hook (``nft flush ruleset`` by nftables.service, an ipset
+# clean-up by netfilter-persistent) must not leave the hook re-attached around empty sets, and a backend that
+# ``auto`` now resolves differently (firewalld started) must not leave the old backend's hook dropping
+# addresses that ``unban`` then cannot lift.
+
+ATTACKER = "203.0.113.5"  # the address of the log written by the ``home`` fixture
+
+
+def quiet_scan(config: str, quiet: str) -> list[str]:
+    return [CLI, "scan", "--config", config, "--log", quiet]
+
+
+@pytest.fixture
+def quiet(home) -> str:
+    path = Path(f"{home.log}.quiet")
+    path.write_text("")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("backend", "damage", "listing"),
+    [
+        ("nftables", "nft flush ruleset", ["nft", "list", "set", "inet", "mail_bruteforce_guard", "ban_v4"]),
+        (
+            "iptables",
+            "iptables -w -F; iptables -w -X; ip6tables -w -F; ip6tables -w -X; ipset flush; ipset destroy",
+            ["ipset", "list", "mbg_ban_v4"],
+        ),
+    ],
+    ids=["nftables-flush-ruleset", "iptables-and-ipsets-flushed"],
+)
+def test_a_scan_that_re_attaches_the_hook_puts_the_bans_back(home, quiet, backend, damage, listing):
+    config = home(firewall_backend=backend)
+    out = run_in_netns(
+        [
+            cmd(config, "scan"),
+            listing,
+            ["sh", "-c", damage],
+            quiet_scan(config, quiet),
+            listing,
+            cmd(config, "status", "--json"),
+        ]
+    )
+    assert [step["rc"] for step in out[:4]] == [0] * 4, out
+    assert ATTACKER in out[1]["stdout"]
+    assert out[4]["rc"] == 0 and ATTACKER in out[4]["stdout"], "hook re-attached around an empty set"
+    status = json.loads(out[5]["stdout"])
+    assert status["firewall"]["hook"] == "attached"
+
+
+def test_a_scan_on_a_new_backend_takes_the_old_one_down_so_unban_really_unbans(home, quiet):
+    ipt = home(firewall_backend="iptables")
+    nft = home(firewall_backend="nftables")  # what auto resolves to once firewalld runs
+    out = run_in_netns(
+        [
+            cmd(ipt, "scan"),
+            quiet_scan(nft, quiet),
+            ["iptables-save"],
+            ["ipset", "list", "-n"],
+            ["nft", "list", "set", "inet", "mail_bruteforce_guard", "ban_v4"],
+            cmd(nft, "unban", ATTACKER, "--json"),
+            ["ipset", "list"],
+            ["nft", "list", "ruleset"],
+        ]
+    )
+    assert all(step["rc"] == 0 for step in out), out
+    assert "MBG-BAN" not in out[2]["stdout"], "the old backend's hook still drops"
+    assert out[3]["stdout"] == ""
+    assert ATTACKER in out[4]["stdout"], "the ban did not move to the new backend"
+    assert json.loads(out[5]["stdout"])["removed"] == [ATTACKER]
+    assert ATTACKER not in out[6]["stdout"] + out[7]["stdout"]
+
+
+def test_unban_in_monitor_mode_says_the_firewall_still_holds_an_enforce_mode_ban(home):
+    """Back in monitor mode after enforcing: unban leaves the firewall as it is (monitor changes nothing)
+    but must not let the admin believe the address is let in again."""
+    enforce = home(firewall_backend="nftables")
+    monitor = home(firewall_backend="nftables", mode="monitor")
+    out = run_in_netns(
+        [cmd(enforce, "scan"), ["dump"], cmd(monitor, "unban", "203.0.113.5", "--json"), ["dump"]]
+    )
+    assert out[0]["rc"] == 0 and out[2]["rc"] == 0, out
+    ticking = re.compile(r" expires \S+")  # the entries' countdown
+
+    def firewall(dump: dict) -> dict:
+        return {name: ticking.sub("", text) for name, text in dump.items()}
+
+    assert firewall(out[1]) == firewall(out[3])  # nothing changed in the firewall
+    assert "203.0.113.5" in out[3]["nft list ruleset"]
+    assert "monitor mode leaves the firewall unchanged: 203.0.113.5 is still banned there" in out[2]["stderr"]

@@ -11,6 +11,7 @@ from mail_bruteforce_guard.firewall.base import Ban, FirewallError
 from mail_bruteforce_guard.firewall.enforce import Enforcer
 from mail_bruteforce_guard.firewall.hook import HookSpec
 from mail_bruteforce_guard.firewall.ipset import IpsetBackend
+from mail_bruteforce_guard.firewall.nftables import NftablesBackend
 from mail_bruteforce_guard.firewall.remove import leftovers, remove_all
 from test_firewall_drop import CLIENT_V4, CLIENT_V6, PORT, SERVER_V4, SERVER_V6, connects, veth_pair
 
@@ -198,3 +199,63 @@ def test_firewall_remove_names_a_set_another_rule_still_uses(nft_tools, ns):
     with pytest.raises(FirewallError, match="still matched by a rule that is not ours"):
         remove_all({}, prefix=ns.prefix)
     assert input_rules(ns)[0] != "-A INPUT -j MBG-BAN"  # the hook itself is gone
+
+
+@pytest.mark.parametrize("kind", ["iptables", "nftables"])
+def test_the_extreme_syn_settings_the_config_allows_attach(ns, kind, request):
+    """syn_rate 1 with syn_burst 1000000 passes validation: both tools must take the rules it renders."""
+    if kind == "nftables":
+        request.getfixturevalue("nft_tools")
+    spec = HookSpec(syn_rate=1, syn_burst=1_000_000, syn_ports=(25, 587), syn_rate_smtp=1_000_000)
+    if kind == "nftables":
+        chosen = NftablesBackend(hook=spec, command=ns.nft)
+    else:
+        chosen = IpsetBackend(command=ns.ipset, hook=spec)
+    enf = enforcer(ns, backend=chosen)
+    assert enf.attach()
+    assert enf.backend.hook_state() == "attached"
+
+
+def test_firewall_remove_also_cleans_the_legacy_variant_and_creates_no_legacy_table(nft_tools, ns):
+    """A host switched ``update-alternatives --set iptables`` after the hook was attached: our chain lives
+    in the other variant, and the kernel still runs it. Listing a legacy table that is not loaded would
+    create it, so a host without legacy tables must still have none afterwards."""
+    enforcer(ns).attach()
+    assert remove_all({}, prefix=ns.prefix)
+    assert ns.run("cat", "/proc/net/ip_tables_names").stdout == ""  # no legacy table created
+    enforcer(ns).attach()
+    ns.run("iptables-legacy", "-w", "-N", "MBG-BAN")  # what the same hook left in the legacy variant
+    ns.run(
+        "iptables-legacy",
+        "-w",
+        "-A",
+        "MBG-BAN",
+        "-m",
+        "set",
+        "--match-set",
+        "mbg_ban_v4",
+        "src",
+        "-j",
+        "DROP",
+    )
+    ns.run("iptables-legacy", "-w", "-I", "INPUT", "1", "-j", "MBG-BAN")
+    ns.run("iptables-legacy", "-w", "-A", "INPUT", "-p", "tcp", "--dport", "8080", "-j", "DROP")  # not ours
+    done = remove_all({}, prefix=ns.prefix)
+    assert "removed 2 rules and chains of ours from iptables-legacy (IPv4)" in done
+    assert "destroyed ipset mbg_ban_v4" in done
+    assert ns.run("iptables-legacy", "-w", "-S").stdout.splitlines()[3:] == [
+        "-A INPUT -p tcp -m tcp --dport 8080 -j DROP"
+    ]
+    assert leftovers({}, prefix=ns.prefix) == []
+
+
+def test_firewall_remove_leaves_an_admin_set_that_only_shares_our_name(nft_tools, ns):
+    """An ipset of another type under our default name is the admin's (restore refuses to use it)."""
+    ns.run("ipset", "create", "mbg_ban_v4", "hash:ip")
+    ns.run("ipset", "add", "mbg_ban_v4", "198.51.100.7")
+    enforcer(ns, backend=IpsetBackend(v4="custom_v4", v6="custom_v6", command=ns.ipset)).attach()
+    done = remove_all({"ipset_v4": "custom_v4", "ipset_v6": "custom_v6"}, prefix=ns.prefix)
+    assert "destroyed ipset custom_v4" in done and "destroyed ipset mbg_ban_v4" not in done
+    assert ns.run("ipset", "list", "-n").stdout.split() == ["mbg_ban_v4"]
+    assert "198.51.100.7" in ns.run("ipset", "save", "mbg_ban_v4").stdout
+    assert leftovers({}, prefix=ns.prefix) == []

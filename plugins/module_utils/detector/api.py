@@ -276,18 +276,32 @@ def _enforcer(config: Config, dry_run: bool = False) -> Enforcer:
 
 def _enforce_pending(config: Config, state: dict, now: float, warn: Warn) -> None:
     """Apply every unexpired ban of the state not yet in the firewall, in one batch (a ban the never-ban
-    rules refuse is dropped from the state with a warning); then, once the hook has been attached (by
-    ``restore`` or by a scan that banned), check it and re-attach it if another tool's reload removed it.
-    A scan that has neither to do loads no firewall code at all."""
+    rules refuse is dropped from the state with a warning); once the hook has been attached (by ``restore``
+    or by a scan that banned), check it first and re-attach it if another tool's reload removed it. A scan
+    that has neither to do loads no firewall code at all.
+
+    The state is the source of truth: when the hook needed repair (whatever removed it may have taken our
+    sets or table and their entries too: ``nft flush ruleset``, an ipset clean-up) or when the backend
+    changed since it was attached (``auto`` resolving differently, e.g. firewalld started; the old one is
+    taken down first, so that it drops nothing ``unban`` could no longer lift), every unexpired ban is
+    passed again (those still in place are left alone)."""
     bans = state["bans"]
-    pending = [
+    unexpired = [
         Ban(address, float(entry["until"]), str(entry.get("reason", "")))
         for address, entry in bans.items()
-        if not entry.get("enforced") and float(entry.get("until", 0)) > now
+        if float(entry.get("until", 0)) > now
     ]
+    pending = [ban for ban in unexpired if not bans[ban.address].get("enforced")]
     if not pending and not (config.ban_hook and state.get("hook")):
         return
     enforcer = _enforcer(config)
+    previous = state.get("hook")
+    if previous and previous != enforcer.backend.name:
+        _retire(config, previous, warn)
+        state["hook"] = None
+        pending = unexpired
+    elif config.ban_hook and previous and _attach(enforcer, state):
+        pending = unexpired
     if pending:
         keys = {_canonical(ban.address): ban.address for ban in pending}
         try:
@@ -299,7 +313,7 @@ def _enforce_pending(config: Config, state: dict, now: float, warn: Warn) -> Non
         for refusal in result.refused:
             bans.pop(keys.get(_canonical(refusal.address), refusal.address), None)
             warn(f"refused to ban {refusal.address}: {refusal.reason}")
-    if config.ban_hook:
+    if config.ban_hook and not state.get("hook"):
         _attach(enforcer, state)
 
 
@@ -546,6 +560,12 @@ def unban(
         monitor = config.mode == "monitor"  # the firewall is left as it is; the state forgets the ban
         result = _enforcer(config, dry_run=dry_run or monitor).unban(targets)
         removed = list(result.removed)
+        if monitor and not dry_run:
+            for address in removed:  # put there in enforce mode: it keeps dropping until it expires
+                warn(
+                    f"monitor mode leaves the firewall unchanged: {address} is still banned there (an entry"
+                    " from enforce mode); switch to enforce to lift it, or run firewall-remove"
+                )
         bans = state["bans"]
         tracker = _tracker(config, state["tracker"], store)
         for target in targets:

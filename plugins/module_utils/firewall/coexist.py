@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from .iptables import TOOLS as TOOLS_BY_FAMILY
+from .iptables import variants
+
 UNIT_DIRS = ("/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 _TIMEOUT = 10.0
 
@@ -105,15 +108,15 @@ def _unit_file(unit: str) -> bool:
 
 
 def _chains(prefix: Sequence[str]) -> set[str]:
-    """Chain names of the filter and nat tables, IPv4 and IPv6."""
+    """Chain names of the filter and nat tables, IPv4 and IPv6, of both iptables variants (a legacy table
+    only when it is loaded: listing it would create it, and this must change nothing)."""
     names: set[str] = set()
-    for tool in ("iptables", "ip6tables"):
-        if not prefix and shutil.which(tool) is None:
-            continue
+    for version in TOOLS_BY_FAMILY:
         for table in ("filter", "nat"):
-            for line in _run([*prefix, tool, "-w", "-t", table, "-S"]).splitlines():
-                if line.startswith("-N "):
-                    names.add(line.split()[1])
+            for variant in variants(version, prefix, table):
+                for line in _run([*prefix, variant.tool, "-w", "-t", table, "-S"]).splitlines():
+                    if line.startswith("-N "):
+                        names.add(line.split()[1])
     return names
 
 

@@ -1,5 +1,10 @@
 """What the ban hook drops, independent of the firewall tool: banned sources (on the mail ports or on every
-port, as ``ban_scope`` says) and the per-source SYN limit(s). Both backends render the same HookSpec."""
+port, as ``ban_scope`` says) and the per-source SYN limit(s). Both backends render the same HookSpec.
+
+Traffic arriving on the loopback interface is never touched (the first rule of both backends lets it pass):
+only this host's own programs send it, and a webmail opens a new IMAP/SMTP connection to 127.0.0.1, ::1 or
+the host's own public address for nearly every page, which a per-source SYN limit or a ban of the host's own
+address (failures the webmail relayed) would cut off for every user at once."""
 
 from __future__ import annotations
 
@@ -10,6 +15,12 @@ from typing import Any, NamedTuple
 SMTP_PORT = 25
 DEFAULT_MAIL_PORTS = (25, 465, 587, 110, 995, 143, 993, 4190)
 DEFAULT_SYN_PORTS = (465, 587, 110, 995, 143, 993, 4190)
+LOOPBACK = "lo"
+# Bumped whenever the rules rendered from the same spec change: it is part of the tag, so every installed
+# hook is then seen as outdated by the cheap check and rewritten (2: the loopback exemption).
+RULES_REVISION = 2
+# hashlimit's --hashlimit-htable-expire takes milliseconds up to 2**32 - 1: about 49.7 days.
+MAX_IDLE_SECONDS = (2**32 - 1) // 1000
 
 
 class SynLimit(NamedTuple):
@@ -23,8 +34,9 @@ class SynLimit(NamedTuple):
     @property
     def idle_seconds(self) -> int:
         """How long a source's counter must be kept: the time its bucket takes to refill, plus a minute.
-        Forgetting it later is the same as a full bucket, so the limit holds with bounded memory."""
-        return -(-self.burst * 60 // self.rate) + 60
+        Forgetting it later is the same as a full bucket, so the limit holds with bounded memory. Capped at
+        MAX_IDLE_SECONDS (a huge burst at a tiny rate would otherwise exceed what hashlimit accepts)."""
+        return min(-(-self.burst * 60 // self.rate) + 60, MAX_IDLE_SECONDS)
 
 
 class HookSpec(NamedTuple):
@@ -64,12 +76,12 @@ class HookSpec(NamedTuple):
     def tag(self) -> str:
         """A short digest of the spec, written into every rule's comment: a cheap listing then tells an
         intact, current hook from a missing, damaged or outdated one."""
-        return hashlib.sha256(repr(tuple(self)).encode()).hexdigest()[:10]
+        return hashlib.sha256(repr((RULES_REVISION, *self)).encode()).hexdigest()[:10]
 
     def describe(self) -> str:
         """One line for the log: what the hook drops."""
         where = "all ports" if self.scope == "all" else "tcp " + ",".join(map(str, self.mail_ports))
-        parts = [f"drop banned sources on {where}"]
+        parts = [f"drop banned sources on {where} (not on {LOOPBACK})"]
         parts += [
             f"{lim.name} limit {lim.rate}/min burst {lim.burst} on tcp {_join(lim.ports)}"
             for lim in self.limits()

@@ -156,10 +156,20 @@ class IpsetBackend:
         """``attached`` or ``missing``."""
         return self.hook.state()
 
+    def held(self) -> list[str]:
+        """Our sets that exist: named as configured AND of our type and family (a set of another type under
+        the same name is the admin's: ``ensure`` refuses to use it, ``purge`` leaves it)."""
+        existing = set(self._run(["list", "-n"]).split())
+        held = []
+        for version, name in self.sets.items():
+            header = self._header(name) if name in existing else {}
+            if header.get("type") == SET_TYPE and header.get("family") == _family(version):
+                held.append(name)
+        return held
+
     def purge(self) -> list[str]:
         """Remove our sets (``firewall-remove`` has removed the rules that match them first)."""
-        existing = set(self._run(["list", "-n"]).split())
-        names = [name for name in self.sets.values() if name in existing]
+        names = self.held()
         if not names:
             return []
         try:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 import shlex
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
 from .base import FirewallError
-from .hook import HookSpec
+from .hook import LOOPBACK, HookSpec
 
 CHAIN = "MBG-BAN"
 OUR_CHAIN_PREFIX = "MBG-"
@@ -47,8 +48,9 @@ class IptablesHook:
         spec, tag = self.spec, self.spec.tag
         where = "" if spec.scope == "all" else f"-p tcp -m multiport --dports {_ports(spec.mail_ports)} "
         lines = [
+            f'-A {CHAIN} -i {LOOPBACK} -m comment --comment "mbg-lo {tag}" -j RETURN',  # see hook.py
             f"-A {CHAIN} {where}-m set --match-set {self.sets[version]} src"
-            f' -m comment --comment "mbg-ban {tag}" -j DROP'
+            f' -m comment --comment "mbg-ban {tag}" -j DROP',
         ]
         for lim in spec.limits():
             lines.append(
@@ -75,15 +77,9 @@ class IptablesHook:
     # -- operations ---------------------------------------------------------------------------------
 
     def view(self, version: int) -> ChainView | None:
-        """Read the filter table of one family (one ``iptables -S``); None for IPv6 on a kernel without it
-        (``ipv6.disable=1``: ip6tables cannot work there, and there is no IPv6 traffic to guard)."""
-        try:
-            text = self._run(version, ["-w", "-S"])
-        except FirewallError as err:
-            if version == 6 and "not supported" in str(err):
-                return None
-            raise
-        return parse_view(text, self.spec.tag, len(self.rules(version)))
+        """Read the filter table of one family (one ``iptables -S``); None for IPv6 on a kernel without it."""
+        text = list_rules(version, self.prefix)
+        return None if text is None else parse_view(text, self.spec.tag, len(self.rules(version)))
 
     def attach(self) -> list[str]:
         """Make both families current; one line per family that needed a repair."""
@@ -129,13 +125,58 @@ class IptablesHook:
     # -- process plumbing ---------------------------------------------------------------------------
 
     def _restore(self, version: int, batch: str) -> None:
-        self._exec(TOOLS[version][1], ["-w", "--noflush"], batch)
+        tool = TOOLS[version][1]
+        run_tool([*self.prefix, tool, "-w", "--noflush"], tool, batch)
 
-    def _run(self, version: int, args: list[str]) -> str:
-        return self._exec(TOOLS[version][0], args, None)
 
-    def _exec(self, tool: str, args: list[str], stdin: str | None) -> str:
-        return run_tool([*self.prefix, tool, *args], tool, stdin)
+class Variant(NamedTuple):
+    """One iptables variant of one IP family: its listing and its restore command."""
+
+    tool: str  # iptables, iptables-nft, iptables-legacy, ip6tables...
+    restore: str
+    legacy: bool  # x_tables: listing a table that is not loaded creates it
+
+
+def variants(version: int, prefix: Sequence[str] = (), table: str = "filter") -> list[Variant]:
+    """The iptables variants that may hold rules in ``table``: the nf_tables one, and the legacy one when
+    its ``table`` is loaded (a host switched ``update-alternatives --set iptables`` after the hook
+    was attached: the kernel runs both variants' rules). Without the ``-nft``/``-legacy`` names (distros
+    without alternatives), the plain command. Never lists a legacy table that is not loaded (that would
+    create it)."""
+    base = TOOLS[version][0]
+    found = []
+    for suffix, legacy in (("-nft", False), ("-legacy", True)):
+        tool = base + suffix
+        if shutil.which(tool) is None or (legacy and table not in legacy_tables(version, prefix)):
+            continue
+        found.append(Variant(tool, f"{tool}-restore", legacy))
+    if not any(shutil.which(base + suffix) for suffix in ("-nft", "-legacy")):
+        found.append(Variant(base, TOOLS[version][1], False))
+    return found
+
+
+def legacy_tables(version: int, prefix: Sequence[str] = ()) -> set[str]:
+    """The x_tables (legacy) tables loaded in the network namespace (read from /proc: creates nothing)."""
+    path = "/proc/net/ip_tables_names" if version == 4 else "/proc/net/ip6_tables_names"
+    try:
+        proc = subprocess.run(
+            [*prefix, "cat", path], capture_output=True, text=True, timeout=_RUN_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return set()
+    return set(proc.stdout.split())
+
+
+def list_rules(version: int, prefix: Sequence[str] = (), tool: str | None = None) -> str | None:
+    """``iptables -S`` (filter table) of one family; None for IPv6 on a kernel without it (``ipv6.disable=1``:
+    ip6tables cannot work there, and there is no IPv6 traffic to guard)."""
+    tool = tool or TOOLS[version][0]
+    try:
+        return run_tool([*prefix, tool, "-w", "-S"], tool)
+    except FirewallError as err:
+        if version == 6 and "not supported" in str(err):
+            return None
+        raise
 
 
 def parse_view(text: str, tag: str, expected: int) -> ChainView:

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
 from .base import Ban, FirewallError, Target, ban_seconds, parse_target
-from .hook import HookSpec, SynLimit
+from .hook import LOOPBACK, HookSpec, SynLimit
 from .ipset import MAX_TIMEOUT as IPSET_MAX_TIMEOUT
 
 FAMILY = "inet"
@@ -110,6 +110,8 @@ class NftablesBackend:
             f' comment "mbg-hook {spec.tag}"; }}'
         )
         where = "" if spec.scope == "all" else f" tcp dport {_portset(spec.mail_ports)}"
+        # loopback first (see hook.py): accept ends this chain only, later base chains still see the packet
+        lines.append(f'add rule {chain} iif "{LOOPBACK}" accept comment "mbg-lo {spec.tag}"')
         for version in (4, 6):
             for name in (HOSTS[version], NETS[version]):
                 lines.append(
@@ -126,7 +128,7 @@ class NftablesBackend:
 
     def rule_count(self) -> int:
         """Rules a current hook chain holds."""
-        return 4 + 2 * len(self.hook.limits())
+        return 5 + 2 * len(self.hook.limits())  # loopback, 4 ban sets, 2 families per limit
 
     def plan(
         self, bans: Iterable[Ban], now: float, nets: Sequence[Element], present: frozenset[str] | None = None

@@ -19,6 +19,8 @@ def test_limits_follow_syn_ports_and_rates():
     assert HookSpec(syn_ports=(25, 587), syn_rate=0, syn_rate_smtp=0).limits() == []
     assert HookSpec(syn_ports=()).limits() == []
     assert SynLimit("syn", (587,), 30, 60).idle_seconds == 180  # refill time (2 min) + 1 min
+    # the config allows syn_rate 1 with syn_burst 1000000: iptables refuses an expire above 2**32 - 1 ms
+    assert SynLimit("syn", (587,), 1, 1_000_000).idle_seconds * 1000 <= 2**32 - 1
 
 
 def test_tag_changes_with_every_setting():
@@ -39,6 +41,7 @@ def test_tag_changes_with_every_setting():
 def test_iptables_rules_text():
     tag = HookSpec().tag
     assert IptablesHook(HookSpec(), SETS).rules(6) == [
+        f'-A MBG-BAN -i lo -m comment --comment "mbg-lo {tag}" -j RETURN',
         "-A MBG-BAN -p tcp -m multiport --dports 25,465,587,110,995,143,993,4190"
         f' -m set --match-set mbg_ban_v6 src -m comment --comment "mbg-ban {tag}" -j DROP',
         "-A MBG-BAN -p tcp --syn -m multiport --dports 465,587,110,995,143,993,4190 -m hashlimit "
@@ -47,13 +50,14 @@ def test_iptables_rules_text():
     ]
     spec = HookSpec(scope="all", syn_ports=())
     assert IptablesHook(spec, SETS).rules(4) == [
-        f'-A MBG-BAN -m set --match-set mbg_ban_v4 src -m comment --comment "mbg-ban {spec.tag}" -j DROP'
+        f'-A MBG-BAN -i lo -m comment --comment "mbg-lo {spec.tag}" -j RETURN',
+        f'-A MBG-BAN -m set --match-set mbg_ban_v4 src -m comment --comment "mbg-ban {spec.tag}" -j DROP',
     ]
 
 
 def test_repair_batches_touch_input_only_through_our_jump():
     hook = IptablesHook(HookSpec(scope="all", syn_ports=()), SETS)
-    rule = hook.rules(4)[0]
+    rule = "\n".join(hook.rules(4))  # the loopback exemption, then the ban match
     fresh = ChainView(exists=False, current=False, jumps=())
     assert (
         hook.repair_batch(4, fresh) == f"*filter\n:MBG-BAN - [0:0]\n{rule}\n-I INPUT 1 -j MBG-BAN\nCOMMIT\n"
