@@ -53,7 +53,7 @@ def json_pieces(value: Any, depth: int = 0) -> Iterator[str]:
     """The compact JSON text of ``value`` in pieces, the same text ``json.dumps`` gives: the large mappings
     of a state (bans, log positions, tracker records: 100,000 entries in a big attack) are encoded
     ``PIECE_ENTRIES`` at a time, so saving never holds the whole text (nor a second, encoded copy)."""
-    if not isinstance(value, Mapping) or (depth > 2 and isinstance(value, dict)):
+    if not isinstance(value, Mapping):
         yield _DUMPS(value)
         return
     if len(value) > PIECE_ENTRIES or not isinstance(value, dict):
@@ -66,6 +66,9 @@ def json_pieces(value: Any, depth: int = 0) -> Iterator[str]:
             yield sep + _DUMPS(chunk)[1:-1]
             sep = ","
         yield "{}" if sep == "{" else "}"
+        return
+    if depth >= 2:  # a small mapping inside a section: one call
+        yield _DUMPS(value)
         return
     sep = "{"
     for key, item in value.items():
