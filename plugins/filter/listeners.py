@@ -74,9 +74,7 @@ def _ranges(allowed: Any, where: str) -> list[tuple[str, int, int]]:
             raise AnsibleFilterError(f"{where}: {entry['port']!r} is not a port or a range first:last")
         first, last = int(match[1]), int(match[2] or match[1])
         if last > 65535 or last < first:
-            raise AnsibleFilterError(
-                f"{where}: {entry['port']!r} is not a port 1-65535 or a range first:last"
-            )
+            raise AnsibleFilterError(f"{where}: {entry['port']!r} is not a port 1-65535 or a range a:b")
         proto = str(entry.get("proto") or "tcp")
         if proto not in ("tcp", "udp"):
             raise AnsibleFilterError(f"{where}: {proto!r} is not tcp or udp")

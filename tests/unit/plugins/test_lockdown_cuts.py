@@ -1,4 +1,4 @@
-"""The lockdown pre-flight filter (plugins/filter/listeners.py): which listening sockets a lockdown would cut."""
+"""The lockdown pre-flight filter (plugins/filter/listeners.py): listening sockets a lockdown would cut."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 # Real `ss -H -ltnup` lines (Debian 12): wildcard, IPv6, loopback, device-bound, no process column, mapped.
 SS = """\
-tcp   LISTEN 0      511          0.0.0.0:80        0.0.0.0:*    users:(("nginx",pid=812,fd=6),("nginx",pid=811,fd=6))
+tcp   LISTEN 0      511      0.0.0.0:80    0.0.0.0:*    users:(("nginx",pid=812,fd=6),("nginx",pid=811,fd=6))
 tcp   LISTEN 0      511             [::]:443          [::]:*    users:(("nginx",pid=812,fd=7))
 tcp   LISTEN 0      100          0.0.0.0:25        0.0.0.0:*    users:(("master",pid=590,fd=13))
 tcp   LISTEN 0      128          0.0.0.0:22        0.0.0.0:*    users:(("sshd",pid=400,fd=3))
@@ -74,7 +74,7 @@ def test_udp_allowance_does_not_admit_tcp():
     [[{"proto": "tcp"}], ["tcp/0"], [{"port": "70000"}], ["sctp/80"], "22", [None]],
 )
 def test_bad_allow_list_is_a_clear_error(allowed):
-    with pytest.raises(AnsibleFilterError, match="^lockdown_cuts: "):
+    with pytest.raises(AnsibleFilterError, match=r"^lockdown_cuts: "):
         lockdown_cuts(SS, allowed)
 
 
