@@ -163,6 +163,7 @@ class Clients:
         self.totals: dict[str, int] = {}  # key -> stale failures ever counted (not for the compromised alert)
         # key -> {user: [since, last, failures, alerted (0/1), resolved time or None]}
         self.stale: dict[str, dict[str, list]] = {}
+        self.entries = 0  # entries in ``stale`` (bounded by MAX_STALE_USERS)
         self.other: dict[str, float] = {}  # key -> last failure for a username never known there
         self.alerts: list = []  # (key, user) of stale_client alerts raised since take_alerts()
         self.touched: set = set()  # (key, user) whose stale entry changed since start_round
@@ -215,9 +216,10 @@ class Clients:
             users = self.stale[key] = {}
         entry = users.get(user)
         if entry is None:  # one entry (and one alert) per username and address until it is quiet for a window
-            if sum(map(len, self.stale.values())) >= MAX_STALE_USERS:
+            if self.entries >= MAX_STALE_USERS:
                 self._drop_oldest()
             entry = users[user] = [t, t, 0, 0, None]
+            self.entries += 1
         entry[4] = None  # failing again: a login in between (another device of the user) resolved nothing
         entry[1] = max(entry[1], t)
         entry[2] += count
@@ -243,7 +245,7 @@ class Clients:
         """A personal address just failed for another username: its stale failures within ``horizon`` of
         ``t`` leave the stale window and count as usual (returned as flat [time, count, ...])."""
         window = self.windows.pop(key, None) or []
-        self.stale.pop(key, None)  # no longer a stale client's: reported as the address's own failures
+        self.entries -= len(self.stale.pop(key, None) or ())  # no longer a stale client's: the address's own
         start = t - self.horizon
         taken = [x for i in range(0, len(window), 2) if window[i] > start for x in window[i : i + 2]]
         self.totals[key] = max(0, self.totals.get(key, 0) - sum(taken[1::2]))
@@ -298,6 +300,7 @@ class Clients:
             del self.stale[key][user]
             if not self.stale[key]:
                 del self.stale[key]
+        self.entries = sum(map(len, self.stale.values()))
 
     def prune(self, now: float) -> None:
         """Forget logins past the memory, stale windows and entries past ``stale_findtime`` (a resolved or
@@ -312,6 +315,7 @@ class Clients:
                 del users[user]
             if not users:
                 del self.stale[key]
+        self.entries = sum(map(len, self.stale.values()))
         for key in [k for k in self.totals if k not in self.windows and k not in self.stale]:
             del self.totals[key]
         old = now - self.horizon
@@ -352,6 +356,7 @@ class Clients:
                 except (TypeError, ValueError):
                     continue
                 self.stale.setdefault(key, {})[user] = row
+        self.entries = sum(map(len, self.stale.values()))
 
 
 def _items(value: Any) -> list:

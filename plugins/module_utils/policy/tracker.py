@@ -240,6 +240,7 @@ class Tracker:
             )
         # the memory's address -> {username: last login} (the hot paths test membership here)
         self._good: dict | None = self.clients.good.by_key if self.clients is not None else None
+        self._memory = config.known_good_days * 86400
         self.preauth: PreauthWindows | None = None
         if config.preauth_maxretry:
             self.preauth = PreauthWindows(config.preauth_maxretry, config.preauth_findtime)
@@ -566,19 +567,19 @@ class Tracker:
         good = self._good
         if good is not None and user:
             when = t if t is not None else (self.clock or 0.0)
+            clients = self.clients
             # most logins: a user known at that address (clients.login's fast path, inlined). Only a record
             # key that is no ignored address is in the memory, and an address found there is its own key.
             users = good.get(ip)
             if users is not None:
                 last = users.get(user)
-                if last is not None and 0 <= when - last <= self.clients.good.seconds:
-                    stale = self.clients.stale.get(ip)
+                if last is not None and 0 <= when - last <= self._memory:
+                    stale = clients.stale.get(ip)
                     if stale is not None and user in stale:
-                        self.clients.login(ip, user, when)
+                        clients.login(ip, user, when)
                     elif when > last:
                         users[user] = when
                     return False
-            clients = self.clients
             key, flags = self._key(ip)
             if not flags & _IGNORED:
                 if clients.good.knows(key, user, when) or not self._may_compromise(ip):
