@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Speed figure of the enforcement layer: 10,000 new bans must reach the kernel in ONE batch in under 1 s.
 
 Usage: bench_firewall.py [--count N] [--budget SECONDS] [--runs N]
