@@ -130,6 +130,11 @@ def test_install_the_tarball_and_deploy_by_fqcn(core, tarball, container, tmp_pa
         TIMINGS.append(f"{version}: whole role {first_site:.1f} s, no change {again_site:.1f} s")
         return
 
+    # Check mode on a new host: it says what would change and changes nothing.
+    _, out = playbook(tmp_path, env, "--tags", "detector", "--check", "--diff")
+    assert "mail_bruteforce_guard/parser/lines.py" in out and changed(out) > 0, out
+    assert sh("podman", "exec", container, "test", "-e", LIB, check=False).returncode != 0
+
     first_detector, out = playbook(tmp_path, env, "--tags", "detector")
     assert changed(out) > 0
     again_detector, out = playbook(tmp_path, env, "--tags", "detector")
