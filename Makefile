@@ -35,7 +35,7 @@ build: setup ## the collection tarball a user installs (dist/mailsec-mail_brutef
 	@rm -rf dist && ansible-galaxy collection build --output-path dist | sed 's|$(CURDIR)/||'
 
 adopt: build ## install dist/'s tarball as a user would, deploy by FQCN to Debian 12 containers (latest and minimum core)
-	pytest -p no:randomly tests/adopt
+	MBG_TARBALL="$$(ls dist/mailsec-mail_bruteforce_guard-*.tar.gz)" pytest tests/adopt
 
 test: setup lint unit molecule adopt ## everything CI runs
 

@@ -117,6 +117,7 @@ def changed(output: str) -> int:
     return sum(int(n) for n in re.findall(r"changed=(\d+)", output))
 
 
+@pytest.mark.timeout(1800)  # seven playbook runs; minutes on a busy 2-core machine
 @pytest.mark.parametrize("core", ["latest", "minimum"])
 def test_install_the_tarball_and_deploy_by_fqcn(core, tarball, container, tmp_path):
     venv = ROOT / (".venv" if core == "latest" else ".venv-min")
@@ -131,7 +132,7 @@ def test_install_the_tarball_and_deploy_by_fqcn(core, tarball, container, tmp_pa
         return
 
     # Check mode on a new host: it says what would change and changes nothing.
-    _, out = playbook(tmp_path, env, "--tags", "detector", "--check", "--diff")
+    _seconds, out = playbook(tmp_path, env, "--tags", "detector", "--check", "--diff")
     assert "mail_bruteforce_guard/parser/lines.py" in out and changed(out) > 0, out
     assert sh("podman", "exec", container, "test", "-e", LIB, check=False).returncode != 0
 
@@ -153,10 +154,10 @@ def test_install_the_tarball_and_deploy_by_fqcn(core, tarball, container, tmp_pa
 
     # A library file changed on the host: check mode names it and changes nothing, a run puts it back.
     sh("podman", "exec", container, "sh", "-c", f"echo '# local edit' >> {LIB}/parser/lines.py")
-    _, out = playbook(tmp_path, env, "--tags", "detector", "--check", "--diff")
+    _seconds, out = playbook(tmp_path, env, "--tags", "detector", "--check", "--diff")
     assert "parser/lines.py" in out and changed(out) > 0, out
     assert "local edit" in sh("podman", "exec", container, "tail", "-1", f"{LIB}/parser/lines.py").stdout
-    _, out = playbook(tmp_path, env, "--tags", "detector")
+    _seconds, out = playbook(tmp_path, env, "--tags", "detector")
     assert changed(out) > 0
     shipped = (ROOT / "plugins/module_utils/parser/lines.py").read_bytes()
     assert sh("podman", "exec", container, "cat", f"{LIB}/parser/lines.py").stdout.encode() == shipped

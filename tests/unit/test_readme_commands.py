@@ -93,7 +93,7 @@ def test_the_readme_shows_the_commands_this_test_knows():
 
 
 def test_requirements_name_the_tarball_the_build_makes(project):
-    path, _ = project
+    path, _env = project
     requirements = yaml.safe_load((path / "requirements.yml").read_text())
     sources = [c["source"] for c in requirements["collections"] if c.get("type") == "file"]
     assert sources, "requirements.yml shows no tarball"
