@@ -1,4 +1,4 @@
-"""How much this machine disturbs short and long runs: the figures behind the README's note on the ratio.
+"""How much this machine disturbs short and long runs: the figures behind docs/benchmarks.md on the ratio.
 
     python tests/bench/noise_probe.py [--minutes 10] [--lines 1000000] [--workdir DIR]
 
