@@ -49,4 +49,4 @@ bench: setup ## throughput and memory against fail2ban, firewall batch apply, fl
 
 clean: ## remove the venv, the collection links and test leftovers (images are kept)
 	-for s in $(SCENARIOS); do molecule destroy -s $$s; done
-	rm -rf $(VENV) .collections .cache reports
+	rm -rf $(VENV) .venv-min .collections .cache reports dist
