@@ -8,7 +8,7 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export PYTHONDONTWRITEBYTECODE := 1
 SCENARIOS ?= default mail coexist
 
-.PHONY: help setup lint unit molecule test demo bench clean
+.PHONY: help setup lint unit molecule build adopt test demo bench clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -16,19 +16,28 @@ help: ## list the targets
 setup: ## install everything the tests and the demo need (idempotent; seconds when done)
 	@scripts/setup.sh
 
-lint: setup ## ansible-lint (production profile), yamllint, ruff
+lint: setup ## ruff, yamllint, ansible-lint (production profile), ansible-test sanity
 	ruff check .
 	ruff format --check .
 	yamllint --strict .
 	ansible-lint --profile production
+	scripts/sanity.sh
 
 unit: setup ## pytest: unit and integration tests (real ipset/iptables inside throwaway network namespaces)
 	pytest
+	@echo "== the plugin unit tests again under the minimum ansible-core ($$(.venv-min/bin/ansible --version | head -1))"
+	.venv-min/bin/python -m pytest -q tests/unit/plugins
 
 molecule: setup ## every molecule scenario in real podman containers
 	@set -e; for s in $(SCENARIOS); do echo "== molecule test -s $$s"; molecule test -s $$s; done
 
-test: setup lint unit molecule ## everything CI runs
+build: setup ## the collection tarball a user installs (dist/mailsec-mail_bruteforce_guard-VERSION.tar.gz)
+	@rm -rf dist && ansible-galaxy collection build --output-path dist | sed 's|$(CURDIR)/||'
+
+adopt: build ## install dist/'s tarball as a user would, deploy by FQCN to Debian 12 containers (latest and minimum core)
+	MBG_TARBALL="$$(ls dist/mailsec-mail_bruteforce_guard-*.tar.gz)" pytest tests/adopt
+
+test: setup lint unit molecule adopt ## everything CI runs
 
 demo: setup ## the whole story on a local container fleet: deploy, attack, report, shared bans
 	@scripts/demo.sh
@@ -40,4 +49,4 @@ bench: setup ## throughput and memory against fail2ban, firewall batch apply, fl
 
 clean: ## remove the venv, the collection links and test leftovers (images are kept)
 	-for s in $(SCENARIOS); do molecule destroy -s $$s; done
-	rm -rf $(VENV) .collections .cache reports
+	rm -rf $(VENV) .venv-min .collections .cache reports dist

@@ -2,7 +2,9 @@
 # `make setup`: everything the tests and the demo need, idempotent and quick on a set-up machine.
 #   1. Debian packages (podman, runc, debootstrap, iptables, ipset, fail2ban for the benchmark reference, ...)
 #   2. podman settings this machine kind needs (ulimits, runc, netavark)
-#   3. .venv with the pinned controller and test tools (requirements-dev.txt) and the detector (editable)
+#   3. .venv with the pinned controller and test tools (requirements-dev.txt) and the detector (editable);
+#      .venv-min with the oldest ansible-core the collection supports (requirements-min.txt), to prove it;
+#      ansible-test's sanity virtualenvs (~/.ansible/test/venv), so `make lint` runs them offline
 #   4. the containers.podman collection, offline, from the `ansible` wheel on PyPI (Galaxy is unreachable)
 #   5. this repository linked as the collection mailsec.mail_bruteforce_guard under .collections/
 #   6. the local systemd container images (scripts/build-images.sh; existing images are skipped)
@@ -24,7 +26,9 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # 1. Debian packages --------------------------------------------------------------------------------------
 APT_PKGS=(podman runc debootstrap iptables ipset nftables fail2ban uidmap netavark aardvark-dns slirp4netns
           fuse-overlayfs iproute2 util-linux procps make git python3-venv ca-certificates
-          systemd-journal-remote)  # systemd-journal-remote: real journal files for the journal tests
+          systemd-journal-remote shellcheck locales)
+# systemd-journal-remote: the journal tests write real journal files (systemd-journal-remote) and read them with
+# journalctl. shellcheck: ansible-test sanity's shell check. locales: en_US.UTF-8, which ansible-test expects.
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -46,6 +50,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   if command -v systemctl >/dev/null && systemctl is-active --quiet fail2ban 2>/dev/null; then
     systemctl disable --now fail2ban >/dev/null 2>&1 || true
   fi
+fi
+
+# ansible-test warns on every run when en_US.UTF-8 is missing (Debian's minimal images only have C.UTF-8).
+if [ "$(id -u)" -eq 0 ] && ! locale -a 2>/dev/null | grep -qix 'en_US.utf8'; then
+  log "generating the en_US.UTF-8 locale"
+  localedef -i en_US -f UTF-8 en_US.UTF-8
 fi
 
 # 2. podman settings (see shared/ENVIRONMENT.md: the default ulimits fail on this machine kind) ------------
@@ -86,6 +96,50 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; th
   echo "$want" >"$stamp"
 fi
 
+# 3b. the minimum ansible-core, in its own venv: plugin unit tests and a converge run under it too (make adopt)
+stamp_min=.venv-min/.mbg-requirements
+want_min=$(cat requirements-min.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [ ! -x .venv-min/bin/python ] || [ "$(cat "$stamp_min" 2>/dev/null)" != "$want_min" ]; then
+  log "creating .venv-min with the minimum ansible-core (requirements-min.txt)"
+  rm -rf .venv-min
+  "$PY" -m venv .venv-min
+  .venv-min/bin/python -m pip install -q --disable-pip-version-check -r requirements-min.txt 2>&1 | grep -v '^WARNING: Location' || true
+  .venv-min/bin/python -m pip install -q --disable-pip-version-check --no-deps -e . 2>&1 | grep -v -e '^WARNING: Location' -e '^ ' -e '^$' || true
+  .venv-min/bin/python -c 'import ansible, pytest, hypothesis, mail_bruteforce_guard' \
+    || { echo "setup: .venv-min is incomplete" >&2; exit 1; }
+  echo "$want_min" >"$stamp_min"
+fi
+
+# 3c. ansible-test sanity's virtualenvs. ansible-test bootstraps pip in each with get-pip.py from
+# ci-files.testing.ansible.com (unreachable here): give it a stand-in that installs the pip wheel from PyPI.
+sanity_stamp=$HOME/.ansible/test/venv/.mbg-$(.venv/bin/python -c 'import ansible; print(ansible.__version__)')
+if [ ! -f "$sanity_stamp" ]; then
+  log "preparing ansible-test sanity's virtualenvs (once per ansible-core version, about a minute)"
+  cache=$HOME/.ansible/test/cache
+  mkdir -p "$cache"
+  pip_version=$(.venv/bin/python - <<'PYEOF'
+import re
+from pathlib import Path
+import ansible_test
+text = (Path(ansible_test.__file__).parent / "_internal" / "python_requirements.py").read_text()
+print(re.search(r"\bpip='([^']+)'", text).group(1))  # get_venv_packages(): the pip it bootstraps
+PYEOF
+)
+  .venv/bin/python -m pip download -q --disable-pip-version-check --no-deps "pip==$pip_version" -d "$cache" 2>&1 \
+    | grep -v '^WARNING: Location' || true
+  wheel=$(ls "$cache"/pip-"$pip_version"-py3-none-any.whl)
+  cat >"$cache/get_pip_${pip_version//./_}.py" <<PYEOF
+# Written by mail_bruteforce_guard's scripts/setup.sh: does what get-pip.py does, with the pip wheel from PyPI.
+import sys
+sys.path.insert(0, "$wheel")
+from pip._internal.cli.main import main  # noqa: E402
+args = [a for a in sys.argv[1:] if a not in ("--no-setuptools", "--no-wheel") and not a.startswith("pip==")]
+sys.exit(main(["install", "--upgrade", "--force-reinstall", "$wheel", *args]))
+PYEOF
+  PATH=$ROOT/.venv/bin:$PATH scripts/sanity.sh --prime-venvs --requirements >/dev/null
+  touch "$sanity_stamp"
+fi
+
 # 4. containers.podman, offline ---------------------------------------------------------------------------
 COLL=.collections/ansible_collections
 if [ ! -f "$COLL/containers/podman/MANIFEST.json" ]; then
@@ -114,6 +168,7 @@ fi
 
 # 6. container images -------------------------------------------------------------------------------------
 if [ "${MBG_SKIP_IMAGES:-0}" != 1 ]; then
-  scripts/build-images.sh ${MBG_IMAGES:-}
+  read -ra images <<<"${MBG_IMAGES:-}"
+  scripts/build-images.sh "${images[@]}"
 fi
 log "ready ($ROOT)"

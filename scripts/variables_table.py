@@ -1,5 +1,8 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Generate the role's variables table (docs/variables.md and README.md's table) from meta/argument_specs.yml.
+
+Needs PyYAML: run it with the venv's python (`make setup`, then
+`.venv/bin/python scripts/variables_table.py --write`).
 
 scripts/variables_table.py            print the Markdown
 scripts/variables_table.py --write    rewrite docs/variables.md and the table between README.md's markers
@@ -27,7 +30,8 @@ PREFIX = "mail_bruteforce_guard_"
 def _text(description: str | list[str]) -> str:
     """One Markdown cell from an argument_specs description (C() -> code, I() -> option name)."""
     text = " ".join(description) if isinstance(description, list) else str(description)
-    text = re.sub(r"C\(([^)]*\)?)\)", r"`\1`", text)
+    # C(...) may hold one level of parentheses (C(foo(x))); the closing one of "(C(all))" is prose.
+    text = re.sub(r"C\(([^()]*(?:\([^()]*\))?[^()]*)\)", r"`\1`", text)
     text = re.sub(r"I\(([^)]*)\)", lambda m: f"`{PREFIX}{m.group(1)}`", text)
     return " ".join(text.split()).replace("|", "\\|")
 
@@ -77,10 +81,16 @@ def render(specs: dict) -> str:
 
 
 def with_readme_table(readme: str, doc: str) -> str:
-    """README text with the variables table (the doc's table rows) between the START and END markers."""
-    table = "\n".join(line for line in doc.splitlines() if line.startswith("|"))
+    """README text with the variables table between the START and END markers.
+
+    Only the doc's first table: the tables of dict defaults that follow it keep their headings in the doc.
+    """
+    lines = doc.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    end = next((i for i in range(first, len(lines)) if not lines[i].startswith("|")), len(lines))
+    table = "\n".join(lines[first:end])
     head, sep, rest = readme.partition(START)
-    _, sep2, tail = rest.partition(END)
+    _table, sep2, tail = rest.partition(END)
     if not sep or not sep2:
         raise KeyError(f"README.md has no {START} ... {END} markers")
     return f"{head}{START}\n{table}\n{END}{tail}"

@@ -176,9 +176,10 @@ def _getters(offenders: list) -> tuple[Any, Any]:
     still work for records with other key objects (or none of these keys: KeyError, slow path).
     """
     first = offenders[0] if offenders else None
-    if type(first) is not dict:
+    # Exact types on purpose: a dict or str subclass may hash or compare differently.
+    if type(first) is not dict:  # pylint: disable=unidiomatic-typecheck
         return _get_ip, _get_values
-    same = {key: key for key in first if type(key) is str}
+    same = {key: key for key in first if type(key) is str}  # pylint: disable=unidiomatic-typecheck
     return itemgetter(same.get("ip", "ip")), itemgetter(*[same.get(key, key) for key in _KEYS])
 
 

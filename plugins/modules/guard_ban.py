@@ -104,7 +104,7 @@ attributes:
     support: full
     description: Shows the active ban list before and after, one C(address until) line per ban.
 author:
-  - mail_bruteforce_guard developers
+  - mail_bruteforce_guard developers (@mailsec)
 notes:
   - Needs root on the host (C(become=true)) for ipset and the state directory.
 seealso:

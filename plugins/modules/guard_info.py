@@ -14,7 +14,8 @@ description:
     (C(report) and C(status) of the detector), without reading any log and without changing anything.
   - The result has the same C(offenders), C(accounts) and C(stats) as C(mail-bruteforce-guard scan --json),
     plus the active C(bans) and the detector C(mode), so it can be fed straight to the
-    M(mailsec.mail_bruteforce_guard.fleet_merge) and M(mailsec.mail_bruteforce_guard.fleet_report) filters.
+    P(mailsec.mail_bruteforce_guard.fleet_merge#filter) and
+    P(mailsec.mail_bruteforce_guard.fleet_report#filter) filters.
   - The detector library is shipped with the module; the host needs Python 3.9 or later.
 options:
   config:
@@ -33,8 +34,9 @@ attributes:
     description: Never changes anything, so check mode runs it as usual.
   diff_mode:
     support: none
+    description: Changes nothing, so there is no difference to show.
 author:
-  - mail_bruteforce_guard developers
+  - mail_bruteforce_guard developers (@mailsec)
 notes:
   - Run it with the privileges that can read the state directory (C(become=true)); the directory is mode 0700.
 seealso:
@@ -71,7 +73,7 @@ offenders:
     first_seen: {description: First failure (ISO 8601 UTC)., type: str, sample: "2026-11-26T17:29:09Z"}
     last_seen: {description: Last failure (ISO 8601 UTC)., type: str, sample: "2026-11-26T17:31:40Z"}
     decision: {description: "C(ban), C(watch) or C(ignored).", type: str, sample: ban}
-    reason: {description: Why, in words., type: str, sample: 14 failures in 2m (postfix)}
+    reason: {description: "Why, in words.", type: str, sample: 14 failures in 2m (postfix)}
     ban_until: {description: End of the decided ban or null., type: str, sample: "2026-11-26T18:31:40Z"}
     bans: {description: Bans so far (drives escalation)., type: int, sample: 1}
 accounts:

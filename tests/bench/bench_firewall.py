@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Speed figure of the enforcement layer: 10,000 new bans must reach the kernel in ONE batch in under 1 s,
 through the ipset backend and through the nftables backend.
 

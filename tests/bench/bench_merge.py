@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Speed figure of the fleet_merge filter: 1,000 hosts x 1,000 offenders must merge in under 2 s.
 
 Usage: bench_merge.py [--hosts N] [--offenders N] [--pool N] [--min-hosts N] [--budget SECONDS] [--runs N]

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark the detector against fail2ban-regex on one realistic 1,000,000-line mail log.
 
     python tests/bench/bench_scan.py [--lines 1000000] [--workdir DIR] [--repeat 3]
@@ -203,7 +202,7 @@ class Fail2ban:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--workdir", help="keep the files here (default: a temporary directory, removed)")
     ap.add_argument("--f2b-timeout", type=float, default=300.0, help="seconds per fail2ban-regex run")

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Generate a realistic, deterministic mail log: a busy Postfix + Dovecot (+ Plesk) server under attack.
 
     python tests/bench/genlog.py --lines 1000000 --out FILE [--format rfc3164|rfc3339] [--seed N]
@@ -488,7 +487,7 @@ def _stamper(fmt: str) -> Callable[[float], str]:
 
 
 def main(argv: list[str] | None = None) -> int:  # type: ignore[assignment]
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--lines", type=int, default=1000000)
     ap.add_argument("--out", required=True, help="output file ('-' for stdout)")
     ap.add_argument("--format", choices=("rfc3164", "rfc3339"), default="rfc3164")

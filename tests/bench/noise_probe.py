@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""How much this machine disturbs short and long runs: the figures behind the README's note on the ratio.
+"""How much this machine disturbs short and long runs: the figures behind docs/benchmarks.md on the ratio.
 
     python tests/bench/noise_probe.py [--minutes 10] [--lines 1000000] [--workdir DIR]
 
@@ -30,7 +29,7 @@ SLICE_BYTES = 30 << 20
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--lines", type=int, default=1_000_000)
     ap.add_argument("--workdir", help="keep the files here (default: a temporary directory, removed)")

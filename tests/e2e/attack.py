@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Test attacker for the end-to-end scenario: real SMTP AUTH and IMAP logins with wrong passwords.
 
 Runs inside the attacker container (stdlib only, Python >= 3.9) against the project's own mail

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Legitimate mail client for the end-to-end scenario: logs in correctly, sends, and reads the mail back.
 
 Runs inside the client container (stdlib only, Python >= 3.9) against the project's own mail containers:

@@ -57,7 +57,8 @@ def count_newlines(data: bytes, start: int = 0, end: int | None = None) -> int:
     the newlines outside the span are counted and taken off instead of copying the span."""
     if end is None:
         end = len(data)
-    if end - start < 1 << 16 or type(data) is not bytes or start < 0 or end > len(data):
+    # exactly bytes: a memoryview or bytearray has no cheap replace()
+    if end - start < 1 << 16 or type(data) is not bytes or start < 0 or end > len(data):  # pylint: disable=unidiomatic-typecheck
         return data.count(b"\n", start, end)
     deleted = len(data) - len(data.replace(b"\n", b""))
     return deleted - data.count(b"\n", 0, start) - data.count(b"\n", end)

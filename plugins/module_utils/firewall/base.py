@@ -47,19 +47,15 @@ class FirewallBackend(Protocol):
 
     def ensure(self) -> list[str]:
         """Create the sets if missing (never flush existing ones); return what was done, one line each."""
-        ...
 
     def add(self, bans: Sequence[Ban], now: float) -> None:
         """Add or refresh ``bans`` in ONE batch, each expiring ``until - now`` seconds from now (capped)."""
-        ...
 
     def remove(self, addresses: Sequence[str]) -> None:
         """Remove ``addresses`` in ONE batch; absent ones are no error."""
-        ...
 
     def list(self) -> dict[str, int]:
         """Return normalised address -> seconds left (0: the entry never expires); {} when no set exists."""
-        ...
 
     def attach(self, thorough: bool = False) -> list[str]:
         """Make the ban hook current, cheap check first (creating the sets if needed); return what was

@@ -201,7 +201,7 @@ class IpsetBackend:
         """Type and header options of an existing set (``ipset list -t``)."""
         info: dict[str, str] = {"type": "?"}
         for line in self._run(["list", "-t", name]).splitlines():
-            key, _, value = line.partition(":")
+            key, _colon, value = line.partition(":")
             if key == "Type":
                 info["type"] = value.strip()
             elif key == "Header":

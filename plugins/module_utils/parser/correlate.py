@@ -104,8 +104,8 @@ class _Item:
     def __init__(self, line: int, rec: Record, t: float, kind: str, src: str) -> None:
         self.line = line
         # one unpacking instead of a field access per attribute (Record's order; its kind and extra unused)
-        (self.time, _, self.service, self.protocol, self.ip, self.user, self.count, self.pid, self.host,
-         self.session, _, self.driver) = rec  # fmt: skip
+        (self.time, _kind, self.service, self.protocol, self.ip, self.user, self.count, self.pid, self.host,
+         self.session, _extra, self.driver) = rec  # fmt: skip
         self.t = t  # the correlator's clock when it was fed (newest time seen so far)
         self.kind = kind
         self.src = src  # "pf" smtpd failure, "auth" auth process failure, "plesk", "" other

@@ -33,7 +33,7 @@ POSTFIX: list = [
      (raw.SASL_LOST, "10.89.0.3", None, 1, PF, "smtp")),
     ("2026-11-26T17:30:01+00:00 mx postfix/submission/smtpd[611]: 4ABC1234DE: client=unknown[10.89.0.4], "
      "sasl_method=PLAIN, sasl_username=alice@example.com", (raw.SMTPD_SUCCESS, "10.89.0.4", "alice@example.com", 1,
-                                                             PF, "smtp")),
+                                                            PF, "smtp")),
     # service names and mechanisms of every kind
     ("Sep  6 00:44:57 trianon postfix/submission/smtpd[11538]: warning: unknown[82.221.106.233]: SASL login "
      "authentication failed: UGFzc3dvcmQ6", (raw.SASL_FAILURE, "82.221.106.233", None, 1, PF, "smtp")),
@@ -78,10 +78,10 @@ DOVECOT: list = [
      (raw.LOGIN_SUCCESS, "10.89.0.4", "alice@example.com", 1, DC, "imap")),
     ("Jun 13 16:30:54 platypus dovecot: imap-login: Disconnected (auth failed, 2 attempts): user=<username.bob>, "
      "method=PLAIN, rip=49.176.98.87, lip=113.212.99.194, TLS", (raw.LOGIN_FAILURE, "49.176.98.87", "username.bob",
-                                                                2, DC, "imap")),
+                                                                 2, DC, "imap")),
     ("Jun 14 00:48:21 platypus dovecot: imap-login: Disconnected (auth failed, 1 attempts): method=PLAIN, "
      "rip=59.167.242.100, lip=113.212.99.194, TLS: Disconnected", (raw.LOGIN_FAILURE, "59.167.242.100", None, 1, DC,
-                                                                  "imap")),
+                                                                   "imap")),
     ("Jun 23 00:52:43 vhost1-ua dovecot: pop3-login: Disconnected: Inactivity (auth failed, 1 attempts): "
      "user=<info>, method=PLAIN, rip=193.95.245.163, lip=176.214.13.210", (raw.LOGIN_FAILURE, "193.95.245.163",
                                                                            "info", 1, DC, "pop3")),
@@ -93,7 +93,7 @@ DOVECOT: list = [
      "session=<Lsz0Oo7WXti3b7xe>", (raw.LOGIN_FAILURE, "192.0.2.4", "test@example.com", 1, DC, "imap")),
     ("Aug 29 03:17:18 server dovecot: submission-login: Client has quit the connection (auth failed, 1 attempts in "
      "2 secs): user=<user1>, method=LOGIN, rip=192.0.2.133, lip=0.0.0.0", (raw.LOGIN_FAILURE, "192.0.2.133", "user1",
-                                                                          1, DC, "submission")),
+                                                                           1, DC, "submission")),
     ("Aug 29 15:33:53 server dovecot: managesieve-login: Disconnected: Too many invalid commands. (auth failed, 1 "
      "attempts in 2 secs): user=<myself>, method=PLAIN, rip=192.0.2.100, lip=0.0.0.0, TLS, TLSv1.3 with cipher "
      "TLS_CHACHA20_POLY1305_SHA256 (256/256 bits)", (raw.LOGIN_FAILURE, "192.0.2.100", "myself", 1, DC, "managesieve")),
@@ -102,7 +102,7 @@ DOVECOT: list = [
      (raw.LOGIN_FAILURE, "198.51.100.9", "a@b.c", 3, DC, "imap")),
     ("Jul 17 09:21:22 mailproxy dovecot: imap-login: Disconnected (proxy dest auth failed): user=<rt@acenet.au>, "
      "method=PLAIN, rip=192.0.2.4, lip=192.168.1.2, session=<NTI4FiZxcQCSud4G>", (raw.LOGIN_FAILURE, "192.0.2.4",
-                                                                                 "rt@acenet.au", 1, DC, "imap")),
+                                                                                  "rt@acenet.au", 1, DC, "imap")),
     ("Jun 13 20:48:11 platypus dovecot: pop3-login: Disconnected (no auth attempts): rip=121.44.24.254, "
      "lip=113.212.99.194, TLS: Disconnected", (raw.NO_AUTH, "121.44.24.254", None, 0, DC, "pop3")),
     ("Aug 29 01:49:33 server dovecot[459]: imap-login: Disconnected: Connection closed: SSL_accept() failed: "
@@ -139,17 +139,17 @@ DOVECOT: list = [
                                                                DC, None)),
     ("Jan 29 14:38:51 example.com dovecot[24941]: auth-worker(30165): pam(user@example.com,192.0.2.6,"
      "<PNHQq8pZhqIKAQGd>): pam_authenticate() failed: Permission denied", (raw.AUTH_PROCESS_FAILURE, "192.0.2.6",
-                                                                          "user@example.com", 1, DC, None)),
+                                                                           "user@example.com", 1, DC, None)),
     ("Mar 23 06:10:52 auth: Info: ldap(dog,52.37.139.121,): invalid credentials",
      (raw.AUTH_PROCESS_FAILURE, "52.37.139.121", "dog", 1, DC, None)),
     ("Apr 19 05:22:20 vm5 auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot "
      "ruser=informix rhost=80.255.3.104", (raw.AUTH_PROCESS_FAILURE, "80.255.3.104", "informix", 1, DC, None)),
     ("@400000004c91b044077a9e94 dovecot-auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 "
      "tty=dovecot ruser=root rhost=176.61.140.225  user=root", (raw.AUTH_PROCESS_FAILURE, "176.61.140.225", "root",
-                                                                 1, DC, None)),
+                                                                1, DC, None)),
     ("Nov 26 08:00:00 m dovecot: auth-worker(9): pam_unix(dovecot:auth): authentication failure; logname= uid=0 "
      "euid=0 tty=dovecot ruser= rhost=2001:db8::5  user=carol", (raw.AUTH_PROCESS_FAILURE, "2001:db8::5", "carol", 1,
-                                                                  DC, None)),
+                                                                 DC, None)),
     # Dovecot's own log file (no hostname), ISO and TAI64N stamps
     ("Jan 29 09:33:58 pop3-login: Info: Aborted login (auth failed, 1 attempts in 2 secs): user=<grace>, "
      "method=PLAIN, rip=212.9.180.3", (raw.LOGIN_FAILURE, "212.9.180.3", "grace", 1, DC, "pop3")),

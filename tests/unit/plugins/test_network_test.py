@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 
-import plugin_helpers  # noqa: F401  (puts the collection on sys.path)
+import plugin_helpers  # noqa: F401  # pylint: disable=unused-import  # puts the collection on sys.path
 import pytest
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.test import network as network_plugin
 from hypothesis import given, settings
