@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Scale figure of a whole scan (issue 15): 100,000 new bans decided and applied in one scan in under 5 s
 with a peak RSS under 150 MB, and a restore of 100,000 bans (after a reboot emptied the sets) in under 2 s.
 

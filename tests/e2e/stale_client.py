@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """A stale mail client for the end-to-end scenario: a phone that logged in once, then keeps an old password.
 
 Runs inside the client container (stdlib only, Python >= 3.9) against the project's own mail containers:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import plugin_helpers  # noqa: F401  (puts the collection on sys.path)
+import plugin_helpers  # noqa: F401  # pylint: disable=unused-import  # puts the collection on sys.path
 import pytest
 from ansible.errors import AnsibleFilterError
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.filter.listeners import (

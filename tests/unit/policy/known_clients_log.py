@@ -181,7 +181,7 @@ def build(seed: int = 19) -> list:
 
 
 def main(argv: list | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--seed", type=int, default=19)
     args = parser.parse_args(argv)
     sys.stdout.write("".join(build(args.seed)))
