@@ -63,7 +63,7 @@ def _ranges(allowed: Any, where: str) -> list[tuple[str, int, int]]:
     for item in allowed:
         entry = item
         if isinstance(item, str) and "/" in item:  # "udp/53"
-            proto, _, port = item.partition("/")
+            proto, _slash, port = item.partition("/")
             entry = {"proto": proto, "port": port}
         elif isinstance(item, (int, str)) and not isinstance(item, bool):
             entry = {"port": item}  # a bare port or range is TCP

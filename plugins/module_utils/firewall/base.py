@@ -61,19 +61,15 @@ class FirewallBackend(Protocol):
         """Make the ban hook current, cheap check first (creating the sets if needed); return what was
         done, one line each (set creation lines start with created/completed/resized). ``thorough`` also
         checks every rule where that costs more than the cheap check (nftables)."""
-        ...
 
     def detach(self) -> list[str]:
         """Remove the ban hook (``ban_hook`` turned off), keeping the sets and their entries."""
-        ...
 
     def hook_state(self) -> str:
         """``attached`` when the current hook is in place, else ``missing``."""
-        ...
 
     def purge(self) -> list[str]:
         """Remove the sets/table this backend created; return what was removed, one line each."""
-        ...
 
 
 class Target(NamedTuple):
