@@ -8,7 +8,7 @@ import calendar
 from datetime import timezone
 
 import pytest
-from hostile_lines import BUILDERS, PIECES, REAL, login_failure, pam_no_ruser, pam_ruser, passdb, passdb_plain
+from hostile_lines import BUILDERS, H, PIECES, REAL, login_failure, pam_no_ruser, pam_ruser, passdb, passdb_plain
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mail_bruteforce_guard.parser.lines import parse_line
@@ -113,3 +113,65 @@ def test_a_pam_username_ending_in_a_carriage_return_cannot_name_the_address():
     copy, so only the empty-ruser reading (from the username's forged rhost=) was left."""
     rec = parse_line(pam_ruser(" rhost=6.6.6.6  user=x\r", ""), TS)
     assert rec is None or rec.ip == REAL
+
+
+# ---- a newline in the client's password (review of issue 15) ----------------------------------------------
+# SASL PLAIN passwords may hold any byte but NUL (src/auth/mech-plain.c) and auth_verbose_passwords=plain
+# logs them as they are. Dovecot's log process reads its children's log pipe line by line: the text after
+# the newline comes without the "\1<type><pid> " header and is written as an Error with the process's
+# prefix (lib/failures.c i_failure_parse_line, log/log-connection.c).
+
+LOG_FORMS = {  # how the log process writes a child's line of each level: syslog, its own log file
+    "syslog": lambda level, text: f"{H}dovecot: auth: {'' if level == 'Info' else level + ': '}{text}",
+    "log_path": lambda level, text: f"Nov 26 08:00:00 auth: {level}: {text}",
+}
+
+
+def dovecot_logged(form: str, message: str) -> list[str]:
+    """The lines Dovecot's log process writes for one auth process message that may hold newlines."""
+    first, *raw = message.split("\n")
+    return [LOG_FORMS[form]("Info", first)] + [LOG_FORMS[form]("Error", part) for part in raw]
+
+
+FORGED_AFTER_NEWLINE = [  # each ends so that the ")" Dovecot closes the password with fits the message
+    "x\npasswd-file(bob,198.51.100.7): Password mismatch (q",
+    "x\nsql(bob,198.51.100.7,<Ab12>): unknown user (q",
+    "x\npam(bob,198.51.100.7): pam_authenticate() failed: Authentication failure (password mismatch?",
+    "x\nconn unix:auth-worker (pid=1,uid=97): auth-worker<5>: sql(bob,198.51.100.7): Password mismatch (q",
+    "x\npam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=bob)"
+    " rhost=198.51.100.7  user=bob",
+]
+
+
+@pytest.mark.parametrize("form", sorted(LOG_FORMS))
+@pytest.mark.parametrize("password", FORGED_AFTER_NEWLINE)
+def test_a_newline_in_the_password_cannot_write_a_failure_line(form, password):
+    lines = dovecot_logged(form, f"passwd-file(bob,{REAL}): Password mismatch (given password: {password})")
+    assert len(lines) == 2
+    assert parse_line(lines[0], TS).ip == REAL  # the real failure still counts
+    assert parse_line(lines[1], TS) is None, lines[1]
+
+
+@pytest.mark.parametrize("form", sorted(LOG_FORMS))
+def test_failure_lines_at_the_levels_dovecot_writes_them_still_read(form):
+    for level in ("Info", "Debug"):
+        rec = parse_line(LOG_FORMS[form](level, f"passwd-file(bob,{REAL}): Password mismatch"), TS)
+        assert rec is not None and rec.ip == REAL
+
+
+LINE_STARTS = ["", "passwd-file(x", "pam(x", "sql(x", "conn unix:auth-worker (pid=1,uid=97): auth-worker<5>: ",
+               "pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser="]
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(sorted(LOG_FORMS)),
+    CLIENT_TEXT,
+    st.lists(st.tuples(st.sampled_from(LINE_STARTS), CLIENT_TEXT).map("".join), min_size=1, max_size=3),
+)
+def test_no_password_with_newlines_names_another_address(form, user, parts):
+    password = "x\n" + "\n".join(parts)
+    message = passdb(user, password).split("dovecot: auth: ", 1)[1]
+    for line in dovecot_logged(form, message):
+        rec = parse_line(line, TS)
+        assert rec is None or rec.ip == REAL, line
