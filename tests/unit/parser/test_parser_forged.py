@@ -8,7 +8,17 @@ import calendar
 from datetime import timezone
 
 import pytest
-from hostile_lines import BUILDERS, H, PIECES, REAL, login_failure, pam_no_ruser, pam_ruser, passdb, passdb_plain
+from hostile_lines import (
+    BUILDERS,
+    PIECES,
+    REAL,
+    H,
+    login_failure,
+    pam_no_ruser,
+    pam_ruser,
+    passdb,
+    passdb_plain,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mail_bruteforce_guard.parser.lines import parse_line
@@ -159,8 +169,14 @@ def test_failure_lines_at_the_levels_dovecot_writes_them_still_read(form):
         assert rec is not None and rec.ip == REAL
 
 
-LINE_STARTS = ["", "passwd-file(x", "pam(x", "sql(x", "conn unix:auth-worker (pid=1,uid=97): auth-worker<5>: ",
-               "pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser="]
+LINE_STARTS = [
+    "",
+    "passwd-file(x",
+    "pam(x",
+    "sql(x",
+    "conn unix:auth-worker (pid=1,uid=97): auth-worker<5>: ",
+    "pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=",
+]
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
