@@ -259,8 +259,8 @@ class Correlator:
                 item = _Item.from_list(raw)
                 corr._held.append(item)
                 corr._index(item)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-            return cls(info=info)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError):
+            return cls(info=info)  # OverflowError: float() of a huge integer, int() of an infinity
         return corr
 
     # --- handlers -----------------------------------------------------------------------------------------

@@ -25,7 +25,11 @@ LATER = T0 + 3600
 def env(tmp_path):
     log = tmp_path / "mail.log"
     log.write_text("")
-    cfg = Config({"logs": [str(log)], "state_dir": str(tmp_path / "state"), "syslog": False})
+    # monitor: a scan without dry_run saves its state and never touches this machine's firewall (in enforce
+    # mode it would add its bans to the host's own ipsets and INPUT chain)
+    cfg = Config(
+        {"logs": [str(log)], "state_dir": str(tmp_path / "state"), "syslog": False, "mode": "monitor"}
+    )
     return cfg, log
 
 
@@ -157,7 +161,7 @@ DAMAGE = [
 def test_damaged_entries_are_set_aside_and_the_rest_kept(env):
     cfg, log = env
     log.write_text("".join(pf_fail(i) for i in range(6)))
-    scan(cfg, dry_run=False)  # monitor-free dry run saves the state too
+    scan(cfg, dry_run=False)  # monitor mode (see env): the state is saved, no firewall is touched
     state_file = os.path.join(cfg.state_dir, "state.json")
     with open(state_file) as fh:
         data = json.load(fh)
@@ -313,3 +317,48 @@ def test_text_output_escapes_control_characters(env, capsys):
         out = capsys.readouterr().out
         assert "evil\\x1b[2J\\x1b]0;owned\\x07" in out, argv
         assert "\x1b" not in out and "\x07" not in out
+
+
+# ---- review of issue 15: integers too large for a float -------------------------------------------------
+# JSON has no bound on integers: json.load reads 10**400 as an int, and math.isfinite() or float() of it
+# raise OverflowError. Each value below made every later status, report, scan and restore fail.
+
+HUGE = 10**400
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        (("bans", "198.51.100.9"), {"until": HUGE, "reason": "x", "count": 1, "since": T0}),
+        (("bans", "198.51.100.9"), {"until": LATER + 60, "reason": "x", "count": 1, "since": HUGE}),
+        (("saved_at",), HUGE),
+        (("tracker", "clock"), HUGE),
+        (("correlator", "last_time"), HUGE),
+        (("correlator", "genuine", "203.0.113.5"), HUGE),
+        (("correlator", "sessions", "mx1|1"), ["203.0.113.5", T0, float("inf"), 0, None]),
+    ],
+)
+def test_a_huge_integer_in_the_state_poisons_no_later_run(env, where, value):
+    cfg, log = env
+    log.write_text("".join(pf_fail(i) for i in range(6)))
+    scan(cfg, dry_run=False)
+    state_file = os.path.join(cfg.state_dir, "state.json")
+    with open(state_file) as fh:
+        data = json.load(fh)
+    node = data
+    for key in where[:-1]:
+        node = node.setdefault(key, {})
+    node[where[-1]] = value
+    with open(state_file, "w") as fh:
+        json.dump(data, fh)
+    api.status(cfg, now=LATER, warn=[].append)
+    api.report(cfg, now=LATER, warn=[].append)
+    scan(cfg)
+    scan(cfg, dry_run=False)
+    scan(cfg)
+
+
+def test_a_manual_ban_ending_at_a_huge_integer_is_a_clear_error(env):
+    cfg, _ = env
+    with pytest.raises(ConfigError, match="ten years"):
+        api.ban(cfg, ["192.0.2.1"], dry_run=True, now=LATER, warn=[].append, until=HUGE)
