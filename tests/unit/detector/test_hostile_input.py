@@ -362,3 +362,34 @@ def test_a_manual_ban_ending_at_a_huge_integer_is_a_clear_error(env):
     cfg, _ = env
     with pytest.raises(ConfigError, match="ten years"):
         api.ban(cfg, ["192.0.2.1"], dry_run=True, now=LATER, warn=[].append, until=HUGE)
+
+
+# ---- review of issue 15: damaged events held by the correlator -------------------------------------------
+# The correlator's from_dict converted the numbers of a held event but took its other fields as they were:
+# a held event with a time that is a string, a username that is a list or a time far before 1970 failed
+# every later scan when it was released (TypeError, ValueError, OverflowError), and an "address" that is no
+# address was reported as an offender.
+
+HELD = [5, T0 + 100, T0 + 100, "203.0.113.5", "auth_failure", "postfix", "smtp", "u", 1, 12, "mx1", None, "",
+        "pf", False, False]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [(1, "abc"), (1, float("nan")), (1, -1e300), (3, "garbage"), (5, 7), (7, ["x"])],
+)
+def test_a_damaged_held_event_poisons_no_later_scan(env, field, value):
+    cfg, log = env
+    log.write_text("".join(pf_fail(i) for i in range(6)))
+    scan(cfg, dry_run=False)
+    state_file = os.path.join(cfg.state_dir, "state.json")
+    with open(state_file) as fh:
+        data = json.load(fh)
+    item = list(HELD)
+    item[field] = value
+    data["correlator"]["held"] = [item]
+    with open(state_file, "w") as fh:
+        json.dump(data, fh)
+    for _ in range(2):
+        result = scan(cfg, dry_run=False)
+        assert "garbage" not in {o["ip"] for o in result["offenders"]}
