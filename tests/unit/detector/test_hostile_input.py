@@ -319,6 +319,19 @@ def test_text_output_escapes_control_characters(env, capsys):
         assert "\x1b" not in out and "\x07" not in out
 
 
+def test_text_output_escapes_line_separators_and_bidi_overrides(env, capsys):
+    """A right-to-left override in a username reorders what a terminal shows after it (another address may
+    appear), U+2028 starts a new line in many viewers: both come out escaped, as control characters do."""
+    from mail_bruteforce_guard.detector import cli
+
+    _cfg, log = env
+    log.write_text("".join(pf_fail(i, user="evil\u202e5.3.2.1\u2028x\u2066") for i in range(6)))
+    assert cli.main(["parse", str(log), "--now", "2026-11-26T09:00:00Z"]) == 0
+    out = capsys.readouterr().out
+    assert "evil\\u202e5.3.2.1\\u2028x\\u2066" in out
+    assert not {"\u202e", "\u2028", "\u2066"} & set(out)
+
+
 # ---- review of issue 15: integers too large for a float -------------------------------------------------
 # JSON has no bound on integers: json.load reads 10**400 as an int, and math.isfinite() or float() of it
 # raise OverflowError. Each value below made every later status, report, scan and restore fail.
