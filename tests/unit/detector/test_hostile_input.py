@@ -406,3 +406,38 @@ def test_a_damaged_held_event_poisons_no_later_scan(env, field, value):
     for _ in range(2):
         result = scan(cfg, dry_run=False)
         assert "garbage" not in {o["ip"] for o in result["offenders"]}
+
+
+def test_journal_entries_over_the_size_limit_are_skipped_and_counted(tmp_path):
+    """The journal's own size check (the file reader's has its test above): a trusted entry longer than
+    MAX_LINE is neither parsed nor lost from the stats."""
+    user = ", rip=192.0.2.10" * ((MAX_LINE + 100_000) // 16)
+    long_line = (
+        "imap-login: Disconnected (auth failed, 1 attempts in 2 secs):"
+        f" user=<{user}>, method=PLAIN, rip=203.0.113.78, lip=10.0.0.2"
+    )
+    journal = journal_file(tmp_path, [("dovecot", 40 + i, 2, long_line) for i in range(5)])
+    result = api.scan(
+        journal_cfg(tmp_path),
+        dry_run=True,
+        now=1795000000 + 60,
+        journal_command=["journalctl", f"--file={journal}"],
+    )
+    assert result["offenders"] == []
+    assert result["stats"]["lines_too_long"] == 5
+
+
+def test_journal_entries_over_4096_bytes_are_read(tmp_path):
+    """journalctl -o json writes a field over 4096 bytes as null unless given --all: a client's long SASL
+    username made its failures vanish from a journal scan."""
+    entries = [
+        ("postfix/smtpd", 40 + i, 2, forged("192.0.2.53", i) + "x" * 5000)  # written by postfix itself
+        for i in range(5)
+    ]
+    result = api.scan(
+        journal_cfg(tmp_path),
+        dry_run=True,
+        now=1795000000 + 60,
+        journal_command=["journalctl", f"--file={journal_file(tmp_path, entries)}"],
+    )
+    assert banned(result) == {"192.0.2.53"}
