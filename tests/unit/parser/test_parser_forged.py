@@ -18,6 +18,7 @@ from hostile_lines import (
     pam_ruser,
     passdb,
     passdb_plain,
+    smtpd_failure,
 )
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -191,3 +192,38 @@ def test_no_password_with_newlines_names_another_address(form, user, parts):
     for line in dovecot_logged(form, message):
         rec = parse_line(line, TS)
         assert rec is None or rec.ip == REAL, line
+
+
+# ---- an ambiguous auth line is dropped: every service still counts the attempt once (review) ---------------
+
+HIDING_PASSWORD = (
+    ",198.51.100.9): Password mismatch (q"  # with a default-charset username, no comma needed there
+)
+
+
+def _second(line: str, second: int) -> str:
+    return line.replace("08:00:00", f"08:00:{second:02d}")
+
+
+@pytest.mark.parametrize("login", ["imap-login", "pop3-login", "submission-login"])
+def test_dropped_auth_lines_are_counted_from_the_login_summary(login):
+    lines = [_second(passdb("victim", HIDING_PASSWORD), i) for i in range(5)]
+    assert all(parse_line(line, TS) is None for line in lines)  # each reads as REAL's and 198.51.100.9's
+    summary = (
+        login_failure("victim", "").replace("imap-login", login).replace("auth failed, 1", "auth failed, 5")
+    )
+    events = parse_lines([*lines, _second(summary, 9)], now=NOW, tz=timezone.utc)
+    failures = [e for e in events if e.kind == "auth_failure"]
+    assert {e.ip for e in failures} == {REAL} and sum(e.count for e in failures) == 5
+
+
+def test_dropped_auth_lines_are_counted_from_postfix_with_dovecot_sasl():
+    lines = []
+    for i in range(5):
+        lines += [
+            _second(passdb("victim", HIDING_PASSWORD), 2 * i),
+            _second(smtpd_failure("victim", ""), 2 * i + 1),
+        ]
+    lines.append(f"{H}postfix/smtpd[12]: disconnect from unknown[{REAL}] ehlo=1 auth=0/5 quit=1 commands=2/7")
+    failures = [e for e in parse_lines(lines, now=NOW, tz=timezone.utc) if e.kind == "auth_failure"]
+    assert {e.ip for e in failures} == {REAL} and sum(e.count for e in failures) == 5
