@@ -8,7 +8,6 @@ under a policy (policy/tracker.py). Documentation: maillog_events.yml and maillo
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone, tzinfo
@@ -39,7 +38,7 @@ def _when(value: Any, name: str, where: str) -> float | None:
         return None
     when = None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if math.isfinite(value):
+        if 0 <= value <= MAX_TIME:  # not math.isfinite: it raises for an integer too large for a float
             when = float(value)
     elif isinstance(value, str):
         try:

@@ -432,7 +432,8 @@ def _ban_end(duration: Any, until: Any, now: float, bantime: int) -> float:
     if until is not None:
         if duration is not None:
             raise ConfigError("give a ban duration or an end time (until), not both")
-        if isinstance(until, bool) or not isinstance(until, (int, float)) or not math.isfinite(until):
+        # "-inf < until < inf", not math.isfinite: that raises for an integer too large for a float
+        if isinstance(until, bool) or not isinstance(until, (int, float)) or not -math.inf < until < math.inf:
             raise ConfigError(f"ban end (until) must be POSIX seconds, got {until!r}")
         if until > now + MAX_DURATION or until > MAX_TIME:
             raise ConfigError(

@@ -515,7 +515,9 @@ class JournalSource:
             yield first, batch
 
     def __iter__(self) -> Iterator[tuple]:
-        args = [*self.command, "-o", "json", "--no-pager", "-q"]
+        # --all: without it journalctl writes every field over 4096 bytes as null, so a long entry was
+        # dropped unseen (neither parsed nor counted in ``cut``)
+        args = [*self.command, "-o", "json", "--all", "--no-pager", "-q"]
         if self.cursor:
             args.append(f"--after-cursor={self.cursor}")
         args += JOURNAL_MATCHES

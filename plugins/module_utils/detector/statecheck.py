@@ -9,7 +9,6 @@ validator and one line in its table.
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable
 
 from ..limits import MAX_TIME
@@ -21,13 +20,10 @@ Validator = Callable[[Any], Checked]
 
 
 def is_time(value: Any) -> bool:
-    """A finite POSIX time from 1970 to the year 9999 (bools are not numbers here)."""
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and 0 <= value <= MAX_TIME
-    )
+    """A finite POSIX time from 1970 to the year 9999 (bools are not numbers here). A chained comparison,
+    not ``math.isfinite``: an integer too large for a float (JSON has no bound) made that raise, and NaN and
+    the infinities fail the comparison as well."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= MAX_TIME
 
 
 def is_count(value: Any) -> bool:

@@ -32,6 +32,8 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, Callable
 
+from ..addresses import normalize_ip
+from ..limits import MAX_TIME
 from .events import (
     AUTH_FAILURE,
     AUTH_SERVER_LOST,
@@ -56,6 +58,9 @@ from .lines import SMTPD_SUMMARY as R_SMTPD_SUMMARY
 from .lines import TOO_MANY_ERRORS as R_TOO_MANY_ERRORS
 from .lines import Record
 
+_KINDS = frozenset((AUTH_FAILURE, AUTH_SUCCESS, AUTH_SERVER_LOST, NO_AUTH_ATTEMPTS, PLAINTEXT_REFUSED,
+                    TOO_MANY_ERRORS, UNATTRIBUTED_FAILURE))  # fmt: skip
+
 HOLD = 15.0  # log seconds an event waits for other lines describing the same attempt
 AUTH_WINDOW = 15.0  # Dovecot auth process line -> Postfix warning for the same attempt
 PLESK_WINDOW = 5.0  # plesk_saslauthd line <-> smtpd failure
@@ -76,6 +81,13 @@ _INFO_OF = {
     R_NO_AUTH: NO_AUTH_ATTEMPTS,
     R_PLAINTEXT_REFUSED: PLAINTEXT_REFUSED,
 }
+
+
+def _text(value: Any) -> str | None:
+    """A saved address, username or session: a string or None (ValueError for anything else)."""
+    if value is None or type(value) is str:
+        return value
+    raise ValueError(f"not a string: {value!r}")
 
 
 class _Item:
@@ -124,8 +136,20 @@ class _Item:
 
     @classmethod
     def from_list(cls, data: list) -> _Item:
+        """The item ``to_list`` saved; ValueError when a field is not what ``to_list`` writes (a damaged held
+        event would otherwise fail every later scan when it is released)."""
         (line, when, t, ip, kind, service, protocol, user, count, pid, host, session, driver, src, claimed,
          plesk) = data  # fmt: skip
+        if not (
+            (when is None or (type(when) in (int, float) and 0 <= when <= MAX_TIME))
+            and (ip is None or (type(ip) is str and normalize_ip(ip) == ip))
+            and kind in _KINDS
+            and all(
+                v is None or type(v) is str for v in (service, protocol, user, host, session, driver, src)
+            )
+            and (pid is None or type(pid) is int)
+        ):
+            raise ValueError(f"damaged held event: {data!r}")
         rec = Record(when, "", service, protocol, ip, user, int(count), pid, host, session, 0, driver)
         item = cls(int(line), rec, float(t), kind, src)
         item.claimed = bool(claimed)
@@ -260,18 +284,20 @@ class Correlator:
         try:
             corr.last_time = float(data.get("last_time") or 0.0)
             corr._sessions = {
-                str(k): [v[0], float(v[1]), int(v[2]), int(v[3]), v[4]] for k, v in data["sessions"].items()
+                str(k): [_text(v[0]), float(v[1]), int(v[2]), int(v[3]), _text(v[4])]
+                for k, v in data["sessions"].items()
             }
             corr._genuine = {str(k): float(v) for k, v in data["genuine"].items()}
             corr._credits = {
-                str(k): [[float(c[0]), c[1], c[2]] for c in v] for k, v in data["credits"].items()
+                str(k): [[float(c[0]), _text(c[1]), _text(c[2])] for c in v]
+                for k, v in data["credits"].items()
             }
             for raw in data["held"]:
                 item = _Item.from_list(raw)
                 corr._held.append(item)
                 corr._index(item)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError):
-            return cls(info=info, preauth=preauth)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError):
+            return cls(info=info, preauth=preauth)  # OverflowError: float() of a huge integer, int() of an infinity
         return corr
 
     # --- handlers -----------------------------------------------------------------------------------------

@@ -102,10 +102,14 @@ DC_AUTH_FAILED_RE = re.compile(r"\(auth failed, (\d{1,6}) attempts?(?: in \d{1,9
 DC_PROXY_FAILED = "(proxy dest auth failed)"
 DC_PLAINTEXT_REFUSED = ("(tried to use disabled plaintext auth)", "(tried to use disallowed plaintext auth)")
 # auth process line prefix up to "driver(": "auth: ", "auth-worker(304): ", "Info: ",
-# "conn unix:auth-worker (pid=27359,uid=97): auth-worker<55>: " in any of the forms Dovecot 2.2-2.4 log
+# "conn unix:auth-worker (pid=27359,uid=97): auth-worker<55>: " in any of the forms Dovecot 2.2-2.4 log.
+# Only the Info and Debug levels: Dovecot logs passdb failures at Info (Debug with auth_debug), and the
+# text after a newline in a client's password (auth_verbose_passwords; SASL PLAIN passwords may hold one)
+# reaches the log process as a raw line, which it writes at the Error level ("auth: Error: <text>"):
+# the client's own words, never a failure line.
 _DC_AUTH_PREFIX = (
-    r"(?:auth(?:-worker)?(?:\([^()\s]{0,40}\))?: )?(?:(?:Info|Error|Warning|Debug): )?"
-    r"(?:conn [^\s()]{1,80} \([^()\s]{0,80}\): auth(?:-worker)?<\d{1,10}>: )?(?:(?:Info|Error|Debug): )?"
+    r"(?:auth(?:-worker)?(?:\([^()\s]{0,40}\))?: )?(?:(?:Info|Debug): )?"
+    r"(?:conn [^\s()]{1,80} \([^()\s]{0,80}\): auth(?:-worker)?<\d{1,10}>: )?(?:(?:Info|Debug): )?"
 )
 # passdb drivers ("passwd-file" before its prefix "passwd": the regex alternation tries them in order)
 DC_AUTH_DRIVERS = ("passwd-file", "passwd", "shadow", "pam", "sql", "ldap", "checkpassword", "bsdauth",

@@ -25,7 +25,11 @@ LATER = T0 + 3600
 def env(tmp_path):
     log = tmp_path / "mail.log"
     log.write_text("")
-    cfg = Config({"logs": [str(log)], "state_dir": str(tmp_path / "state"), "syslog": False})
+    # monitor: a scan without dry_run saves its state and never touches this machine's firewall (in enforce
+    # mode it would add its bans to the host's own ipsets and INPUT chain)
+    cfg = Config(
+        {"logs": [str(log)], "state_dir": str(tmp_path / "state"), "syslog": False, "mode": "monitor"}
+    )
     return cfg, log
 
 
@@ -157,7 +161,7 @@ DAMAGE = [
 def test_damaged_entries_are_set_aside_and_the_rest_kept(env):
     cfg, log = env
     log.write_text("".join(pf_fail(i) for i in range(6)))
-    scan(cfg, dry_run=False)  # monitor-free dry run saves the state too
+    scan(cfg, dry_run=False)  # monitor mode (see env): the state is saved, no firewall is touched
     state_file = os.path.join(cfg.state_dir, "state.json")
     with open(state_file) as fh:
         data = json.load(fh)
@@ -313,3 +317,127 @@ def test_text_output_escapes_control_characters(env, capsys):
         out = capsys.readouterr().out
         assert "evil\\x1b[2J\\x1b]0;owned\\x07" in out, argv
         assert "\x1b" not in out and "\x07" not in out
+
+
+def test_text_output_escapes_line_separators_and_bidi_overrides(env, capsys):
+    """A right-to-left override in a username reorders what a terminal shows after it (another address may
+    appear), U+2028 starts a new line in many viewers: both come out escaped, as control characters do."""
+    from mail_bruteforce_guard.detector import cli
+
+    _cfg, log = env
+    log.write_text("".join(pf_fail(i, user="evil\u202e5.3.2.1\u2028x\u2066") for i in range(6)))
+    assert cli.main(["parse", str(log), "--now", "2026-11-26T09:00:00Z"]) == 0
+    out = capsys.readouterr().out
+    assert "evil\\u202e5.3.2.1\\u2028x\\u2066" in out
+    assert not {"\u202e", "\u2028", "\u2066"} & set(out)
+
+
+# ---- review of issue 15: integers too large for a float -------------------------------------------------
+# JSON has no bound on integers: json.load reads 10**400 as an int, and math.isfinite() or float() of it
+# raise OverflowError. Each value below made every later status, report, scan and restore fail.
+
+HUGE = 10**400
+
+
+@pytest.mark.parametrize(
+    ("where", "value"),
+    [
+        (("bans", "198.51.100.9"), {"until": HUGE, "reason": "x", "count": 1, "since": T0}),
+        (("bans", "198.51.100.9"), {"until": LATER + 60, "reason": "x", "count": 1, "since": HUGE}),
+        (("saved_at",), HUGE),
+        (("tracker", "clock"), HUGE),
+        (("correlator", "last_time"), HUGE),
+        (("correlator", "genuine", "203.0.113.5"), HUGE),
+        (("correlator", "sessions", "mx1|1"), ["203.0.113.5", T0, float("inf"), 0, None]),
+    ],
+)
+def test_a_huge_integer_in_the_state_poisons_no_later_run(env, where, value):
+    cfg, log = env
+    log.write_text("".join(pf_fail(i) for i in range(6)))
+    scan(cfg, dry_run=False)
+    state_file = os.path.join(cfg.state_dir, "state.json")
+    with open(state_file) as fh:
+        data = json.load(fh)
+    node = data
+    for key in where[:-1]:
+        node = node.setdefault(key, {})
+    node[where[-1]] = value
+    with open(state_file, "w") as fh:
+        json.dump(data, fh)
+    api.status(cfg, now=LATER, warn=[].append)
+    api.report(cfg, now=LATER, warn=[].append)
+    scan(cfg)
+    scan(cfg, dry_run=False)
+    scan(cfg)
+
+
+def test_a_manual_ban_ending_at_a_huge_integer_is_a_clear_error(env):
+    cfg, _ = env
+    with pytest.raises(ConfigError, match="ten years"):
+        api.ban(cfg, ["192.0.2.1"], dry_run=True, now=LATER, warn=[].append, until=HUGE)
+
+
+# ---- review of issue 15: damaged events held by the correlator -------------------------------------------
+# The correlator's from_dict converted the numbers of a held event but took its other fields as they were:
+# a held event with a time that is a string, a username that is a list or a time far before 1970 failed
+# every later scan when it was released (TypeError, ValueError, OverflowError), and an "address" that is no
+# address was reported as an offender.
+
+HELD = [5, T0 + 100, T0 + 100, "203.0.113.5", "auth_failure", "postfix", "smtp", "u", 1, 12, "mx1", None, "",
+        "pf", False, False]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [(1, "abc"), (1, float("nan")), (1, -1e300), (3, "garbage"), (5, 7), (7, ["x"])],
+)
+def test_a_damaged_held_event_poisons_no_later_scan(env, field, value):
+    cfg, log = env
+    log.write_text("".join(pf_fail(i) for i in range(6)))
+    scan(cfg, dry_run=False)
+    state_file = os.path.join(cfg.state_dir, "state.json")
+    with open(state_file) as fh:
+        data = json.load(fh)
+    item = list(HELD)
+    item[field] = value
+    data["correlator"]["held"] = [item]
+    with open(state_file, "w") as fh:
+        json.dump(data, fh)
+    for _ in range(2):
+        result = scan(cfg, dry_run=False)
+        assert "garbage" not in {o["ip"] for o in result["offenders"]}
+
+
+def test_journal_entries_over_the_size_limit_are_skipped_and_counted(tmp_path):
+    """The journal's own size check (the file reader's has its test above): a trusted entry longer than
+    MAX_LINE is neither parsed nor lost from the stats."""
+    user = ", rip=192.0.2.10" * ((MAX_LINE + 100_000) // 16)
+    long_line = (
+        "imap-login: Disconnected (auth failed, 1 attempts in 2 secs):"
+        f" user=<{user}>, method=PLAIN, rip=203.0.113.78, lip=10.0.0.2"
+    )
+    journal = journal_file(tmp_path, [("dovecot", 40 + i, 2, long_line) for i in range(5)])
+    result = api.scan(
+        journal_cfg(tmp_path),
+        dry_run=True,
+        now=1795000000 + 60,
+        journal_command=["journalctl", f"--file={journal}"],
+    )
+    assert result["offenders"] == []
+    assert result["stats"]["lines_too_long"] == 5
+
+
+def test_journal_entries_over_4096_bytes_are_read(tmp_path):
+    """journalctl -o json writes a field over 4096 bytes as null unless given --all: a client's long SASL
+    username made its failures vanish from a journal scan."""
+    entries = [
+        ("postfix/smtpd", 40 + i, 2, forged("192.0.2.53", i) + "x" * 5000)  # written by postfix itself
+        for i in range(5)
+    ]
+    result = api.scan(
+        journal_cfg(tmp_path),
+        dry_run=True,
+        now=1795000000 + 60,
+        journal_command=["journalctl", f"--file={journal_file(tmp_path, entries)}"],
+    )
+    assert banned(result) == {"192.0.2.53"}

@@ -8,7 +8,18 @@ import calendar
 from datetime import timezone
 
 import pytest
-from hostile_lines import BUILDERS, PIECES, REAL, login_failure, pam_no_ruser, pam_ruser, passdb, passdb_plain
+from hostile_lines import (
+    BUILDERS,
+    PIECES,
+    REAL,
+    H,
+    login_failure,
+    pam_no_ruser,
+    pam_ruser,
+    passdb,
+    passdb_plain,
+    smtpd_failure,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mail_bruteforce_guard.parser.lines import parse_line
@@ -113,3 +124,106 @@ def test_a_pam_username_ending_in_a_carriage_return_cannot_name_the_address():
     copy, so only the empty-ruser reading (from the username's forged rhost=) was left."""
     rec = parse_line(pam_ruser(" rhost=6.6.6.6  user=x\r", ""), TS)
     assert rec is None or rec.ip == REAL
+
+
+# ---- a newline in the client's password (review of issue 15) ----------------------------------------------
+# SASL PLAIN passwords may hold any byte but NUL (src/auth/mech-plain.c) and auth_verbose_passwords=plain
+# logs them as they are. Dovecot's log process reads its children's log pipe line by line: the text after
+# the newline comes without the "\1<type><pid> " header and is written as an Error with the process's
+# prefix (lib/failures.c i_failure_parse_line, log/log-connection.c).
+
+LOG_FORMS = {  # how the log process writes a child's line of each level: syslog, its own log file
+    "syslog": lambda level, text: f"{H}dovecot: auth: {'' if level == 'Info' else level + ': '}{text}",
+    "log_path": lambda level, text: f"Nov 26 08:00:00 auth: {level}: {text}",
+}
+
+
+def dovecot_logged(form: str, message: str) -> list[str]:
+    """The lines Dovecot's log process writes for one auth process message that may hold newlines."""
+    first, *raw = message.split("\n")
+    return [LOG_FORMS[form]("Info", first)] + [LOG_FORMS[form]("Error", part) for part in raw]
+
+
+FORGED_AFTER_NEWLINE = [  # each ends so that the ")" Dovecot closes the password with fits the message
+    "x\npasswd-file(bob,198.51.100.7): Password mismatch (q",
+    "x\nsql(bob,198.51.100.7,<Ab12>): unknown user (q",
+    "x\npam(bob,198.51.100.7): pam_authenticate() failed: Authentication failure (password mismatch?",
+    "x\nconn unix:auth-worker (pid=1,uid=97): auth-worker<5>: sql(bob,198.51.100.7): Password mismatch (q",
+    "x\npam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=bob)"
+    " rhost=198.51.100.7  user=bob",
+]
+
+
+@pytest.mark.parametrize("form", sorted(LOG_FORMS))
+@pytest.mark.parametrize("password", FORGED_AFTER_NEWLINE)
+def test_a_newline_in_the_password_cannot_write_a_failure_line(form, password):
+    lines = dovecot_logged(form, f"passwd-file(bob,{REAL}): Password mismatch (given password: {password})")
+    assert len(lines) == 2
+    assert parse_line(lines[0], TS).ip == REAL  # the real failure still counts
+    assert parse_line(lines[1], TS) is None, lines[1]
+
+
+@pytest.mark.parametrize("form", sorted(LOG_FORMS))
+def test_failure_lines_at_the_levels_dovecot_writes_them_still_read(form):
+    for level in ("Info", "Debug"):
+        rec = parse_line(LOG_FORMS[form](level, f"passwd-file(bob,{REAL}): Password mismatch"), TS)
+        assert rec is not None and rec.ip == REAL
+
+
+LINE_STARTS = [
+    "",
+    "passwd-file(x",
+    "pam(x",
+    "sql(x",
+    "conn unix:auth-worker (pid=1,uid=97): auth-worker<5>: ",
+    "pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser=",
+]
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(sorted(LOG_FORMS)),
+    CLIENT_TEXT,
+    st.lists(st.tuples(st.sampled_from(LINE_STARTS), CLIENT_TEXT).map("".join), min_size=1, max_size=3),
+)
+def test_no_password_with_newlines_names_another_address(form, user, parts):
+    password = "x\n" + "\n".join(parts)
+    message = passdb(user, password).split("dovecot: auth: ", 1)[1]
+    for line in dovecot_logged(form, message):
+        rec = parse_line(line, TS)
+        assert rec is None or rec.ip == REAL, line
+
+
+# ---- an ambiguous auth line is dropped: every service still counts the attempt once (review) ---------------
+
+HIDING_PASSWORD = (
+    ",198.51.100.9): Password mismatch (q"  # with a default-charset username, no comma needed there
+)
+
+
+def _second(line: str, second: int) -> str:
+    return line.replace("08:00:00", f"08:00:{second:02d}")
+
+
+@pytest.mark.parametrize("login", ["imap-login", "pop3-login", "submission-login"])
+def test_dropped_auth_lines_are_counted_from_the_login_summary(login):
+    lines = [_second(passdb("victim", HIDING_PASSWORD), i) for i in range(5)]
+    assert all(parse_line(line, TS) is None for line in lines)  # each reads as REAL's and 198.51.100.9's
+    summary = (
+        login_failure("victim", "").replace("imap-login", login).replace("auth failed, 1", "auth failed, 5")
+    )
+    events = parse_lines([*lines, _second(summary, 9)], now=NOW, tz=timezone.utc)
+    failures = [e for e in events if e.kind == "auth_failure"]
+    assert {e.ip for e in failures} == {REAL} and sum(e.count for e in failures) == 5
+
+
+def test_dropped_auth_lines_are_counted_from_postfix_with_dovecot_sasl():
+    lines = []
+    for i in range(5):
+        lines += [
+            _second(passdb("victim", HIDING_PASSWORD), 2 * i),
+            _second(smtpd_failure("victim", ""), 2 * i + 1),
+        ]
+    lines.append(f"{H}postfix/smtpd[12]: disconnect from unknown[{REAL}] ehlo=1 auth=0/5 quit=1 commands=2/7")
+    failures = [e for e in parse_lines(lines, now=NOW, tz=timezone.utc) if e.kind == "auth_failure"]
+    assert {e.ip for e in failures} == {REAL} and sum(e.count for e in failures) == 5

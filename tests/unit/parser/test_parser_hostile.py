@@ -302,7 +302,7 @@ def test_pam_words_in_a_passdb_username_neither_hide_nor_forge(user: str) -> Non
 
 
 @pytest.mark.parametrize(
-    "prefix", ["", "auth: ", "auth-worker(9): ", "auth-worker(9): Error: ", "auth: Info: "]
+    "prefix", ["", "auth: ", "auth-worker(9): ", "auth-worker(9): Info: ", "auth: Info: "]
 )
 def test_pam_unix_lines_after_each_dovecot_prefix(prefix: str) -> None:
     line = f"Nov 26 08:08:13 mail dovecot: {prefix}{PAM_WORDS}web rhost=192.0.2.45  user=web"

@@ -81,6 +81,14 @@ def test_a_timeline_over_centuries_keeps_few_buckets():
     [
         (lambda: fleet_merge({"a": GOOD}, bantime=10**20), "bantime must be a number of seconds from 0 to"),
         (lambda: maillog_events(LINE, now=1e20), "now must be an ISO 8601 time or POSIX seconds from 1970"),
+        # an integer too large for a float (math.isfinite raised OverflowError on it)
+        (lambda: maillog_events(LINE, now=10**400), "now must be an ISO 8601 time or POSIX seconds"),
+        (
+            lambda: maillog_offenders(
+                [{"kind": "auth_failure", "service": "postfix", "ip": "192.0.2.1", "time": 10**400}]
+            ),
+            "event #1 time must be",
+        ),
         (
             lambda: maillog_offenders(
                 [{"kind": "auth_failure", "service": "postfix", "ip": "192.0.2.1", "time": 1e300}]
