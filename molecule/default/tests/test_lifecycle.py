@@ -206,6 +206,9 @@ def test_lockdown_with_the_port_allowed(round_):
         address = _address_of(host)
         assert _can_connect(address, LISTEN_PORT), f"{host}: the allowed port does not answer"
         assert not _can_connect(address, OTHER_PORT), f"{host}: the lockdown let an unlisted port through"
+    # Round 2's pre-flight would (rightly) refuse the lockdown for this new listener: stop it.
+    for host in HOSTS:
+        _exec(host, f"systemctl stop mbg-test-listen-{OTHER_PORT}.service")
 
 
 def _address_of(host: str) -> str:
@@ -215,6 +218,7 @@ def _address_of(host: str) -> str:
 
 @pytest.mark.timeout(900)
 def test_lockdown_off_again_takes_it_down():
+    _listen(OTHER_PORT)
     rc, out, _ = _converge()
     assert rc == 0, out[-4000:]
     for host in HOSTS:
