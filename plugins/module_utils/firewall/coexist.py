@@ -40,6 +40,8 @@ TOOLS = (
         ("crowdsec", "crowdsec6"),
     ),
     Tool("netfilter-persistent", "netfilter-persistent", ("netfilter-persistent",)),
+    # an nftables.service ruleset (its tables are the admin's own: found by the unit, not by a name)
+    Tool("nftables", "nftables"),
     Tool("docker", "docker", ("dockerd",), ("DOCKER",)),
 )
 
