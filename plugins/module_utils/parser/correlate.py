@@ -296,8 +296,9 @@ class Correlator:
                 item = _Item.from_list(raw)
                 corr._held.append(item)
                 corr._index(item)
+        # OverflowError: float() of a huge integer, int() of an infinity
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError):
-            return cls(info=info, preauth=preauth)  # OverflowError: float() of a huge integer, int() of an infinity
+            return cls(info=info, preauth=preauth)
         return corr
 
     # --- handlers -----------------------------------------------------------------------------------------
