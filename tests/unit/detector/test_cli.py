@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -163,6 +164,19 @@ def test_corrupt_state_warns_and_continues(tmp_path, log):
     assert json.loads(proc.stdout)["stats"]["lines"] == 7
 
 
+def _wait_until_it_opened(proc: subprocess.Popen, path: Path, limit: float = 60.0) -> None:
+    """Wait until ``proc`` holds ``path`` open (on a busy machine its start-up alone can take seconds)."""
+    deadline = time.monotonic() + limit
+    fds = Path(f"/proc/{proc.pid}/fd")
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(OSError):
+            if any(os.readlink(fd) == str(path) for fd in fds.iterdir()):
+                time.sleep(0.2)  # from open() to the blocking flock()
+                return
+        time.sleep(0.05)
+    raise AssertionError(f"{proc.args} never opened {path}")
+
+
 def test_second_concurrent_scan_exits_3(tmp_path, log):
     import fcntl
 
@@ -182,7 +196,7 @@ def test_second_concurrent_scan_exits_3(tmp_path, log):
             stderr=subprocess.PIPE,
             text=True,
         )
-        time.sleep(1.0)
+        _wait_until_it_opened(waiting, state / "state.lock")  # its own code runs: SIGINT is Python's now
         waiting.send_signal(signal.SIGINT)
         _, err = waiting.communicate(timeout=20)
         assert waiting.returncode == 130
