@@ -264,6 +264,14 @@ class Clients:
                 self.touched.add((key, user))
         return known
 
+    def forget(self, key: str) -> None:
+        """``unban --reset``: drop the address's failure history (stale window, stale entries, the mark of an
+        unknown username); the known-good memory stays: its users' phones must not lose their leniency."""
+        self.windows.pop(key, None)
+        self.totals.pop(key, None)
+        self.other.pop(key, None)
+        self.entries -= len(self.stale.pop(key, None) or ())
+
     def rows(self, pairs: Any, now: float) -> list:
         """StaleClient rows of (key, user) pairs, newest first."""
         out = []

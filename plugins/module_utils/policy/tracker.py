@@ -673,6 +673,11 @@ class Tracker:
         self._prune_accounts(now)
         if self.clients is not None:
             self.clients.prune(now)
+            # the stale part of a record's failures goes with the record (else a new record of that address
+            # would hold fewer failures than its "stale" ones and hide a compromised login)
+            totals = self.clients.totals
+            for k in [k for k in totals if k not in self.records and k not in self._stored]:
+                del totals[k]
         if self.preauth is not None:
             self.preauth.prune(now)
         alert_age = now - self.config.bantime_max
@@ -821,6 +826,10 @@ class Tracker:
     def forget(self, address: str) -> bool:
         """Drop everything known about an address (``unban --reset``); True if there was something."""
         stored = self._stored.pop(address, None)
+        if self.clients is not None:  # its stale failures are part of its history: gone too
+            self.clients.forget(address)
+        if self.preauth is not None:
+            self.preauth.windows.pop(address, None)
         return self.records.pop(address, None) is not None or stored is not None
 
     def lift(self, address: str) -> None:

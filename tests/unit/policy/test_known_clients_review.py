@@ -1,0 +1,59 @@
+"""Known clients under attack (issue 19 review): what ``unban --reset`` and record eviction must forget."""
+
+from __future__ import annotations
+
+from mail_bruteforce_guard.parser.events import AUTH_FAILURE, AUTH_SUCCESS, Event
+from mail_bruteforce_guard.policy.config import PolicyConfig
+from mail_bruteforce_guard.policy.tracker import Tracker
+
+T0 = 1_790_000_000.0
+HOME = "203.0.113.20"
+OFFICE = "198.51.100.10"
+
+
+def fail(t, ip, user, count=1):
+    return Event(1, T0 + t, ip, AUTH_FAILURE, "dovecot", "imap", user, count)
+
+
+def ok(t, ip, user):
+    return Event(1, T0 + t, ip, AUTH_SUCCESS, "dovecot", "imap", user)
+
+
+def alerts(tracker):
+    return [(a.username, a.alert) for a in tracker.decide().accounts]
+
+
+def test_a_reset_forgets_the_stale_failures_the_next_unknown_username_would_turn_into_a_ban():
+    tr = Tracker(PolicyConfig())
+    tr.feed([ok(0, HOME, "alice@example.com")])
+    tr.feed([fail(60 + i * 60, HOME, "alice@example.com") for i in range(100)])  # alice's old laptop
+    assert tr.take_new_bans() == []
+    assert tr.forget(HOME)  # unban --reset: the admin starts the address afresh
+    tr.start_round()
+    tr.feed([fail(7000, HOME, "typo@example.com")])  # one unknown username after the reset
+    assert tr.take_new_bans() == []  # not the 100 failures from before the reset
+
+
+def test_a_reset_shared_address_still_alerts_a_compromised_login():
+    tr = Tracker(PolicyConfig())
+    tr.feed([ok(i, OFFICE, f"u{i}@example.com") for i in range(4)])
+    tr.feed([fail(60 + i * 60, OFFICE, "u1@example.com") for i in range(50)])  # u1's stale phone
+    assert tr.forget(OFFICE)
+    tr.start_round()
+    tr.feed([fail(4000 + i, OFFICE, "frank@example.com") for i in range(3)])  # guesses behind the NAT
+    tr.feed([ok(4010, OFFICE, "frank@example.com")])  # and gets in
+    assert alerts(tr) == [("frank@example.com", "compromised")]
+
+
+def test_an_evicted_record_does_not_hide_a_compromised_login_behind_its_stale_failures():
+    tr = Tracker(PolicyConfig(), max_addresses=20)
+    tr.feed([ok(i, OFFICE, f"u{i}@example.com") for i in range(4)])
+    tr.feed([fail(60 + i * 60, OFFICE, "u1@example.com") for i in range(50)])
+    # a flood of other addresses pushes the office's record out of the bounded memory
+    tr.feed([fail(4000 + i, f"192.0.2.{i}", "x@example.com") for i in range(40)])
+    tr.prune()
+    assert OFFICE not in tr.records
+    tr.start_round()
+    tr.feed([fail(5000 + i, OFFICE, "frank@example.com") for i in range(3)])
+    tr.feed([ok(5010, OFFICE, "frank@example.com")])
+    assert alerts(tr) == [("frank@example.com", "compromised")]
