@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from ..parser.events import iso_utc
 
 MAX_KNOWN_GOOD = 200000  # (address, username) pairs remembered; the least recently seen tenth goes first
+MAX_ADDRESSES_PER_USER = 1000  # beyond it, a username's pairs are the first forgotten when the memory is full
 MAX_STALE_USERS = 20000  # (address, username) stale-client entries kept
 DAY = 86400
 
@@ -59,9 +60,10 @@ def _number(value: Any) -> float:
 class KnownGood:
     """(address key, username) -> last successful login (POSIX s), bounded and pruned."""
 
-    def __init__(self, days: int, cap: int = MAX_KNOWN_GOOD) -> None:
+    def __init__(self, days: int, cap: int = MAX_KNOWN_GOOD, per_user: int = MAX_ADDRESSES_PER_USER) -> None:
         self.seconds = days * DAY
         self.cap = cap
+        self.per_user = per_user
         self.by_key: dict[str, dict[str, float]] = {}
         self.size = 0
 
@@ -98,7 +100,9 @@ class KnownGood:
         return sum(1 for last in users.values() if last >= start)
 
     def prune(self, now: float) -> None:
-        """Forget logins older than the memory, then the least recently seen tenth while over the cap."""
+        """Forget logins older than the memory, then the least recently seen tenth while over the cap: first
+        those of usernames with more than ``per_user`` addresses (one account logging in from a whole IPv6
+        range must not push every other user out of the memory)."""
         start = now - self.seconds
         size = 0
         for key in list(self.by_key):
@@ -111,10 +115,17 @@ class KnownGood:
                 del self.by_key[key]
         self.size = size
         if size > self.cap:
+            many: dict[str, int] = {}
+            for users in self.by_key.values():
+                for user in users:
+                    many[user] = many.get(user, 0) + 1
+            per_user = self.per_user
             pairs = sorted(
-                (last, key, user) for key, users in self.by_key.items() for user, last in users.items()
+                (many[user] <= per_user, last, key, user)
+                for key, users in self.by_key.items()
+                for user, last in users.items()
             )
-            for _last, key, user in pairs[: size - self.cap + self.cap // 10]:
+            for _few, _last, key, user in pairs[: size - self.cap + self.cap // 10]:
                 users = self.by_key[key]
                 del users[user]
                 if not users:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from mail_bruteforce_guard.parser.events import AUTH_FAILURE, AUTH_SUCCESS, Event
+from mail_bruteforce_guard.policy.clients import KnownGood
 from mail_bruteforce_guard.policy.config import PolicyConfig
 from mail_bruteforce_guard.policy.tracker import Tracker
 
@@ -57,3 +58,14 @@ def test_an_evicted_record_does_not_hide_a_compromised_login_behind_its_stale_fa
     tr.feed([fail(5000 + i, OFFICE, "frank@example.com") for i in range(3)])
     tr.feed([ok(5010, OFFICE, "frank@example.com")])
     assert alerts(tr) == [("frank@example.com", "compromised")]
+
+
+def test_one_account_logging_in_from_a_whole_range_does_not_push_the_other_users_out_of_the_memory():
+    good = KnownGood(30, cap=100, per_user=10)
+    for i in range(60):  # real users, each from its own address, early in the month
+        good.remember(f"198.51.100.{i}", f"u{i}@example.com", T0 + i)
+    for i in range(500):  # one customer account (the attacker's) logging in from 500 IPv6 addresses
+        good.remember(f"2001:db8::{i:x}", "mallory@example.com", T0 + 1000 + i)
+    assert good.size <= 100
+    assert all(good.knows(f"198.51.100.{i}", f"u{i}@example.com", T0 + 2000) for i in range(60))
+    assert good.knows("2001:db8::1f3", "mallory@example.com", T0 + 2000)  # its newest pairs stay
