@@ -3,7 +3,7 @@
 Why: a phone that keeps an old password, or one user's typos behind an office NAT, must not ban the address
 all its other users share. We see what fail2ban cannot: who logged in from where.
 
-* **Known-good memory**: (address, username) -> time of the last successful login, kept
+* **Known-good memory**: (address, username in lower case) -> time of the last successful login, kept
   ``known_good_days``; at most ``MAX_KNOWN_GOOD`` pairs (beyond it the least recently seen tenth is
   forgotten); saved in the state.
 * **Stale client**: a failure for a username known at that address counts toward its own ceiling
@@ -149,7 +149,7 @@ class KnownGood:
             for user, last in users.items():
                 try:
                     if isinstance(user, str) and user:
-                        kept[user] = _number(last)
+                        kept[user.lower()] = max(_number(last), kept.get(user.lower(), -math.inf))
                 except ValueError:
                     continue
             if kept:
@@ -194,6 +194,7 @@ class Clients:
         """USUAL, STALE or CONVERTED for a failure from ``key`` (which has known users)."""
         if not user or not self.stale_maxretry:
             return USUAL
+        user = user.lower()  # the memory's form (see login)
         known = self.good.knows(key, user, t)
         shared = self.shared(key, t)
         if not known:
@@ -266,6 +267,10 @@ class Clients:
         """A successful login: remembered; marks the user's stale entry at ``key`` resolved (until it fails
         again: the login may come from the user's other device). True when the user was known there before
         (no ``compromised`` alert then)."""
+        # lower case: Dovecot logs a login as its passdb knows it (lowercased by default, auth_username_format
+        # %Lu) and a failure as the client typed it, Postfix both as typed. One account in two cases is one
+        # user (the stale ceiling is per address: an attacker there gains nothing from a case variant)
+        user = user.lower()
         known = self.good.remember(key, user, t)
         users = self.stale.get(key)
         if users is not None:

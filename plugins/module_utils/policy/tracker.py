@@ -566,6 +566,7 @@ class Tracker:
         addresses of the prefix may have failed in events still on their way: True."""
         good = self._good
         if good is not None and user:
+            user = user.lower()  # the memory's form (Clients.login)
             when = t if t is not None else (self.clock or 0.0)
             clients = self.clients
             # most logins: a user known at that address (clients.login's fast path, inlined). Only a record

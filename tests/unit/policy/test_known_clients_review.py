@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from mail_bruteforce_guard.parser.events import AUTH_FAILURE, AUTH_SUCCESS, Event
 from mail_bruteforce_guard.policy.clients import KnownGood
 from mail_bruteforce_guard.policy.config import PolicyConfig
@@ -69,3 +70,21 @@ def test_one_account_logging_in_from_a_whole_range_does_not_push_the_other_users
     assert good.size <= 100
     assert all(good.knows(f"198.51.100.{i}", f"u{i}@example.com", T0 + 2000) for i in range(60))
     assert good.knows("2001:db8::1f3", "mallory@example.com", T0 + 2000)  # its newest pairs stay
+
+
+@pytest.mark.parametrize(
+    ("logged_in", "failing"),
+    [
+        ("alice@example.com", "Alice@Example.COM"),  # Dovecot logs the login lowercased (%Lu), the failure not
+        ("Alice@Example.com", "alice@example.com"),  # Postfix's sasl_username= as the client typed it
+    ],
+)
+def test_a_username_known_in_another_case_is_the_same_stale_client(logged_in, failing):
+    tr = Tracker(PolicyConfig())
+    tr.feed([ok(0, HOME, logged_in)])
+    tr.start_round()
+    tr.feed([fail(3600 + i * 60, HOME, failing) for i in range(30)])
+    assert tr.take_new_bans() == []  # not an unknown username that turns the address into "any other"
+    assert len(tr.take_stale_alerts()) == 1
+    tr.feed([ok(7200, HOME, failing)])
+    assert alerts(tr) == []  # the fixed phone's login: not compromised
