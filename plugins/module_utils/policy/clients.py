@@ -263,6 +263,12 @@ class Clients:
         self.totals[key] = max(0, self.totals.get(key, 0) - sum(taken[1::2]))
         return taken
 
+    def knows(self, key: str, user: str, t: float) -> bool:
+        """Whether ``login(key, user, t)`` would find the user known at ``key`` (without remembering it)."""
+        users = self.good.by_key.get(key)
+        last = users.get(user.lower()) if users else None
+        return last is not None and t - last <= self.good.seconds
+
     def login(self, key: str, user: str, t: float) -> bool:
         """A successful login: remembered; marks the user's stale entry at ``key`` resolved (until it fails
         again: the login may come from the user's other device). True when the user was known there before

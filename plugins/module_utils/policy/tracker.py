@@ -609,15 +609,18 @@ class Tracker:
         if flags & _IGNORED or not ev.user:
             return
         clients = self.clients
-        if clients is not None and clients.login(key, ev.user, t):
+        if clients is not None and clients.knows(key, ev.user, t):
+            clients.login(key, ev.user, t)
             return  # the user's own address: a stale client fixed, or a login after others' failures
         least = self.config.compromised_min_failures
-        if not least:
-            return
-        rec = self._lookup(key)
+        rec = self._lookup(key) if least else None
         stale = clients.totals.get(key, 0) if clients is not None else 0
         if rec is not None and rec.failures - stale >= least:
+            # not remembered: a break-in must not make the attacker's address the victim's own (its next
+            # guesses would get the stale ceiling and a "stale client" alert); a clean login later does
             self._alert(ev.user, COMPROMISED, (key,), t)
+        elif clients is not None:
+            clients.login(key, ev.user, t)
 
     def _alert(self, user: str, alert: str, ips: Iterable[str], t: float) -> None:
         entry = self.alerts.get((user, alert))

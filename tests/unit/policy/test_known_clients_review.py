@@ -88,3 +88,16 @@ def test_a_username_known_in_another_case_is_the_same_stale_client(logged_in, fa
     assert len(tr.take_stale_alerts()) == 1
     tr.feed([ok(7200, HOME, failing)])
     assert alerts(tr) == []  # the fixed phone's login: not compromised
+
+
+def test_a_break_in_does_not_make_the_attackers_address_a_known_one_for_the_victim():
+    attacker = "45.33.32.156"
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(i * 10, attacker, "frank@example.org") for i in range(4)])
+    tr.feed([ok(60, attacker, "frank@example.org")])  # guessed right
+    assert alerts(tr) == [("frank@example.org", "compromised")]
+    tr.start_round()
+    # the admin changes frank's password; the attacker goes on guessing from the same address
+    tr.feed([fail(7200 + i * 10, attacker, "frank@example.org") for i in range(5)])
+    assert [b.address for b in tr.take_new_bans()] == [attacker]  # the usual windows, not the stale ceiling
+    assert tr.take_stale_alerts() == []  # and no "stale client (old password?)" alert hiding it
