@@ -75,7 +75,7 @@ def test_one_account_logging_in_from_a_whole_range_does_not_push_the_other_users
 @pytest.mark.parametrize(
     ("logged_in", "failing"),
     [
-        ("alice@example.com", "Alice@Example.COM"),  # Dovecot logs the login lowercased (%Lu), the failure not
+        ("alice@example.com", "Alice@Example.COM"),  # Dovecot: the login lowercased (%Lu), a failure as typed
         ("Alice@Example.com", "alice@example.com"),  # Postfix's sasl_username= as the client typed it
     ],
 )
