@@ -566,7 +566,7 @@ class Tracker:
         addresses of the prefix may have failed in events still on their way: True."""
         good = self._good
         if good is not None and user:
-            user = user.lower()  # the memory's form (Clients.login)
+            name, user = user, user.lower()  # the memory's form (Clients.login)
             when = t if t is not None else (self.clock or 0.0)
             clients = self.clients
             # most logins: a user known at that address (clients.login's fast path, inlined). Only a record
@@ -583,8 +583,11 @@ class Tracker:
                     return False
             key, flags = self._key(ip)
             if not flags & _IGNORED:
-                if clients.good.knows(key, user, when) or not self._may_compromise(ip):
+                if clients.good.knows(key, user, when):
                     clients.login(key, user, when)
+                    return False
+                if not self._may_compromise(ip):
+                    self._remember(key, name, when)
                     return False
                 return True  # the event goes on: _success remembers it
         return self._may_compromise(ip)
@@ -620,7 +623,15 @@ class Tracker:
             # guesses would get the stale ceiling and a "stale client" alert); a clean login later does
             self._alert(ev.user, COMPROMISED, (key,), t)
         elif clients is not None:
-            clients.login(key, ev.user, t)
+            self._remember(key, ev.user, t)
+
+    def _remember(self, key: str, user: str, t: float) -> None:
+        """A login of a user not known at ``key``: remembered, unless a ``compromised`` alert named this user
+        and address (kept ``bantime_max``): the attacker who broke in must not become a known client by
+        logging in again without failing."""
+        entry = self.alerts.get((user, COMPROMISED))
+        if entry is None or key not in entry[1]:
+            self.clients.login(key, user, t)
 
     def _alert(self, user: str, alert: str, ips: Iterable[str], t: float) -> None:
         entry = self.alerts.get((user, alert))

@@ -101,3 +101,16 @@ def test_a_break_in_does_not_make_the_attackers_address_a_known_one_for_the_vict
     tr.feed([fail(7200 + i * 10, attacker, "frank@example.org") for i in range(5)])
     assert [b.address for b in tr.take_new_bans()] == [attacker]  # the usual windows, not the stale ceiling
     assert tr.take_stale_alerts() == []  # and no "stale client (old password?)" alert hiding it
+
+
+def test_the_attacker_who_broke_in_does_not_become_known_by_logging_in_again_cleanly():
+    attacker = "45.33.32.156"
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(i * 10, attacker, "frank@example.org") for i in range(4)])
+    tr.feed([ok(60, attacker, "frank@example.org")])  # compromised
+    tr.prune(T0 + 2 * 86400)  # its failures are forgotten a day later
+    assert not tr.wants_success(attacker, "frank@example.org", T0 + 2 * 86400)  # a clean login, dropped
+    tr.feed([ok(2 * 86400 + 10, attacker, "frank@example.org")])
+    tr.start_round()
+    tr.feed([fail(2 * 86400 + 3600 + i * 10, attacker, "frank@example.org") for i in range(5)])
+    assert [b.address for b in tr.take_new_bans()] == [attacker]
