@@ -3,7 +3,7 @@
 Why: a phone that keeps an old password, or one user's typos behind an office NAT, must not ban the address
 all its other users share. We see what fail2ban cannot: who logged in from where.
 
-* **Known-good memory**: (address, username) -> time of the last successful login, kept
+* **Known-good memory**: (address, username in lower case) -> time of the last successful login, kept
   ``known_good_days``; at most ``MAX_KNOWN_GOOD`` pairs (beyond it the least recently seen tenth is
   forgotten); saved in the state.
 * **Stale client**: a failure for a username known at that address counts toward its own ceiling
@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 from ..parser.events import iso_utc
 
 MAX_KNOWN_GOOD = 200000  # (address, username) pairs remembered; the least recently seen tenth goes first
+MAX_ADDRESSES_PER_USER = 1000  # beyond it, a username's pairs are the first forgotten when the memory is full
 MAX_STALE_USERS = 20000  # (address, username) stale-client entries kept
 DAY = 86400
 
@@ -59,9 +60,10 @@ def _number(value: Any) -> float:
 class KnownGood:
     """(address key, username) -> last successful login (POSIX s), bounded and pruned."""
 
-    def __init__(self, days: int, cap: int = MAX_KNOWN_GOOD) -> None:
+    def __init__(self, days: int, cap: int = MAX_KNOWN_GOOD, per_user: int = MAX_ADDRESSES_PER_USER) -> None:
         self.seconds = days * DAY
         self.cap = cap
+        self.per_user = per_user
         self.by_key: dict[str, dict[str, float]] = {}
         self.size = 0
 
@@ -98,7 +100,9 @@ class KnownGood:
         return sum(1 for last in users.values() if last >= start)
 
     def prune(self, now: float) -> None:
-        """Forget logins older than the memory, then the least recently seen tenth while over the cap."""
+        """Forget logins older than the memory, then the least recently seen tenth while over the cap: first
+        those of usernames with more than ``per_user`` addresses (one account logging in from a whole IPv6
+        range must not push every other user out of the memory)."""
         start = now - self.seconds
         size = 0
         for key in list(self.by_key):
@@ -111,10 +115,17 @@ class KnownGood:
                 del self.by_key[key]
         self.size = size
         if size > self.cap:
+            many: dict[str, int] = {}
+            for users in self.by_key.values():
+                for user in users:
+                    many[user] = many.get(user, 0) + 1
+            per_user = self.per_user
             pairs = sorted(
-                (last, key, user) for key, users in self.by_key.items() for user, last in users.items()
+                (many[user] <= per_user, last, key, user)
+                for key, users in self.by_key.items()
+                for user, last in users.items()
             )
-            for _last, key, user in pairs[: size - self.cap + self.cap // 10]:
+            for _few, _last, key, user in pairs[: size - self.cap + self.cap // 10]:
                 users = self.by_key[key]
                 del users[user]
                 if not users:
@@ -138,7 +149,7 @@ class KnownGood:
             for user, last in users.items():
                 try:
                     if isinstance(user, str) and user:
-                        kept[user] = _number(last)
+                        kept[user.lower()] = max(_number(last), kept.get(user.lower(), -math.inf))
                 except ValueError:
                     continue
             if kept:
@@ -183,6 +194,7 @@ class Clients:
         """USUAL, STALE or CONVERTED for a failure from ``key`` (which has known users)."""
         if not user or not self.stale_maxretry:
             return USUAL
+        user = user.lower()  # the memory's form (see login)
         known = self.good.knows(key, user, t)
         shared = self.shared(key, t)
         if not known:
@@ -251,10 +263,20 @@ class Clients:
         self.totals[key] = max(0, self.totals.get(key, 0) - sum(taken[1::2]))
         return taken
 
+    def knows(self, key: str, user: str, t: float) -> bool:
+        """Whether ``login(key, user, t)`` would find the user known at ``key`` (without remembering it)."""
+        users = self.good.by_key.get(key)
+        last = users.get(user.lower()) if users else None
+        return last is not None and t - last <= self.good.seconds
+
     def login(self, key: str, user: str, t: float) -> bool:
         """A successful login: remembered; marks the user's stale entry at ``key`` resolved (until it fails
         again: the login may come from the user's other device). True when the user was known there before
         (no ``compromised`` alert then)."""
+        # lower case: Dovecot logs a login as its passdb knows it (lowercased by default, auth_username_format
+        # %Lu) and a failure as the client typed it, Postfix both as typed. One account in two cases is one
+        # user (the stale ceiling is per address: an attacker there gains nothing from a case variant)
+        user = user.lower()
         known = self.good.remember(key, user, t)
         users = self.stale.get(key)
         if users is not None:
@@ -263,6 +285,14 @@ class Clients:
                 entry[4] = t
                 self.touched.add((key, user))
         return known
+
+    def forget(self, key: str) -> None:
+        """``unban --reset``: drop the address's failure history (stale window, stale entries, the mark of an
+        unknown username); the known-good memory stays: its users' phones must not lose their leniency."""
+        self.windows.pop(key, None)
+        self.totals.pop(key, None)
+        self.other.pop(key, None)
+        self.entries -= len(self.stale.pop(key, None) or ())
 
     def rows(self, pairs: Any, now: float) -> list:
         """StaleClient rows of (key, user) pairs, newest first."""

@@ -566,6 +566,7 @@ class Tracker:
         addresses of the prefix may have failed in events still on their way: True."""
         good = self._good
         if good is not None and user:
+            name, user = user, user.lower()  # the memory's form (Clients.login)
             when = t if t is not None else (self.clock or 0.0)
             clients = self.clients
             # most logins: a user known at that address (clients.login's fast path, inlined). Only a record
@@ -582,8 +583,11 @@ class Tracker:
                     return False
             key, flags = self._key(ip)
             if not flags & _IGNORED:
-                if clients.good.knows(key, user, when) or not self._may_compromise(ip):
+                if clients.good.knows(key, user, when):
                     clients.login(key, user, when)
+                    return False
+                if not self._may_compromise(ip):
+                    self._remember(key, name, when)
                     return False
                 return True  # the event goes on: _success remembers it
         return self._may_compromise(ip)
@@ -608,15 +612,26 @@ class Tracker:
         if flags & _IGNORED or not ev.user:
             return
         clients = self.clients
-        if clients is not None and clients.login(key, ev.user, t):
+        if clients is not None and clients.knows(key, ev.user, t):
+            clients.login(key, ev.user, t)
             return  # the user's own address: a stale client fixed, or a login after others' failures
         least = self.config.compromised_min_failures
-        if not least:
-            return
-        rec = self._lookup(key)
+        rec = self._lookup(key) if least else None
         stale = clients.totals.get(key, 0) if clients is not None else 0
         if rec is not None and rec.failures - stale >= least:
+            # not remembered: a break-in must not make the attacker's address the victim's own (its next
+            # guesses would get the stale ceiling and a "stale client" alert); a clean login later does
             self._alert(ev.user, COMPROMISED, (key,), t)
+        elif clients is not None:
+            self._remember(key, ev.user, t)
+
+    def _remember(self, key: str, user: str, t: float) -> None:
+        """A login of a user not known at ``key``: remembered, unless a ``compromised`` alert named this user
+        and address (kept ``bantime_max``): the attacker who broke in must not become a known client by
+        logging in again without failing."""
+        entry = self.alerts.get((user, COMPROMISED))
+        if entry is None or key not in entry[1]:
+            self.clients.login(key, user, t)
 
     def _alert(self, user: str, alert: str, ips: Iterable[str], t: float) -> None:
         entry = self.alerts.get((user, alert))
@@ -673,6 +688,11 @@ class Tracker:
         self._prune_accounts(now)
         if self.clients is not None:
             self.clients.prune(now)
+            # the stale part of a record's failures goes with the record (else a new record of that address
+            # would hold fewer failures than its "stale" ones and hide a compromised login)
+            totals = self.clients.totals
+            for k in [k for k in totals if k not in self.records and k not in self._stored]:
+                del totals[k]
         if self.preauth is not None:
             self.preauth.prune(now)
         alert_age = now - self.config.bantime_max
@@ -821,6 +841,10 @@ class Tracker:
     def forget(self, address: str) -> bool:
         """Drop everything known about an address (``unban --reset``); True if there was something."""
         stored = self._stored.pop(address, None)
+        if self.clients is not None:  # its stale failures are part of its history: gone too
+            self.clients.forget(address)
+        if self.preauth is not None:
+            self.preauth.windows.pop(address, None)
         return self.records.pop(address, None) is not None or stored is not None
 
     def lift(self, address: str) -> None:
