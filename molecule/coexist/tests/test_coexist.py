@@ -172,8 +172,17 @@ def test_check_mode_on_the_converged_host_changes_nothing():
     # The tests before restarted fail2ban, which inserts its jump above ours: the next scan moves ours back to
     # INPUT 1 (within one scan interval, as test_ban_holds_after_the_other_tools_reload shows). Run that scan
     # now rather than wait for the timer: the converged host is then as the role leaves it.
-    for host in HOSTS:
-        sh(host, "systemctl start mail-bruteforce-guard-scan.service")
+    # fail2ban sets up its jails (and their INPUT jumps) a while after its restart, so poll: each round runs a
+    # scan on every host and reads the hook's state, as the timer would within its interval.
+    deadline = time.monotonic() + 180
+    while True:
+        for host in HOSTS:
+            sh(host, "systemctl start mail-bruteforce-guard-scan.service")
+        hooks = {host: status(host)["firewall"]["hook"] for host in HOSTS}
+        if set(hooks.values()) == {"attached"} or time.monotonic() > deadline:
+            break
+        time.sleep(10)
+    assert set(hooks.values()) == {"attached"}, hooks
     rc, out, recap = playbook(SCENARIO / "converge.yml", "--check", "--diff")
     assert rc == 0, out[-4000:]
     for host in HOSTS:
