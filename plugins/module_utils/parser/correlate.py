@@ -83,9 +83,14 @@ _INFO_OF = {
 }
 
 
+# Exact JSON types of saved fields (``isinstance`` would take True for a pid and str subclasses for text).
+_STR = (str,)
+_INT = (int,)
+
+
 def _text(value: Any) -> str | None:
     """A saved address, username or session: a string or None (ValueError for anything else)."""
-    if value is None or type(value) is str:
+    if value is None or type(value) in _STR:
         return value
     raise ValueError(f"not a string: {value!r}")
 
@@ -142,12 +147,12 @@ class _Item:
          plesk) = data  # fmt: skip
         if not (
             (when is None or (type(when) in (int, float) and 0 <= when <= MAX_TIME))
-            and (ip is None or (type(ip) is str and normalize_ip(ip) == ip))
+            and (ip is None or (type(ip) in _STR and normalize_ip(ip) == ip))
             and kind in _KINDS
             and all(
-                v is None or type(v) is str for v in (service, protocol, user, host, session, driver, src)
+                v is None or type(v) in _STR for v in (service, protocol, user, host, session, driver, src)
             )
-            and (pid is None or type(pid) is int)
+            and (pid is None or type(pid) in _INT)
         ):
             raise ValueError(f"damaged held event: {data!r}")
         rec = Record(when, "", service, protocol, ip, user, int(count), pid, host, session, 0, driver)
