@@ -212,11 +212,8 @@ def scan(
         batch = pipeline.flush(now - HOLD)
         events += len(batch)
         tracker.feed(batch, now)
-        decisions = tracker.decide(now)
         stale_alerts = tracker.take_stale_alerts()
         new_bans = tracker.take_new_bans()
-        tracker.maybe_prune(tracker.clock)
-        timeline = tracker.timeline()
         bans = state["bans"]
         for ban in new_bans:
             entry = bans.get(ban.address)
@@ -228,17 +225,26 @@ def scan(
                     "since": now,
                     "enforced": False,
                 }
+        del new_bans
         _drop_expired(bans, now, config)
-        state["tracker"] = tracker.to_state(lazy=True)  # written in pieces by save()
-        state["correlator"] = pipeline.state()
         failure = None
         if not dry_run and config.mode == "enforce":
             try:
                 _enforce_pending(config, state, now, warn)
             except MbgError as err:
                 failure = err
+        # decided once the firewall batch is done (nothing there changes the tracker): the offenders of a
+        # large attack and the batch's temporaries are never in memory together
+        decisions = tracker.decide(now)
+        tracker.maybe_prune(tracker.clock)
+        timeline = tracker.timeline()
+        state["tracker"] = tracker.to_state(lazy=True)  # written in pieces by save()
+        state["correlator"] = pipeline.state()
         store.save(state)
         _log_stale(stale_alerts, config, dry_run)
+        # the report is built from the decisions alone: the state and the tracker are freed first (the
+        # offenders' dicts of a large attack take their room)
+        state = tracker = pipeline = sources = None  # type: ignore[assignment]
         if failure is not None:
             raise failure
         if not read_any:
@@ -326,8 +332,8 @@ def _attach(enforcer: Enforcer, state: dict, thorough: bool = False) -> list[str
 
 
 def _mark_enforced(bans: dict, keys: dict, applied: Iterable[Ban]) -> None:
-    for ban in applied:
-        key = keys.get(_canonical(ban.address), ban.address)
+    for ban in applied:  # the enforcer's bans hold canonical addresses already
+        key = keys.get(ban.address, ban.address)
         if key in bans:
             bans[key]["enforced"] = True
 

@@ -144,7 +144,10 @@ class EnforceResult(NamedTuple):
 
 def clean_reason(reason: str) -> str:
     """A caller's reason made safe for one syslog line (it may quote attacker-chosen usernames)."""
-    text = _CONTROL.sub("?", re.sub(r"[\t\n\r]+", " ", str(reason))).strip()
+    text = str(reason)
+    if not (text.isascii() and text.isprintable()):  # else neither substitution can change it
+        text = _CONTROL.sub("?", re.sub(r"[\t\n\r]+", " ", text))
+    text = text.strip()
     return text if len(text) <= _REASON_MAX else text[: _REASON_MAX - 3] + "..."
 
 
@@ -245,7 +248,7 @@ class Enforcer:
             if verdict.refusal is not None:
                 refused.append(Refusal(verdict.address, verdict.refusal))
                 continue
-            ban = request._replace(address=verdict.address)
+            ban = request if verdict.address == request.address else request._replace(address=verdict.address)
             if ban.until <= now or ban_seconds(ban.until, now, cap) == 0:
                 expired.append(ban)
                 continue
