@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from socket import inet_aton
 from typing import Any, NamedTuple, Protocol, Union
 
-from ..addresses import normalize_ip
+from ..addresses import is_canonical_ipv4, normalize_ip
 from ..errors import MbgError
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -91,7 +91,7 @@ def parse_target(text: str) -> Target:
 
     A network with host bits set (``10.1.2.3/8``) is refused rather than silently widened.
     """
-    if type(text) is str and ":" not in text and "/" not in text and normalize_ip(text) == text:
+    if type(text) is str and is_canonical_ipv4(text):
         # a canonical IPv4 address (nearly every ban): no ipaddress object, its four bytes read in C
         first = int.from_bytes(inet_aton(text), "big")
         return _new(Target, (4, first, first, 32, text))
