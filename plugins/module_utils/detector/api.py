@@ -624,10 +624,13 @@ def restore(config: Config, *, now: float | None = None, warn: Warn = stderr_war
             result = enforcer.restore(wanted, now)
         except PartialApplyError as err:  # what went in is saved as enforced; the rest stays pending
             result, failure = err.result, partial_failure(err, len(wanted))
+        changed = False
         for ban_ in result.added + result.unchanged:
-            if ban_.address in bans:
-                bans[ban_.address]["enforced"] = True
+            entry = bans.get(ban_.address)
+            if entry is not None and entry.get("enforced") is not True:
+                entry["enforced"] = changed = True
         messages = list(result.messages)
+        hook_before = state.get("hook")
         try:
             previous = state.get("hook")
             if failure is None and previous and previous != enforcer.backend.name:  # the backend changed
@@ -639,7 +642,9 @@ def restore(config: Config, *, now: float | None = None, warn: Warn = stderr_war
                 messages += enforcer.detach()
                 state["hook"] = None
         finally:
-            store.save(state)
+            # after a reboot every ban is marked already and the hook known: 100,000 bans are not re-encoded
+            if changed or state.get("hook") != hook_before or not store.loaded_as_is:
+                store.save(state)
         if failure is not None:  # a full set: the hook is put right by the next restore
             raise failure
         out.update(
