@@ -478,8 +478,8 @@ def test_genuine_eviction_matches_the_reference(
     bound small enough to overflow, and a save/restore half way."""
     monkeypatch.setattr(correlate, "MAX_ADDRESSES", bound)
     rng = random.Random(seed)
-    fast = Correlator(info=False, keep_success=lambda ip: ip.endswith("7"))
-    ref = _ReferenceEviction(info=False, keep_success=lambda ip: ip.endswith("7"))
+    fast = Correlator(info=False, keep_success=lambda ip, _user, _t: ip.endswith("7"))
+    ref = _ReferenceEviction(info=False, keep_success=lambda ip, _user, _t: ip.endswith("7"))
     when = 1_790_000_000.0
     for batch in range(12):
         records = []
@@ -501,6 +501,6 @@ def test_genuine_eviction_matches_the_reference(
         if batch == 5:  # an incremental scan: the state goes through JSON
             fast = Correlator.from_dict(json.loads(json.dumps(fast.to_dict())), info=False)
             ref = _ReferenceEviction.from_dict(json.loads(json.dumps(ref.to_dict())), info=False)
-            fast.keep_success = ref.keep_success = lambda ip: ip.endswith("7")
+            fast.keep_success = ref.keep_success = lambda ip, _user, _t: ip.endswith("7")
     assert fast._overflowed or bound == 400  # both ways of deleting the overflow were compared
     assert fast.to_dict() == ref.to_dict()
