@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from ..addresses import is_canonical_ipv4
 from ..errors import ConfigError, MbgError
 from ..firewall.base import Ban, PartialApplyError, normalize_target
 from ..gcpause import paused_gc
@@ -348,6 +349,8 @@ def partial_failure(err: PartialApplyError, wanted: int) -> MbgError:
 
 
 def _canonical(address: str) -> str:
+    if isinstance(address, str) and is_canonical_ipv4(address):  # nearly every ban: nothing to parse
+        return address
     try:
         return normalize_target(address)
     except ValueError:

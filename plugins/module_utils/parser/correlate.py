@@ -547,7 +547,8 @@ class Correlator:
             gone += oldest
             self._overflowed = True  # maybe the address of a held failure: the policy has not seen it
         if floor is None or floor < old:
-            self._genuine_floor = min(min(genuine.values(), default=self.last_time), self.last_time)
+            earliest = min(genuine.values(), default=self.last_time)
+            self._genuine_floor = min(earliest, self.last_time)
         if self.keep_success is not None and gone:
             # released, but maybe not counted by the policy yet: a failing address until settled()
             self._evicted.update(gone)

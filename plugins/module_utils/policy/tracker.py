@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any, NamedTuple
 
-from ..addresses import aggregate, is_ignored, normalize_ip, parse_networks
+from ..addresses import aggregate, is_canonical_ipv4, is_ignored, parse_networks
 from ..errors import ConfigError
 from ..gcpause import paused_gc
 from ..limits import MAX_TIME
@@ -315,7 +315,7 @@ class Tracker:
     def _ignored(ip: str, nets: list) -> bool:
         """``is_ignored``, without parsing a canonical IPv4 address when there are no networks to test:
         then only loopback (127.0.0.0/8) is ignored."""
-        if not nets and ":" not in ip and normalize_ip(ip) == ip:
+        if not nets and is_canonical_ipv4(ip):
             return ip.startswith("127.")
         return is_ignored(ip, nets)
 

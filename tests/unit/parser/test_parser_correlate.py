@@ -483,7 +483,7 @@ def test_genuine_eviction_matches_the_reference(
     when = 1_790_000_000.0
     for batch in range(12):
         records = []
-        for _ in range(1500):
+        for _draw in range(1500):
             when += rng.choice((0.0, 0.05, 0.1, 0.2)) if rng.random() > 0.0002 else correlate.LOST_WINDOW + 1
             n = batch * 60 + rng.randrange(150)  # the attackers change: older addresses fall quiet
             ip = f"198.51.{n // 256}.{n % 256}"
