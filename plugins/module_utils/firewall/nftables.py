@@ -179,6 +179,27 @@ class NftablesBackend:
         lines = _nets_lines(nets - empty, empty) if adds.keys() - set(BAN_SETS) or empty else []
         return lines + _touch_lines(deletes) + _element_lines("delete", deletes) + _element_lines("add", adds)
 
+    def unplan(
+        self, addresses: Iterable[str], sets: Iterable[str], held: Mapping[str, frozenset[str]] | None = None
+    ) -> list[str]:
+        """The ONE transaction deleting ``addresses`` from the sets there are (``sets``): each entry touched
+        first (absent ones are then no error), or, with ``held`` (a listing just before), only the entries it
+        lists; a prefix set that this leaves empty goes with its rule in ``ban_nets``. Only the entry named
+        goes: a /16 and a /24 inside it are two entries in two sets."""
+        sets = frozenset(sets)
+        gone: dict[str, list[str]] = {}
+        texts: dict[str, set[str]] = {}
+        for address in addresses:
+            net = _parse(address)
+            name = _set_of(net)
+            if name in sets and (held is None or net.text in held.get(name, ())):
+                gone.setdefault(name, []).append(_value(net))
+                texts.setdefault(name, set()).add(net.text)
+        empty = {n for n in gone if held is not None and PREFIX_SET.fullmatch(n) and held[n] <= texts[n]}
+        gone = {n: v for n, v in gone.items() if n not in empty}  # deleted with their set
+        lines = _nets_lines({n for n in sets if PREFIX_SET.fullmatch(n)} - empty, empty) if empty else []
+        return lines + _touch_lines(gone) + _element_lines("delete", gone)
+
     # -- the FirewallBackend protocol ---------------------------------------------------------------
 
     def ensure(self) -> list[str]:
@@ -199,22 +220,10 @@ class NftablesBackend:
             self._apply(lines)
 
     def remove(self, addresses: Sequence[str]) -> None:
-        """Delete the given entries in one transaction (each touched first: absent ones are no error); a
-        prefix set left empty goes with its rule when a list() just before showed what it held."""
+        """Delete the given entries in one transaction (see ``unplan``; one cheap listing of the set names
+        unless a list() just before says what the sets hold)."""
         held, self._held = self._held, None
-        sets = frozenset(held) if held is not None else self._set_names()
-        gone: dict[str, list[str]] = {}
-        texts: dict[str, set[str]] = {}
-        for address in addresses:
-            net = _parse(address)
-            name = _set_of(net)
-            if name in sets and (held is None or net.text in held[name]):
-                gone.setdefault(name, []).append(_value(net))
-                texts.setdefault(name, set()).add(net.text)
-        empty = {n for n in gone if held is not None and PREFIX_SET.fullmatch(n) and held[n] <= texts[n]}
-        gone = {n: v for n, v in gone.items() if n not in empty}  # deleted with their set
-        lines = _nets_lines({n for n in sets if PREFIX_SET.fullmatch(n)} - empty, empty) if empty else []
-        lines += _touch_lines(gone) + _element_lines("delete", gone)
+        lines = self.unplan(addresses, held.keys() if held is not None else self._set_names(), held)
         if lines:
             self._apply(lines)
 
