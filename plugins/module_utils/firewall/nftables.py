@@ -230,7 +230,10 @@ class NftablesBackend:
     def list(self) -> dict[str, int]:
         """Address -> seconds left (0: permanent) across the ban sets; {} when the table does not exist."""
         names, entries = self.entries()
-        self._held = {name: frozenset(e.text for e in entries if e.set == name) for name in names}
+        held: dict[str, set[str]] = {name: set() for name in names}
+        for entry in entries:
+            held[entry.set].add(entry.text)
+        self._held = {name: frozenset(texts) for name, texts in held.items()}
         return {e.text: e.seconds for e in entries}
 
     # -- the ban hook -------------------------------------------------------------------------------
