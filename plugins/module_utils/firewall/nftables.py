@@ -330,7 +330,7 @@ class NftablesBackend:
         nets = _block(text, f"chain {NETS_CHAIN}")
         names = {n for n in re.findall(r"^\s*set (\S+) \{", text, re.M) if PREFIX_SET.fullmatch(n)}
         found = [_rule_set(line) for line in _rule_lines(nets or "")]
-        return nets is not None and sorted(names) == sorted(found)
+        return nets is not None and None not in found and sorted(names) == sorted(map(str, found))
 
     def entries(self) -> tuple[frozenset[str], list[Entry]]:
         """Our ban sets (host and prefix sets, empty ones too) and every element they hold: one JSON
