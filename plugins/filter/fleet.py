@@ -15,9 +15,9 @@ import io
 import json
 import math
 import re
+import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timezone
 from itertools import chain, compress, repeat
 from operator import add, eq, itemgetter, ne, not_
 from typing import Any
@@ -26,6 +26,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.limits import (
     MAX_DURATION,
     MAX_TIME,
+)
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.times import (
+    iso_seconds,
+    parse_time,
 )
 
 # Keys of an Ansible task result that mark a host without a usable report.
@@ -429,7 +433,7 @@ def _share_until(entry: dict, bantime: int) -> str | None:
     if bantime and last is not None:
         ends.append(last + bantime)
     ends = [e for e in ends if e is not None]
-    return _iso(min(math.ceil(max(ends)), MAX_TIME)) if ends else None
+    return iso_seconds(min(math.ceil(max(ends)), MAX_TIME)) if ends else None
 
 
 def fleet_merge(reports: Any, min_hosts: Any = 1, bantime: Any = None) -> list[dict[str, Any]]:
@@ -529,25 +533,8 @@ def _merge_shared(entries: list, where: str) -> list[dict[str, Any]]:
 def _epoch(value: Any) -> float | None:
     """ISO 8601 string (naive means UTC) or POSIX number -> POSIX seconds; None when absent, unreadable or
     outside 1970 to 9999 (no later computation can overflow)."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        ts = float(value)
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        ts = parsed.timestamp()
-    else:
-        return None
-    return ts if 0 <= ts <= MAX_TIME else None
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ts = parse_time(value)
+    return ts if ts is not None and 0 <= ts <= MAX_TIME else None
 
 
 def _host_series(report: Mapping) -> tuple[list, bool]:
@@ -620,7 +607,7 @@ def _timeline(entries: list) -> dict[str, Any]:
         for b in range(b0, b1 + 1):
             counts[b] += share
     buckets = [
-        {"start": _iso((first_bucket + i) * width), "failures": round(c)} for i, c in enumerate(counts)
+        {"start": iso_seconds((first_bucket + i) * width), "failures": round(c)} for i, c in enumerate(counts)
     ]
     return {
         "bucket_seconds": width,
@@ -699,7 +686,7 @@ def fleet_document(
         entries = _usable(entries, where, offenders=True)
         merged, _plain = _merge_entries(entries, min_hosts, where)
     if generated is None:
-        generated = _iso(datetime.now(timezone.utc).timestamp())
+        generated = iso_seconds(time.time())
     elif not isinstance(generated, str):
         raise AnsibleFilterError(f"{where}: generated must be a string (an ISO 8601 time), got {generated!r}")
     hosts = _host_rows(entries)

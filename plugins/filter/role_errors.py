@@ -19,14 +19,13 @@ from ansible.module_utils.common.validation import (
     check_type_int,
     check_type_list,
 )
-from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.addresses import parse_networks
-from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.errors import ConfigError
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.schema import (
     MAX_PORTS,
     ROLE_PREFIX,
     SETTINGS,
     errors,
 )
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.test.network import network
 
 # argument_specs' conversions (the role renders the config with | int, | bool): the value the detector gets
 _CONVERT = {"int": check_type_int, "number": check_type_float, "bool": check_type_bool}
@@ -63,14 +62,6 @@ def _bad_ports(ports: Any) -> list[Any]:
     return [port for port in ports if isinstance(port, bool) or not _in_range(_PORT_RANGE.match(str(port)))]
 
 
-def _is_network(value: Any) -> bool:
-    try:
-        parse_networks([value])
-    except ConfigError:
-        return False
-    return isinstance(value, str) and value == value.strip()
-
-
 def _role_only(variables: Mapping[str, Any], ansible_port: Any) -> list[str]:
     """The variables only the role reads: (name, rule, the bad values) for each that fails."""
     get = variables.get
@@ -87,7 +78,7 @@ def _role_only(variables: Mapping[str, Any], ansible_port: Any) -> list[str]:
             bad.append(entry)
             continue
         bad += _bad_ports([entry.get("port")])
-        if "source" in entry and not _is_network(entry["source"]):
+        if "source" in entry and not network(entry["source"]):
             bad.append(entry["source"])
     if bad:
         out.append(

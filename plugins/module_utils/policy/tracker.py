@@ -84,6 +84,19 @@ class Decisions(NamedTuple):
     stale_clients: list = ()
     shared: list = ()
 
+    def as_result(self) -> dict[str, list]:
+        """The JSON shape the scan and the maillog_offenders filter return (without their stats). The
+        offender rows become dicts in place, each tuple freed as its dict is made (a scan may hold many)."""
+        offenders = self.offenders
+        for i, offender in enumerate(offenders):
+            offenders[i] = offender._asdict()
+        return {
+            "offenders": offenders,
+            "accounts": [a._asdict() for a in self.accounts],
+            "stale_clients": [c._asdict() for c in self.stale_clients],
+            "shared_addresses": [c._asdict() for c in self.shared],
+        }
+
 
 _new = tuple.__new__  # a NamedTuple from a tuple of all its fields, without its Python-level __new__
 
