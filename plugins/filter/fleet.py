@@ -138,6 +138,11 @@ _KEYS = ("failures", "services", "usernames", "first_seen", "last_seen", "decisi
 _get_values = itemgetter(*_KEYS)
 # Each address's records are stored flat in one list, _STRIDE items per record: (host, *values).
 _STRIDE = 1 + len(_KEYS)
+# Each value's place in its record (the host is at 0), derived from _KEYS: reordering _KEYS moves them too.
+_FAILURES, _SERVICES, _USERNAMES, _FIRST_SEEN, _LAST_SEEN, _DECISION, _BAN_UNTIL = (
+    1 + _KEYS.index(key)
+    for key in ("failures", "services", "usernames", "first_seen", "last_seen", "decision", "ban_until")
+)
 # records whose leaving-out pass costs about what merging one address only to drop it costs (an estimate
 # from timing the two phases of bench_merge.py apart; the rule only decides which way is cheaper)
 _LEAVE_OUT_RATIO = 16
@@ -287,13 +292,13 @@ def _merge_address(ip: str, rows: list, min_hosts: int) -> dict | None:
     the folds that follow, each a C call over a column, find them in the cache.
     """
     owners = rows[0::_STRIDE]
-    failures = rows[1::_STRIDE]
-    service_lists = rows[2::_STRIDE]
-    user_lists = rows[3::_STRIDE]
-    firsts = rows[4::_STRIDE]
-    lasts = rows[5::_STRIDE]
-    decisions = rows[6::_STRIDE]
-    untils = rows[7::_STRIDE]
+    failures = rows[_FAILURES::_STRIDE]
+    service_lists = rows[_SERVICES::_STRIDE]
+    user_lists = rows[_USERNAMES::_STRIDE]
+    firsts = rows[_FIRST_SEEN::_STRIDE]
+    lasts = rows[_LAST_SEEN::_STRIDE]
+    decisions = rows[_DECISION::_STRIDE]
+    untils = rows[_BAN_UNTIL::_STRIDE]
     rows.clear()  # its items are all in the columns
     every_service, every_username = _check_columns(
         failures, service_lists, user_lists, chain(firsts, lasts, untils)
