@@ -450,3 +450,11 @@ def test_held_events_are_bounded_when_the_clock_stands_still(monkeypatch: pytest
     everything = released + corr.flush()
     assert [e.line for e in everything] == list(range(1, 10001))
     assert {e.kind for e in everything} == {AUTH_FAILURE}
+
+
+def test_a_saved_smtpd_session_keeps_its_list_form_and_reads_back() -> None:
+    """_Session is saved as [ip, seen, failures, logins, user] (the state format before it was a class)."""
+    sess = correlate._Session("203.0.113.5", 100.0, 2, 1, "bob")
+    assert sess.to_list() == ["203.0.113.5", 100.0, 2, 1, "bob"]
+    back = correlate._Session.from_list(sess.to_list())
+    assert [getattr(back, name) for name in ("ip", "seen", "failures", "logins", "user")] == sess.to_list()
