@@ -139,10 +139,13 @@ _get_values = itemgetter(*_KEYS)
 # Each address's records are stored flat in one list, _STRIDE items per record: (host, *values).
 _STRIDE = 1 + len(_KEYS)
 # Each value's place in its record (the host is at 0), derived from _KEYS: reordering _KEYS moves them too.
-_FAILURES, _SERVICES, _USERNAMES, _FIRST_SEEN, _LAST_SEEN, _DECISION, _BAN_UNTIL = (
-    1 + _KEYS.index(key)
-    for key in ("failures", "services", "usernames", "first_seen", "last_seen", "decision", "ban_until")
-)
+_FAILURES = 1 + _KEYS.index("failures")
+_SERVICES = 1 + _KEYS.index("services")
+_USERNAMES = 1 + _KEYS.index("usernames")
+_FIRST_SEEN = 1 + _KEYS.index("first_seen")
+_LAST_SEEN = 1 + _KEYS.index("last_seen")
+_DECISION = 1 + _KEYS.index("decision")
+_BAN_UNTIL = 1 + _KEYS.index("ban_until")
 # records whose leaving-out pass costs about what merging one address only to drop it costs (an estimate
 # from timing the two phases of bench_merge.py apart; the rule only decides which way is cheaper)
 _LEAVE_OUT_RATIO = 16

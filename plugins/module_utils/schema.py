@@ -325,14 +325,23 @@ def _list_problem(setting: Setting, value: Any, for_role: bool) -> str | None:
     return None
 
 
+def _role_label(name: str) -> str:
+    return f"{ROLE_PREFIX}{name}:"
+
+
+def _role_name(name: str) -> str:
+    return ROLE_PREFIX + name
+
+
+def _config_label(name: str) -> str:
+    return f"config key {name!r}"
+
+
 def errors(values: Mapping[str, Any], for_role: bool = False) -> list[str]:
     """One message per bad setting among ``values`` (keys without the role prefix; keys that are not settings
     are passed over), then the relations between settings. ``for_role``: name the role's variables
     (``mail_bruteforce_guard_maxretry: must be >= 1, got 0``) and apply its path rule, see ``problem``."""
-    if for_role:
-        label, ref = (lambda name: f"{ROLE_PREFIX}{name}:"), (lambda name: ROLE_PREFIX + name)
-    else:
-        label, ref = (lambda name: f"config key {name!r}"), repr
+    label, ref = (_role_label, _role_name) if for_role else (_config_label, repr)
     out = []
     bad = set()
     for name, value in values.items():

@@ -36,7 +36,7 @@ def test_each_builder_sets_the_fields_it_names(builder):
     positional = [sentinels[n] for n, p in params.items() if p.kind is p.POSITIONAL_OR_KEYWORD]
     keywords = {n: sentinels[n] for n, p in params.items() if p.kind is p.KEYWORD_ONLY}
     record = builder(*positional, **keywords)
-    assert type(record) is Record and len(record) == len(Record._fields)
+    assert isinstance(record, Record) and len(record) == len(Record._fields)
     for name, value in sentinels.items():
         assert getattr(record, name) is value, name
     for name, value in FIXED[builder].items():
