@@ -31,6 +31,7 @@ from module_utils import schema  # noqa: E402  (the library by its path: no inst
 SPECS = ROOT / "roles" / "mail_bruteforce_guard" / "meta" / "argument_specs.yml"
 DEFAULTS = ROOT / "roles" / "mail_bruteforce_guard" / "defaults" / "main.yml"
 BEGIN, FINISH = "# BEGIN generated", "# END generated"
+_SPEC_ELEMENTS = {"port": "int", "dict": "dict"}
 _SPEC_TYPES = {"int": "int", "number": "float", "bool": "bool", "str": "str", "path": "path", "list": "list"}
 DOC = ROOT / "docs" / "variables.md"
 README = ROOT / "README.md"
@@ -95,7 +96,7 @@ def specs_block() -> list[str]:
             continue
         out += [f"      {setting.var}:", f"        type: {_SPEC_TYPES[setting.kind]}"]
         if setting.kind == "list":
-            out.append(f"        elements: {'int' if setting.elements == 'port' else 'str'}")
+            out.append(f"        elements: {_SPEC_ELEMENTS.get(setting.elements, 'str')}")
         out.append(f"        default: {_yaml_value(setting.default_for_role)}")
         if setting.choices:
             out.append(f"        choices: {_yaml_value(list(setting.choices))}")

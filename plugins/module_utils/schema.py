@@ -29,10 +29,12 @@ _SAME = object()
 
 class Setting(NamedTuple):
     """One setting. ``kind``: int, number (int or float), bool, str, path, list or dict; ``elements`` of a
-    list: str, path, network or port. ``minimum``/``maximum`` bound a number or a list's length (distinct
-    ports). ``rule`` names an extra check (``set_name``). ``role``: the role has the variable
-    ``mail_bruteforce_guard_<name>``; ``role_default`` when it differs from the library's (``logs``: the role
-    detects the log). ``role_path``: the role also wants an absolute path without spaces (systemd units)."""
+    list: str, path, network, port or dict (objects checked further by their own module, as Config does for
+    ``journal_trusted``). ``minimum``/``maximum`` bound a number or a list's length (distinct ports).
+    ``rule`` names an extra check: ``set_name``; ``optional`` (a str may be empty: the feature off).
+    ``role``: the role has the variable ``mail_bruteforce_guard_<name>``; ``role_default`` when it differs
+    from the library's (``logs``: the role detects the log). ``role_path``: the role also wants an absolute
+    path without spaces (systemd units)."""
 
     name: str
     kind: str
@@ -249,7 +251,13 @@ def _fresh(value: Any) -> Any:
     return list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
 
 
-_NOUNS = {"str": "strings", "path": "strings", "network": "strings", "port": "port numbers"}
+_NOUNS = {
+    "str": "strings",
+    "path": "strings",
+    "network": "strings",
+    "port": "port numbers",
+    "dict": "objects",
+}
 
 
 def problem(setting: Setting, value: Any, for_role: bool = False) -> str | None:
@@ -274,7 +282,7 @@ def problem(setting: Setting, value: Any, for_role: bool = False) -> str | None:
     if not isinstance(value, str):
         return f"must be a string, got {value!r}"
     if not value:
-        return "must not be empty"
+        return None if setting.rule == "optional" else "must not be empty"
     if setting.rule == "set_name" and not SET_NAME.match(value):
         return f"must be 1-31 letters, digits, '_', '.' or '-', got {value!r}"
     if for_role and setting.role_path and not _ROLE_PATH.match(value):
@@ -303,8 +311,9 @@ def _list_problem(setting: Setting, value: Any, for_role: bool) -> str | None:
                 return f"must hold port numbers 1-65535, got {port!r}"
         count = len(set(value))
     else:
+        kind = dict if setting.elements == "dict" else str
         for item in value:
-            if not isinstance(item, str):
+            if not isinstance(item, kind):
                 return f"must be a list of {noun}, got item {item!r}"
         count = len(value)
     if setting.elements == "path":

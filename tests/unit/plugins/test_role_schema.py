@@ -141,3 +141,14 @@ def test_the_role_alone_wants_absolute_paths():
     assert not _role_accepts("state_dir", "relative/dir")
     assert not _role_accepts("logs", ["/var/log/mail log"])
     assert _role_accepts("logs", ["/var/log/mail.log"])
+
+
+def test_optional_strings_and_object_lists_for_new_keys():
+    """What a key like issue 16's metrics_file ("" = off) or notify (a list of objects checked by its own
+    module) needs from the schema."""
+    optional = schema.Setting("metrics_file", "str", "", "x", rule="optional")
+    assert schema.problem(optional, "") is None
+    assert schema.problem(optional, 5) == "must be a string, got 5"
+    objects = schema.Setting("notify", "list", [], "x", elements="dict")
+    assert schema.problem(objects, [{"type": "exec"}]) is None
+    assert schema.problem(objects, ["x"]) == "must be a list of objects, got item 'x'"
