@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from ..addresses import is_canonical_ipv4
 from ..errors import ConfigError, MbgError
-from ..firewall.base import Ban, PartialApplyError, normalize_target
+from ..firewall.base import Ban, PartialApplyError, normalize_target, unique_targets
 from ..gcpause import paused_gc
 from ..limits import MAX_DURATION, MAX_TIME
 from ..parser.events import Event, iso_utc
@@ -114,17 +114,7 @@ def _sources(config: Config, state: dict, from_start: bool, warn: Warn, journal_
 
 
 def _result(decisions, stats: dict, timeline: dict) -> dict[str, Any]:
-    offenders = decisions.offenders
-    for i, offender in enumerate(offenders):  # in place: each tuple is freed as its dict is made
-        offenders[i] = offender._asdict()
-    return {
-        "offenders": offenders,
-        "accounts": [a._asdict() for a in decisions.accounts],
-        "stale_clients": [c._asdict() for c in decisions.stale_clients],
-        "shared_addresses": [c._asdict() for c in decisions.shared],
-        "stats": stats,
-        "timeline": timeline,
-    }
+    return {**decisions.as_result(), "stats": stats, "timeline": timeline}
 
 
 def stale_message(row: Any) -> str:
@@ -423,14 +413,10 @@ def status(
 
 
 def _targets(addresses: Iterable[str]) -> list[str]:
-    out: list[str] = []
-    for address in addresses:
-        try:
-            target = normalize_target(str(address).strip())
-        except ValueError as err:
-            raise ConfigError(str(err)) from None
-        if target not in out:
-            out.append(target)
+    try:
+        out = unique_targets(addresses)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     if not out:
         raise ConfigError("no address given")
     return out

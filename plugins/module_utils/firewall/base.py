@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from socket import inet_aton
 from typing import Any, NamedTuple, Protocol, Union
 
@@ -126,6 +126,15 @@ def network_target(net: Network) -> Target:
 def normalize_target(text: str) -> str:
     """Canonical text of an address or network (``::ffff:1.2.3.4`` -> ``1.2.3.4``); ValueError if invalid."""
     return parse_target(text).text
+
+
+def unique_targets(addresses: Iterable[Any]) -> list[str]:
+    """Addresses or networks -> their canonical texts, each once, in first-seen order (possibly none);
+    ValueError names the first malformed one. Used wherever a list of addresses to ban comes in."""
+    out: dict[str, None] = {}
+    for address in addresses:
+        out[normalize_target(str(address).strip())] = None
+    return list(out)
 
 
 def ban_seconds(until: float, now: float, cap: int) -> int:

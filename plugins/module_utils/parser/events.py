@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, NamedTuple
+
+from ..times import format_utc, iso_utc  # the event time's format (importers take them from here too)
 
 AUTH_FAILURE = "auth_failure"
 AUTH_SUCCESS = "auth_success"
@@ -39,50 +40,6 @@ class Event(NamedTuple):
     user: str | None
     count: int = 1
     pid: int | None = None
-
-
-_DAYS: dict[int, str] = {}  # day number since the epoch -> "2026-11-26T" (reports repeat few days)
-
-
-_ISO: dict[float, str] = {}  # POSIX seconds -> iso_utc's text (reports repeat few stamps: one string each)
-_ISO_MAX = 4096
-
-
-def iso_utc(when: float | None) -> str | None:
-    """POSIX seconds -> ``2026-11-26T08:08:18Z`` (``.123456`` kept when present), None stays None.
-
-    A report of 100,000 offenders dates each three times from a few hundred distinct stamps: the text of a
-    recent stamp is looked up (``format_utc`` makes it, and is the reference the tests compare with)."""
-    known = _ISO.get(when)  # type: ignore[arg-type]
-    if known is not None:
-        return known
-    if when is None:
-        return None
-    text = format_utc(when)
-    if len(_ISO) >= _ISO_MAX:
-        _ISO.clear()
-    _ISO[when] = text
-    return text
-
-
-def format_utc(when: float) -> str:
-    """``iso_utc`` without its cache."""
-    whole = int(when // 1)
-    day, second = divmod(whole, 86400)
-    date = _DAYS.get(day)
-    if date is None:
-        date = time.strftime("%Y-%m-%dT", time.gmtime(day * 86400))
-        if len(_DAYS) >= 4096:
-            _DAYS.clear()
-        _DAYS[day] = date
-    hour, second = divmod(second, 3600)
-    minute, second = divmod(second, 60)
-    micro = round((when - whole) * 1e6)
-    if micro:
-        if micro >= 1000000:
-            return format_utc(float(whole + 1))
-        return f"{date}{hour:02d}:{minute:02d}:{second:02d}.{micro:06d}Z"
-    return f"{date}{hour:02d}:{minute:02d}:{second:02d}Z"
 
 
 def event_to_json(event: Event) -> dict[str, Any]:

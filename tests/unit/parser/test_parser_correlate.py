@@ -504,3 +504,11 @@ def test_genuine_eviction_matches_the_reference(
             fast.keep_success = ref.keep_success = lambda ip, _user, _t: ip.endswith("7")
     assert fast._overflowed or bound == 400  # both ways of deleting the overflow were compared
     assert fast.to_dict() == ref.to_dict()
+
+
+def test_a_saved_smtpd_session_keeps_its_list_form_and_reads_back() -> None:
+    """_Session is saved as [ip, seen, failures, logins, user] (the state format before it was a class)."""
+    sess = correlate._Session("203.0.113.5", 100.0, 2, 1, "bob")
+    assert sess.to_list() == ["203.0.113.5", 100.0, 2, 1, "bob"]
+    back = correlate._Session.from_list(sess.to_list())
+    assert [getattr(back, name) for name in ("ip", "seen", "failures", "logins", "user")] == sess.to_list()
