@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..times import format_utc, iso_utc  # the event time's format (importers take them from here too)
+from ..times import iso_utc  # the event time's format (importers take it from here too)
 
 AUTH_FAILURE = "auth_failure"
 AUTH_SUCCESS = "auth_success"

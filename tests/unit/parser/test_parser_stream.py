@@ -15,9 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mail_bruteforce_guard.parser.correlate import Correlator
-from mail_bruteforce_guard.parser.events import AUTH_FAILURE, Event, event_to_json, format_utc, iso_utc
+from mail_bruteforce_guard.parser.events import AUTH_FAILURE, Event, event_to_json, iso_utc
 from mail_bruteforce_guard.parser.stream import candidate_starts, parse_lines, parse_text
 from mail_bruteforce_guard.parser.timestamps import TimestampParser
+from mail_bruteforce_guard.times import format_utc
 from truth import GENLOG, generate, tally
 
 NOW = 1796000000.0  # 2026-11-30, after the generated days
