@@ -231,27 +231,58 @@ def parse_view(text: str, tag: str, expected: int) -> ChainView:
     rules = chains.get("INPUT", [])
     jumps = tuple(n for n, line in enumerate(rules, start=1) if line == f"-A INPUT -j {CHAIN}")
     above = rules[: jumps[0] - 1] if jumps else []
-    shadow = next((rule for rule in above if may_accept(rule, chains)), "")
+    judged: dict[str, bool] = {}
+    shadow = next((rule for rule in above if may_accept(rule, chains, judged)), "")
     return ChainView(exists, current, jumps, shadow)
 
 
-def may_accept(rule: str, chains: Mapping[str, Sequence[str]], depth: int = 0) -> bool:
+def may_accept(
+    rule: str, chains: Mapping[str, Sequence[str]], judged: dict[str, bool] | None = None, depth: int = 0
+) -> bool:
     """Whether an ``iptables -S`` rule can end a packet's way through its built-in chain with an accept (or
     hand it to something that may: a queue, a goto, an unknown target). A jump to a user chain may accept
     when any rule in that chain may; its RETURN (or its end) only goes back to the rule after the jump. In a
-    built-in chain a RETURN applies the policy, which may be ACCEPT."""
+    built-in chain a RETURN applies the policy, which may be ACCEPT.
+
+    ``judged`` keeps each user chain's verdict for one listing: a chain is read once however many rules
+    jump to it (without it, ten chains of four jumps each cost 4**9 walks, every scan, under the state lock).
+    """
+    judged = {} if judged is None else judged
     words = _words(rule)
-    builtin = len(words) >= 2 and words[1] in BUILTIN_CHAINS
-    target = next((value for flag, value in zip(words, words[1:]) if flag in ("-j", "-g")), None)
-    if target is None or target in NEVER_ACCEPT:
-        return False  # only counts or matches; or a verdict that is never an accept
-    if "-g" in words:
+    flag, target = _target(words)
+    if target is None:
+        return False  # only counts or matches
+    if flag == "-g":
         return True  # a goto's end returns past the calling chain: the policy decides
+    # a user chain first: iptables-restore accepts a chain named like a target (":LOG"), and a jump then
+    # enters that chain, whatever the name says
+    if target in chains and target not in BUILTIN_CHAINS:
+        return _chain_may_accept(target, chains, judged, depth + 1)
+    if target in NEVER_ACCEPT:
+        return False  # a verdict that is never an accept
     if target == "RETURN":
-        return builtin
-    if target in chains and target not in BUILTIN_CHAINS and depth < _MAX_DEPTH:
-        return any(may_accept(line, chains, depth + 1) for line in chains[target])
+        return len(words) >= 2 and words[1] in BUILTIN_CHAINS
     return True
+
+
+def _chain_may_accept(
+    name: str, chains: Mapping[str, Sequence[str]], judged: dict[str, bool], depth: int
+) -> bool:
+    known = judged.get(name)
+    if known is None:
+        judged[name] = True  # while it is read: a way back into it (a loop, refused by iptables) may accept
+        known = depth <= _MAX_DEPTH and any(may_accept(line, chains, judged, depth) for line in chains[name])
+        judged[name] = known
+    return known
+
+
+def _target(words: list[str]) -> tuple[str | None, str | None]:
+    """The target flag (``-j`` or ``-g``) and its value: the last such pair, as ``iptables -S`` prints the
+    target after every match (an unquoted ``--comment -g`` before it is a match's value, not a goto)."""
+    for i in range(len(words) - 2, -1, -1):
+        if words[i] in ("-j", "-g"):
+            return words[i], words[i + 1]
+    return None, None
 
 
 def purge_batch(text: str) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from mail_bruteforce_guard.errors import ConfigError
-from mail_bruteforce_guard.firewall import enforce
+from mail_bruteforce_guard.firewall import enforce, iptables
 from mail_bruteforce_guard.firewall.hook import HookSpec, SynLimit
 from mail_bruteforce_guard.firewall.iptables import (
     ChainView,
@@ -161,6 +161,39 @@ def test_may_accept(rule, accepts):
 def test_a_chain_that_calls_itself_is_judged_as_may_accept():
     # iptables refuses loops; a hand-made listing must still end
     assert may_accept("-A INPUT -j loop", {"loop": ["-A loop -j loop"]}) is True
+
+
+def test_a_user_chain_named_like_a_target_is_followed():
+    # iptables-restore takes ":LOG" and ":SET" as chain names, and a jump enters the chain (issue 13 review)
+    chains = {"LOG": ["-A LOG -p tcp --dport 25 -j ACCEPT"], "SET": ["-A SET -j DROP"]}
+    assert may_accept("-A INPUT -j LOG", chains) is True
+    assert may_accept("-A INPUT -j SET", chains) is False
+    assert may_accept("-A INPUT -j LOG --log-prefix x", {}) is False  # the target, no such chain
+
+
+def test_an_unquoted_comment_reading_like_a_goto_is_a_comment():
+    # iptables -S quotes a comment only when it holds a blank: "--comment -g" is a match's value
+    chains = {
+        "f2b-like": ["-A f2b-like -s 192.0.2.7/32 -j REJECT", "-A f2b-like -m comment --comment -g -j RETURN"]
+    }
+    assert may_accept("-A INPUT -j f2b-like", chains) is False
+    assert may_accept("-A INPUT -m comment --comment -j -g f2b-like", chains) is True  # a real goto
+
+
+def test_each_user_chain_is_read_once_however_many_rules_jump_to_it(monkeypatch):
+    # ten chains of four jumps each: 4**9 walks without the verdict kept per chain (review of issue 13)
+    chains = {f"c{n}": [f"-A c{n} -p tcp --dport {p} -j c{n + 1}" for p in range(4)] for n in range(9)}
+    chains["c9"] = ["-A c9 -j DROP"]
+    lines = ["-P INPUT ACCEPT", *(f"-N {name}" for name in chains), "-N MBG-BAN"]
+    lines += ["-A INPUT -j c0", "-A INPUT -j MBG-BAN", *(rule for rules in chains.values() for rule in rules)]
+    split = []
+    real = iptables._words
+    monkeypatch.setattr(iptables, "_words", lambda line: split.append(line) or real(line))
+    view = iptables.parse_view("\n".join(lines) + "\n", "t", 0)
+    assert view.jumps == (2,)
+    assert view.shadow == ""  # every way ends in DROP or returns
+    assert max(split.count(line) for line in split) <= 2  # once to read the listing, once to judge the rule
+    assert len(split) <= 2 * len(lines)
 
 
 def test_purge_batch_selects_only_our_rules_and_chains():
