@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..notify.settings import DEFAULTS as NOTIFY_DEFAULTS  # issue 16: alerting, metrics, health keys
+from ..notify.settings import validate as validate_notify
 from ..policy.config import PolicyConfig
 from .journaltrust import validate_trusted
 
@@ -56,6 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "ipset_maxelem": 1048576,
     "state_dir": "/var/lib/mail-bruteforce-guard",
     "syslog": True,
+    **NOTIFY_DEFAULTS,  # issue 16: notify, alert_*, metrics_file, scan_interval
 }
 
 _SET_NAME = re.compile(r"[A-Za-z0-9_.-]{1,31}\Z")
@@ -110,6 +113,7 @@ class Config:
         if not 1 <= v["ipset_maxelem"] <= 4294967295:
             raise ConfigError("config key 'ipset_maxelem' must be between 1 and 4294967295")
         self._validate_firewall(v)
+        validate_notify(v)  # issue 16
 
     @staticmethod
     def _validate_firewall(v: dict[str, Any]) -> None:
