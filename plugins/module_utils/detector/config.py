@@ -58,7 +58,7 @@ DEFAULTS: dict[str, Any] = {
     "ipset_maxelem": 1048576,
     "state_dir": "/var/lib/mail-bruteforce-guard",
     "syslog": True,
-    **NOTIFY_DEFAULTS,  # issue 16: notify, alert_*, metrics_file, scan_interval
+    **NOTIFY_DEFAULTS,  # issue 16: notify, alert_*, metrics_file, scan_interval_seconds
 }
 
 _SET_NAME = re.compile(r"[A-Za-z0-9_.-]{1,31}\Z")

@@ -15,17 +15,19 @@ UNDELIVERED_MAX = 3600  # seconds an alert may wait in the outbox before the che
 def problems(
     config: Any, firewall: dict[str, Any] | None, *, now: float | None = None, warn=None
 ) -> list[str]:
-    """Reasons the detector is not healthy: no successful scan within twice ``scan_interval``, a configured
-    log that cannot be read, the ban hook missing (enforce mode with ``ban_hook``), alerts stuck in the
-    outbox for more than an hour."""
+    """Reasons the detector is not healthy: no successful scan within twice ``scan_interval_seconds``, a
+    configured log that cannot be read, the ban hook missing (enforce mode with ``ban_hook``), alerts stuck in
+    the outbox for more than an hour."""
     now = time.time() if now is None else now
     found = []
     since = age(load(config.state_dir), now)
-    limit = 2 * config.scan_interval
+    limit = 2 * config.scan_interval_seconds
     if since is None:
         found.append("no successful scan recorded yet")
     elif since > limit:
-        found.append(f"last successful scan {int(since)}s ago (more than twice scan_interval, {limit}s)")
+        found.append(
+            f"last successful scan {int(since)}s ago (more than twice scan_interval_seconds, {limit}s)"
+        )
     for path in config.logs:
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)

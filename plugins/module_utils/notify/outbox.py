@@ -32,6 +32,7 @@ from .events import SYSLOG_IDENT, Alert, from_json, syslog_line, to_json
 from .settings import Notifier, notifiers
 
 OUTBOX = "notify-outbox.json"
+WAKE = "notify.wake"  # touched when alerts were queued: the role's path unit starts the delivery
 LOCK = "notify.lock"
 MAX_QUEUE = 5000
 MAX_AGE = 7 * 86400
@@ -134,6 +135,12 @@ class Outbox:
             os.fsync(handle.fileno())
         Path(tmp).replace(self.path)
 
+    def wake(self) -> None:
+        """Touch the doorbell file (the path unit watches it; the outbox itself changes on every delivery)."""
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+        with os.fdopen(os.open(str(Path(self.dir) / WAKE), flags, 0o600), "w") as handle:
+            handle.write(f"{time.time():.3f}\n")
+
     def count(self, name: str, kind: str, n: int = 1) -> None:
         table = self.data["counts"].setdefault(name, {})
         table[kind] = table.get(kind, 0) + n
@@ -167,6 +174,7 @@ def raise_alerts(config: Any, alerts: list[Alert], *, now: float, warn: Warn) ->
             del sent[key]
         wanted = notifiers(config.as_dict())
         queue = box.data["queue"]
+        added = 0
         for alert in alerts:
             if alert.kind in DEDUPED:
                 if alert.key in sent:
@@ -178,6 +186,7 @@ def raise_alerts(config: Any, alerts: list[Alert], *, now: float, warn: Warn) ->
             body = to_json(alert)
             for n in wanted:
                 if n.wants(alert.kind):
+                    added += 1
                     queue.append(
                         {
                             "id": secrets.token_hex(8),
@@ -199,6 +208,8 @@ def raise_alerts(config: Any, alerts: list[Alert], *, now: float, warn: Warn) ->
                 config.syslog,
             )
         box.save()
+        if added:
+            box.wake()
     return told
 
 
@@ -293,7 +304,8 @@ def _settle(config: Any, results: list, now: float, dropped: int, warn: Warn) ->
                     tries=tries, error=error[:300], next=now + min(RETRY_CAP, RETRY_FIRST * 2 ** (tries - 1))
                 )
         box.data["queue"] = queue
-        box.save()
+        if results or dropped:
+            box.save()
         left = len(queue)
     return Outcome(delivered, messages, failed, dropped, left, errors)
 

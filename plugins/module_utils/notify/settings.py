@@ -20,7 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "alert_rate_limit": 30,  # messages per notifier and hour; beyond it, due alerts go out as one digest
     "alert_digest_min": 5,  # this many alerts due at once for a notifier go out as one digest
     "metrics_file": "",  # Prometheus textfile ("" = off)
-    "scan_interval": 60,  # seconds between scans (the timer's): status --check fails after twice this
+    "scan_interval_seconds": 60,  # seconds between scans (the timer's): status --check fails after twice this
 }
 
 TYPES = ("email", "webhook", "exec")
@@ -185,7 +185,7 @@ def validate(values: dict[str, Any]) -> None:
         ("alert_interval", 0, 315360000),
         ("alert_rate_limit", 1, 100000),
         ("alert_digest_min", 2, 100000),
-        ("scan_interval", 1, 86400 * 7),
+        ("scan_interval_seconds", 1, 86400 * 7),
     ):
         value = values[key]
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:

@@ -144,7 +144,7 @@ def test_status_check(env, capsys):
     later = "2099-01-01T00:00:00Z"
     code, out, _ = run_cli([*base, "--now", later], capsys)
     assert code == 1
-    assert "more than twice scan_interval, 120s" in out
+    assert "more than twice scan_interval_seconds, 120s" in out
     code, out, _ = run_cli([*base, "--json", "--now", later], capsys)
     data = json.loads(out)
     assert data["ok"] is False
