@@ -7,6 +7,7 @@ textfile collector (config key ``metrics_file``), written atomically after every
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -40,7 +41,23 @@ def load(state_dir: str) -> dict[str, Any]:
         data = json.loads(Path(_path(state_dir)).read_bytes().decode("utf-8"))
     except (OSError, ValueError):
         return {}
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    clean: dict[str, Any] = {}
+    for key in ("counters", "failures", "errors"):  # damaged entries restart from zero
+        table = data.get(key)
+        if isinstance(table, dict):
+            clean[key] = {k: v for k, v in table.items() if _number(v)}
+    for key in ("last_run", "last_duration", "last_success"):
+        if _number(data.get(key)):
+            clean[key] = data[key]
+    if isinstance(data.get("last_error"), str):
+        clean["last_error"] = data["last_error"]
+    return clean
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _write(path: str, text: str, mode: int) -> None:

@@ -105,7 +105,7 @@ class Outbox:
         os.close(self._fd)  # releases the lock
         self._fd = -1
 
-    def _load(self) -> dict[str, Any]:
+    def _load(self, quarantine: bool = True) -> dict[str, Any]:
         try:
             data = json.loads(Path(self.path).read_bytes().decode("utf-8"))
         except FileNotFoundError:
@@ -119,7 +119,18 @@ class Outbox:
             base = _empty()
             base.update({k: v for k, v in data.items() if isinstance(v, type(base.get(k, v)))})
             base["queue"] = [e for e in base["queue"] if _sound(e)]
+            base["counts"] = {
+                name: {k: n for k, n in table.items() if _number(n)}
+                for name, table in base["counts"].items()
+                if isinstance(table, dict)
+            }
+            base["sent"] = {k: t for k, t in base["sent"].items() if _number(t)}
+            base["rate"] = {
+                k: [t for t in v if _number(t)] for k, v in base["rate"].items() if isinstance(v, list)
+            }
             return base
+        if not quarantine:  # a read-only look (status --check) changes nothing
+            return _empty()
         aside = f"{self.path}.damaged-{int(time.time())}"
         Path(self.path).replace(aside)
         self.warn(f"notify outbox {self.path} was damaged ({why[:100]}): moved to {aside}, starting empty")
@@ -144,6 +155,10 @@ class Outbox:
     def count(self, name: str, kind: str, n: int = 1) -> None:
         table = self.data["counts"].setdefault(name, {})
         table[kind] = table.get(kind, 0) + n
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _sound(entry: Any) -> bool:
@@ -314,7 +329,7 @@ def pending(state_dir: str, warn: Warn) -> dict[str, Any]:
     """The outbox read-only: queued entries per notifier, the oldest's age, counters."""
     box = Outbox(state_dir, warn)
     try:
-        data = box._load() if Path(box.path).exists() else _empty()
+        data = box._load(quarantine=False)
     except OSError:
         data = _empty()
     per: dict[str, int] = {}

@@ -161,3 +161,23 @@ def test_notify_failure_unit_raises_and_delivers(env, hook, capsys):
     body = hook.json()
     assert body["event"] == "failure" and body["component"] == "mail-bruteforce-guard-scan.service"
     assert body["severity"] == "error"
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        '{"counters": {"bans": "many"}, "failures": [], "last_success": "yesterday"}',
+        "[1, 2]",
+        "\x00garbage",
+    ],
+)
+def test_damaged_counters_restart_and_never_fail_a_scan(env, tmp_path, damage):
+    cfg, _, _ = env
+    (tmp_path / "state").mkdir(mode=0o700)
+    (tmp_path / "state" / "metrics.json").write_text(damage)
+    outbox = '{"queue": [], "counts": {"alerts": 5}, "sent": {"x": "y"}}'
+    (tmp_path / "state" / "notify-outbox.json").write_text(outbox)
+    api.scan(cfg, now=LATER, warn=print)
+    text = (tmp_path / "mbg.prom").read_text()
+    assert "mail_bruteforce_guard_bans_total 1" in text
+    assert 'mail_bruteforce_guard_alerts_total{kind="ban"} 1' in text
