@@ -181,3 +181,15 @@ def test_damaged_counters_restart_and_never_fail_a_scan(env, tmp_path, damage):
     text = (tmp_path / "mbg.prom").read_text()
     assert "mail_bruteforce_guard_bans_total 1" in text
     assert 'mail_bruteforce_guard_alerts_total{kind="ban"} 1' in text
+
+
+def test_manual_ban_and_unban_are_told_and_counted(env, tmp_path):
+    cfg, _, _ = env
+    api.ban(cfg, ["192.0.2.77"], duration=600, reason="manual", now=LATER, warn=print)
+    api.unban(cfg, ["192.0.2.77"], now=LATER + 1, warn=print)
+    api.unban(cfg, ["192.0.2.78"], now=LATER + 1, warn=print)  # nothing to lift: nothing told
+    outcome = pending(cfg.state_dir, print)
+    assert outcome["queued"] == {"webhook0": 2}
+    assert outcome["counts"]["alerts"] == {"ban": 1, "unban": 1}
+    api.scan(cfg, now=LATER, warn=print)
+    assert "mail_bruteforce_guard_unbans_total 1" in (tmp_path / "mbg.prom").read_text()
