@@ -15,9 +15,9 @@ import io
 import json
 import math
 import re
+import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime, timezone
 from itertools import chain, compress, repeat
 from operator import add, eq, itemgetter, ne, not_
 from typing import Any
@@ -26,6 +26,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.limits import (
     MAX_DURATION,
     MAX_TIME,
+)
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.times import (
+    iso_seconds,
+    parse_time,
 )
 
 # Keys of an Ansible task result that mark a host without a usable report.
@@ -152,6 +156,14 @@ _KEYS = ("failures", "services", "usernames", "first_seen", "last_seen", "decisi
 _get_values = itemgetter(*_KEYS)
 # Each address's records are stored flat in one list, _STRIDE items per record: (host, *values).
 _STRIDE = 1 + len(_KEYS)
+# Each value's place in its record (the host is at 0), derived from _KEYS: reordering _KEYS moves them too.
+_FAILURES = 1 + _KEYS.index("failures")
+_SERVICES = 1 + _KEYS.index("services")
+_USERNAMES = 1 + _KEYS.index("usernames")
+_FIRST_SEEN = 1 + _KEYS.index("first_seen")
+_LAST_SEEN = 1 + _KEYS.index("last_seen")
+_DECISION = 1 + _KEYS.index("decision")
+_BAN_UNTIL = 1 + _KEYS.index("ban_until")
 # records whose leaving-out pass costs about what merging one address only to drop it costs (an estimate
 # from timing the two phases of bench_merge.py apart; the rule only decides which way is cheaper)
 _LEAVE_OUT_RATIO = 16
@@ -301,13 +313,13 @@ def _merge_address(ip: str, rows: list, min_hosts: int) -> dict | None:
     the folds that follow, each a C call over a column, find them in the cache.
     """
     owners = rows[0::_STRIDE]
-    failures = rows[1::_STRIDE]
-    service_lists = rows[2::_STRIDE]
-    user_lists = rows[3::_STRIDE]
-    firsts = rows[4::_STRIDE]
-    lasts = rows[5::_STRIDE]
-    decisions = rows[6::_STRIDE]
-    untils = rows[7::_STRIDE]
+    failures = rows[_FAILURES::_STRIDE]
+    service_lists = rows[_SERVICES::_STRIDE]
+    user_lists = rows[_USERNAMES::_STRIDE]
+    firsts = rows[_FIRST_SEEN::_STRIDE]
+    lasts = rows[_LAST_SEEN::_STRIDE]
+    decisions = rows[_DECISION::_STRIDE]
+    untils = rows[_BAN_UNTIL::_STRIDE]
     rows.clear()  # its items are all in the columns
     every_service, every_username = _check_columns(
         failures, service_lists, user_lists, chain(firsts, lasts, untils)
@@ -447,7 +459,7 @@ def _share_until(entry: dict, bantime: int) -> str | None:
     if bantime and last is not None:
         ends.append(last + bantime)
     ends = [e for e in ends if e is not None]
-    return _iso(min(math.ceil(max(ends)), MAX_TIME)) if ends else None
+    return iso_seconds(min(math.ceil(max(ends)), MAX_TIME)) if ends else None
 
 
 def fleet_merge(reports: Any, min_hosts: Any = 1, bantime: Any = None) -> list[dict[str, Any]]:
@@ -547,25 +559,8 @@ def _merge_shared(entries: list, where: str) -> list[dict[str, Any]]:
 def _epoch(value: Any) -> float | None:
     """ISO 8601 string (naive means UTC) or POSIX number -> POSIX seconds; None when absent, unreadable or
     outside 1970 to 9999 (no later computation can overflow)."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        ts = float(value)
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=timezone.utc)
-        ts = parsed.timestamp()
-    else:
-        return None
-    return ts if 0 <= ts <= MAX_TIME else None
-
-
-def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ts = parse_time(value)
+    return ts if ts is not None and 0 <= ts <= MAX_TIME else None
 
 
 def _host_series(report: Mapping) -> tuple[list, bool]:
@@ -711,11 +706,11 @@ def _timeline(entries: list) -> dict[str, Any]:
         for b in range(b0, b1 + 1):
             counts[b] += share
     buckets = [
-        {"start": _iso((first_bucket + i) * width), "failures": c} for i, c in enumerate(_whole(counts))
+        {"start": iso_seconds((first_bucket + i) * width), "failures": c} for i, c in enumerate(_whole(counts))
     ]
     origin, total = first_bucket * width, len(counts) * width
     bans = [
-        {"time": _iso(t), "ip": ip, "host": host, "position": round((t - origin) / total, 4)}
+        {"time": iso_seconds(t), "ip": ip, "host": host, "position": round((t - origin) / total, 4)}
         for t, ip, host in _ban_marks(entries)
         if origin <= t < origin + total
     ]
@@ -799,7 +794,7 @@ def fleet_document(
         entries = _usable(entries, where, offenders=True)
         merged, _plain = _merge_entries(entries, min_hosts, where)
     if generated is None:
-        generated = _iso(datetime.now(timezone.utc).timestamp())
+        generated = iso_seconds(time.time())
     elif not isinstance(generated, str):
         raise AnsibleFilterError(f"{where}: generated must be a string (an ISO 8601 time), got {generated!r}")
     hosts = _host_rows(entries)

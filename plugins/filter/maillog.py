@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from datetime import datetime, timezone, tzinfo
+from datetime import timezone, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,7 @@ from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.pars
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.parser.stream import parse_text
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.policy.config import PolicyConfig
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.policy.tracker import Tracker
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.times import parse_time
 
 POLICY_KEYS = frozenset(PolicyConfig._fields)
 
@@ -36,19 +37,7 @@ def _when(value: Any, name: str, where: str) -> float | None:
     None."""
     if value is None:
         return None
-    when = None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if 0 <= value <= MAX_TIME:  # not math.isfinite: it raises for an integer too large for a float
-            when = float(value)
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
-            if parsed.tzinfo is None:
-                parsed = parsed.replace(tzinfo=timezone.utc)
-            when = parsed.timestamp()
+    when = parse_time(value)
     if when is not None and 0 <= when <= MAX_TIME:
         return when
     raise AnsibleFilterError(
@@ -185,10 +174,7 @@ def maillog_offenders(events: Any, policy: Any = None, now: Any = None) -> dict[
     except MbgError as err:
         raise AnsibleFilterError(f"{where}: {err}") from None
     return {
-        "offenders": [o._asdict() for o in decisions.offenders],
-        "accounts": [a._asdict() for a in decisions.accounts],
-        "stale_clients": [s._asdict() for s in decisions.stale_clients],
-        "shared_addresses": [s._asdict() for s in decisions.shared],
+        **decisions.as_result(),
         "stats": {
             "events": len(parsed),
             "counted": counted,

@@ -12,7 +12,7 @@ from typing import Any
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.firewall.base import (
-    normalize_target,
+    unique_targets,
 )
 
 _SEPARATORS = re.compile(r"[\s,]+")
@@ -29,16 +29,13 @@ def ban_targets(value: Any) -> list[str]:
         raise AnsibleFilterError(
             f"{where}: expects an address, a comma separated string or a list, got {type(value).__name__}"
         )
-    out: list[str] = []
     for item in items:
         if not isinstance(item, str):
             raise AnsibleFilterError(f"{where}: {item!r} is not an IP address or network")
-        try:
-            target = normalize_target(item.strip())
-        except ValueError as err:
-            raise AnsibleFilterError(f"{where}: {err} (expected an IP address or CIDR network)") from None
-        if target not in out:
-            out.append(target)
+    try:
+        out = unique_targets(items)
+    except ValueError as err:
+        raise AnsibleFilterError(f"{where}: {err} (expected an IP address or CIDR network)") from None
     if not out:
         raise AnsibleFilterError(f"{where}: no address given")
     return out

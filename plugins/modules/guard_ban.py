@@ -187,10 +187,8 @@ mode:
 """
 
 import contextlib
-import math
 import time
 import traceback
-from datetime import datetime, timezone
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -205,13 +203,17 @@ try:
     from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.errors import MbgError
     from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.firewall.base import (
         normalize_target,
+        unique_targets,
+    )
+    from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.times import (
+        BAN_END_TOLERANCE,
+        iso_seconds,
+        parse_time,
     )
 except ImportError:  # pragma: no cover - only on a host with a broken Python
     IMPORT_ERROR = traceback.format_exc()
 else:
     IMPORT_ERROR = None
-
-TOLERANCE = 1.0  # seconds: an existing ban ending this close to the requested end counts as the same
 
 
 class BadArgumentError(Exception):
@@ -220,29 +222,12 @@ class BadArgumentError(Exception):
 
 def parse_until(value: str, option: str = "expires") -> float:
     """ISO 8601 (naive = UTC) or POSIX seconds -> POSIX seconds; ``option`` names the value in errors."""
-    text = str(value).strip()
-    try:
-        number = float(text)
-    except ValueError:
-        pass
-    else:
-        if math.isfinite(number):
-            return number
-        raise BadArgumentError(f"{option}: {value!r} is not a time")
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+    when = parse_time(str(value), numeric_text=True)
+    if when is None:
         raise BadArgumentError(
-            f"{option}: {value!r} is not an ISO 8601 time (such as 2026-11-27T08:00:00Z)"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.timestamp()
-
-
-def iso(ts: float) -> str:
-    """POSIX seconds -> ISO 8601 UTC, whole seconds."""
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+            f"{option}: {value!r} is not an ISO 8601 time (such as 2026-11-27T08:00:00Z) or POSIX seconds"
+        )
+    return when
 
 
 def target(address: str, option: str = "addresses") -> str:
@@ -255,11 +240,10 @@ def target(address: str, option: str = "addresses") -> str:
 
 def targets(addresses: list) -> list:
     """Normalised, de-duplicated addresses; BadArgumentError names the first malformed one."""
-    out: list = []
-    for address in addresses:
-        normalised = target(address)
-        if normalised not in out:
-            out.append(normalised)
+    try:
+        out = unique_targets(addresses)
+    except ValueError as err:
+        raise BadArgumentError(f"addresses: {err}") from None
     if not out:
         raise BadArgumentError("addresses: no address given")
     return out
@@ -293,7 +277,9 @@ def active_bans(config, now: float, warn) -> dict:
 
 def ban_lines(bans: dict) -> str:
     """Diff text: one ``address until`` line per ban, sorted."""
-    return "".join(f"{address} until {iso(entry['until_ts'])}\n" for address, entry in sorted(bans.items()))
+    return "".join(
+        f"{address} until {iso_seconds(entry['until_ts'])}\n" for address, entry in sorted(bans.items())
+    )
 
 
 def ensure_present(module: AnsibleModule, config, wanted: dict, now: float) -> dict:
@@ -315,7 +301,7 @@ def ensure_present(module: AnsibleModule, config, wanted: dict, now: float) -> d
             return False  # no ban, or one the firewall does not hold yet: (re)apply it
         if end is None:
             return True  # duration: an active ban is kept as it is
-        return entry["until_ts"] >= end - TOLERANCE
+        return entry["until_ts"] >= end - BAN_END_TOLERANCE
 
     live = {a: v for a, v in wanted.items() if a not in expired}
     unchanged = [a for a, (end, _reason) in live.items() if satisfied(a, end)]
@@ -357,7 +343,7 @@ def ensure_present(module: AnsibleModule, config, wanted: dict, now: float) -> d
         "unchanged": unchanged,
         "refused": refused,
         "expired": expired,
-        "until": iso(max(ends.values())) if added else None,
+        "until": iso_seconds(max(ends.values())) if added else None,
         "before": before,
         "after": after,
     }
@@ -423,7 +409,7 @@ def main() -> None:
     except (MbgError, BadArgumentError) as err:
         module.fail_json(msg=str(err))
     before, after = result.pop("before"), result.pop("after")
-    result["bans"] = [{"address": a, "until": iso(e["until_ts"])} for a, e in sorted(after.items())]
+    result["bans"] = [{"address": a, "until": iso_seconds(e["until_ts"])} for a, e in sorted(after.items())]
     result["mode"] = config.mode
     if module._diff:
         result["diff"] = {"before": ban_lines(before), "after": ban_lines(after)}

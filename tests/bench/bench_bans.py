@@ -62,9 +62,12 @@ def write_log(path: Path, addresses: int, now: float) -> None:
                 )
 
 
-def step(name: str, log: Path, state: Path) -> dict:
+def step(name: str, log: Path, state: Path, fresh_netns: bool = False) -> dict:
+    """Run one step as its own process; ``fresh_netns``: in a new, empty network namespace (a reboot: the
+    kernel's sets, rules and ban hook are gone)."""
+    prefix = ["unshare", "--net", "--"] if fresh_netns else []
     proc = subprocess.run(
-        [sys.executable, "-c", STEP, name, str(log), str(state), str(ROOT / "plugins")],
+        [*prefix, sys.executable, "-c", STEP, name, str(log), str(state), str(ROOT / "plugins")],
         capture_output=True,
         text=True,
         check=False,
@@ -82,8 +85,7 @@ def run_inside(args: argparse.Namespace) -> int:
         log, state = Path(tmp, "mail.log"), Path(tmp, "state")
         write_log(log, args.addresses, time.time())
         scan = step("scan", log, state)
-        subprocess.run(["ipset", "destroy"], check=True)  # a reboot: the kernel sets are gone
-        restore = step("restore", log, state)
+        restore = step("restore", log, state, fresh_netns=True)
     key = "wall" if args.wall else "cpu"
     load = os.getloadavg()[0]
     rows = [

@@ -379,3 +379,33 @@ def test_unban_in_monitor_mode_says_the_firewall_still_holds_an_enforce_mode_ban
     assert firewall(out[1]) == firewall(out[3])  # nothing changed in the firewall
     assert "203.0.113.5" in out[3]["nft list ruleset"]
     assert "monitor mode leaves the firewall unchanged: 203.0.113.5 is still banned there" in out[2]["stderr"]
+
+
+def test_nested_prefix_bans_keep_their_own_time_through_the_cli_and_firewall_remove_takes_them(home):
+    """nftables: a /24 banned for 20 days inside a /16 banned for an hour; unbanning the /16 keeps the /24
+    in the firewall and in ``status --json``; ``firewall-remove`` takes the prefix sets with the table and
+    leaves the host's own ruleset as it was."""
+    config = home(firewall_backend="nftables")
+    out = run_in_netns(
+        [
+            ["dump"],
+            cmd(config, "ban", "198.51.0.0/16", "--duration", "3600"),
+            cmd(config, "ban", "198.51.100.0/24", "--duration", str(20 * 86400)),
+            cmd(config, "unban", "198.51.0.0/16", "--json"),
+            cmd(config, "status", "--json"),
+            ["nft", "list", "table", "inet", "mail_bruteforce_guard"],
+            cmd(config, "firewall-remove", "--json"),
+            ["dump"],
+        ],
+        FOREIGN,
+    )
+    assert [step["rc"] for step in out[1:7]] == [0] * 6, out
+    status = json.loads(out[4]["stdout"])
+    bans = {b["address"]: b for b in status["bans"]}
+    assert set(bans) == {"198.51.100.0/24"} and bans["198.51.100.0/24"]["enforced"]
+    table = out[5]["stdout"]
+    assert "set ban_v4_p24 {" in table and "198.51.100.0 timeout 20d" in table
+    assert "set ban_v4_p16 {" not in table  # unbanned: its emptied set went with its rule
+    assert "ip saddr & 255.255.255.0 == @ban_v4_p24 drop" in table
+    assert json.loads(out[6]["stdout"])["removed"] == ["removed nftables table inet mail_bruteforce_guard"]
+    assert out[7] == out[0]  # nothing of ours left, the foreign rules byte-identical

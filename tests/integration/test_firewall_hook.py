@@ -164,6 +164,50 @@ def test_the_hook_drops_banned_sources_on_the_mail_ports(pair, server_addr, clie
     assert connects(client, server_addr), "ban_scope mail dropped a port that is not a mail port"
 
 
+def test_the_hook_stays_below_drop_only_jumps_and_moves_above_an_accepting_one(pair):
+    """fail2ban inserts its jump at INPUT 1 when it starts a jail: ours stays below it (no fight for INPUT 1)
+    and still drops. A rule above ours that accepts lets a banned address through: ours is moved to the top
+    once, and stays there; the other tools' rules keep their order."""
+    server, client = pair
+    enf = enforcer(server, backend=backend(server, mail_ports=(PORT,), syn_ports=()))
+    enf.attach()
+    now = time.time()
+    enf.ban([Ban(CLIENT_V4, now + 600, "r")], now)
+    assert not connects(client, SERVER_V4)
+
+    for rule in (  # what fail2ban's iptables-multiport action adds at a jail's first ban (another address)
+        "-N f2b-postfix",
+        "-A f2b-postfix -s 198.51.100.99/32 -j REJECT --reject-with icmp-port-unreachable",
+        "-A f2b-postfix -j RETURN",
+        f"-I INPUT 1 -p tcp -m multiport --dports 25,465,{PORT} -j f2b-postfix",
+    ):
+        server.run("iptables", "-w", *rule.split())
+    assert enf.backend.hook_state() == "attached"
+    assert enf.attach(again=True) == []  # left below fail2ban's jump
+    assert input_rules(server)[1] == "-A INPUT -j MBG-BAN"
+    assert not connects(client, SERVER_V4), "banned source connects below fail2ban's jump"
+
+    for rule in (
+        "-N web-accept",
+        f"-A web-accept -p tcp --dport {PORT} -j ACCEPT",
+        "-I INPUT 1 -j web-accept",
+    ):
+        server.run("iptables", "-w", *rule.split())
+    assert connects(client, SERVER_V4), "the accepting rule above ours does not shadow it: the test is broken"
+    assert enf.backend.hook_state() == "missing"
+    lines = enf.attach(again=True)
+    assert (
+        len(lines) == 1
+        and "jump moved from INPUT position 3 to 1, above '-A INPUT -j web-accept'" in lines[0]
+    )
+    assert not connects(client, SERVER_V4)
+    assert enf.attach(again=True) == []  # once: no fight
+    assert [rule for rule in input_rules(server) if "MBG-" not in rule] == [
+        "-A INPUT -j web-accept",
+        f"-A INPUT -p tcp -m multiport --dports 25,465,{PORT} -j f2b-postfix",
+    ]
+
+
 def test_syn_limit_drops_a_connection_flood(pair):
     server, client = pair
     enf = enforcer(

@@ -107,6 +107,31 @@ def test_unban_removes_only_what_is_there(netns):
     assert entries(netns, "mbg_ban_v4") == {} and entries(netns, "mbg_ban_v6") == {}
 
 
+def test_nested_bans_each_keep_their_own_time(netns):
+    """hash:net holds nested prefixes side by side: a /24 for 20 days inside a /16 for a few seconds
+    outlives it in the kernel, and unbanning either one keeps the other (the nftables backend's prefix sets
+    per length give the same; test_firewall_nftables.py)."""
+    now = time.time()
+    enf = enforcer(netns, ignore=[])
+    enf.ban(
+        [Ban("198.51.0.0/16", now + 4, "short cover"), Ban("198.51.100.0/24", now + 20 * 86400, "long")], now
+    )
+    enf.ban([Ban("203.0.0.0/16", now + 3600, "cover"), Ban("203.0.113.0/24", now + 3600, "inside")], now)
+    got = entries(netns, "mbg_ban_v4")
+    assert set(got) == {"198.51.0.0/16", "198.51.100.0/24", "203.0.0.0/16", "203.0.113.0/24"}
+    assert got["198.51.100.0/24"] >= 20 * 86400 - 5
+    assert enf.unban(["203.0.0.0/16"]).removed == ("203.0.0.0/16",)
+    assert "203.0.113.0/24" in entries(netns, "mbg_ban_v4")
+    enf.ban([Ban("203.0.0.0/16", now + 3600, "cover again")], now)
+    assert enf.unban(["203.0.113.0/24"]).removed == ("203.0.113.0/24",)
+    assert "203.0.0.0/16" in entries(netns, "mbg_ban_v4")
+    deadline = time.monotonic() + 30
+    while "198.51.0.0/16" in entries(netns, "mbg_ban_v4") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert set(entries(netns, "mbg_ban_v4")) == {"198.51.100.0/24", "203.0.0.0/16"}
+    assert netns.run("ipset", "test", "mbg_ban_v4", "198.51.100.7", check=False).returncode == 0
+
+
 def test_restore_after_reboot_brings_back_every_unexpired_ban(netns):
     now = time.time()
     state = [

@@ -65,7 +65,15 @@ def test_validation_runs_first_in_the_role():
 
 
 def test_good_variables_pass(tmp_path):
-    rc, out = _run(tmp_path, {"mail_bruteforce_guard_ignore": ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"]})
+    good = {
+        "mail_bruteforce_guard_ignore": ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7"],
+        # 0 switches these rules off in the library, so the role takes it too (it refused it once)
+        "mail_bruteforce_guard_slow_maxretry": 0,
+        "mail_bruteforce_guard_targeted_min_ips": 0,
+        "mail_bruteforce_guard_compromised_min_failures": 0,
+        "mail_bruteforce_guard_syn_rate_smtp": 0,
+    }
+    rc, out = _run(tmp_path, good)
     assert rc == 0, out[-3000:]
     assert "changed=0" in out and "failed=0" in out
 
@@ -92,7 +100,7 @@ BAD = {
     "mail_bruteforce_guard_state_dir": "relative/dir",
     "mail_bruteforce_guard_syn_rate": -5,
     "mail_bruteforce_guard_syn_ports": [587, 70000],
-    "mail_bruteforce_guard_syn_rate_smtp": 0,
+    "mail_bruteforce_guard_syn_rate_smtp": -1,
     "mail_bruteforce_guard_firewall_lockdown_ack_ports": ["tcp/8080", "icmp/1", "udp/99999"],
 }
 

@@ -104,6 +104,23 @@ def playbook(playbook_path: Path, *extra: str) -> tuple[int, str, dict[str, tupl
     return run.returncode, out, {host: tuple(rest[1:]) for host, *rest in RECAP.findall(out)}
 
 
+def changed_tasks(out: str) -> list[str]:
+    """``host: task`` for every task a playbook's output (default callback) reports as changed: what an
+    assertion on the recap should print when it fails."""
+    found, task = [], ""
+    for line in out.splitlines():
+        if line.startswith(("TASK [", "RUNNING HANDLER [")):
+            task = line.split("[", 1)[1].rsplit("]", 1)[0]
+        elif line.startswith("changed: ["):
+            found.append(f"{line.split('[', 1)[1].split(']', 1)[0]}: {task}")
+    return found
+
+
+def input_chain(host: str, tool: str = "iptables") -> list[str]:
+    """The rules of INPUT, in order (``iptables -S INPUT`` without the policy line)."""
+    return [rule for rule in sh(host, f"{tool} -w -S INPUT").stdout.splitlines() if rule.startswith("-A ")]
+
+
 def without_table(ruleset: str, table: str) -> str:
     """`nft list ruleset` without one table's block (blocks start at "table " and end at "}" in column 0)."""
     out, skip = [], False

@@ -24,6 +24,8 @@ from conftest import (
     UFW,
     address,
     banned,
+    changed_tasks,
+    input_chain,
     ours,
     playbook,
     probe,
@@ -37,6 +39,7 @@ DENIED = 8080  # ufw deny / not in the nftables ruleset's allow-list
 MAIL = [587, 143]
 TABLE = "inet mail_bruteforce_guard"
 COUNTERS = re.compile(r"counter packets \d+ bytes \d+ ?")
+F2B_TEST_BAN = "192.0.2.8"  # TEST-NET-1: no container has it
 
 
 def _own_rules_unchanged(host: str) -> None:
@@ -53,13 +56,24 @@ def _own_rules_unchanged(host: str) -> None:
         assert now == before, f"{host}: the host's own nftables ruleset changed"
 
 
+def _hook_below_fail2ban_only(host: str) -> list[str]:
+    """One jump to MBG-BAN in INPUT of both families, with only fail2ban's jumps (if any) above it: they
+    reject or return, so nothing above ours lets a banned address in. INPUT of iptables, in order."""
+    for tool in ("iptables", "ip6tables"):
+        rules = input_chain(host, tool)
+        assert rules.count("-A INPUT -j MBG-BAN") == 1, (host, tool, rules)
+        above = rules[: rules.index("-A INPUT -j MBG-BAN")]
+        assert all(" -j f2b-" in rule for rule in above), (host, tool, rules)
+    return input_chain(host)
+
+
 def test_converged_with_the_ban_hook_on_the_backend_that_fits():
     for host in HOSTS:
         fw = status(host)["firewall"]
         assert fw["hook"] == "attached", (host, fw)
         assert fw["backend"] == ("nftables" if host in NFT else "iptables"), (host, fw)
         if fw["backend"] == "iptables":
-            assert sh(host, "iptables -w -S INPUT").stdout.splitlines()[1] == "-A INPUT -j MBG-BAN", host
+            _hook_below_fail2ban_only(host)
         else:
             assert sh(host, f"nft list table {TABLE}", check=False).returncode == 0, host
 
@@ -169,24 +183,36 @@ def test_ban_holds_after_the_other_tools_reload():
 
 @pytest.mark.timeout(900)
 def test_check_mode_on_the_converged_host_changes_nothing():
-    # The tests before restarted fail2ban, which inserts its jump above ours: the next scan moves ours back to
-    # INPUT 1 (within one scan interval, as test_ban_holds_after_the_other_tools_reload shows). Run that scan
-    # now rather than wait for the timer: the converged host is then as the role leaves it.
-    # fail2ban sets up its jails (and their INPUT jumps) a while after its restart, so poll: each round runs a
-    # scan on every host and reads the hook's state, as the timer would within its interval.
-    deadline = time.monotonic() + 180
-    while True:
+    """After `ufw reload` and `systemctl restart fail2ban` (the test above), and a fail2ban jail's first ban
+    (here), a --check run straight away reports no change. fail2ban inserts its jump at INPUT 1 whenever it
+    starts a jail: ours stays below it and still counts as attached, no scan moves it back. ufw's reload
+    writes its own sysctl values: the keys it sets are left to it."""
+    for host in UFW:  # a documentation address: a jail with no ban yet adds its chain and INPUT jump now
+        sh(host, f"fail2ban-client set sshd banip {F2B_TEST_BAN}")
+    try:
+        orders = {}
+        for host in UFW:
+            orders[host] = _hook_below_fail2ban_only(host)
+            assert any(" -j f2b-" in rule for rule in orders[host]), (host, orders[host])
+            assert orders[host].index("-A INPUT -j MBG-BAN") > 0, (host, orders[host])
         for host in HOSTS:
+            assert status(host)["firewall"]["hook"] == "attached", host
+        # `ufw reload` (above) applied ufw's sysctl file again: its log_martians=0 is left to ufw.
+        for host in UFW:
+            assert sh(host, "sysctl -n net.ipv4.conf.all.log_martians").stdout.strip() == "0", host
+        rc, out, recap = playbook(SCENARIO / "converge.yml", "--check", "--diff")
+        assert rc == 0, out[-4000:]
+        for host in HOSTS:
+            assert recap[host][:3] == ("0", "0", "0"), f"{host}: {recap[host]}: {changed_tasks(out)}"
+        flat = " ".join(out.split())
+        said = "sysctl: ufw sets net.ipv4.conf.all.log_martians=0 at every start and reload; left to ufw"
+        assert said in flat, out[-4000:]
+        for host in UFW:  # a scan leaves INPUT as it is: no fight with fail2ban for position 1
             sh(host, "systemctl start mail-bruteforce-guard-scan.service")
-        hooks = {host: status(host)["firewall"]["hook"] for host in HOSTS}
-        if set(hooks.values()) == {"attached"} or time.monotonic() > deadline:
-            break
-        time.sleep(10)
-    assert set(hooks.values()) == {"attached"}, hooks
-    rc, out, recap = playbook(SCENARIO / "converge.yml", "--check", "--diff")
-    assert rc == 0, out[-4000:]
-    for host in HOSTS:
-        assert recap[host][:3] == ("0", "0", "0"), f"{host}: {recap[host]}\n{out[-6000:]}"
+            assert input_chain(host) == orders[host], host
+    finally:
+        for host in UFW:
+            sh(host, f"fail2ban-client set sshd unbanip {F2B_TEST_BAN}", check=False)
 
 
 def test_hundred_connections_a_minute_to_port_25_from_one_address():
@@ -228,8 +254,8 @@ def test_lockdown_refused_next_to_ufw_and_on_listening_web_ports():
     changes on either."""
 
     def firewall(host: str) -> tuple[list[str], str]:
-        # Everything but our own objects and fail2ban's own bans, which come and go on their own: a scan may
-        # move our jump back above one fail2ban inserted, our set elements count down ("expires 59m12s").
+        # Everything but our own objects and fail2ban's own bans, which come and go on their own; our set
+        # elements count down ("expires 59m12s").
         # On the iptables hosts nft's listing shows the same iptables-nft rules again (ours among them, with
         # counters): their iptables dump is compared; on the nftables hosts, their ruleset without our table.
         rules = [

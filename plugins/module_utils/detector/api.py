@@ -14,8 +14,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from ..addresses import is_canonical_ipv4
 from ..errors import ConfigError, MbgError
-from ..firewall.base import Ban, PartialApplyError, normalize_target
+from ..firewall.base import Ban, PartialApplyError, normalize_target, unique_targets
 from ..gcpause import paused_gc
 from ..limits import MAX_DURATION, MAX_TIME
 from ..notify.events import account_alert, ban_alert, failure_alert, unban_alert
@@ -117,17 +118,7 @@ def _sources(config: Config, state: dict, from_start: bool, warn: Warn, journal_
 
 
 def _result(decisions, stats: dict, timeline: dict) -> dict[str, Any]:
-    offenders = decisions.offenders
-    for i, offender in enumerate(offenders):  # in place: each tuple is freed as its dict is made
-        offenders[i] = offender._asdict()
-    return {
-        "offenders": offenders,
-        "accounts": [a._asdict() for a in decisions.accounts],
-        "stale_clients": [c._asdict() for c in decisions.stale_clients],
-        "shared_addresses": [c._asdict() for c in decisions.shared],
-        "stats": stats,
-        "timeline": timeline,
-    }
+    return {**decisions.as_result(), "stats": stats, "timeline": timeline}
 
 
 def stale_message(row: Any) -> str:
@@ -320,11 +311,8 @@ def _scan(
         events += len(batch)
         _count_failures(batch, told.failures)
         tracker.feed(batch, now)
-        decisions = tracker.decide(now)
         stale_alerts = tracker.take_stale_alerts()
         new_bans = tracker.take_new_bans()
-        tracker.maybe_prune(tracker.clock)
-        timeline = tracker.timeline()
         bans = state["bans"]
         for ban in new_bans:
             entry = bans.get(ban.address)
@@ -336,20 +324,30 @@ def _scan(
                     "since": now,
                     "enforced": False,
                 }
+        told.bans = len(new_bans)
+        told.alerts = [ban_alert(b.address, b.until, b.reason, now, count=b.count) for b in new_bans]
+        del new_bans
         _drop_expired(bans, now, config)
-        state["tracker"] = tracker.to_state(lazy=True)  # written in pieces by save()
-        state["correlator"] = pipeline.state()
         failure = None
         if not dry_run and config.mode == "enforce":
             try:
                 _enforce_pending(config, state, now, warn)
             except MbgError as err:
                 failure = err
+        # decided once the firewall batch is done (nothing there changes the tracker): the offenders of a
+        # large attack and the batch's temporaries are never in memory together
+        decisions = tracker.decide(now)
+        tracker.maybe_prune(tracker.clock)
+        timeline = tracker.timeline()
+        state["tracker"] = tracker.to_state(lazy=True)  # written in pieces by save()
+        state["correlator"] = pipeline.state()
         store.save(state)
         _log_stale(stale_alerts, config, dry_run)
-        told.lines, told.events, told.bans, told.bans_state = lines, events, len(new_bans), bans
-        told.alerts = [ban_alert(b.address, b.until, b.reason, now, count=b.count) for b in new_bans]
+        told.lines, told.events, told.bans_state = lines, events, bans
         told.alerts += [account_alert(a.alert, a.username, a.ips, now) for a in decisions.accounts]
+        # the report is built from the decisions alone: the state and the tracker are freed first (the
+        # offenders' dicts of a large attack take their room)
+        state = tracker = pipeline = sources = None  # type: ignore[assignment]
         if failure is not None:
             raise failure
         if not read_any:
@@ -451,8 +449,8 @@ def _attach(enforcer: Enforcer, state: dict, thorough: bool = False) -> list[str
 
 
 def _mark_enforced(bans: dict, keys: dict, applied: Iterable[Ban]) -> None:
-    for ban in applied:
-        key = keys.get(_canonical(ban.address), ban.address)
+    for ban in applied:  # the enforcer's bans hold canonical addresses already
+        key = keys.get(ban.address, ban.address)
         if key in bans:
             bans[key]["enforced"] = True
 
@@ -467,6 +465,8 @@ def partial_failure(err: PartialApplyError, wanted: int) -> MbgError:
 
 
 def _canonical(address: str) -> str:
+    if isinstance(address, str) and is_canonical_ipv4(address):  # nearly every ban: nothing to parse
+        return address
     try:
         return normalize_target(address)
     except ValueError:
@@ -539,14 +539,10 @@ def status(
 
 
 def _targets(addresses: Iterable[str]) -> list[str]:
-    out: list[str] = []
-    for address in addresses:
-        try:
-            target = normalize_target(str(address).strip())
-        except ValueError as err:
-            raise ConfigError(str(err)) from None
-        if target not in out:
-            out.append(target)
+    try:
+        out = unique_targets(addresses)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     if not out:
         raise ConfigError("no address given")
     return out
@@ -751,10 +747,13 @@ def restore(config: Config, *, now: float | None = None, warn: Warn = stderr_war
             result = enforcer.restore(wanted, now)
         except PartialApplyError as err:  # what went in is saved as enforced; the rest stays pending
             result, failure = err.result, partial_failure(err, len(wanted))
+        changed = False
         for ban_ in result.added + result.unchanged:
-            if ban_.address in bans:
-                bans[ban_.address]["enforced"] = True
+            entry = bans.get(ban_.address)
+            if entry is not None and entry.get("enforced") is not True:
+                entry["enforced"] = changed = True
         messages = list(result.messages)
+        hook_before = state.get("hook")
         try:
             previous = state.get("hook")
             if failure is None and previous and previous != enforcer.backend.name:  # the backend changed
@@ -766,7 +765,9 @@ def restore(config: Config, *, now: float | None = None, warn: Warn = stderr_war
                 messages += enforcer.detach()
                 state["hook"] = None
         finally:
-            store.save(state)
+            # after a reboot every ban is marked already and the hook known: 100,000 bans are not re-encoded
+            if changed or state.get("hook") != hook_before or not store.loaded_as_is:
+                store.save(state)
         if failure is not None:  # a full set: the hook is put right by the next restore
             raise failure
         out.update(

@@ -12,13 +12,13 @@ import json
 import os
 import sys
 import time
-from datetime import datetime, timezone
 from typing import Any, NoReturn
 
 from ..errors import ConfigError, MbgError
 from ..gcpause import paused_gc
 from ..parser.events import iso_utc
 from ..printable import printable
+from ..times import parse_time as read_time
 from ..version import __version__
 from .api import ban, firewall_remove, load_config, notify, parse_files, report, restore, scan, status, unban
 from .config import Config
@@ -39,20 +39,10 @@ class _Parser(argparse.ArgumentParser):
 
 def parse_time(text: str) -> float:
     """ISO 8601 (``Z`` or offset; naive means UTC) or POSIX seconds -> POSIX seconds."""
-    value = text.strip()
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    if value.endswith(("Z", "z")):
-        value = value[:-1] + "+00:00"
-    try:
-        when = datetime.fromisoformat(value)
-    except ValueError:
-        raise ConfigError(f"--now: {text!r} is not an ISO 8601 time such as 2026-11-26T08:00:00Z") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.timestamp()
+    when = read_time(text, numeric_text=True)
+    if when is None:
+        raise ConfigError(f"--now: {text!r} is not an ISO 8601 time such as 2026-11-26T08:00:00Z")
+    return when
 
 
 def _positive_int(text: str) -> int:

@@ -86,6 +86,9 @@ class StateDir:
         self.file = str(Path(path, STATE_FILE))
         self.warn = warn
         self._lock_fd: int | None = None
+        # the last load() read a sound state file of this version as it is (saving it unchanged rewrites
+        # the same content): a restore that changes no ban then leaves it alone
+        self.loaded_as_is = False
 
     def ensure(self) -> None:
         """Create the directory (mode 0700) when missing."""
@@ -144,6 +147,7 @@ class StateDir:
         sound entries are kept, the damaged ones set aside (see ``_set_aside``). A file of another version
         keeps its bans (``MIGRATED_SECTIONS``); the rest starts afresh. With ``only``, the other sections
         are passed through as they are, unchecked (a restore reads 100,000 bans and no tracker record)."""
+        self.loaded_as_is = False
         try:
             raw = Path(self.file).read_bytes()
         except FileNotFoundError:
@@ -179,6 +183,7 @@ class StateDir:
             )
         if damaged:
             self._set_aside(damaged, quarantine)
+        self.loaded_as_is = not migrated and not damaged
         return state
 
     def _set_aside(self, damaged: dict[str, Any], quarantine: bool) -> None:

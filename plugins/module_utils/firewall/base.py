@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from socket import inet_aton
 from typing import Any, NamedTuple, Protocol, Union
 
-from ..addresses import normalize_ip
+from ..addresses import is_canonical_ipv4, normalize_ip
 from ..errors import MbgError
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
@@ -82,16 +83,18 @@ class Target(NamedTuple):
     text: str  # a bare address for a single host (``203.0.113.5``), else ``network/prefix``
 
 
+_new = tuple.__new__  # a NamedTuple from a tuple of all its fields, without its Python-level __new__
+
+
 def parse_target(text: str) -> Target:
     """Parse an IP address or CIDR network; IPv4-mapped IPv6 folds to IPv4. ValueError when invalid.
 
     A network with host bits set (``10.1.2.3/8``) is refused rather than silently widened.
     """
-    if type(text) is str and ":" not in text and "/" not in text and normalize_ip(text) == text:
-        # a canonical IPv4 address (nearly every ban): no ipaddress object
-        a, b, c, d = text.split(".")
-        first = int(a) << 24 | int(b) << 16 | int(c) << 8 | int(d)
-        return Target(4, first, first, 32, text)
+    if type(text) is str and is_canonical_ipv4(text):
+        # a canonical IPv4 address (nearly every ban): no ipaddress object, its four bytes read in C
+        first = int.from_bytes(inet_aton(text), "big")
+        return _new(Target, (4, first, first, 32, text))
     if not isinstance(text, str) or not text or text != text.strip():
         raise ValueError(f"invalid address {text!r}")
     host, slash, length = text.partition("/")
@@ -123,6 +126,15 @@ def network_target(net: Network) -> Target:
 def normalize_target(text: str) -> str:
     """Canonical text of an address or network (``::ffff:1.2.3.4`` -> ``1.2.3.4``); ValueError if invalid."""
     return parse_target(text).text
+
+
+def unique_targets(addresses: Iterable[Any]) -> list[str]:
+    """Addresses or networks -> their canonical texts, each once, in first-seen order (possibly none);
+    ValueError names the first malformed one. Used wherever a list of addresses to ban comes in."""
+    out: dict[str, None] = {}
+    for address in addresses:
+        out[normalize_target(str(address).strip())] = None
+    return list(out)
 
 
 def ban_seconds(until: float, now: float, cap: int) -> int:

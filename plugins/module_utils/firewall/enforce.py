@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from ..errors import ConfigError
+from ..times import BAN_END_TOLERANCE
 from .base import Ban, FirewallBackend, FirewallError, PartialApplyError, ban_seconds
 from .guard import Guard
 from .hook import HookSpec
@@ -20,9 +21,6 @@ from .nftables import NftablesBackend
 
 SYSLOG_IDENT = "mail-bruteforce-guard"
 SYSLOG_FACILITY = syslog.LOG_AUTHPRIV
-# A ban already in the firewall whose remaining time is within this many seconds of the requested one is
-# left alone (no process, no log line): repeated scans re-asserting the same ban change nothing.
-TOLERANCE = 2
 # A ban longer than the backend's maximum timeout is written capped; passing it again (restore, or every scan)
 # tops it up once the firewall entry has run down by this much, so long bans last without a log line a minute.
 CAPPED_REFRESH = 86400
@@ -144,7 +142,10 @@ class EnforceResult(NamedTuple):
 
 def clean_reason(reason: str) -> str:
     """A caller's reason made safe for one syslog line (it may quote attacker-chosen usernames)."""
-    text = _CONTROL.sub("?", re.sub(r"[\t\n\r]+", " ", str(reason))).strip()
+    text = str(reason)
+    if not (text.isascii() and text.isprintable()):  # else neither substitution can change it
+        text = _CONTROL.sub("?", re.sub(r"[\t\n\r]+", " ", text))
+    text = text.strip()
     return text if len(text) <= _REASON_MAX else text[: _REASON_MAX - 3] + "..."
 
 
@@ -245,7 +246,7 @@ class Enforcer:
             if verdict.refusal is not None:
                 refused.append(Refusal(verdict.address, verdict.refusal))
                 continue
-            ban = request._replace(address=verdict.address)
+            ban = request if verdict.address == request.address else request._replace(address=verdict.address)
             if ban.until <= now or ban_seconds(ban.until, now, cap) == 0:
                 expired.append(ban)
                 continue
@@ -273,7 +274,7 @@ class Enforcer:
             seconds = seconds_of[ban.address] = ban_seconds(ban.until, now, cap)
             if left is not None and (
                 left == 0  # an admin's permanent entry: never shortened
-                or abs(left - seconds) <= TOLERANCE
+                or abs(left - seconds) <= BAN_END_TOLERANCE  # the same ban: left alone, no log line
                 or (seconds == cap and left >= cap - CAPPED_REFRESH)
             ):
                 unchanged.append(ban)

@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Iterable, Sequence
 
 from ..errors import ConfigError
+from ..schema import BY_NAME, MAX_MAXELEM, SET_NAME
 from .base import Ban, FirewallError, Target, ban_seconds, normalize_target, parse_target
 from .hook import HookSpec
 from .iptables import IptablesHook
@@ -17,10 +18,8 @@ from .iptables import IptablesHook
 # The kernel's per-entry limit, checked with ipset v7.17 on Linux 6.x: "'2147484' is out of range 0-2147483"
 # (older documentation quotes 4294967; the installed tool refuses anything above 2147483 s, ~24.8 days).
 MAX_TIMEOUT = 2147483
-DEFAULT_MAXELEM = 1048576
-MAX_MAXELEM = 4294967295
+DEFAULT_MAXELEM = BY_NAME["ipset_maxelem"].default
 SET_TYPE = "hash:net"
-_NAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,31}")
 _RUN_TIMEOUT = 120.0
 
 
@@ -43,7 +42,7 @@ class IpsetBackend:
         hook: HookSpec | None = None,
     ) -> None:
         for key, value in (("ipset_v4", v4), ("ipset_v6", v6)):
-            if not isinstance(value, str) or not _NAME_RE.fullmatch(value):
+            if not isinstance(value, str) or not SET_NAME.match(value):
                 raise ConfigError(f"{key}: {value!r} is not a valid ipset name (1-31 of A-Z a-z 0-9 _ . -)")
         if v4 == v6:
             raise ConfigError(f"ipset_v4 and ipset_v6 must differ (both {v4!r})")

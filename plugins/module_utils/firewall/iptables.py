@@ -1,7 +1,14 @@
 """The iptables side of the ban hook: our chain ``MBG-BAN`` in the filter table of iptables and ip6tables
-(drop banned sources, matched with the ipsets, and the per-source SYN limits), and ONE jump to it at the top
-of INPUT. Only MBG-BAN is ever rewritten; INPUT is only touched by inserting or deleting that one jump.
-Each repair is one ``iptables-restore --noflush`` transaction per family."""
+(drop banned sources, matched with the ipsets, and the per-source SYN limits), and ONE jump to it in INPUT,
+inserted at the top. Only MBG-BAN is ever rewritten; INPUT is only touched by inserting or deleting that jump.
+Each repair is one ``iptables-restore --noflush`` transaction per family.
+
+The jump need not stay first: it is *in place* when no INPUT rule above it can accept a packet before it
+(``shadow``). Tools that only drop, reject or return (fail2ban's ``f2b-*`` chains, CrowdSec's bouncer) insert
+their jumps at INPUT 1 whenever they start a jail; leaving ours below them costs nothing (their verdicts are
+drops too) and never fights them for position 1. A rule above ours that may accept (ufw's
+``ufw-before-input``, an ``-j ACCEPT``) would let a banned address through: then, and only then, our jump is
+moved back to the top (once per scan, logged naming that rule)."""
 
 from __future__ import annotations
 
@@ -22,12 +29,31 @@ TOOLS = {4: ("iptables", "iptables-restore"), 6: ("ip6tables", "ip6tables-restor
 _RUN_TIMEOUT = 60.0
 
 
+# Targets that never accept: the verdicts that end in a drop, and the ones that only note or mark a packet and
+# let it go on to the next rule. Anything else (ACCEPT, QUEUE/NFQUEUE, -g, an extension we do not know) may.
+NEVER_ACCEPT = frozenset({"DROP", "REJECT", "LOG", "NFLOG", "ULOG", "AUDIT", "MARK", "CONNMARK", "SET"})
+_MAX_DEPTH = (
+    16  # user chains calling user chains; deeper (or a loop, which iptables refuses anyway) may accept
+)
+
+
 class ChainView(NamedTuple):
     """What ``iptables -S`` shows of the hook in one family."""
 
     exists: bool  # MBG-BAN exists
     current: bool  # ... holding exactly the current spec's rules
     jumps: tuple[int, ...]  # INPUT positions (1-based) of rules jumping to MBG-BAN
+    shadow: str = ""  # the first INPUT rule above our first jump that may accept a packet first ("": none)
+
+    @property
+    def in_place(self) -> bool:
+        """One jump, and nothing above it can let a banned address through."""
+        return len(self.jumps) == 1 and not self.shadow
+
+    @property
+    def intact(self) -> bool:
+        """Nothing to repair: current rules, one jump in place."""
+        return self.current and self.in_place
 
 
 class IptablesHook:
@@ -68,7 +94,7 @@ class IptablesHook:
         if not view.current:
             lines.append(f":{CHAIN} - [0:0]")  # declared: created, or flushed when it exists
             lines += self.rules(version)
-        if view.jumps != (1,):
+        if not view.in_place:
             lines += [f"-D INPUT -j {CHAIN}"] * len(view.jumps)  # ours only, wherever another tool put it
             lines.append(f"-I INPUT 1 -j {CHAIN}")
         lines.append("COMMIT")
@@ -86,18 +112,13 @@ class IptablesHook:
         done = []
         for version in (4, 6):
             view = self.view(version)
-            if view is None or (view.current and view.jumps == (1,)):
+            if view is None or view.intact:
                 continue
             self._restore(version, self.repair_batch(version, view))
-            if not view.exists:
-                why = "chain was missing"
-            elif not view.current:
-                why = "rules were missing or outdated"
-            elif not view.jumps:
-                why = "jump from INPUT was missing"
-            else:
-                why = f"jump moved from INPUT position {view.jumps[0]} to 1"
-            done.append(f"{TOOLS[version][0]} chain {CHAIN} at INPUT 1: {why}; {self.spec.describe()}")
+            position = view.jumps[0] if view.in_place else 1
+            done.append(
+                f"{TOOLS[version][0]} chain {CHAIN} at INPUT {position}: {_why(view)}; {self.spec.describe()}"
+            )
         return done
 
     def detach(self) -> list[str]:
@@ -115,10 +136,11 @@ class IptablesHook:
         return done
 
     def state(self) -> str:
-        """``attached`` when both families are current with the jump at INPUT 1, else ``missing``."""
+        """``attached`` when both families are current with their one jump in place (ChainView.in_place: not
+        necessarily first), else ``missing``."""
         for version in (4, 6):
             view = self.view(version)
-            if view is not None and not (view.current and view.jumps == (1,)):
+            if view is not None and not view.intact:
                 return "missing"
         return "attached"
 
@@ -179,23 +201,57 @@ def list_rules(version: int, prefix: Sequence[str] = (), tool: str | None = None
         raise
 
 
+def _why(view: ChainView) -> str:
+    """What a repair of ``view`` fixed, for the log line."""
+    if not view.exists:
+        return "chain was missing"
+    if not view.current:
+        return "rules were missing or outdated"
+    if not view.jumps:
+        return "jump from INPUT was missing"
+    if view.shadow:
+        where = f"jump moved from INPUT position {view.jumps[0]} to 1"
+        return f"{where}, above {view.shadow!r}, which may accept first"
+    return f"{len(view.jumps)} jumps from INPUT replaced by one at 1"
+
+
 def parse_view(text: str, tag: str, expected: int) -> ChainView:
-    """The hook's part of ``iptables -S`` output."""
-    exists = False
-    ours: list[str] = []
-    jumps: list[int] = []
-    position = 0
+    """The hook's part of ``iptables -S`` output (the whole filter table: the rules above our jump are judged
+    through the chains they jump to)."""
+    exists = f"-N {CHAIN}" in text.splitlines()
+    chains: dict[str, list[str]] = {}
     for line in text.splitlines():
-        if line == f"-N {CHAIN}":
-            exists = True
-        elif line.startswith("-A INPUT "):
-            position += 1
-            if line == f"-A INPUT -j {CHAIN}":
-                jumps.append(position)
-        elif line.startswith(f"-A {CHAIN} "):
-            ours.append(line)
+        words = _words(line) if line.startswith(("-N ", "-A ")) else []
+        if len(words) >= 2:
+            rules = chains.setdefault(words[1], [])  # -N: declared, maybe empty (its end returns)
+            if words[0] == "-A":
+                rules.append(line)
+    ours = chains.get(CHAIN, [])
     current = exists and len(ours) == expected and all(f' {tag}"' in r for r in ours)
-    return ChainView(exists, current, tuple(jumps))
+    rules = chains.get("INPUT", [])
+    jumps = tuple(n for n, line in enumerate(rules, start=1) if line == f"-A INPUT -j {CHAIN}")
+    above = rules[: jumps[0] - 1] if jumps else []
+    shadow = next((rule for rule in above if may_accept(rule, chains)), "")
+    return ChainView(exists, current, jumps, shadow)
+
+
+def may_accept(rule: str, chains: Mapping[str, Sequence[str]], depth: int = 0) -> bool:
+    """Whether an ``iptables -S`` rule can end a packet's way through its built-in chain with an accept (or
+    hand it to something that may: a queue, a goto, an unknown target). A jump to a user chain may accept
+    when any rule in that chain may; its RETURN (or its end) only goes back to the rule after the jump. In a
+    built-in chain a RETURN applies the policy, which may be ACCEPT."""
+    words = _words(rule)
+    builtin = len(words) >= 2 and words[1] in BUILTIN_CHAINS
+    target = next((value for flag, value in zip(words, words[1:]) if flag in ("-j", "-g")), None)
+    if target is None or target in NEVER_ACCEPT:
+        return False  # only counts or matches; or a verdict that is never an accept
+    if "-g" in words:
+        return True  # a goto's end returns past the calling chain: the policy decides
+    if target == "RETURN":
+        return builtin
+    if target in chains and target not in BUILTIN_CHAINS and depth < _MAX_DEPTH:
+        return any(may_accept(line, chains, depth + 1) for line in chains[target])
+    return True
 
 
 def purge_batch(text: str) -> str | None:

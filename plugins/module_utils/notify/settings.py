@@ -1,5 +1,6 @@
-"""The alerting, metrics and health keys of the detector's config file, in one block (detector/config.py
-merges ``DEFAULTS`` and calls :func:`validate`), and ``Notifier``: one validated notifier entry.
+"""The notifier entries of the detector's config key ``notify``: :func:`validate` (called by detector/config.py
+after schema.py's checks, which hold the defaults and limits of ``notify``, ``alert_*``, ``metrics_file`` and
+``scan_interval_seconds``) and ``Notifier``: one validated notifier entry.
 
 ``notify`` is a list of objects, each ``{"type": "email" | "webhook" | "exec", ...}`` (see docs/alerts.md).
 Secrets (an SMTP password, a webhook's HMAC key) are never config values: only paths of root-only files.
@@ -13,15 +14,6 @@ from typing import Any, NamedTuple
 
 from ..errors import ConfigError
 from .events import KINDS, SEVERITIES
-
-DEFAULTS: dict[str, Any] = {
-    "notify": [],
-    "alert_interval": 3600,  # one alert per kind and account/address per this many seconds
-    "alert_rate_limit": 30,  # messages per notifier and hour; beyond it, due alerts go out as one digest
-    "alert_digest_min": 5,  # this many alerts due at once for a notifier go out as one digest
-    "metrics_file": "",  # Prometheus textfile ("" = off)
-    "scan_interval_seconds": 60,  # seconds between scans (the timer's): status --check fails after twice this
-}
 
 TYPES = ("email", "webhook", "exec")
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}\Z")
@@ -179,17 +171,5 @@ def notifiers(values: dict[str, Any]) -> list[Notifier]:
 
 
 def validate(values: dict[str, Any]) -> None:
-    """The keys of :data:`DEFAULTS`; ConfigError naming the key."""
+    """The deep check of ``notify`` (schema.py has checked it is a list of objects and the scalar keys)."""
     notifiers(values)
-    for key, low, high in (
-        ("alert_interval", 0, 315360000),
-        ("alert_rate_limit", 1, 100000),
-        ("alert_digest_min", 2, 100000),
-        ("scan_interval_seconds", 1, 86400 * 7),
-    ):
-        value = values[key]
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ConfigError(f"config key {key!r} must be an integer {low}-{high}, got {value!r}")
-    path = values["metrics_file"]
-    if not isinstance(path, str) or (path and not Path(path).is_absolute()):
-        raise ConfigError(f"config key 'metrics_file' must be an absolute path or '', got {path!r}")

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
+from itertools import islice
 from typing import Any, Callable
 
 from ..addresses import normalize_ip
@@ -93,6 +94,30 @@ def _text(value: Any) -> str | None:
     if value is None or type(value) in _STR:
         return value
     raise ValueError(f"not a string: {value!r}")
+
+
+class _Session:
+    """One smtpd connection (host and pid): its client address, when it was last heard of, the failures and
+    logins seen on it so far (the summary line counts only the rest), and the username it tried last."""
+
+    __slots__ = ("failures", "ip", "logins", "seen", "user")
+
+    def __init__(
+        self, ip: str | None, seen: float, failures: int = 0, logins: int = 0, user: str | None = None
+    ):
+        self.ip = ip
+        self.seen = seen
+        self.failures = failures
+        self.logins = logins
+        self.user = user
+
+    def to_list(self) -> list:
+        """The saved form (state ``sessions``): [ip, seen, failures, logins, user]."""
+        return [self.ip, self.seen, self.failures, self.logins, self.user]
+
+    @classmethod
+    def from_list(cls, raw: list) -> _Session:
+        return cls(_text(raw[0]), float(raw[1]), int(raw[2]), int(raw[3]), _text(raw[4]))
 
 
 class _Item:
@@ -188,8 +213,9 @@ class Correlator:
         self.last_time = 0.0
         self._held: deque[_Item] = deque()
         # smtpd sessions: "host|pid" -> [ip, last activity, failures seen, successes seen, user]
-        self._sessions: dict[str, list] = {}
+        self._sessions: dict[str, _Session] = {}
         self._genuine: dict[str, float] = {}  # ip -> time of its last genuine failure
+        self._genuine_floor: float | None = None  # no time in _genuine is older (None: not known)
         self._evicted: set[str] = set()  # (with keep_success) _genuine's entries evicted since settled()
         self._overflowed = False  # _genuine lost recent entries to its size bound: keep every login now
         self._credits: dict[str, list[list]] = {}  # ip -> [[t, user, session]] released auth failures
@@ -235,9 +261,9 @@ class Correlator:
                 self._auth_failure(rec, line, t)
             elif kind == R_SMTPD_SUCCESS:
                 sess = session(rec, t)
-                if sess[3] == 0:  # one AUTH per session; later client= lines are further messages
-                    sess[3] = 1  # marked even when the login is dropped: the summary must not report it
-                    sess[4] = rec.user
+                if sess.logins == 0:  # one AUTH per session; later client= lines are further messages
+                    sess.logins = 1  # marked even when the login is dropped: the summary must not report it
+                    sess.user = rec.user
                     self._success(rec, line, t)
             elif kind == R_PLESK_FAILURE:
                 self._plesk(rec, line, t)
@@ -274,7 +300,7 @@ class Correlator:
         return {
             "version": STATE_VERSION,
             "last_time": self.last_time,
-            "sessions": self._sessions,
+            "sessions": {key: sess.to_list() for key, sess in self._sessions.items()},
             "genuine": self._genuine,
             "credits": self._credits,
             "held": [item.to_list() for item in self._held if item.alive],
@@ -288,10 +314,7 @@ class Correlator:
             return corr
         try:
             corr.last_time = float(data.get("last_time") or 0.0)
-            corr._sessions = {
-                str(k): [_text(v[0]), float(v[1]), int(v[2]), int(v[3]), _text(v[4])]
-                for k, v in data["sessions"].items()
-            }
+            corr._sessions = {str(k): _Session.from_list(v) for k, v in data["sessions"].items()}
             corr._genuine = {str(k): float(v) for k, v in data["genuine"].items()}
             corr._credits = {
                 str(k): [[float(c[0]), _text(c[1]), _text(c[2])] for c in v]
@@ -307,19 +330,18 @@ class Correlator:
         return corr
 
     # --- handlers -----------------------------------------------------------------------------------------
-    def _session(self, rec: Record, t: float) -> list:
+    def _session(self, rec: Record, t: float) -> _Session:
         key = f"{rec.host}|{rec.pid}"
         sess = self._sessions.get(key)
-        if sess is None or sess[0] != rec.ip or t - sess[1] > SMTPD_IDLE:
-            sess = [rec.ip, t, 0, 0, None]
-            self._sessions[key] = sess
+        if sess is None or sess.ip != rec.ip or t - sess.seen > SMTPD_IDLE:
+            sess = self._sessions[key] = _Session(rec.ip, t)
         else:
-            sess[1] = t
+            sess.seen = t
         return sess
 
     def _smtpd_failure(self, rec: Record, line: int, t: float) -> None:
         sess = self._session(rec, t)
-        sess[2] += 1
+        sess.failures += 1
         ip = rec.ip
         user = rec.user
         counted = True
@@ -348,7 +370,7 @@ class Correlator:
                 recent.popleft()
             recent.append(item)
         if item.user:
-            sess[4] = item.user
+            sess.user = item.user
         self._held.append(item)
 
     def _success(self, rec: Record, line: int, t: float) -> None:
@@ -427,9 +449,9 @@ class Correlator:
 
     def _summary(self, rec: Record, line: int, t: float) -> None:
         sess = self._sessions.pop(f"{rec.host}|{rec.pid}", None)
-        if sess is not None and (sess[0] != rec.ip or t - sess[1] > SMTPD_IDLE):
+        if sess is not None and (sess.ip != rec.ip or t - sess.seen > SMTPD_IDLE):
             sess = None
-        seen_fail, seen_ok, user = (sess[2], sess[3], sess[4]) if sess else (0, 0, None)
+        seen_fail, seen_ok, user = (sess.failures, sess.logins, sess.user) if sess else (0, 0, None)
         extra = rec.count - seen_fail
         if extra > 0:
             self._genuine[rec.ip] = t
@@ -521,23 +543,45 @@ class Correlator:
                 append(_new(Event, (item.line, item.time, item.ip, item.kind, item.service, item.protocol,
                                     item.user, item.count, item.pid)))  # item.event(), inlined  # fmt: skip
 
+    def _evict_genuine(self, old: float) -> None:
+        """Drop ``_genuine``'s entries older than ``old``, then its oldest-inserted ones past
+        ``MAX_ADDRESSES``, keeping the others in their order.
+
+        ``_genuine_floor`` is a lower bound of its times (every time written is the correlator's clock, which
+        never goes back): when it is not older than ``old`` nothing is stale and the table is not read at
+        all, so an attack of many addresses within ``LOST_WINDOW`` costs only the overflow's deletions
+        instead of a copy of the whole table every ``feed_all`` period.
+        """
+        genuine = self._genuine
+        gone: list = []
+        floor = self._genuine_floor
+        if floor is None or floor < old:
+            gone = [k for k, v in genuine.items() if v < old]
+            for k in gone:
+                del genuine[k]
+        excess = len(genuine) - MAX_ADDRESSES
+        if excess > 0:
+            oldest = list(islice(genuine, excess))
+            for k in oldest:
+                del genuine[k]
+            gone += oldest
+            self._overflowed = True  # maybe the address of a held failure: the policy has not seen it
+        if floor is None or floor < old:
+            earliest = min(genuine.values(), default=self.last_time)
+            self._genuine_floor = min(earliest, self.last_time)
+        if self.keep_success is not None and gone:
+            # released, but maybe not counted by the policy yet: a failing address until settled()
+            self._evicted.update(gone)
+
     def _evict(self) -> None:
         now = self.last_time
         if self._sessions:
             old = now - SMTPD_IDLE  # an idle session is dead anyway (see _session)
-            self._sessions = {k: v for k, v in self._sessions.items() if v[1] >= old}
+            self._sessions = {k: v for k, v in self._sessions.items() if v.seen >= old}
             while len(self._sessions) > MAX_SESSIONS:
                 del self._sessions[next(iter(self._sessions))]
         if self._genuine:
-            old = now - LOST_WINDOW
-            genuine = {k: v for k, v in self._genuine.items() if v >= old}
-            while len(genuine) > MAX_ADDRESSES:
-                del genuine[next(iter(genuine))]
-                self._overflowed = True  # maybe the address of a held failure: the policy has not seen it
-            if self.keep_success is not None and len(genuine) < len(self._genuine):
-                # released, but maybe not counted by the policy yet: a failing address until settled()
-                self._evicted.update(self._genuine.keys() - genuine.keys())
-            self._genuine = genuine
+            self._evict_genuine(now - LOST_WINDOW)
         if self._credits:
             old = now - CREDIT_TTL
             credits = {}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, NamedTuple
+
+from ..times import iso_utc  # the event time's format (importers take it from here too)
 
 AUTH_FAILURE = "auth_failure"
 AUTH_SUCCESS = "auth_success"
@@ -39,31 +40,6 @@ class Event(NamedTuple):
     user: str | None
     count: int = 1
     pid: int | None = None
-
-
-_DAYS: dict[int, str] = {}  # day number since the epoch -> "2026-11-26T" (reports repeat few days)
-
-
-def iso_utc(when: float | None) -> str | None:
-    """POSIX seconds -> ``2026-11-26T08:08:18Z`` (``.123456`` kept when present), None stays None."""
-    if when is None:
-        return None
-    whole = int(when // 1)
-    day, second = divmod(whole, 86400)
-    date = _DAYS.get(day)
-    if date is None:
-        date = time.strftime("%Y-%m-%dT", time.gmtime(day * 86400))
-        if len(_DAYS) >= 4096:
-            _DAYS.clear()
-        _DAYS[day] = date
-    hour, second = divmod(second, 3600)
-    minute, second = divmod(second, 60)
-    micro = round((when - whole) * 1e6)
-    if micro:
-        if micro >= 1000000:
-            return iso_utc(float(whole + 1))
-        return f"{date}{hour:02d}:{minute:02d}:{second:02d}.{micro:06d}Z"
-    return f"{date}{hour:02d}:{minute:02d}:{second:02d}Z"
 
 
 def event_to_json(event: Event) -> dict[str, Any]:

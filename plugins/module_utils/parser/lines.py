@@ -88,6 +88,33 @@ class Record(NamedTuple):
 
 
 _new = tuple.__new__  # Record(...) without the Python-level NamedTuple __new__ (all 12 fields given)
+
+
+# One builder per daemon: the call sites name every field they set; each builder is the only place that knows
+# the field order (tests/unit/parser/test_record_builders.py checks each name lands in its field).
+def _postfix_record(
+    time: float | None, kind: str, ip: str | None, *, user: str | None = None, count: int = 1,
+    pid: int | None = None, host: str = "", extra: int = 0,
+) -> Record:  # fmt: skip
+    """A Postfix smtpd line's record: service postfix, protocol smtp, no session or passdb driver."""
+    return _new(Record, (time, kind, "postfix", "smtp", ip, user, count, pid, host, None, extra, ""))
+
+
+def _dovecot_record(
+    time: float | None, kind: str, protocol: str | None, ip: str | None, *, user: str | None = None,
+    count: int = 1, host: str = "", session: str | None = None, extra: int = 0, driver: str = "",
+) -> Record:  # fmt: skip
+    """A Dovecot login or auth process line's record: service dovecot, no pid."""
+    return _new(
+        Record, (time, kind, "dovecot", protocol, ip, user, count, None, host, session, extra, driver)
+    )
+
+
+def _plesk_record(time: float | None, *, user: str | None, host: str) -> Record:
+    """A Plesk saslauthd failure: no address on the line (correlation supplies it), protocol smtp."""
+    return _new(Record, (time, PLESK_FAILURE, "plesk", "smtp", None, user, 1, None, host, None, 0, ""))
+
+
 _default_ts: TimestampParser | None = None
 
 # HEADER_RE can only match up to the first ": " after the timestamp (neither the host, the program nor the
@@ -281,7 +308,7 @@ def _postfix(msg: str, at: int, when: float | None, host: str, pid: int | None) 
         if msg.startswith(PF_BAD_MECH, reason, cut):
             return None  # the client asked for a mechanism we do not offer: no password was tried
         kind = SASL_LOST if msg.startswith(PF_LOST_AUTH_SERVER, reason, cut) else SASL_FAILURE
-        return _new(Record, (when, kind, "postfix", "smtp", ip, user, 1, pid, host, None, 0, ""))
+        return _postfix_record(when, kind, ip, user=user, pid=pid, host=host)
     if c == "d":
         m = PF_DISCONNECT_RE.match(msg, at)
         if m is None:
@@ -305,17 +332,13 @@ def _postfix(msg: str, at: int, when: float | None, host: str, pid: int | None) 
         else:
             attempts = int(a.group(2))
         failures = max(0, attempts - ok)
-        return _new(
-            Record, (when, SMTPD_SUMMARY, "postfix", "smtp", ip, None, failures, pid, host, None, ok, "")
-        )
+        return _postfix_record(when, SMTPD_SUMMARY, ip, count=failures, pid=pid, host=host, extra=ok)
     if c == "t":
         m = PF_TOO_MANY_RE.match(msg, at)
         if m is None:
             return None
         ip = normalize_ip(m.group(2))
-        return (
-            None if ip is None else Record(when, TOO_MANY_ERRORS, "postfix", "smtp", ip, None, 0, pid, host)
-        )
+        return None if ip is None else _postfix_record(when, TOO_MANY_ERRORS, ip, count=0, pid=pid, host=host)
     if msg.find("client=", at) >= 0:
         m = PF_SUCCESS_RE.match(msg, at)
         if m is None:
@@ -330,9 +353,7 @@ def _postfix(msg: str, at: int, when: float | None, host: str, pid: int | None) 
         cut = user.find(", sasl_sender=")
         if cut >= 0:
             user = user[:cut]
-        return _new(
-            Record, (when, SMTPD_SUCCESS, "postfix", "smtp", ip, _user(user), 1, pid, host, None, 0, "")
-        )
+        return _postfix_record(when, SMTPD_SUCCESS, ip, user=_user(user), pid=pid, host=host)
     return None
 
 
@@ -370,7 +391,7 @@ def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Rec
         ip, user, session = _login_fields(body, at + 7)
         if ip is None:
             return None
-        return _new(Record, (when, LOGIN_SUCCESS, "dovecot", proto, ip, user, 1, None, host, session, 0, ""))
+        return _dovecot_record(when, LOGIN_SUCCESS, proto, ip, user=user, host=host, session=session)
     end = body.find("): ", at)
     if end < 0:
         return None
@@ -394,7 +415,9 @@ def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Rec
     ip, user, session = _login_fields(body, end + 3)
     if ip is None or count > 100000:
         return None
-    return _new(Record, (when, kind, "dovecot", proto, ip, user, count, None, host, session, extra, ""))
+    return _dovecot_record(
+        when, kind, proto, ip, user=user, count=count, host=host, session=session, extra=extra
+    )
 
 
 def _login_fields(text: str, at: int) -> tuple[str | None, str | None, str | None]:
@@ -462,8 +485,8 @@ def _auth_process(msg: str, start: int, driver: str, when: float | None, host: s
     if session is not None:
         session = session[1:-1]
     user = _user(msg[start:c])
-    return _new(
-        Record, (when, AUTH_PROCESS_FAILURE, "dovecot", None, ip, user, 1, None, host, session, 0, driver)
+    return _dovecot_record(
+        when, AUTH_PROCESS_FAILURE, None, ip, user=user, host=host, session=session, driver=driver
     )
 
 
@@ -523,7 +546,7 @@ def _pam_unix(msg: str, i: int, when: float | None, host: str) -> Record | None:
             return None  # two readings, two addresses
     if found is None:
         return None
-    return Record(when, AUTH_PROCESS_FAILURE, "dovecot", None, found[0], _user(found[1]), 1, None, host)
+    return _dovecot_record(when, AUTH_PROCESS_FAILURE, None, found[0], user=_user(found[1]), host=host)
 
 
 # --- Plesk --------------------------------------------------------------------------------------------------
@@ -538,16 +561,11 @@ def _plesk(msg: str, at: int, when: float | None, host: str) -> Record | None:
                 user = user[:end]
             elif user.endswith("'"):
                 user = user[:-1]
-            return _new(
-                Record, (when, PLESK_FAILURE, "plesk", "smtp", None, _user(user), 1, None, host, None, 0, "")
-            )
+            return _plesk_record(when, user=_user(user), host=host)
     if msg.startswith(PLESK_NO_USER, at):
         user = msg[at + len(PLESK_NO_USER) :]
         end = user.rfind(PLESK_NO_USER_TAIL)
         if end < 0:
             return None
-        return _new(
-            Record,
-            (when, PLESK_FAILURE, "plesk", "smtp", None, _user(user[:end]), 1, None, host, None, 0, ""),
-        )
+        return _plesk_record(when, user=_user(user[:end]), host=host)
     return None

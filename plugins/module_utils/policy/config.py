@@ -4,31 +4,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from ..addresses import parse_networks
 from ..errors import ConfigError
-from ..limits import MAX_DURATION
+from ..schema import check, defaults
 
-_MAX_COUNT = 1_000_000  # failures or addresses a rule may wait for
-# name -> (default, minimum, maximum); every threshold is an int except the multiplier. Durations are at
-# most limits.MAX_DURATION: a larger one would overflow the times computed from it.
-_INT_LIMITS = {
-    "maxretry": (5, 1, _MAX_COUNT),
-    "findtime": (600, 1, MAX_DURATION),
-    "bantime": (3600, 1, MAX_DURATION),
-    "bantime_max": (604800, 1, MAX_DURATION),
-    "slow_maxretry": (20, 0, _MAX_COUNT),
-    "slow_findtime": (86400, 1, MAX_DURATION),
-    "targeted_min_ips": (5, 0, _MAX_COUNT),
-    "targeted_findtime": (3600, 1, MAX_DURATION),
-    "compromised_min_failures": (3, 0, _MAX_COUNT),
-    "ipv6_prefix": (128, 1, 128),
-    "known_good_days": (30, 0, 3650),
-    "stale_maxretry": (200, 0, _MAX_COUNT),
-    "stale_findtime": (86400, 1, MAX_DURATION),
-    "shared_min_users": (3, 0, _MAX_COUNT),
-    "preauth_maxretry": (20, 0, _MAX_COUNT),
-    "preauth_findtime": (600, 1, MAX_DURATION),
-}
+_D = defaults()  # the field defaults below come from schema.py, as do the checks
 
 
 class PolicyConfig(NamedTuple):
@@ -44,23 +23,23 @@ class PolicyConfig(NamedTuple):
     (plaintext refused, no auth attempts) within ``preauth_findtime``, from an address with no known user.
     """
 
-    maxretry: int = 5
-    findtime: int = 600
-    bantime: int = 3600
-    bantime_multiplier: float = 2
-    bantime_max: int = 604800
-    slow_maxretry: int = 20
-    slow_findtime: int = 86400
-    targeted_min_ips: int = 5
-    targeted_findtime: int = 3600
-    compromised_min_failures: int = 3
-    ipv6_prefix: int = 128
-    known_good_days: int = 30
-    stale_maxretry: int = 200
-    stale_findtime: int = 86400
-    shared_min_users: int = 3
-    preauth_maxretry: int = 20
-    preauth_findtime: int = 600
+    maxretry: int = _D["maxretry"]
+    findtime: int = _D["findtime"]
+    bantime: int = _D["bantime"]
+    bantime_multiplier: float = _D["bantime_multiplier"]
+    bantime_max: int = _D["bantime_max"]
+    slow_maxretry: int = _D["slow_maxretry"]
+    slow_findtime: int = _D["slow_findtime"]
+    targeted_min_ips: int = _D["targeted_min_ips"]
+    targeted_findtime: int = _D["targeted_findtime"]
+    compromised_min_failures: int = _D["compromised_min_failures"]
+    ipv6_prefix: int = _D["ipv6_prefix"]
+    known_good_days: int = _D["known_good_days"]
+    stale_maxretry: int = _D["stale_maxretry"]
+    stale_findtime: int = _D["stale_findtime"]
+    shared_min_users: int = _D["shared_min_users"]
+    preauth_maxretry: int = _D["preauth_maxretry"]
+    preauth_findtime: int = _D["preauth_findtime"]
     ignore: tuple = ()
     protected: tuple = ()
 
@@ -76,29 +55,10 @@ class PolicyConfig(NamedTuple):
         return cfg
 
     def validate(self) -> None:
-        """Raise ConfigError naming the first bad key."""
-        for name, (_default, minimum, maximum) in _INT_LIMITS.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"config key {name!r} must be an integer, got {value!r}")
-            if value < minimum:
-                raise ConfigError(f"config key {name!r} must be >= {minimum}, got {value}")
-            if value > maximum:
-                raise ConfigError(f"config key {name!r} must be <= {maximum}, got {value}")
-        mult = self.bantime_multiplier
-        if isinstance(mult, bool) or not isinstance(mult, (int, float)) or not 1 <= mult <= 1000:
-            raise ConfigError(
-                f"config key 'bantime_multiplier' must be a number from 1 to 1000, got {mult!r}"
-            )
-        if self.bantime_max < self.bantime:
-            raise ConfigError("config key 'bantime_max' must be >= 'bantime'")
-        if self.slow_findtime < self.findtime:
-            raise ConfigError("config key 'slow_findtime' must be >= 'findtime'")
-        for name in ("ignore", "protected"):
-            try:
-                parse_networks(_string_list(name, getattr(self, name)))
-            except ConfigError as err:
-                raise ConfigError(f"config key {name!r}: {err}") from None
+        """Raise ConfigError naming the first bad key (the checks of schema.py)."""
+        values = self._asdict()
+        values["ignore"], values["protected"] = list(self.ignore), list(self.protected)
+        check(values)
 
 
 def _string_list(name: str, value: Any) -> list[str]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 from typing import Any, NamedTuple
 
-from ..addresses import aggregate, is_ignored, normalize_ip, parse_networks
+from ..addresses import aggregate, is_canonical_ipv4, is_ignored, parse_networks
 from ..errors import ConfigError
 from ..gcpause import paused_gc
 from ..limits import MAX_TIME
@@ -84,6 +84,19 @@ class Decisions(NamedTuple):
     stale_clients: list = ()
     shared: list = ()
 
+    def as_result(self) -> dict[str, list]:
+        """The JSON shape the scan and the maillog_offenders filter return (without their stats). The
+        offender rows become dicts in place, each tuple freed as its dict is made (a scan may hold many)."""
+        offenders = self.offenders
+        for i, offender in enumerate(offenders):
+            offenders[i] = offender._asdict()
+        return {
+            "offenders": offenders,
+            "accounts": [a._asdict() for a in self.accounts],
+            "stale_clients": [c._asdict() for c in self.stale_clients],
+            "shared_addresses": [c._asdict() for c in self.shared],
+        }
+
 
 _new = tuple.__new__  # a NamedTuple from a tuple of all its fields, without its Python-level __new__
 
@@ -95,6 +108,24 @@ def _span(seconds: float) -> str:
     if seconds < 7200:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+# A saved record (state.json "records") is a list of these fields in this order; read it by their indexes.
+SAVED_FIELDS = (
+    "first",
+    "last",
+    "failures",
+    "window",
+    "services",
+    "users",
+    "bans",
+    "ban_until",
+    "reason",
+    "flags",
+)
+_FIRST, _LAST, _FAILURES, _WINDOW, _SERVICES, _USERS, _BANS, _BAN_UNTIL, _REASON, _FLAGS = range(
+    len(SAVED_FIELDS)
+)
 
 
 class _Record:
@@ -128,6 +159,7 @@ class _Record:
         self.flags = flags
 
     def to_list(self) -> list:
+        """The saved form, in SAVED_FIELDS order."""
         return [
             self.first,
             self.last,
@@ -143,16 +175,17 @@ class _Record:
 
     @classmethod
     def from_list(cls, data: list) -> _Record:
-        rec = cls(float(data[0]), int(data[9]))
-        rec.last = float(data[1])
-        rec.failures = int(data[2])
-        window = data[3]  # [time, count, ...]: counts stay integers ("5 failures", never "5.0")
+        rec = cls(float(data[_FIRST]), int(data[_FLAGS]))
+        rec.last = float(data[_LAST])
+        rec.failures = int(data[_FAILURES])
+        window = data[_WINDOW]  # [time, count, ...]: counts stay integers ("5 failures", never "5.0")
         rec.window = [v for t, c in zip(window[0::2], window[1::2]) for v in (float(t), int(c))]
-        rec.services = _services(data[4])
-        rec.users = list(dict.fromkeys(data[5]))
-        rec.bans = int(data[6])
-        rec.ban_until = None if data[7] is None else float(data[7])
-        rec.reason = data[8]
+        rec.services = _services(data[_SERVICES])
+        rec.users = list(dict.fromkeys(data[_USERS]))
+        rec.bans = int(data[_BANS])
+        until = data[_BAN_UNTIL]
+        rec.ban_until = None if until is None else float(until)
+        rec.reason = data[_REASON]
         return rec
 
 
@@ -315,7 +348,7 @@ class Tracker:
     def _ignored(ip: str, nets: list) -> bool:
         """``is_ignored``, without parsing a canonical IPv4 address when there are no networks to test:
         then only loopback (127.0.0.0/8) is ignored."""
-        if not nets and ":" not in ip and normalize_ip(ip) == ip:
+        if not nets and is_canonical_ipv4(ip):
             return ip.startswith("127.")
         return is_ignored(ip, nets)
 
@@ -669,7 +702,8 @@ class Tracker:
             drop = []
             for k, raw in self._stored.items():
                 try:
-                    if stale(float(raw[1]), None if raw[7] is None else float(raw[7])):
+                    until = raw[_BAN_UNTIL]
+                    if stale(float(raw[_LAST]), None if until is None else float(until)):
                         drop.append(k)
                 except (TypeError, ValueError, IndexError):
                     drop.append(k)

@@ -190,12 +190,19 @@ def test_second_concurrent_scan_exits_3(tmp_path, log):
         assert proc.returncode == 3
         assert proc.stderr.startswith("mail-bruteforce-guard: error: another mail-bruteforce-guard run holds")
         # a ban waits for the lock; Ctrl-C on it: exit 130, one line, no traceback
-        waiting = subprocess.Popen(
-            [CLI, "ban", "192.0.2.9", "--state", str(state), "--dry-run"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        # A shell's background job (`make test &`) runs with SIGINT ignored, which a child inherits, and
+        # Python then installs no KeyboardInterrupt handler: with a handler here the child starts with the
+        # default, as an admin's Ctrl-C finds it.
+        parent_sigint = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            waiting = subprocess.Popen(
+                [CLI, "ban", "192.0.2.9", "--state", str(state), "--dry-run"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        finally:
+            signal.signal(signal.SIGINT, parent_sigint)
         _wait_until_it_opened(waiting, state / "state.lock")  # its own code runs: SIGINT is Python's now
         waiting.send_signal(signal.SIGINT)
         _, err = waiting.communicate(timeout=20)

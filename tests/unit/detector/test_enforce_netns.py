@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(
 
 SCRIPT = textwrap.dedent(
     """
-    import json, subprocess, sys, time
+    import json, os, subprocess, sys, time
     from mail_bruteforce_guard.detector import api
     from mail_bruteforce_guard.detector.config import Config
 
@@ -46,7 +46,10 @@ SCRIPT = textwrap.dedent(
         subprocess.run([tool, "-F"], check=True)
         subprocess.run([tool, "-X"], check=True)
     subprocess.run(["ipset", "destroy"], check=True)
+    saved = os.stat(state + "/state.json")
     out["restore"] = api.restore(cfg, warn=print)
+    # every ban was marked enforced already: the state file is left as it was (same inode, not replaced)
+    out["rewritten"] = os.stat(state + "/state.json").st_ino != saved.st_ino
     out["after_restore"] = members()
     print(json.dumps(out))
     """
@@ -76,6 +79,7 @@ def test_ban_lifecycle_with_real_ipset(tmp_path):
     assert out["unban"]["removed"] == ["203.0.113.5"]
     assert out["after_unban"] == ["198.51.100.0/24", "203.0.113.6"]
     assert out["restore"]["restored"] == 2
+    assert out["rewritten"] is False
     assert out["after_restore"] == ["198.51.100.0/24", "203.0.113.6"]
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mail_bruteforce_guard.addresses import is_canonical_ipv4, normalize_ip
 from mail_bruteforce_guard.firewall.base import ban_seconds, normalize_target, parse_target
 
 
@@ -83,3 +88,21 @@ NOW = 1_790_000_000.123456
 )
 def test_ban_seconds(until, cap, seconds):
     assert ban_seconds(until, NOW, cap) == seconds
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_ipv4_fast_path_is_ipaddress(value):
+    """A canonical IPv4 address (read by inet_aton) parses as ipaddress reads it."""
+    text = str(ipaddress.IPv4Address(value))
+    assert parse_target(text) == (4, value, value, 32, text)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.text(st.sampled_from("0123456789./:[]a "), max_size=20)
+    | st.integers(0, 2**32 - 1).map(lambda v: str(ipaddress.IPv4Address(v)))
+)
+def test_canonical_ipv4_test_is_normalize_ip(text):
+    """The fast path's test of parse_target is the reference test it replaced."""
+    assert is_canonical_ipv4(text) == (":" not in text and "/" not in text and normalize_ip(text) == text)

@@ -7,10 +7,14 @@ ipset would raise FirewallError, so a test passing without one proves nothing wa
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mail_bruteforce_guard.firewall.base import Ban, FirewallError
 from mail_bruteforce_guard.firewall.enforce import (
+    _CONTROL,
     Enforcer,
     EnforceResult,
     Refusal,
@@ -121,3 +125,11 @@ def test_message_formats():
     )
     assert ban_message("203.0.113.5", 60, "") == "ban 203.0.113.5 for 60s"
     assert refusal_message("bad\naddr", "invalid address") == "refused to ban bad addr: invalid address"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=60) | st.text(st.characters(max_codepoint=0x7F), max_size=60))
+def test_clean_reason_fast_path_is_the_substitutions(reason):
+    """A printable ASCII reason skips the two substitutions: any reason comes out as they make it."""
+    text = _CONTROL.sub("?", re.sub(r"[\t\n\r]+", " ", reason)).strip()
+    assert clean_reason(reason) == (text if len(text) <= 400 else text[:397] + "...")

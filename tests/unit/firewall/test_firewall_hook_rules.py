@@ -7,7 +7,13 @@ import pytest
 from mail_bruteforce_guard.errors import ConfigError
 from mail_bruteforce_guard.firewall import enforce
 from mail_bruteforce_guard.firewall.hook import HookSpec, SynLimit
-from mail_bruteforce_guard.firewall.iptables import ChainView, IptablesHook, parse_view, purge_batch
+from mail_bruteforce_guard.firewall.iptables import (
+    ChainView,
+    IptablesHook,
+    may_accept,
+    parse_view,
+    purge_batch,
+)
 
 SETS = {4: "mbg_ban_v4", 6: "mbg_ban_v6"}
 
@@ -68,6 +74,12 @@ def test_repair_batches_touch_input_only_through_our_jump():
     )
     stale = ChainView(exists=True, current=False, jumps=(1,))
     assert hook.repair_batch(4, stale) == f"*filter\n:MBG-BAN - [0:0]\n{rule}\nCOMMIT\n"
+    # below fail2ban's jumps (nothing above may accept): the jump stays, only the chain is rewritten
+    below_f2b = ChainView(exists=True, current=False, jumps=(3,))
+    assert hook.repair_batch(4, below_f2b) == f"*filter\n:MBG-BAN - [0:0]\n{rule}\nCOMMIT\n"
+    shadowed = ChainView(exists=True, current=True, jumps=(2,), shadow="-A INPUT -j ufw-before-input")
+    assert not shadowed.in_place
+    assert hook.repair_batch(4, shadowed) == "*filter\n-D INPUT -j MBG-BAN\n-I INPUT 1 -j MBG-BAN\nCOMMIT\n"
 
 
 def test_parse_view():
@@ -80,9 +92,75 @@ def test_parse_view():
         "-A f2b-sshd -j RETURN\n"
     )
     assert parse_view(text, tag, 1) == ChainView(True, True, (2,))
+    assert parse_view(text, tag, 1).intact  # below fail2ban's jump, which only rejects or returns
     assert parse_view(text, "other", 1) == ChainView(True, False, (2,))
     assert parse_view(text, tag, 2) == ChainView(True, False, (2,))
     assert parse_view("-P INPUT ACCEPT\n", tag, 1) == ChainView(False, False, ())
+    ufw_above = text.replace("-A INPUT -j MBG-BAN\n", "-A INPUT -j ufw-before-input\n-A INPUT -j MBG-BAN\n")
+    ufw_above += "-N ufw-before-input\n-A ufw-before-input -i lo -j ACCEPT\n"
+    view = parse_view(ufw_above, tag, 1)
+    assert view == ChainView(True, True, (3,), "-A INPUT -j ufw-before-input")
+    assert not view.in_place and not view.intact
+    twice = text + "-A INPUT -j MBG-BAN\n"
+    assert parse_view(twice, tag, 1).jumps == (2, 3) and not parse_view(twice, tag, 1).in_place
+
+
+# What tools keep in the filter table (iptables -S): fail2ban (iptables-multiport), CrowdSec's bouncer, ufw.
+TOOLS_TABLE = """-P INPUT DROP
+-N f2b-sshd
+-N CROWDSEC_CHAIN
+-N ufw-before-logging-input
+-N ufw-before-input
+-N ufw-user-input
+-N nested
+-N nested-accept
+-N empty
+-A f2b-sshd -s 198.51.100.7/32 -j REJECT --reject-with icmp-port-unreachable
+-A f2b-sshd -j RETURN
+-A CROWDSEC_CHAIN -m set --match-set crowdsec-blacklists-0 src -j DROP
+-A ufw-before-input -i lo -j ACCEPT
+-A ufw-before-input -j ufw-user-input
+-A ufw-user-input -p tcp -m tcp --dport 8080 -j DROP
+-A ufw-before-logging-input -m limit --limit 3/min -j LOG --log-prefix "[UFW BLOCK] "
+-A nested -j f2b-sshd
+-A nested -m comment --comment "-j ACCEPT in a comment is no target" -j RETURN
+-A nested-accept -j f2b-sshd
+-A nested-accept -j ufw-user-input
+-A nested-accept -p udp -j NFQUEUE --queue-num 1
+"""
+
+
+@pytest.mark.parametrize(
+    ("rule", "accepts"),
+    [
+        ("-A INPUT -p tcp -m multiport --dports 22 -j f2b-sshd", False),  # REJECT or RETURN to INPUT
+        ("-A INPUT -j CROWDSEC_CHAIN", False),
+        ("-A INPUT -j ufw-before-logging-input", False),  # LOG goes on to the next rule
+        ("-A INPUT -j nested", False),  # user chains all the way down, none accepts
+        ("-A INPUT -j empty", False),  # declared, no rules: its end returns
+        ("-A INPUT -s 203.0.113.0/24 -j DROP", False),
+        ("-A INPUT -p tcp --dport 25", False),  # a counter, no target
+        ("-A INPUT -j ufw-before-input", True),  # -i lo -j ACCEPT
+        ("-A INPUT -j nested-accept", True),  # NFQUEUE: user space decides, may accept
+        ("-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT", True),
+        ("-A INPUT -p tcp --dport 587 -j RETURN", True),  # RETURN in INPUT: the policy decides
+        ("-A INPUT -g f2b-sshd", True),  # a goto's RETURN goes past INPUT: the policy decides
+        ("-A INPUT -j DOCKER-USER", True),  # a chain not in the listing: unknown, may accept
+        ("-A INPUT -j TPROXY --on-port 1", True),  # an unknown target
+    ],
+)
+def test_may_accept(rule, accepts):
+    chains: dict[str, list[str]] = {}
+    for line in TOOLS_TABLE.splitlines():
+        kind, name = line.split()[:2]
+        if kind in ("-N", "-A"):
+            chains.setdefault(name, []).extend([line] if kind == "-A" else [])
+    assert may_accept(rule, chains) is accepts
+
+
+def test_a_chain_that_calls_itself_is_judged_as_may_accept():
+    # iptables refuses loops; a hand-made listing must still end
+    assert may_accept("-A INPUT -j loop", {"loop": ["-A loop -j loop"]}) is True
 
 
 def test_purge_batch_selects_only_our_rules_and_chains():

@@ -17,6 +17,7 @@ from mail_bruteforce_guard.notify.events import (
     unban_alert,
 )
 from mail_bruteforce_guard.notify.settings import notifier
+from mail_bruteforce_guard.schema import errors
 
 NOW = 1_800_000_000.0
 
@@ -114,7 +115,19 @@ def test_global_keys():
     assert Config({}).alert_interval == 3600
     with pytest.raises(ConfigError, match="'alert_rate_limit'"):
         Config({"alert_rate_limit": 0})
-    with pytest.raises(ConfigError, match="'metrics_file'"):
-        Config({"metrics_file": "metrics.prom"})
+    with pytest.raises(ConfigError, match="'alert_digest_min' must be >= 2"):
+        Config({"alert_digest_min": 1})
+    with pytest.raises(ConfigError, match="'scan_interval_seconds' must be <= 604800"):
+        Config({"scan_interval_seconds": 604801})
+    with pytest.raises(ConfigError, match="'metrics_file' must be a string"):
+        Config({"metrics_file": None})
+    assert Config({"metrics_file": ""}).metrics_file == ""  # off
+    # the role writes the path into the scan unit's ReadWritePaths=: absolute, no spaces
+    assert errors({"metrics_file": "/var/lib/node exporter/m.prom"}, for_role=True) == [
+        "mail_bruteforce_guard_metrics_file: must be an absolute path without spaces,"
+        " got '/var/lib/node exporter/m.prom'"
+    ]
+    with pytest.raises(ConfigError, match="'notify' must be a list of objects"):
+        Config({"notify": ["email"]})
     with pytest.raises(ConfigError, match="names must differ"):
         Config({"notify": [{"type": "email", "name": "a"}, {"type": "email", "name": "a"}]})

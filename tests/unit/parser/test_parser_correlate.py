@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import calendar
 import json
+import random
 import time
 from collections import Counter
 from datetime import timezone
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from mail_bruteforce_guard.parser import correlate
+from mail_bruteforce_guard.parser import lines as raw
 from mail_bruteforce_guard.parser.correlate import Correlator
 from mail_bruteforce_guard.parser.events import (
     AUTH_FAILURE,
@@ -450,3 +452,63 @@ def test_held_events_are_bounded_when_the_clock_stands_still(monkeypatch: pytest
     everything = released + corr.flush()
     assert [e.line for e in everything] == list(range(1, 10001))
     assert {e.kind for e in everything} == {AUTH_FAILURE}
+
+
+class _ReferenceEviction(Correlator):
+    """The failure memory's eviction as it was written first: a copy of the table on every pass."""
+
+    def _evict_genuine(self, old: float) -> None:
+        genuine = {k: v for k, v in self._genuine.items() if v >= old}
+        while len(genuine) > correlate.MAX_ADDRESSES:
+            del genuine[next(iter(genuine))]
+            self._overflowed = True
+        if self.keep_success is not None and len(genuine) < len(self._genuine):
+            self._evicted.update(self._genuine.keys() - genuine.keys())
+        self._genuine = genuine
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("bound", [140, 400])  # mostly overflow, mostly stale times
+def test_genuine_eviction_matches_the_reference(
+    seed: int, bound: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Skipping the read of a table with no stale time (its floor) and deleting the overflow in place leave
+    the same table, in the same order, the same evicted set and overflow flag as a copy on every pass:
+    failures and logins of a few hundred addresses, the clock sometimes jumping past LOST_WINDOW, the size
+    bound small enough to overflow, and a save/restore half way."""
+    monkeypatch.setattr(correlate, "MAX_ADDRESSES", bound)
+    rng = random.Random(seed)
+    fast = Correlator(info=False, keep_success=lambda ip, _user, _t: ip.endswith("7"))
+    ref = _ReferenceEviction(info=False, keep_success=lambda ip, _user, _t: ip.endswith("7"))
+    when = 1_790_000_000.0
+    for batch in range(12):
+        records = []
+        for _draw in range(1500):
+            when += rng.choice((0.0, 0.05, 0.1, 0.2)) if rng.random() > 0.0002 else correlate.LOST_WINDOW + 1
+            n = batch * 60 + rng.randrange(150)  # the attackers change: older addresses fall quiet
+            ip = f"198.51.{n // 256}.{n % 256}"
+            kind = raw.LOGIN_SUCCESS if rng.random() < 0.3 else raw.LOGIN_FAILURE
+            records.append(raw.Record(when, kind, "dovecot", "imap", ip, "u", 1, None, "h", None, 2, ""))
+        out_fast: list = []
+        out_ref: list = []
+        fast.feed_all(records, range(len(records)), out_fast)
+        ref.feed_all(records, range(len(records)), out_ref)
+        assert out_fast == out_ref
+        assert list(fast._genuine.items()) == list(ref._genuine.items())
+        assert (fast._evicted, fast._overflowed) == (ref._evicted, ref._overflowed)
+        fast.settled()
+        ref.settled()
+        if batch == 5:  # an incremental scan: the state goes through JSON
+            fast = Correlator.from_dict(json.loads(json.dumps(fast.to_dict())), info=False)
+            ref = _ReferenceEviction.from_dict(json.loads(json.dumps(ref.to_dict())), info=False)
+            fast.keep_success = ref.keep_success = lambda ip, _user, _t: ip.endswith("7")
+    assert fast._overflowed or bound == 400  # both ways of deleting the overflow were compared
+    assert fast.to_dict() == ref.to_dict()
+
+
+def test_a_saved_smtpd_session_keeps_its_list_form_and_reads_back() -> None:
+    """_Session is saved as [ip, seen, failures, logins, user] (the state format before it was a class)."""
+    sess = correlate._Session("203.0.113.5", 100.0, 2, 1, "bob")
+    assert sess.to_list() == ["203.0.113.5", 100.0, 2, 1, "bob"]
+    back = correlate._Session.from_list(sess.to_list())
+    assert [getattr(back, name) for name in ("ip", "seen", "failures", "logins", "user")] == sess.to_list()

@@ -5,6 +5,7 @@ first (each failed before the fix), then the properties over any client text."""
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import timezone
 
 import pytest
@@ -20,7 +21,7 @@ from hostile_lines import (
     passdb_plain,
     smtpd_failure,
 )
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from mail_bruteforce_guard.parser.lines import parse_line
 from mail_bruteforce_guard.parser.stream import parse_lines, parse_text
@@ -227,3 +228,19 @@ def test_dropped_auth_lines_are_counted_from_postfix_with_dovecot_sasl():
     lines.append(f"{H}postfix/smtpd[12]: disconnect from unknown[{REAL}] ehlo=1 auth=0/5 quit=1 commands=2/7")
     failures = [e for e in parse_lines(lines, now=NOW, tz=timezone.utc) if e.kind == "auth_failure"]
     assert {e.ip for e in failures} == {REAL} and sum(e.count for e in failures) == 5
+
+
+# A second reading's fields as the parser accepts them (patterns.DC_AUTH_FIELDS_RE after its comma)
+SECOND_READING = re.compile(r",[0-9A-Fa-f:.]{1,45}(?:,master)?(?:,<[A-Za-z0-9+/=]{1,64}>)?,?\): ")
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(["victim", "alice@example.com", "x.y-z_1"]), CLIENT_TEXT)
+@example("victim", HIDING_PASSWORD)
+def test_a_dropped_line_tried_a_password_that_holds_the_second_reading(user, password):
+    """Why the attempts a dropped line hides are no guesses worth counting (docs/security.md, the connection
+    that ends with a login): with a default-charset username, a line is dropped only when the password
+    itself holds another reading's fields (",ADDR[,<session>]): "), so what the client tried is that crafted
+    text, never a password a user would have."""
+    if parse_line(passdb(user, password), TS) is None:
+        assert SECOND_READING.search(password), password

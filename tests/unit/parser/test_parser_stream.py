@@ -18,6 +18,7 @@ from mail_bruteforce_guard.parser.correlate import Correlator
 from mail_bruteforce_guard.parser.events import AUTH_FAILURE, Event, event_to_json, iso_utc
 from mail_bruteforce_guard.parser.stream import candidate_starts, parse_lines, parse_text
 from mail_bruteforce_guard.parser.timestamps import TimestampParser
+from mail_bruteforce_guard.times import format_utc
 from truth import GENLOG, generate, tally
 
 NOW = 1796000000.0  # 2026-11-30, after the generated days
@@ -101,7 +102,9 @@ def test_event_to_json() -> None:
 def test_iso_utc_is_datetimes_iso_format(when: float) -> None:
     """The cached-date formatter writes what datetime writes (microseconds rounded half to even)."""
     stamp = datetime.fromtimestamp(when, timezone.utc).isoformat().replace("+00:00", "Z")
+    assert format_utc(when) == stamp
     assert iso_utc(when) == stamp
+    assert iso_utc(when) == stamp  # the second time from the cache of recent stamps
 
 
 # --- the generator itself -------------------------------------------------------------------------------------

@@ -1,0 +1,36 @@
+"""A saved tracker record (state.json "records") is read by named indexes: SAVED_FIELDS names each place of
+to_list(), and from_list reads every field back from its own place."""
+
+from __future__ import annotations
+
+from mail_bruteforce_guard.policy import tracker
+
+
+def _record() -> tracker._Record:
+    rec = tracker._Record(1000.0, 3)
+    rec.last = 2000.0
+    rec.failures = 7
+    rec.window = [1500.0, 2, 1900.0, 5]
+    rec.services = frozenset({"postfix", "dovecot"})
+    rec.users = ["bob", "alice"]
+    rec.bans = 2
+    rec.ban_until = 9000.0
+    rec.reason = "7 failures"
+    return rec
+
+
+def test_every_saved_place_holds_the_field_it_is_named_after():
+    rec = _record()
+    saved = rec.to_list()
+    assert len(saved) == len(tracker.SAVED_FIELDS) == len(tracker._Record.__slots__)
+    for index, name in enumerate(tracker.SAVED_FIELDS):
+        value = getattr(rec, name)
+        assert saved[index] == (sorted(value) if name in ("services", "users") else value), name
+
+
+def test_a_saved_record_reads_back_field_by_field():
+    rec = _record()
+    back = tracker._Record.from_list(rec.to_list())
+    for name in tracker.SAVED_FIELDS:
+        want, got = getattr(rec, name), getattr(back, name)
+        assert (sorted(got) if name == "users" else got) == (sorted(want) if name == "users" else want), name
