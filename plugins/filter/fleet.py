@@ -396,14 +396,6 @@ def _plain_entries(entries: list) -> list:
     return plain
 
 
-def _merge(reports: Any, min_hosts: Any, where: str) -> tuple[list, list]:
-    """(fleet offenders, host entries)."""
-    min_hosts = _min_hosts(min_hosts, where)
-    entries = _host_entries(reports, where)
-    merged, _plain = _merge_entries(entries, min_hosts, where)
-    return merged, entries
-
-
 def _fold(entries: list, min_hosts: int) -> list:
     """The sorted fleet offenders (each address's record tuples are freed as soon as it is merged)."""
     rows = _group(entries, min_hosts)
@@ -462,14 +454,50 @@ def _share_until(entry: dict, bantime: int) -> str | None:
     return iso_seconds(min(math.ceil(max(ends)), MAX_TIME)) if ends else None
 
 
+def _without_stale(entries: list, where: str) -> list:
+    """The host entries less the failures each host counts as a stale client's (issue 19: a known user's old
+    password retried from the address it logs in from), which its own policy never bans for.
+
+    An address left with no other failure on a host, and not banned there, is not an attack that host saw:
+    it neither counts toward ``min_hosts`` nor adds failures. Without this, a phone with an old password on
+    one server that also mistyped once on a second one was banned on every server, the office NAT with it.
+    Stale rows count failures since the client went stale, possibly more than the record still holds: what
+    is left never goes below 0 (the doubt favours the user). Hosts without stale clients pass unchanged."""
+    stale: dict[tuple[str, str], int] = {}
+    for row in _merge_stale(entries, where):
+        key = (row["host"], row["ip"])
+        stale[key] = stale.get(key, 0) + row["failures"]
+    if not stale:
+        return entries
+    hosts = {host for host, _ip in stale}
+    out = []
+    for host, report, error in entries:
+        if error is None and host in hosts:
+            _validate_all([(host, report, error)], where)
+            offenders = []
+            for off in report["offenders"]:
+                minus = stale.get((host, off["ip"]))
+                if minus:
+                    left = off["failures"] - minus
+                    if left <= 0 and off.get("decision") != "ban":
+                        continue  # only stale failures here: not an attack on this host
+                    off = {**off, "failures": max(left, 0)}  # noqa: PLW2901
+                offenders.append(off)
+            report = {**report, "offenders": offenders}  # noqa: PLW2901
+        out.append((host, report, error))
+    return out
+
+
 def fleet_merge(reports: Any, min_hosts: Any = 1, bantime: Any = None) -> list[dict[str, Any]]:
-    """Merge ``{host: report}`` into one record per address seen on at least ``min_hosts`` hosts.
+    """Merge ``{host: report}`` into one record per address seen on at least ``min_hosts`` hosts, for the
+    shared bans: a host's stale-client failures (see ``_without_stale``) are not counted.
 
     With ``bantime`` (seconds) each record also gets ``share_until``: when a shared ban should end.
     """
     where = "fleet_merge"
     seconds = _bantime(bantime, where)
-    merged, _entries = _merge(reports, min_hosts, where)
+    least = _min_hosts(min_hosts, where)
+    merged, _entries = _merge_entries(_without_stale(_host_entries(reports, where), where), least, where)
     if seconds is not None:
         for entry in merged:
             entry["share_until"] = _share_until(entry, seconds)
