@@ -734,7 +734,8 @@ def _timeline(entries: list) -> dict[str, Any]:
         for b in range(b0, b1 + 1):
             counts[b] += share
     buckets = [
-        {"start": iso_seconds((first_bucket + i) * width), "failures": c} for i, c in enumerate(_whole(counts))
+        {"start": iso_seconds((first_bucket + i) * width), "failures": c}
+        for i, c in enumerate(_whole(counts))
     ]
     origin, total = first_bucket * width, len(counts) * width
     bans = [

@@ -1,6 +1,6 @@
-"""The notifier entries of the detector's config key ``notify``: :func:`validate` (called by detector/config.py
-after schema.py's checks, which hold the defaults and limits of ``notify``, ``alert_*``, ``metrics_file`` and
-``scan_interval_seconds``) and ``Notifier``: one validated notifier entry.
+"""The notifier entries of the detector's config key ``notify``: :func:`validate` (called by
+detector/config.py after schema.py's checks, which hold the defaults and limits of ``notify``, ``alert_*``,
+``metrics_file`` and ``scan_interval_seconds``) and ``Notifier``: one validated notifier entry.
 
 ``notify`` is a list of objects, each ``{"type": "email" | "webhook" | "exec", ...}`` (see docs/alerts.md).
 Secrets (an SMTP password, a webhook's HMAC key) are never config values: only paths of root-only files.

@@ -18,7 +18,7 @@ CLIENT = "198.51.100.20"
 ATTACKER = "203.0.113.9"
 
 
-def _imap(ts: float, host: str, ip: str, user: str, ok: bool, n: int) -> str:
+def _imap(ts: float, host: str, ip: str, user: str, *, ok: bool, n: int) -> str:
     if ok:
         return (
             f"{rfc3339(ts)} {host} dovecot: imap-login: Login: user=<{user}>, method=PLAIN, rip={ip}, "
@@ -34,17 +34,19 @@ def _imap(ts: float, host: str, ip: str, user: str, ok: bool, n: int) -> str:
 def _reports(tmp_path, other_user: bool = False) -> dict:
     now = time.time()
     t = now - 600
+    mail3 = "mbg-mail3"
+    # the stale client: alice logs in, then her phone retries the old password 7 times (maxretry is 5)
+    stale = [_imap(t + 20 + i * 20, mail3, CLIENT, "alice@example.com", ok=False, n=i) for i in range(7)]
+    # one typo of bob's from the same address on mbg-mail1; the attacker below maxretry on two hosts
+    attack1 = [_imap(t + 30 + i, "mbg-mail1", ATTACKER, f"u{i}@x.org", ok=False, n=60 + i) for i in range(3)]
+    attack2 = [_imap(t + 40 + i, "mbg-mail2", ATTACKER, f"v{i}@x.org", ok=False, n=70 + i) for i in range(3)]
     logs = {
-        # the stale client: alice logs in, then her phone retries the old password 7 times (maxretry is 5)
-        "mbg-mail3": [_imap(t, "mbg-mail3", CLIENT, "alice@example.com", True, 0)]
-        + [_imap(t + 20 + i * 20, "mbg-mail3", CLIENT, "alice@example.com", False, i) for i in range(7)],
-        # one typo of bob's from the same address; the attacker's failures below maxretry on each host
-        "mbg-mail1": [_imap(t + 5, "mbg-mail1", CLIENT, "bob@example.com", False, 50)]
-        + [_imap(t + 30 + i, "mbg-mail1", ATTACKER, f"u{i}@example.com", False, 60 + i) for i in range(3)],
-        "mbg-mail2": [_imap(t + 40 + i, "mbg-mail2", ATTACKER, f"v{i}@example.com", False, 70 + i) for i in range(3)],
+        mail3: [_imap(t, mail3, CLIENT, "alice@example.com", ok=True, n=0), *stale],
+        "mbg-mail1": [_imap(t + 5, "mbg-mail1", CLIENT, "bob@example.com", ok=False, n=50), *attack1],
+        "mbg-mail2": attack2,
     }
     if other_user:  # the same address also fails for a username that never logged in from it there
-        logs["mbg-mail3"].append(_imap(t + 200, "mbg-mail3", CLIENT, "mallory@example.com", False, 99))
+        logs["mbg-mail3"].append(_imap(t + 200, "mbg-mail3", CLIENT, "mallory@example.com", ok=False, n=99))
     reports = {}
     for host, lines in logs.items():
         base = tmp_path / host
