@@ -26,9 +26,10 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 # 1. Debian packages --------------------------------------------------------------------------------------
 APT_PKGS=(podman runc debootstrap iptables ipset nftables fail2ban uidmap netavark aardvark-dns slirp4netns
           fuse-overlayfs iproute2 util-linux procps make git python3-venv ca-certificates
-          systemd-journal-remote shellcheck locales)
+          systemd-journal-remote shellcheck locales prometheus)
 # systemd-journal-remote: the journal tests write real journal files (systemd-journal-remote) and read them with
 # journalctl. shellcheck: ansible-test sanity's shell check. locales: en_US.UTF-8, which ansible-test expects.
+# prometheus: only its promtool, which checks the metrics file in the tests (its daemon must not start either).
 missing=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

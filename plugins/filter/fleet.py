@@ -35,9 +35,27 @@ from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.time
 # Keys of an Ansible task result that mark a host without a usable report.
 _FAILED_KEYS = ("failed", "unreachable", "skipped")
 REPORT_FORMATS = ("json", "csv", "markdown")
-# Bucket widths tried for the attacks-over-time series, smallest first; the first giving <= MAX_BUCKETS wins.
-BUCKET_WIDTHS = (3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 7 * 86400, 30 * 86400)
+# Bucket widths tried for the attacks-over-time series, smallest first; the first giving <= MAX_BUCKETS wins
+# (minutes for an attack of minutes, hours for days). The detectors count per hour: finer widths come from the
+# offenders' first/last seen, used when the measured counts span at most SHORT_SPAN.
+BUCKET_WIDTHS = (
+    60,
+    5 * 60,
+    10 * 60,
+    15 * 60,
+    30 * 60,
+    3600,
+    3 * 3600,
+    6 * 3600,
+    12 * 3600,
+    86400,
+    7 * 86400,
+    30 * 86400,
+)
+BUCKET_NAMES = {60: "minute", 3600: "hour", 86400: "day"}
 MAX_BUCKETS = 72
+MIN_BUCKETS = 12  # a short attack is drawn among quiet buckets, never as one bar filling the chart
+SHORT_SPAN = 2 * 3600  # measured (hourly) counts spanning at most this are too coarse: use minutes
 _MAX_COUNT = 1 << 53  # failures a report may claim: exact in a float, so every sum and share stays finite
 CSV_FIELDS = (
     "ip",
@@ -378,14 +396,6 @@ def _plain_entries(entries: list) -> list:
     return plain
 
 
-def _merge(reports: Any, min_hosts: Any, where: str) -> tuple[list, list]:
-    """(fleet offenders, host entries)."""
-    min_hosts = _min_hosts(min_hosts, where)
-    entries = _host_entries(reports, where)
-    merged, _plain = _merge_entries(entries, min_hosts, where)
-    return merged, entries
-
-
 def _fold(entries: list, min_hosts: int) -> list:
     """The sorted fleet offenders (each address's record tuples are freed as soon as it is merged)."""
     rows = _group(entries, min_hosts)
@@ -444,14 +454,50 @@ def _share_until(entry: dict, bantime: int) -> str | None:
     return iso_seconds(min(math.ceil(max(ends)), MAX_TIME)) if ends else None
 
 
+def _without_stale(entries: list, where: str) -> list:
+    """The host entries less the failures each host counts as a stale client's (issue 19: a known user's old
+    password retried from the address it logs in from), which its own policy never bans for.
+
+    An address left with no other failure on a host, and not banned there, is not an attack that host saw:
+    it neither counts toward ``min_hosts`` nor adds failures. Without this, a phone with an old password on
+    one server that also mistyped once on a second one was banned on every server, the office NAT with it.
+    Stale rows count failures since the client went stale, possibly more than the record still holds: what
+    is left never goes below 0 (the doubt favours the user). Hosts without stale clients pass unchanged."""
+    stale: dict[tuple[str, str], int] = {}
+    for row in _merge_stale(entries, where):
+        key = (row["host"], row["ip"])
+        stale[key] = stale.get(key, 0) + row["failures"]
+    if not stale:
+        return entries
+    hosts = {host for host, _ip in stale}
+    out = []
+    for host, report, error in entries:
+        if error is None and host in hosts:
+            _validate_all([(host, report, error)], where)
+            offenders = []
+            for off in report["offenders"]:
+                minus = stale.get((host, off["ip"]))
+                if minus:
+                    left = off["failures"] - minus
+                    if left <= 0 and off.get("decision") != "ban":
+                        continue  # only stale failures here: not an attack on this host
+                    off = {**off, "failures": max(left, 0)}  # noqa: PLW2901
+                offenders.append(off)
+            report = {**report, "offenders": offenders}  # noqa: PLW2901
+        out.append((host, report, error))
+    return out
+
+
 def fleet_merge(reports: Any, min_hosts: Any = 1, bantime: Any = None) -> list[dict[str, Any]]:
-    """Merge ``{host: report}`` into one record per address seen on at least ``min_hosts`` hosts.
+    """Merge ``{host: report}`` into one record per address seen on at least ``min_hosts`` hosts, for the
+    shared bans: a host's stale-client failures (see ``_without_stale``) are not counted.
 
     With ``bantime`` (seconds) each record also gets ``share_until``: when a shared ban should end.
     """
     where = "fleet_merge"
     seconds = _bantime(bantime, where)
-    merged, _entries = _merge(reports, min_hosts, where)
+    least = _min_hosts(min_hosts, where)
+    merged, _entries = _merge_entries(_without_stale(_host_entries(reports, where), where), least, where)
     if seconds is not None:
         for entry in merged:
             entry["share_until"] = _share_until(entry, seconds)
@@ -572,6 +618,11 @@ def _host_series(report: Mapping) -> tuple[list, bool]:
                 points.append((ts, ts, count))
         if points:
             return points, True
+    return _offender_spans(report), False
+
+
+def _offender_spans(report: Mapping) -> list:
+    """(first, last, failures) per non-ignored offender with times: the estimate's raw material."""
     spans = []
     for off in report.get("offenders", []):
         if not isinstance(off, Mapping) or off.get("decision") == "ignored":
@@ -580,15 +631,61 @@ def _host_series(report: Mapping) -> tuple[list, bool]:
         count = off.get("failures")
         if first is None or not isinstance(count, int) or isinstance(count, bool) or count <= 0:
             continue
-        last = first if last is None or last < first else last
-        spans.append((first, last, count))
-    return spans, False
+        spans.append((first, first if last is None or last < first else last, count))
+    return spans
+
+
+def _ban_marks(entries: list) -> list:
+    """(time, ip, host) of each ban decision, at the offender's last failure (when the ban was decided)."""
+    marks = []
+    for host, report, error in entries:
+        if error is not None:
+            continue
+        for off in report.get("offenders", []):
+            if isinstance(off, Mapping) and off.get("decision") == "ban" and isinstance(off.get("ip"), str):
+                when = _epoch(off.get("last_seen"))
+                if when is not None:
+                    marks.append((when, off["ip"], host))
+    return sorted(marks)
+
+
+def _nice_axis(peak: float) -> dict[str, Any]:
+    """Integer y axis: the smallest 1/2/5 x 10^k step that reaches ``peak`` in at most 4 steps."""
+    peak = max(1, math.ceil(peak))
+    magnitude = 1
+    while True:
+        for factor in (1, 2, 5):
+            step = factor * magnitude
+            if math.ceil(peak / step) <= 4:
+                top = math.ceil(peak / step) * step
+                return {"max": top, "ticks": list(range(0, top + 1, step))}
+        magnitude *= 10
+
+
+def _width_name(width: int) -> str:
+    for unit in (86400, 3600, 60):
+        if width % unit == 0:
+            n = width // unit
+            return BUCKET_NAMES[unit] if n == 1 else f"{n} {BUCKET_NAMES[unit]}s"
+    return f"{width} s"
+
+
+def _whole(counts: list) -> list:
+    """Whole numbers with the same (rounded) total: spread estimates of a few failures over many minutes must
+    not round away (largest remainders get the units left)."""
+    floors = [math.floor(c) for c in counts]
+    left = round(sum(counts)) - sum(floors)
+    for i in sorted(range(len(counts)), key=lambda i: floors[i] - counts[i])[: max(0, left)]:
+        floors[i] += 1
+    return floors
 
 
 def _timeline(entries: list) -> dict[str, Any]:
-    """Failures per time bucket over the whole fleet, with a bucket width that keeps <= MAX_BUCKETS bars."""
+    """Failures per time bucket over the whole fleet, in MIN_BUCKETS to MAX_BUCKETS buckets of a width picked
+    from the span, an integer y axis, and the ban decisions as marks (position 0..1 along the time axis)."""
     series = []
     measured_all = True
+    estimate = []
     for _host, report, error in entries:
         if error is not None:
             continue
@@ -596,31 +693,63 @@ def _timeline(entries: list) -> dict[str, Any]:
         if spans:
             series.append(spans)
             measured_all = measured_all and measured
+        estimate += _offender_spans(report)
     spans = [span for host_spans in series for span in host_spans]
     if not spans:
-        return {"bucket_seconds": 3600, "source": "none", "buckets": []}
+        return {
+            "bucket_seconds": 3600,
+            "bucket_name": "hour",
+            "source": "none",
+            "buckets": [],
+            "bans": [],
+            "axis": _nice_axis(1),
+        }
+    widths = BUCKET_WIDTHS
+    source = "measured" if measured_all else "estimated from first/last seen"
+    if measured_all:
+        start, end = min(s[0] for s in spans), max(s[1] for s in spans)
+        if end - start <= SHORT_SPAN and estimate:  # hourly counts would draw a few full-width bars
+            spans, source = (
+                estimate,
+                "estimated from first/last seen (per-hour counts too coarse for this span)",
+            )
+        else:
+            widths = tuple(w for w in BUCKET_WIDTHS if w >= 3600)
     start = min(s[0] for s in spans)
     end = max(s[1] for s in spans)
     # beyond the widest named width (a timeline over decades): whole days, as few as keep <= MAX_BUCKETS
     widest = math.ceil((end - start) / (MAX_BUCKETS - 1) / 86400) * 86400
     width = next(
-        (w for w in BUCKET_WIDTHS if (end // w) - (start // w) + 1 <= MAX_BUCKETS),
+        (w for w in widths if (end // w) - (start // w) + 1 <= MAX_BUCKETS),
         max(widest, BUCKET_WIDTHS[-1]),
     )
     first_bucket = int(start // width)
-    counts = [0.0] * (int(end // width) - first_bucket + 1)
+    n = int(end // width) - first_bucket + 1
+    before = max(0, MIN_BUCKETS - n) // 2
+    first_bucket -= min(before, first_bucket)
+    counts = [0.0] * max(n + before, MIN_BUCKETS)
     for lo, hi, count in spans:
         b0, b1 = int(lo // width) - first_bucket, int(hi // width) - first_bucket
         share = count / (b1 - b0 + 1)
         for b in range(b0, b1 + 1):
             counts[b] += share
     buckets = [
-        {"start": iso_seconds((first_bucket + i) * width), "failures": round(c)} for i, c in enumerate(counts)
+        {"start": iso_seconds((first_bucket + i) * width), "failures": c}
+        for i, c in enumerate(_whole(counts))
+    ]
+    origin, total = first_bucket * width, len(counts) * width
+    bans = [
+        {"time": iso_seconds(t), "ip": ip, "host": host, "position": round((t - origin) / total, 4)}
+        for t, ip, host in _ban_marks(entries)
+        if origin <= t < origin + total
     ]
     return {
         "bucket_seconds": width,
-        "source": "measured" if measured_all else "estimated from first/last seen",
+        "bucket_name": _width_name(width),
+        "source": source,
         "buckets": buckets,
+        "bans": bans,
+        "axis": _nice_axis(max(b["failures"] for b in buckets)),
     }
 
 

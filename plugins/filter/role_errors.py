@@ -19,6 +19,8 @@ from ansible.module_utils.common.validation import (
     check_type_int,
     check_type_list,
 )
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.errors import ConfigError
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.notify.settings import notifiers
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.schema import (
     MAX_PORTS,
     ROLE_PREFIX,
@@ -130,7 +132,23 @@ def role_errors(variables: Any, ansible_port: Any = 22) -> list[str]:
         for setting in SETTINGS
         if setting.role and setting.var in variables
     }
-    return errors(values, for_role=True) + _role_only(variables, ansible_port)
+    found = errors(values, for_role=True)
+    return found + _notifier_errors(values, found) + _role_only(variables, ansible_port)
+
+
+def _notifier_errors(values: Mapping[str, Any], found: list[str]) -> list[str]:
+    """The library's deep check of each notifier object (notify/settings.py), once the schema found the list
+    itself good: a bad notifier stops the play before the config is written, not at the first scan."""
+    label = f"{ROLE_PREFIX}notify:"
+    if "notify" not in values or any(message.startswith(label) for message in found):
+        return []
+    try:
+        notifiers({"notify": values["notify"]})
+    except ConfigError as err:
+        text = str(err)
+        prefix = "config key 'notify' "
+        return [f"{label} {text[len(prefix) :] if text.startswith(prefix) else text}"]
+    return []
 
 
 class FilterModule:

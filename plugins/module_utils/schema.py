@@ -233,6 +233,46 @@ SETTINGS: tuple[Setting, ...] = (
         role_path=True,
     ),
     Setting("syslog", "bool", True, "Log every ban and unban to syslog."),
+    # alerts, metrics, health (issue 16: notify/, detector/metrics.py, detector/health.py; docs/alerts.md)
+    Setting(
+        "notify", "list", [],
+        "Notifiers, any number of each; every alert is an AUTHPRIV syslog line either way (docs/alerts.md)."
+        " Each has a C(type) (C(email), C(webhook) or C(exec)) and optionally C(name), C(events) and"
+        " C(min_severity). C(email) through the host's MTA (C(via=sendmail), the default, to C(root)) or an"
+        " SMTP relay (C(via=smtp), C(smtp_host), C(smtp_port), C(starttls), C(username), C(password_file),"
+        " C(ca_file)); C(webhook) a JSON POST to C(url) (C(timeout), C(retries), C(secret_file) for an"
+        " HMAC-SHA256 header); C(exec) a C(command) (argv list, no shell) that gets the JSON on stdin."
+        " notify/settings.py checks each entry.",
+        elements="dict",
+    ),
+    _count(
+        "alert_interval", 3600,
+        "Seconds during which an account (C(compromised), C(targeted)) or a failing component is told once;"
+        " 0 tells every occurrence.",
+        minimum=0, maximum=MAX_DURATION,
+    ),
+    _count(
+        "alert_rate_limit", 30,
+        "Messages per notifier and hour; what is due beyond it goes out later as one digest.",
+        maximum=100_000,
+    ),
+    _count(
+        "alert_digest_min", 5,
+        "This many alerts due at once for a notifier go out as one digest message.",
+        minimum=2, maximum=100_000,
+    ),
+    Setting(
+        "metrics_file", "str", "",
+        "Prometheus textfile written after each scan (node_exporter's textfile collector), e.g."
+        " C(/var/lib/prometheus/node-exporter/mail_bruteforce_guard.prom). Empty = none.",
+        rule="optional", role_path=True,
+    ),
+    _count(
+        "scan_interval_seconds", 60,
+        "The scan timer's period in seconds (I(scan_interval) in seconds); C(status --check) fails when the"
+        " last successful scan is older than twice this.",
+        maximum=7 * 86400,
+    ),
 )
 # fmt: on
 

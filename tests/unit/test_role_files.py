@@ -42,7 +42,14 @@ def test_area_flags_and_tags():
     areas = {
         t["ansible.builtin.include_tasks"]["file"]: t for t in main if "ansible.builtin.include_tasks" in t
     }
-    assert set(areas) == {"uninstall.yml", "detector.yml", "sysctl.yml", "firewall.yml", "timers.yml"}
+    assert set(areas) == {
+        "uninstall.yml",
+        "detector.yml",
+        "sysctl.yml",
+        "firewall.yml",
+        "timers.yml",
+        "notify.yml",
+    }
     assert areas.pop("uninstall.yml")["when"] == "mail_bruteforce_guard_state == 'absent'"
     for file, task in areas.items():
         area = file.removesuffix(".yml")

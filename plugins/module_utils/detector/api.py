@@ -19,12 +19,15 @@ from ..errors import ConfigError, MbgError
 from ..firewall.base import Ban, PartialApplyError, normalize_target, unique_targets
 from ..gcpause import paused_gc
 from ..limits import MAX_DURATION, MAX_TIME
-from ..parser.events import Event, iso_utc
+from ..notify.events import account_alert, ban_alert, failure_alert, unban_alert
+from ..notify.outbox import raise_alerts
+from ..parser.events import AUTH_FAILURE, Event, iso_utc
 from ..policy.tracker import Tracker
 from ..printable import printable
 from .config import Config, load_config
 from .journaltrust import JournalTrust
 from .logsource import FileSource, JournalSource
+from .metrics import RunRecord, count_unban, record, write_textfile
 from .pipeline import HOLD, Pipeline
 from .state import StateDir
 
@@ -36,6 +39,7 @@ __all__ = [
     "ban_each",
     "firewall_remove",
     "load_config",
+    "notify",
     "parse_files",
     "report",
     "restore",
@@ -161,6 +165,106 @@ def scan(
     if not config.logs and not config.journal:
         raise ConfigError("nothing to read: give log files ('logs', --log) or enable the journal")
     now = _now(now)
+    told = _Told()
+    try:
+        return _scan(
+            config,
+            told,
+            from_start=from_start,
+            dry_run=dry_run,
+            now=now,
+            warn=warn,
+            journal_command=journal_command,
+            started=started,
+        )
+    except MbgError as err:
+        told.error = err
+        raise
+    finally:
+        if not dry_run:
+            _after_scan(config, told, now, started, warn)
+
+
+class _Told:
+    """What a scan leaves for the alerts and the metrics, whatever way it ends."""
+
+    def __init__(self) -> None:
+        self.alerts: list = []
+        self.lines = self.events = self.bans = 0
+        self.failures: dict[str, int] = {}
+        self.bans_state: dict | None = None
+        self.error: MbgError | None = None
+        self.unreadable: list[str] = []
+
+
+def _error_kind(err: MbgError | None) -> str:
+    if err is None:
+        return ""
+    if isinstance(err, ConfigError):
+        return "config"
+    text = str(err)
+    for kind, word in (
+        ("lock", "another scan"),
+        ("log", "log source"),
+        ("backend", "firewall"),
+        ("backend", "ipset"),
+        ("backend", "nft"),
+        ("backend", "iptables"),
+        ("state", "state"),
+    ):
+        if word in text:
+            return kind
+    return "scan"
+
+
+def _after_scan(config: Config, told: _Told, now: float, started: float, warn: Warn) -> None:
+    """After the bans are applied and the state saved (and the lock released): the alerts go to syslog and
+    the outbox, the counters and the metrics file are written. A failure here never fails the scan."""
+    from ..errors import LockedError  # noqa: PLC0415
+
+    if isinstance(told.error, LockedError):
+        return  # another scan is running: it reports
+    alerts = told.alerts
+    kind = _error_kind(told.error)
+    if told.error is not None:
+        alerts.append(failure_alert(kind, str(told.error), now))
+    for path in told.unreadable:
+        alerts.append(failure_alert("log", f"cannot read {path}", now))
+    try:
+        raise_alerts(config, alerts, now=now, warn=warn)
+    except (MbgError, OSError) as err:
+        warn(f"alerts not queued: {err}")
+    run = RunRecord(
+        told.error is None,
+        round(time.monotonic() - started, 3),
+        told.lines,
+        told.events,
+        told.bans,
+        told.failures,
+        kind,
+    )
+    try:
+        data = record(config.state_dir, run, now)
+        if config.metrics_file:
+            bans = told.bans_state
+            if bans is None:
+                bans = StateDir(config.state_dir, warn).load(quarantine=False)["bans"]
+            write_textfile(config.metrics_file, data, bans, state_dir=config.state_dir, now=now, warn=warn)
+    except OSError as err:
+        warn(f"run counters not written: {err.strerror or err}")
+
+
+def _scan(
+    config: Config,
+    told: _Told,
+    *,
+    from_start: bool,
+    dry_run: bool,
+    now: float,
+    warn: Warn,
+    journal_command: list | None,
+    started: float,
+) -> dict[str, Any]:
     store = StateDir(config.state_dir, warn)
     with store.lock(), paused_gc():  # the whole run: see gcpause
         state = store.load()
@@ -187,12 +291,15 @@ def scan(
             for first, batch in source.batches():
                 released = pipeline.feed_batch(first, batch)
                 events += len(released)
+                _count_failures(released, told.failures)
                 tracker.feed(released, now)
             lines += source.lines
             size += source.bytes
             cut += source.cut
             rejected += getattr(source, "rejected", 0)
             read_any = read_any or source.ok
+            if not source.ok and isinstance(source, FileSource):
+                told.unreadable.append(source.path)
             if isinstance(source, JournalSource):
                 state["journal"] = source.position
             elif source.position is not None:
@@ -202,6 +309,7 @@ def scan(
         # events still held for lines that may follow: released once the log has been quiet for HOLD s
         batch = pipeline.flush(now - HOLD)
         events += len(batch)
+        _count_failures(batch, told.failures)
         tracker.feed(batch, now)
         stale_alerts = tracker.take_stale_alerts()
         new_bans = tracker.take_new_bans()
@@ -216,6 +324,8 @@ def scan(
                     "since": now,
                     "enforced": False,
                 }
+        told.bans = len(new_bans)
+        told.alerts = [ban_alert(b.address, b.until, b.reason, now, count=b.count) for b in new_bans]
         del new_bans
         _drop_expired(bans, now, config)
         failure = None
@@ -233,6 +343,8 @@ def scan(
         state["correlator"] = pipeline.state()
         store.save(state)
         _log_stale(stale_alerts, config, dry_run)
+        told.lines, told.events, told.bans_state = lines, events, bans
+        told.alerts += [account_alert(a.alert, a.username, a.ips, now) for a in decisions.accounts]
         # the report is built from the decisions alone: the state and the tracker are freed first (the
         # offenders' dicts of a large attack take their room)
         state = tracker = pipeline = sources = None  # type: ignore[assignment]
@@ -249,6 +361,20 @@ def scan(
         "journal_rejected": rejected,  # journal entries whose writer does not fit the daemon they claim
     }
     return _result(decisions, stats, timeline)
+
+
+def _tell(config: Config, alerts: list, now: float, warn: Warn) -> None:
+    """Syslog and queue alerts after the firewall change is done; never fails the operation."""
+    try:
+        raise_alerts(config, alerts, now=now, warn=warn)
+    except (MbgError, OSError) as err:
+        warn(f"alerts not queued: {err}")
+
+
+def _count_failures(events: list, table: dict[str, int]) -> None:
+    for event in events:
+        if event.kind == AUTH_FAILURE:
+            table[event.service] = table.get(event.service, 0) + event.count
 
 
 def _drop_expired(bans: dict, now: float, config: Config) -> None:
@@ -527,6 +653,8 @@ def _ban(config: Config, bans: list[Ban], dry_run: bool, now: float, warn: Warn)
             store.save(state)
         if failure is not None:
             raise failure
+    if not dry_run:
+        _tell(config, [ban_alert(b.address, b.until, b.reason, now) for b in kept], now, warn)
     return {
         "changed": bool(kept) and not dry_run,
         "added": [b.address for b in kept],
@@ -577,6 +705,12 @@ def unban(
         if not dry_run:
             state["tracker"] = tracker.to_state()
             store.save(state)
+    if not dry_run and removed:
+        _tell(config, [unban_alert(a, now) for a in removed], now, warn)
+        try:
+            count_unban(config.state_dir, len(removed))
+        except OSError as err:
+            warn(f"run counters not written: {err.strerror or err}")
     return {"changed": bool(removed) and not dry_run, "removed": removed, "reset": reset, "dry_run": dry_run}
 
 
@@ -666,6 +800,20 @@ def _retire(config: Config, name: str, warn: Warn) -> list[str]:
         for line in lines:
             syslog.syslog(syslog.LOG_NOTICE, f"backend {name} -> {config.firewall_backend}: {line}")
     return lines
+
+
+def notify(
+    config: Config, *, failure: str | None = None, now: float | None = None, warn: Warn = stderr_warn
+) -> dict[str, Any]:
+    """Deliver the outbox's due alerts (``failure``: first raise a detector-failure alert naming that unit,
+    as the units' ``OnFailure=`` do). Returns the outcome: delivered, messages, failed, dropped, queued,
+    errors."""
+    from ..notify.outbox import deliver  # noqa: PLC0415
+
+    now = _now(now)
+    if failure:
+        raise_alerts(config, [failure_alert(failure, f"{failure} failed", now)], now=now, warn=warn)
+    return deliver(config, now=now, warn=warn)._asdict()
 
 
 def firewall_remove(config: Config, *, warn: Warn = stderr_warn) -> dict[str, Any]:

@@ -20,8 +20,9 @@ from ..parser.events import iso_utc
 from ..printable import printable
 from ..times import parse_time as read_time
 from ..version import __version__
-from .api import ban, firewall_remove, load_config, parse_files, report, restore, scan, status, unban
+from .api import ban, firewall_remove, load_config, notify, parse_files, report, restore, scan, status, unban
 from .config import Config
+from .health import problems
 
 PROG = "mail-bruteforce-guard"
 
@@ -88,7 +89,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ignore", action="append", metavar="CIDR", help="never ban this network (repeatable)")
 
     sub.add_parser("report", parents=[common], help="the scan report for all remembered addresses")
-    sub.add_parser("status", parents=[common], help="list active bans", epilog=EPILOG)
+    p = sub.add_parser("status", parents=[common], help="list active bans", epilog=EPILOG)
+    p.add_argument(
+        "--check", action="store_true", help="exit 1 naming the reason when detection is not working"
+    )
+
+    p = sub.add_parser("notify", parents=[common], help="deliver queued alerts (email, webhook, exec)")
+    p.add_argument("--failure", metavar="UNIT", help="first raise a detector-failure alert for this unit")
 
     p = sub.add_parser("ban", parents=[common], help="ban addresses by hand", epilog=EPILOG)
     p.add_argument("addresses", nargs="+", metavar="ADDR")
@@ -198,6 +205,8 @@ def _run(args: argparse.Namespace) -> int:
         _print_json(result) if args.json else _print_scan(result)
     elif args.command == "status":
         result = status(config, now=now)
+        if args.check:
+            return _check(config, result, now, args.json)
         if args.json:
             _print_json(result)
         else:
@@ -214,6 +223,18 @@ def _run(args: argparse.Namespace) -> int:
                 done = f", resolved {c['resolved']}" if c["resolved"] else ""
                 since = f"{c['failures']} failures since {c['since']}{done}"
                 _write(f"stale client {c['username']} from {c['ip']}: {since}")
+    elif args.command == "notify":
+        outcome = notify(config, failure=args.failure, now=now)
+        if args.json:
+            _print_json(outcome)
+        else:
+            _write(
+                f"delivered {outcome['delivered']} alerts in {outcome['messages']} messages,"
+                f" {outcome['failed']} failed (kept), {outcome['dropped']} given up,"
+                f" {outcome['queued']} queued"
+            )
+            for line in outcome["errors"]:
+                _write(f"failed: {line}")
     elif args.command == "ban":
         result = ban(
             config, args.addresses, duration=args.duration, reason=args.reason, dry_run=args.dry_run, now=now
@@ -257,6 +278,21 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(config: Config, result: dict, now: float | None, as_json: bool) -> int:
+    """``status --check``: OK, or FAIL with one reason per line; exit 1 when anything is wrong."""
+    found = problems(config, result["firewall"], now=now)
+    if as_json:
+        _print_json({"ok": not found, "problems": found})
+    elif found:
+        for reason in found:
+            _write(f"FAIL: {reason}")
+    else:
+        _write(
+            "OK: scans succeed, logs readable" + (", ban hook attached" if config.mode == "enforce" else "")
+        )
+    return 1 if found else 0
+
+
 def main(argv: list | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     _read_zone_once()
@@ -265,7 +301,8 @@ def main(argv: list | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:
             raise ConfigError(
-                "a command is required: parse, scan, report, status, ban, unban, restore or firewall-remove"
+                "a command is required: parse, scan, report, status, notify, ban, unban, restore"
+                " or firewall-remove"
             )
         with paused_gc():  # one short command: the whole of it (see gcpause)
             code = _run(args)

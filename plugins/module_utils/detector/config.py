@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
+from ..notify.settings import validate as validate_notify
 from ..policy.config import PolicyConfig
 from ..schema import check as check_settings
 from ..schema import defaults as default_settings
@@ -31,6 +32,7 @@ class Config:
         self.source = source
         check_settings(merged)
         validate_trusted(merged["journal_trusted"])
+        validate_notify(merged)  # the notifier objects, key by key
         self.policy = PolicyConfig.from_mapping(merged)
 
     def __getattr__(self, name: str) -> Any:

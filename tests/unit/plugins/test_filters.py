@@ -341,10 +341,14 @@ def test_report_json_document():
     assert by_ip["203.0.113.7"]["active_on"] == ["mbg-mail1"]  # from mbg-mail1's active bans
     assert by_ip["198.51.100.4"]["active_on"] == []
     timeline = doc["timeline"]
-    assert timeline["bucket_seconds"] == 3600
+    assert timeline["bucket_seconds"] == 60  # 09:00-10:06: minutes, not two hour-wide bars
     assert timeline["source"] == "estimated from first/last seen"
-    assert [b["start"] for b in timeline["buckets"]] == ["2026-11-26T09:00:00Z", "2026-11-26T10:00:00Z"]
-    assert sum(b["failures"] for b in timeline["buckets"]) == 19
+    starts = [b["start"] for b in timeline["buckets"]]
+    assert (starts[0], starts[-1], len(starts)) == ("2026-11-26T09:00:00Z", "2026-11-26T10:06:00Z", 67)
+    assert sum(b["failures"] for b in timeline["buckets"]) == 19  # whole numbers, none rounded away
+    assert timeline["bans"] == [
+        {"time": "2026-11-26T10:06:00Z", "ip": "203.0.113.7", "host": "mbg-mail1", "position": 0.9851}
+    ]
 
 
 def test_report_timeline_prefers_measured_counts_and_widens_buckets():

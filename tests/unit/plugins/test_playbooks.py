@@ -102,9 +102,12 @@ def test_report_writes_four_files_and_a_summary(fleet):
     assert "http://" not in html and "https://" not in html  # self-contained
     assert EVIL_USER not in html  # attacker text is escaped ...
     assert "&lt;script&gt;" in html  # ... and shown
-    assert doc["timeline"]["source"] == "measured"  # the detectors' per-hour counts, not an estimate
+    # an attack of minutes: per-minute bars spread from first/last seen (the per-hour counts are too coarse)
+    assert doc["timeline"]["bucket_seconds"] == 60
     assert sum(b["failures"] for b in doc["timeline"]["buckets"]) == doc["summary"]["failures"]
-    assert "all hosts; measured." in " ".join(html.split())
+    text = " ".join(html.split())
+    assert "Failed logins per minute (UTC), all hosts; estimated from first/last seen" in text
+    assert 'class="ban"' in html  # the bans are marked on the timeline
     assert "Addresses seen on 2 or more hosts: 2" in run.stdout
     assert f"Report: {out_dir}/report.html" in run.stdout
 

@@ -115,6 +115,10 @@ def test_zero_switches_a_rule_off_in_the_role_too(name):
         ("syn_ports", list(range(1, 17))),
         ("bantime_multiplier", 0.5),
         ("ban_scope", "web"),
+        ("notify", ["email"]),  # the schema: a list of objects
+        ("notify", [{"type": "pager"}]),  # notify/settings.py: each object
+        ("notify", [{"type": "webhook", "url": "ftp://x"}]),
+        ("metrics_file", None),
     ],
 )
 def test_library_and_role_refuse_the_same_values(name, value):
@@ -152,3 +156,11 @@ def test_optional_strings_and_object_lists_for_new_keys():
     objects = schema.Setting("notify", "list", [], "x", elements="dict")
     assert schema.problem(objects, [{"type": "exec"}]) is None
     assert schema.problem(objects, ["x"]) == "must be a list of objects, got item 'x'"
+
+
+def test_a_bad_notifier_is_named_by_the_role():
+    bad = [{"type": "email"}, {"type": "exec", "command": "x"}]
+    assert role_errors({"mail_bruteforce_guard_notify": bad}) == [
+        "mail_bruteforce_guard_notify: entry 1 (exec): 'command' must be a non-empty list of strings"
+        " (argv, no shell), got 'x'"
+    ]

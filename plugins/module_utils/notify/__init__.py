@@ -1,0 +1,1 @@
+"""Telling people: alert events, their syslog lines, the notifiers (email, webhook, exec) and the outbox."""

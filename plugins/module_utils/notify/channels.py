@@ -1,0 +1,213 @@
+"""Delivery of one message (one alert, or a digest of several) through one notifier.
+
+Every sender raises ``DeliveryError`` (one line) when the message did not get through; the outbox keeps it
+and tries again later. Secrets are read from root-only files at send time and travel only inside the
+process (an SMTP AUTH exchange, an HMAC header): never on a command line, never in the environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import smtplib
+import socket
+import ssl
+import stat
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any, Callable
+
+from .events import DIGEST, Alert, syslog_line, to_json
+from .settings import Notifier
+
+SIGNATURE_HEADER = "X-MBG-Signature"  # "sha256=<hex HMAC of the body>" when the webhook has a secret_file
+USER_AGENT = "mail-bruteforce-guard"
+BACKOFF_CAP = 8.0  # seconds between a webhook's retries: 1, 2, 4, 8, 8...
+
+
+class DeliveryError(Exception):
+    """A message that did not get through (one line)."""
+
+
+def read_secret(path: str) -> bytes:
+    """The content of a secret file (trailing newline cut). The file must be a regular file owned by root
+    (or by us) with no group/other permissions: a secret others can read is no secret."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as err:
+        raise DeliveryError(f"cannot read secret file {path}: {err.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise DeliveryError(f"secret file {path} is not a regular file")
+        if info.st_uid not in (0, os.geteuid()) or info.st_mode & 0o077:
+            raise DeliveryError(f"secret file {path} must be owned by root and readable by its owner only")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            data = handle.read(65536)
+    finally:
+        os.close(fd)
+    return data.rstrip(b"\r\n")
+
+
+def payload(alerts: list[Alert]) -> dict[str, Any]:
+    """The JSON of a message: one alert's :func:`to_json`, or ``{"event": "digest", ...}`` for several."""
+    if len(alerts) == 1:
+        return to_json(alerts[0])
+    counts: dict[str, int] = {}
+    for alert in alerts:
+        counts[alert.kind] = counts.get(alert.kind, 0) + 1
+    return {
+        "event": DIGEST,
+        "severity": max(
+            (a.severity for a in alerts), key=("info", "notice", "warning", "error", "critical").index
+        ),
+        "time": to_json(alerts[-1])["time"],
+        "host": alerts[0].host,
+        "summary": f"{len(alerts)} alerts: " + ", ".join(f"{n} {k}" for k, n in counts.items()),
+        "count": len(alerts),
+        "counts": counts,
+        "alerts": [to_json(a) for a in alerts],
+    }
+
+
+def _body(alerts: list[Alert]) -> bytes:
+    return json.dumps(payload(alerts), sort_keys=False).encode("utf-8")
+
+
+# ---- webhook ----------------------------------------------------------------------------------------
+
+
+def send_webhook(n: Notifier, alerts: list[Alert], sleep: Callable[[float], None] = time.sleep) -> None:
+    """POST the JSON; retry ``retries`` times (backoff 1, 2, 4 s...) on a connection error, a timeout,
+    429 or 5xx. A 2xx is delivered; any other status is a DeliveryError at once."""
+    o = n.options
+    body = _body(alerts)
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+    if o["secret_file"]:
+        digest = hmac.new(read_secret(o["secret_file"]), body, hashlib.sha256).hexdigest()
+        headers[SIGNATURE_HEADER] = f"sha256={digest}"
+    why = ""
+    for attempt in range(o["retries"] + 1):
+        if attempt:
+            sleep(min(BACKOFF_CAP, 2.0 ** (attempt - 1)))
+        request = urllib.request.Request(o["url"], data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=o["timeout"]) as response:
+                response.read(65536)
+                return
+        except urllib.error.HTTPError as err:
+            why = f"HTTP {err.code}"
+            if err.code != 429 and err.code < 500:
+                break
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            reason = getattr(err, "reason", err)
+            why = "timed out" if isinstance(reason, socket.timeout) else str(reason)
+    raise DeliveryError(f"webhook {n.name}: {why} ({o['url'].split('?')[0]})")
+
+
+# ---- exec -------------------------------------------------------------------------------------------
+
+
+def send_exec(n: Notifier, alerts: list[Alert]) -> None:
+    """Run ``command`` (argv, no shell) with the JSON on stdin; exit 0 = delivered."""
+    o = n.options
+    try:
+        done = subprocess.run(
+            o["command"],
+            input=_body(alerts),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=o["timeout"],
+            check=False,
+            close_fds=True,
+        )
+    except subprocess.TimeoutExpired:
+        raise DeliveryError(f"exec {n.name}: timed out after {o['timeout']}s") from None
+    except OSError as err:
+        raise DeliveryError(f"exec {n.name}: cannot run {o['command'][0]}: {err.strerror}") from None
+    if done.returncode != 0:
+        last = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+        raise DeliveryError(f"exec {n.name}: exit {done.returncode} {last[0][:200]}".rstrip())
+
+
+# ---- email ------------------------------------------------------------------------------------------
+
+
+def message(n: Notifier, alerts: list[Alert]) -> EmailMessage:
+    """The mail: subject from the alert (or the digest), one syslog-style line per alert, then the JSON."""
+    data = payload(alerts)
+    mail = EmailMessage()
+    mail["Subject"] = f"[mail-bruteforce-guard] {data['host']}: {data['summary']}"[:200]
+    mail["From"] = n.options["from"] or f"mail-bruteforce-guard@{socket.getfqdn()}"
+    mail["To"] = ", ".join(n.options["to"])
+    mail["Date"] = formatdate(localtime=False)
+    mail["Message-ID"] = make_msgid("mbg")
+    mail["Auto-Submitted"] = "auto-generated"
+    lines = [syslog_line(a) for a in alerts]
+    mail.set_content("\n".join(lines) + "\n\n" + json.dumps(data, indent=2) + "\n")
+    return mail
+
+
+def send_email(n: Notifier, alerts: list[Alert]) -> None:
+    """Through the host's MTA (``sendmail -t -oi``, message on stdin) or an SMTP relay (STARTTLS, AUTH with
+    the password from ``password_file``)."""
+    o = n.options
+    mail = message(n, alerts)
+    if o["via"] == "sendmail":
+        try:
+            done = subprocess.run(
+                [o["sendmail"], "-t", "-oi"],
+                input=mail.as_bytes(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                timeout=o["timeout"],
+                check=False,
+                close_fds=True,
+            )
+        except subprocess.TimeoutExpired:
+            raise DeliveryError(f"email {n.name}: sendmail timed out after {o['timeout']}s") from None
+        except OSError as err:
+            raise DeliveryError(f"email {n.name}: cannot run {o['sendmail']}: {err.strerror}") from None
+        if done.returncode != 0:
+            last = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
+            raise DeliveryError(f"email {n.name}: sendmail exit {done.returncode} {last[0][:200]}".rstrip())
+        return
+    try:
+        _smtp(n, mail)
+    except (smtplib.SMTPException, OSError, ssl.SSLError) as err:
+        raise DeliveryError(f"email {n.name}: {o['smtp_host']}:{o['smtp_port']}: {str(err)[:200]}") from None
+
+
+def _smtp(n: Notifier, mail: EmailMessage) -> None:
+    o = n.options
+    context = ssl.create_default_context(cafile=o["ca_file"] or None)
+    if o["smtp_port"] == 465:
+        client: smtplib.SMTP = smtplib.SMTP_SSL(o["smtp_host"], 465, timeout=o["timeout"], context=context)
+    else:
+        client = smtplib.SMTP(o["smtp_host"], o["smtp_port"], timeout=o["timeout"])
+    with client:
+        client.ehlo()
+        if o["starttls"] and o["smtp_port"] != 465:
+            client.starttls(context=context)
+            client.ehlo()
+        if o["username"]:
+            client.login(o["username"], read_secret(o["password_file"]).decode("utf-8"))
+        client.send_message(mail)
+
+
+SENDERS: dict[str, Callable[[Notifier, list], None]] = {
+    "email": send_email,
+    "webhook": send_webhook,
+    "exec": send_exec,
+}
+
+
+def send(n: Notifier, alerts: list[Alert]) -> None:
+    """Deliver one message through ``n``; DeliveryError when it did not get through."""
+    SENDERS[n.type](n, alerts)

@@ -1,0 +1,149 @@
+"""What is worth telling: one ``Alert`` per ban, unban, compromised or targeted account, or detector failure.
+
+Every alert is one syslog line (facility AUTHPRIV) whatever else is configured: a human sentence, then a
+stable ``key=value`` tail (values hold no spaces and no ``=``) that log tools can split on spaces.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import Any, NamedTuple
+
+SYSLOG_IDENT = "mail-bruteforce-guard"
+
+SEVERITIES = ("info", "notice", "warning", "error", "critical")
+# kind -> severity; the order of KINDS is the order of the README table
+KINDS: dict[str, str] = {
+    "ban": "notice",
+    "unban": "info",
+    "targeted": "warning",
+    "compromised": "critical",
+    "failure": "error",
+}
+DIGEST = "digest"  # not an event: several alerts of one notifier sent as one message
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SUMMARY_MAX = 300
+
+
+def severity_rank(severity: str) -> int:
+    """0 (info) .. 4 (critical)."""
+    return SEVERITIES.index(severity)
+
+
+class Alert(NamedTuple):
+    """One event to tell. ``subject`` (an address, a username or a failing component) is the key of the
+    de-duplication; ``fields`` become the syslog tail and the JSON (str, int or list of str values)."""
+
+    kind: str
+    time: float
+    subject: str
+    summary: str
+    fields: dict
+    host: str
+
+    @property
+    def severity(self) -> str:
+        return KINDS[self.kind]
+
+    @property
+    def key(self) -> str:
+        """De-duplication key: one alert per kind and subject per ``alert_interval``."""
+        return f"{self.kind}:{self.subject}"
+
+
+def _host() -> str:
+    return socket.gethostname()
+
+
+def _text(value: Any) -> str:
+    """Attacker-chosen text (usernames) made safe for one line."""
+    return _CONTROL.sub("?", str(value))
+
+
+def _tail_value(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        value = ",".join(str(v) for v in value)
+    text = _text(value).replace(" ", "?").replace("=", "?")
+    return text or "-"
+
+
+def syslog_line(alert: Alert) -> str:
+    """``SUMMARY: event=K severity=S k=v ...`` (fields in a fixed order: their insertion order)."""
+    summary = _text(alert.summary)
+    if len(summary) > _SUMMARY_MAX:
+        summary = summary[: _SUMMARY_MAX - 3] + "..."
+    tail = " ".join(f"{k}={_tail_value(v)}" for k, v in alert.fields.items())
+    return f"{summary}: event={alert.kind} severity={alert.severity}" + (f" {tail}" if tail else "")
+
+
+def iso(seconds: float) -> str:
+    """ISO 8601 UTC, whole seconds."""
+    import time  # noqa: PLC0415
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+
+def to_json(alert: Alert) -> dict[str, Any]:
+    """The JSON body of one alert (webhook, exec stdin): event, severity, time, host, summary, then fields."""
+    body: dict[str, Any] = {
+        "event": alert.kind,
+        "severity": alert.severity,
+        "time": iso(alert.time),
+        "host": alert.host,
+        "summary": _text(alert.summary),
+    }
+    for key, value in alert.fields.items():
+        body[key] = [_text(v) for v in value] if isinstance(value, (list, tuple)) else value
+    return body
+
+
+def from_json(body: dict[str, Any]) -> Alert:
+    """The inverse of :func:`to_json` (the outbox stores alerts as JSON). ValueError on a damaged entry."""
+    kind = body.get("event")
+    if kind not in KINDS:
+        raise ValueError(f"unknown event {kind!r}")
+    import calendar  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    when = float(calendar.timegm(time.strptime(str(body["time"]), "%Y-%m-%dT%H:%M:%SZ")))
+    fields = {k: v for k, v in body.items() if k not in ("event", "severity", "time", "host", "summary")}
+    subject = str(fields.get("address") or fields.get("user") or fields.get("component") or "")
+    return Alert(kind, when, subject, str(body.get("summary", "")), fields, str(body.get("host", "")))
+
+
+# ---- builders: one per kind, fields named once ------------------------------------------------------
+
+
+def ban_alert(
+    address: str, until: float, reason: str, now: float, *, count: int = 1, host: str | None = None
+) -> Alert:
+    seconds = max(0, int(until - now))
+    fields = {"address": address, "until": iso(until), "duration": seconds, "bans": count}
+    return Alert("ban", now, address, f"banned {address} for {seconds}s: {reason}", fields, host or _host())
+
+
+def unban_alert(address: str, now: float, host: str | None = None) -> Alert:
+    return Alert("unban", now, address, f"unbanned {address}", {"address": address}, host or _host())
+
+
+def account_alert(kind: str, username: str, ips: list, now: float, host: str | None = None) -> Alert:
+    """``compromised`` (a login after failures) or ``targeted`` (failures from many addresses)."""
+    user = _text(username)
+    what = "logged into after failures" if kind == "compromised" else "attacked from many addresses"
+    fields = {"user": user, "addresses": sorted(str(ip) for ip in ips), "count": len(ips)}
+    return Alert(kind, now, user, f"account {user} {what}", fields, host or _host())
+
+
+def failure_alert(component: str, detail: str, now: float, host: str | None = None) -> Alert:
+    """The detector itself failed: ``component`` = scan, log, backend or a unit name."""
+    fields = {"component": _tail_value(component)}
+    return Alert(
+        "failure",
+        now,
+        fields["component"],
+        f"detector failure ({component}): {detail}",
+        fields,
+        host or _host(),
+    )
