@@ -117,23 +117,28 @@ def send_webhook(n: Notifier, alerts: list[Alert], sleep: Callable[[float], None
 def send_exec(n: Notifier, alerts: list[Alert]) -> None:
     """Run ``command`` (argv, no shell) with the JSON on stdin; exit 0 = delivered."""
     o = n.options
+    _pipe(o["command"], _body(alerts), o["timeout"], f"exec {n.name}:")
+
+
+def _pipe(argv: list[str], data: bytes, timeout: float, who: str) -> None:
+    """Run ``argv`` (no shell) with ``data`` on stdin; DeliveryError naming its last stderr line unless 0."""
     try:
         done = subprocess.run(
-            o["command"],
-            input=_body(alerts),
+            argv,
+            input=data,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            timeout=o["timeout"],
+            timeout=timeout,
             check=False,
             close_fds=True,
         )
     except subprocess.TimeoutExpired:
-        raise DeliveryError(f"exec {n.name}: timed out after {o['timeout']}s") from None
+        raise DeliveryError(f"{who} timed out after {timeout}s") from None
     except OSError as err:
-        raise DeliveryError(f"exec {n.name}: cannot run {o['command'][0]}: {err.strerror}") from None
+        raise DeliveryError(f"{who} cannot run {argv[0]}: {err.strerror}") from None
     if done.returncode != 0:
         last = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-        raise DeliveryError(f"exec {n.name}: exit {done.returncode} {last[0][:200]}".rstrip())
+        raise DeliveryError(f"{who} exit {done.returncode} {last[0][:200]}".rstrip())
 
 
 # ---- email ------------------------------------------------------------------------------------------
@@ -160,23 +165,7 @@ def send_email(n: Notifier, alerts: list[Alert]) -> None:
     o = n.options
     mail = message(n, alerts)
     if o["via"] == "sendmail":
-        try:
-            done = subprocess.run(
-                [o["sendmail"], "-t", "-oi"],
-                input=mail.as_bytes(),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                timeout=o["timeout"],
-                check=False,
-                close_fds=True,
-            )
-        except subprocess.TimeoutExpired:
-            raise DeliveryError(f"email {n.name}: sendmail timed out after {o['timeout']}s") from None
-        except OSError as err:
-            raise DeliveryError(f"email {n.name}: cannot run {o['sendmail']}: {err.strerror}") from None
-        if done.returncode != 0:
-            last = done.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [""]
-            raise DeliveryError(f"email {n.name}: sendmail exit {done.returncode} {last[0][:200]}".rstrip())
+        _pipe([o["sendmail"], "-t", "-oi"], mail.as_bytes(), o["timeout"], f"email {n.name}: sendmail")
         return
     try:
         _smtp(n, mail)
