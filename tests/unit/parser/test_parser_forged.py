@@ -77,7 +77,14 @@ def test_pam_lines_with_plain_usernames_still_read(build):
 
 # ---- the properties: any client text, every format --------------------------------------------------------
 
-CLIENT_TEXT = st.lists(st.sampled_from(PIECES) | st.text(max_size=3), max_size=10).map("".join)
+# Client text within one line: no raw newline. Postfix (printable()) and Dovecot's login processes
+# (str_sanitize) write a client's username with control characters replaced, rsyslog escapes them on receive,
+# and the journal reader joins a MESSAGE's lines; after a raw newline the rest would be a line of its own that
+# no parser can tell from the daemon's. The one real case, a newline in a password Dovecot logs verbatim, has
+# its own tests below (the log process writes the rest as an Error line).
+CLIENT_TEXT = st.lists(
+    st.sampled_from(PIECES) | st.text(st.characters(blacklist_characters="\n"), max_size=3), max_size=10
+).map("".join)
 
 
 @settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])

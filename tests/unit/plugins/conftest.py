@@ -1,4 +1,4 @@
-"""Fixtures of the plugin tests; the helpers live in plugin_helpers.py."""
+"""Fixtures of the plugin tests; the helpers live in tests/helpers/plugin_helpers.py."""
 
 from __future__ import annotations
 
