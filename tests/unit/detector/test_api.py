@@ -1,5 +1,6 @@
 """detector.api: scan (incremental, replay, monitor), report, status, corrupt state, the ban lifecycle
-bookkeeping that needs no firewall (dry runs; the real ipset runs in tests/integration/test_detector_enforce.py)."""
+bookkeeping that needs no firewall (dry runs; the real ipset runs in
+tests/integration/test_detector_enforce.py)."""
 
 from __future__ import annotations
 

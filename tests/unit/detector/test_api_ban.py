@@ -1,5 +1,6 @@
 """detector.api ban(until=...) and ban_each(): what the modules call. The detector runs in monitor mode or
-dry-run, so the state is real and no firewall is touched (the real ipset: tests/integration/test_guard_ban_enforce.py)."""
+dry-run, so the state is real and no firewall is touched (the real ipset:
+tests/integration/test_guard_ban_enforce.py)."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ from collections import OrderedDict
 
 import pytest
 from ansible.errors import AnsibleFilterError
-from ansible_collections.mailsec.mail_bruteforce_guard.plugins.filter import fleet
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.filter.fleet import fleet_merge
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.fleet import merge
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_filters import reference_merge
@@ -259,8 +259,8 @@ def test_min_hosts_leave_out_or_merge_then_drop_agree(shared, left_out, monkeypa
         for h, host in enumerate(("a", "b", "c"))
     }
     checked = []
-    real_check = fleet._check_records
-    monkeypatch.setattr(fleet, "_check_records", lambda *a: checked.append(1) or real_check(*a))
+    real_check = merge._check_records
+    monkeypatch.setattr(merge, "_check_records", lambda *a: checked.append(1) or real_check(*a))
     merged = fleet_merge(reports, min_hosts=2)
     assert bool(checked) is left_out  # which way the merge went
     assert merged == reference_merge(reports, 2)

@@ -7,7 +7,8 @@ import json
 from datetime import datetime, timezone
 
 import pytest
-from ansible_collections.mailsec.mail_bruteforce_guard.plugins.filter.fleet import _nice_axis, fleet_report
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.filter.fleet import fleet_report
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.fleet.timeline import nice_axis
 from ansible_collections.mailsec.mail_bruteforce_guard.plugins.modules import guard_info
 from plugin_helpers import ATTACKER, Detector, attack_log
 
@@ -119,5 +120,5 @@ def test_days_are_drawn_in_hours_and_the_axis_stays_whole():
         (41, [0, 20, 40, 60]),
     ],
 )
-def test_nice_axis(peak, axis):
-    assert _nice_axis(peak)["ticks"] == axis
+def testnice_axis(peak, axis):
+    assert nice_axis(peak)["ticks"] == axis
