@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Union
 
 from .errors import ConfigError
+from .memo import remember
 
 Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
@@ -53,11 +54,7 @@ def normalize_ip(text: str | None) -> str | None:
         text = text[1:-1]
     if not text or not _ADDR_CHARS.issuperset(text):
         return None
-    result = _normalize(text)
-    if len(_CACHE) >= _CACHE_MAX:
-        _CACHE.clear()
-    _CACHE[raw] = result
-    return result
+    return remember(_CACHE, raw, _normalize(text), _CACHE_MAX)
 
 
 def is_canonical_ipv4(text: str) -> bool:

@@ -8,6 +8,8 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
+from .memo import remember
+
 # Two ban ends this many seconds apart are the same ban: a ban already held that ends this close to the
 # requested end is left alone. 2 s, not 1: the firewall reports whole seconds left, rounded up when the ban
 # was written and counted down since (up to 1 s each way), and ISO text in reports and playbooks drops the
@@ -15,6 +17,7 @@ from typing import Any
 BAN_END_TOLERANCE = 2
 
 _DAYS: dict[int, str] = {}  # day number since the epoch -> "2026-11-26T" (reports repeat few days)
+_DAYS_MAX = 4096
 
 
 _ISO: dict[float, str] = {}  # POSIX seconds -> iso_utc's text (reports repeat few stamps: one string each)
@@ -31,11 +34,7 @@ def iso_utc(when: float | None) -> str | None:
         return known
     if when is None:
         return None
-    text = format_utc(when)
-    if len(_ISO) >= _ISO_MAX:
-        _ISO.clear()
-    _ISO[when] = text
-    return text
+    return remember(_ISO, when, format_utc(when), _ISO_MAX)
 
 
 def format_utc(when: float) -> str:
@@ -44,10 +43,7 @@ def format_utc(when: float) -> str:
     day, second = divmod(whole, 86400)
     date = _DAYS.get(day)
     if date is None:
-        date = time.strftime("%Y-%m-%dT", time.gmtime(day * 86400))
-        if len(_DAYS) >= 4096:
-            _DAYS.clear()
-        _DAYS[day] = date
+        date = remember(_DAYS, day, time.strftime("%Y-%m-%dT", time.gmtime(day * 86400)), _DAYS_MAX)
     hour, second = divmod(second, 3600)
     minute, second = divmod(second, 60)
     micro = round((when - whole) * 1e6)

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from ..addresses import normalize_ip
+from ..memo import remember
 from .patterns import (
     DC_AUTH_DRIVERS,
     DC_AUTH_FAILED_RE,
@@ -228,18 +229,12 @@ def _header(head: str) -> tuple | None:
         rest = head[:bracket]
         known = _programs.get(rest, _MISSING)
         if known is _MISSING:
-            known = _parse_header(rest + "[0]: ")
-            if len(_programs) >= _HEADERS_MAX:
-                _programs.clear()
-            _programs[rest] = known
+            known = remember(_programs, rest, _parse_header(rest + "[0]: "), _HEADERS_MAX)
         if known is not None:
             result = (known[0], known[1], int(digits), known[3])
     else:
         result = _parse_header(head)
-    if len(_headers) >= _HEADERS_MAX:
-        _headers.clear()
-    _headers[head] = result
-    return result
+    return remember(_headers, head, result, _HEADERS_MAX)
 
 
 def _parse_header(head: str) -> tuple | None:
@@ -263,11 +258,7 @@ def _parse_header(head: str) -> tuple | None:
 
 def _ip(text: str) -> str | None:
     """normalize_ip(text), remembered in ``_ips`` (hot paths look it up there first)."""
-    ip = normalize_ip(text)
-    if len(_ips) >= _IPS_MAX:
-        _ips.clear()
-    _ips[text] = ip
-    return ip
+    return remember(_ips, text, normalize_ip(text), _IPS_MAX)
 
 
 def _clean(text: str) -> str:
