@@ -8,7 +8,9 @@ The jump need not stay first: it is *in place* when no INPUT rule above it can a
 their jumps at INPUT 1 whenever they start a jail; leaving ours below them costs nothing (their verdicts are
 drops too) and never fights them for position 1. A rule above ours that may accept (ufw's
 ``ufw-before-input``, an ``-j ACCEPT``) would let a banned address through: then, and only then, our jump is
-moved back to the top (once per scan, logged naming that rule)."""
+moved back to the top (once per scan, logged naming that rule), at most ``contest.MAX_MOVES`` times in a row
+above the same rule: a tool that keeps re-inserting it at INPUT 1 is then left alone and the hook reported
+``contested`` (see contest.py). Jumps to the admin's ``hook_trusted_chains`` never count as accepting."""
 
 from __future__ import annotations
 
@@ -16,10 +18,11 @@ import re
 import shlex
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from typing import NamedTuple
 
 from .base import FirewallError
+from .contest import MAX_MOVES, Contest, judge, normalise
 from .hook import LOOPBACK, HookSpec
 
 CHAIN = "MBG-BAN"
@@ -59,13 +62,21 @@ class ChainView(NamedTuple):
 class IptablesHook:
     """The hook for both IP families; ``sets`` maps IP version -> ipset name the ban rule matches.
 
-    ``prefix`` runs the tools elsewhere (tests: ``("ip", "netns", "exec", NS)``).
+    ``prefix`` runs the tools elsewhere (tests: ``("ip", "netns", "exec", NS)``). ``trusted``: INPUT jump
+    targets whose accepts the admin lets sit above our jump (``hook_trusted_chains``).
     """
 
-    def __init__(self, spec: HookSpec, sets: Mapping[int, str], prefix: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        spec: HookSpec,
+        sets: Mapping[int, str],
+        prefix: Sequence[str] = (),
+        trusted: Collection[str] = (),
+    ) -> None:
         self.spec = spec
         self.sets = dict(sets)
         self.prefix = tuple(prefix)
+        self.trusted = frozenset(trusted)
 
     # -- pure builders ------------------------------------------------------------------------------
 
@@ -88,13 +99,14 @@ class IptablesHook:
             )
         return lines
 
-    def repair_batch(self, version: int, view: ChainView) -> str:
-        """One iptables-restore --noflush transaction making the hook of ``version`` current."""
+    def repair_batch(self, version: int, view: ChainView, keep_input: bool = False) -> str:
+        """One iptables-restore --noflush transaction making the hook of ``version`` current (with
+        ``keep_input``, a contest held: our chain only, INPUT is left as it is)."""
         lines = ["*filter"]
         if not view.current:
             lines.append(f":{CHAIN} - [0:0]")  # declared: created, or flushed when it exists
             lines += self.rules(version)
-        if not view.in_place:
+        if not view.in_place and not keep_input:
             lines += [f"-D INPUT -j {CHAIN}"] * len(view.jumps)  # ours only, wherever another tool put it
             lines.append(f"-I INPUT 1 -j {CHAIN}")
         lines.append("COMMIT")
@@ -105,20 +117,49 @@ class IptablesHook:
     def view(self, version: int) -> ChainView | None:
         """Read the filter table of one family (one ``iptables -S``); None for IPv6 on a kernel without it."""
         text = list_rules(version, self.prefix)
-        return None if text is None else parse_view(text, self.spec.tag, len(self.rules(version)))
+        if text is None:
+            return None
+        return parse_view(text, self.spec.tag, len(self.rules(version)), self.trusted)
 
-    def attach(self) -> list[str]:
-        """Make both families current; one line per family that needed a repair."""
-        done = []
+    def attach(
+        self,
+        contests: MutableMapping[int, Contest] | None = None,
+        prepare: Callable[[], list[str]] | None = None,
+    ) -> list[str]:
+        """Make both families current (one ``iptables -S`` each); one line per family that needed a repair.
+
+        ``contests`` (the state's records, updated in place): a move of our jump above a rule that may
+        accept is counted per family (``contest.judge``); once held, INPUT is left alone (our chain is still
+        repaired). Without it every such jump is moved. ``prepare`` runs once before the first repair (the
+        backend creates its sets there) and its lines come first."""
+        done: list[str] = []
+        prepared = prepare is None
         for version in (4, 6):
             view = self.view(version)
-            if view is None or view.intact:
+            if view is None:
+                if contests is not None:
+                    contests.pop(version, None)
                 continue
-            self._restore(version, self.repair_batch(version, view))
-            position = view.jumps[0] if view.in_place else 1
-            done.append(
-                f"{TOOLS[version][0]} chain {CHAIN} at INPUT {position}: {_why(view)}; {self.spec.describe()}"
-            )
+            keep_input = False
+            count = ""
+            if contests is not None:
+                decision = judge(contests.get(version), normalise(view.shadow) if view.shadow else "")
+                if decision.contest is None:
+                    contests.pop(version, None)
+                else:
+                    contests[version] = decision.contest
+                    keep_input = not decision.move
+                    count = f" (move {decision.contest.moves} of at most {MAX_MOVES} in a row)"
+            if view.intact or (keep_input and view.current):
+                continue
+            if not prepared and prepare is not None:
+                done += prepare()
+                prepared = True
+            self._restore(version, self.repair_batch(version, view, keep_input))
+            position = view.jumps[0] if view.in_place or keep_input else 1
+            why = _why(view._replace(shadow="")) if keep_input else _why(view) + count
+            where = f"{TOOLS[version][0]} chain {CHAIN} at INPUT {position}"
+            done.append(f"{where}: {why}; {self.spec.describe()}")
         return done
 
     def detach(self) -> list[str]:
@@ -135,14 +176,31 @@ class IptablesHook:
             done.append(f"{TOOLS[version][0]} chain {CHAIN} and its INPUT jump removed")
         return done
 
-    def state(self) -> str:
+    def state(self, contests: Mapping[int, Contest] | None = None) -> str:
         """``attached`` when both families are current with their one jump in place (ChainView.in_place: not
-        necessarily first), else ``missing``."""
+        necessarily first); ``contested`` when a family's only fault is a held contest (``contests``, the
+        state's records) that the firewall still shows; else ``missing``."""
+        states = self.states(contests)
+        for word in ("missing", "contested"):
+            if word in states.values():
+                return word
+        return "attached"
+
+    def states(self, contests: Mapping[int, Contest] | None = None) -> dict[int, str]:
+        """Per family (absent IPv6 left out): ``attached``, ``contested`` or ``missing`` (see ``state``)."""
+        out = {}
         for version in (4, 6):
             view = self.view(version)
-            if view is not None and not view.intact:
-                return "missing"
-        return "attached"
+            if view is None:
+                continue
+            held = (contests or {}).get(version)
+            if view.intact:
+                out[version] = "attached"
+            elif held and held.held and view.current and view.shadow and normalise(view.shadow) == held.rule:
+                out[version] = "contested"
+            else:
+                out[version] = "missing"
+        return out
 
     # -- process plumbing ---------------------------------------------------------------------------
 
@@ -215,9 +273,9 @@ def _why(view: ChainView) -> str:
     return f"{len(view.jumps)} jumps from INPUT replaced by one at 1"
 
 
-def parse_view(text: str, tag: str, expected: int) -> ChainView:
+def parse_view(text: str, tag: str, expected: int, trusted: Collection[str] = ()) -> ChainView:
     """The hook's part of ``iptables -S`` output (the whole filter table: the rules above our jump are judged
-    through the chains they jump to)."""
+    through the chains they jump to; a jump or goto to a ``trusted`` target never shadows ours)."""
     exists = f"-N {CHAIN}" in text.splitlines()
     chains: dict[str, list[str]] = {}
     for line in text.splitlines():
@@ -232,7 +290,14 @@ def parse_view(text: str, tag: str, expected: int) -> ChainView:
     jumps = tuple(n for n, line in enumerate(rules, start=1) if line == f"-A INPUT -j {CHAIN}")
     above = rules[: jumps[0] - 1] if jumps else []
     judged: dict[str, bool] = {}
-    shadow = next((rule for rule in above if may_accept(rule, chains, judged)), "")
+    shadow = next(
+        (
+            rule
+            for rule in above
+            if _target(_words(rule))[1] not in trusted and may_accept(rule, chains, judged)
+        ),
+        "",
+    )
     return ChainView(exists, current, jumps, shadow)
 
 
