@@ -39,13 +39,12 @@ class Decision(NamedTuple):
 
     contest: Contest | None  # the record to keep (None: no contest)
     move: bool  # move our jump back to INPUT 1
-    report: bool  # the contest has just begun: log the error (once)
 
 
 def normalise(rule: str) -> str:
     """A rule's identity: its ``iptables -S`` text with blanks folded, control characters shown as ``?``
     (a comment may hold anything) and, past ``MAX_RULE`` characters, cut with a digest of the whole."""
-    text = " ".join(_CONTROL.sub("?", str(rule)).split())
+    text = _CONTROL.sub("?", " ".join(str(rule).split()))
     if len(text) <= MAX_RULE:
         return text
     digest = hashlib.sha256(text.encode("utf-8", "replace")).hexdigest()[:12]
@@ -55,14 +54,15 @@ def normalise(rule: str) -> str:
 def judge(previous: Contest | None, shadow: str) -> Decision:
     """The repair of a jump that ``shadow`` (normalised; "" when none) sits above. No shadow: no contest
     (the jump is in place, or missing: a plain repair). A new or changed rule: move, first of a series.
-    The same rule: move until ``MAX_MOVES`` moves were made, then hold, reporting it the first time."""
+    The same rule: move until ``MAX_MOVES`` moves were made, then hold (``Enforcer.attach`` reports a
+    contest that turned held, once)."""
     if not shadow:
-        return Decision(None, move=False, report=False)
+        return Decision(None, move=False)
     if previous is None or previous.rule != shadow:
-        return Decision(Contest(shadow, 1), move=True, report=False)
+        return Decision(Contest(shadow, 1), move=True)
     if previous.moves < MAX_MOVES:
-        return Decision(Contest(shadow, previous.moves + 1), move=True, report=False)
-    return Decision(Contest(shadow, MAX_MOVES, held=True), move=False, report=not previous.held)
+        return Decision(Contest(shadow, previous.moves + 1), move=True)
+    return Decision(Contest(shadow, MAX_MOVES, held=True), move=False)
 
 
 def error_line(version: int, contest: Contest) -> str:

@@ -294,7 +294,7 @@ def parse_view(text: str, tag: str, expected: int, trusted: Collection[str] = ()
         (
             rule
             for rule in above
-            if _target(_words(rule))[1] not in trusted and may_accept(rule, chains, judged)
+            if not (trusted and _target(_words(rule))[1] in trusted) and may_accept(rule, chains, judged)
         ),
         "",
     )
