@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from mail_bruteforce_guard.firewall.enforce import Enforcer
+from mail_bruteforce_guard.firewall.ipset import IpsetBackend
 from test_firewall_cli import CLI, cmd, home, run_in_netns  # noqa: F401 - home is a fixture
 
 CONTESTED = "hook contested: "
@@ -160,3 +162,28 @@ def test_drop_only_jumps_above_never_count_and_a_trusted_chain_is_never_conteste
     assert not any(CONTESTED in r[2]["stderr"] for r in scans)
     assert out[17]["rc"] == 0, out[17]
     print(f"contest scans: {max(r[2]['seconds'] for r in scans):.3f}s at most", file=sys.stderr)
+
+
+def test_a_comment_with_line_breaks_neither_fakes_our_jump_nor_escapes_the_count(netns):
+    """iptables takes a line break in a comment and ``iptables -S`` prints it raw: a rule whose comment holds
+    ``<newline>-A INPUT -j MBG-BAN<newline>`` must not read as our jump, and its text keeps one identity."""
+    enf = Enforcer(IpsetBackend(command=netns.ipset), use_syslog=False)
+    enf.attach()
+    netns.run("iptables", "-w", "-N", "cali-INPUT")
+    netns.run("iptables", "-w", "-A", "cali-INPUT", "-j", "ACCEPT")
+    forged = ["-m", "comment", "--comment", "a\n-A INPUT -j MBG-BAN\nb", "-j", "cali-INPUT"]
+    netns.run("iptables", "-w", "-D", "INPUT", "-j", "MBG-BAN")
+    netns.run("iptables", "-w", "-I", "INPUT", "1", *forged)
+    assert "\n-A INPUT -j MBG-BAN\n" in netns.run("iptables", "-w", "-S", "INPUT").stdout  # the fake line
+    assert enf.backend.hook_state() == "missing"
+    contests: dict = {}
+    assert "jump from INPUT was missing" in enf.attach(again=True, contests=contests)[0]
+    said = []
+    for _ in range(5):
+        netns.run("iptables", "-w", "-D", "INPUT", *forged)
+        netns.run("iptables", "-w", "-I", "INPUT", "1", *forged)
+        said += enf.attach(again=True, contests=contests)
+    assert [line.split(":")[0] for line in said] == ["hook re-attached"] * 3 + ["hook contested"]
+    assert contests[4].rule == '-A INPUT -m comment --comment "a -A INPUT -j MBG-BAN b" -j cali-INPUT'
+    assert enf.backend.hook_state(contests) == "contested"
+    assert enf.backend.hook_state() == "missing"

@@ -35,6 +35,8 @@ _RUN_TIMEOUT = 60.0
 # Targets that never accept: the verdicts that end in a drop, and the ones that only note or mark a packet and
 # let it go on to the next rule. Anything else (ACCEPT, QUEUE/NFQUEUE, -g, an extension we do not know) may.
 NEVER_ACCEPT = frozenset({"DROP", "REJECT", "LOG", "NFLOG", "ULOG", "AUDIT", "MARK", "CONNMARK", "SET"})
+# a text whose quoted values are all closed (iptables -S escapes " and \\ inside them with a backslash)
+_BALANCED = re.compile(r'(?:[^"]|"(?:[^"\\]|\\.)*")*', re.S)
 _MAX_DEPTH = (
     16  # user chains calling user chains; deeper (or a loop, which iptables refuses anyway) may accept
 )
@@ -276,9 +278,10 @@ def _why(view: ChainView) -> str:
 def parse_view(text: str, tag: str, expected: int, trusted: Collection[str] = ()) -> ChainView:
     """The hook's part of ``iptables -S`` output (the whole filter table: the rules above our jump are judged
     through the chains they jump to; a jump or goto to a ``trusted`` target never shadows ours)."""
-    exists = f"-N {CHAIN}" in text.splitlines()
+    listing = rule_lines(text)
+    exists = f"-N {CHAIN}" in listing
     chains: dict[str, list[str]] = {}
-    for line in text.splitlines():
+    for line in listing:
         words = _words(line) if line.startswith(("-N ", "-A ")) else []
         if len(words) >= 2:
             rules = chains.setdefault(words[1], [])  # -N: declared, maybe empty (its end returns)
@@ -356,8 +359,8 @@ def purge_batch(text: str) -> str | None:
     ``MBG-*`` chain. None when there is nothing of ours."""
     deletes: list[str] = []
     chains: list[str] = []
-    for line in text.splitlines():
-        words = _words(line) if line.startswith(("-A ", "-N ")) else []
+    for line in rule_lines(text):
+        words = _words(line) if line.startswith(("-A ", "-N ")) and "\n" not in line else []  # never ours
         if len(words) >= 2 and words[0] == "-N" and words[1].startswith(OUR_CHAIN_PREFIX):
             chains.append(words[1])
         elif len(words) >= 2 and words[0] == "-A" and words[1] in BUILTIN_CHAINS and _is_ours(words):
@@ -369,6 +372,26 @@ def purge_batch(text: str) -> str | None:
     lines += [f"-X {chain}" for chain in chains]
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
+
+
+def rule_lines(text: str) -> list[str]:
+    """``iptables -S`` output as one string per rule. iptables takes a line break in a comment and prints
+    it raw (escaping only ``"`` and ``\\`` inside the quotes): its continuation must not read as a rule of
+    its own (``--comment "x<newline>-A INPUT -j MBG-BAN<newline>"`` would fake our jump). A line that ends
+    inside a quoted value is joined with the next."""
+    out: list[str] = []
+    pending: list[str] = []
+    for line in text.splitlines():
+        if not pending and '"' not in line:  # most rules: no quoted value at all
+            out.append(line)
+            continue
+        pending.append(line)
+        if _BALANCED.fullmatch("\n".join(pending)):
+            out.append("\n".join(pending))
+            pending = []
+    if pending:  # a quote left open to the end: keep the lines as they came
+        out += pending
+    return out
 
 
 def _words(line: str) -> list[str]:

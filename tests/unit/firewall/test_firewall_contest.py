@@ -26,7 +26,7 @@ from mail_bruteforce_guard.firewall.contest import (
     to_state,
 )
 from mail_bruteforce_guard.firewall.hook import HookSpec
-from mail_bruteforce_guard.firewall.iptables import CHAIN, IptablesHook, parse_view
+from mail_bruteforce_guard.firewall.iptables import CHAIN, IptablesHook, parse_view, rule_lines
 from mail_bruteforce_guard.schema import BY_NAME, problem
 
 FELIX = "-A INPUT -j cali-INPUT"
@@ -162,3 +162,21 @@ def test_status_check_names_each_contested_family(tmp_path):
     assert found[0].startswith("ban hook contested (iptables, IPv4): rule '-A INPUT -j cali-INPUT'")
     damaged = problems(config, {"backend": "iptables", "hook": "contested", "contested": None}, now=0)
     assert any(p.startswith("ban hook contested (iptables, ?)") for p in damaged)
+
+
+def test_a_rule_whose_comment_holds_line_breaks_is_read_as_one_rule():
+    text = (
+        '-P INPUT ACCEPT\n-A INPUT -m comment --comment "a\n-A INPUT -j MBG-BAN\nb" -j cali-INPUT\n'
+        '-A INPUT -m comment --comment "x\\\\" -j X\n-A INPUT -m comment --comment "q\\"q" -j X\n'
+    )
+    assert rule_lines(text) == [
+        "-P INPUT ACCEPT",
+        '-A INPUT -m comment --comment "a\n-A INPUT -j MBG-BAN\nb" -j cali-INPUT',
+        '-A INPUT -m comment --comment "x\\\\" -j X',
+        '-A INPUT -m comment --comment "q\\"q" -j X',
+    ]
+    assert (
+        parse_view(listing('-A INPUT -m comment --comment "a\n-A INPUT -j MBG-BAN\nb" -j X'), "t", 1).jumps
+        == ()
+    )
+    assert rule_lines('-A X -m comment --comment "open\n-A Y') == ['-A X -m comment --comment "open', "-A Y"]
