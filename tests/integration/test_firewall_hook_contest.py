@@ -119,9 +119,9 @@ def test_families_are_contested_separately_and_odd_rule_texts_keep_their_identit
     config = home(firewall_backend="iptables")
     steps = [cmd(config, "restore"), *rounds(config, quiet, FELIX_V6, 4), cmd(config, "status", "--json")]
     steps += [*rounds(config, quiet, FELIX_V6 + "; " + FELIX_V4, 4), cmd(config, "status", "--json")]
-    steps.append(cmd(config, "status", "--check"))
+    steps += [cmd(config, "status", "--check"), cmd(config, "status")]
     out = run_in_netns(steps, SETUP)
-    assert all(step["rc"] == 0 for step in out[:-1]), out
+    assert all(step["rc"] == 0 for step in out[:-2]), out
     first = [out[1 + 4 * i : 5 + 4 * i] for i in range(4)]
     assert [r[1]["stdout"] != r[3]["stdout"] for r in first] == [True, True, True, False]
     v6 = json.loads(out[17]["stdout"])["firewall"]
@@ -140,6 +140,9 @@ def test_families_are_contested_separately_and_odd_rule_texts_keep_their_identit
     both = json.loads(out[34]["stdout"])["firewall"]
     assert [c["family"] for c in both["contested"]] == ["IPv4", "IPv6"]
     assert out[35]["rc"] == 1 and out[35]["stdout"].count("FAIL: ban hook contested") == 2
+    text = out[36]["stdout"]
+    assert "hook contested;" in text and "hook contested (IPv4): rule '-A INPUT -j cali-INPUT'" in text
+    assert "hook contested (IPv6): rule '-A INPUT -m comment" in text
 
 
 def test_drop_only_jumps_above_never_count_and_a_trusted_chain_is_never_contested(home, quiet):  # noqa: F811

@@ -266,7 +266,8 @@ def _why(view: ChainView) -> str:
     if not view.exists:
         return "chain was missing"
     if not view.current:
-        return "rules were missing or outdated"
+        moved = f"; {_why(view._replace(current=True))}" if view.shadow else ""
+        return "rules were missing or outdated" + moved
     if not view.jumps:
         return "jump from INPUT was missing"
     if view.shadow:
