@@ -69,12 +69,13 @@ def rounds(config: str, quiet: str, refresh: str, count: int) -> list:
 
 
 def test_a_felix_like_tool_is_fought_three_times_then_left_alone_and_reported(home, quiet):  # noqa: F811
-    config = home(firewall_backend="iptables")
+    config = home(firewall_backend="iptables", notify=[{"type": "exec", "command": ["/bin/true"]}])
+    state_dir = Path(json.loads(Path(config).read_text())["state_dir"])
     steps = [cmd(config, "restore"), *rounds(config, quiet, FELIX_V4, 6)]
     steps += [
         cmd(config, "status", "--json"),
         cmd(config, "status", "--check"),
-        ["cat", str(Path(json.loads(Path(config).read_text())["state_dir"]) / "state.json")],
+        ["cat", str(state_dir / "state.json")],
         ["iptables", "-w", "-D", "INPUT", "-j", "cali-INPUT"],  # the tool goes away
         [CLI, "scan", "--config", config, "--log", quiet],
         cmd(config, "status", "--json"),
@@ -111,6 +112,10 @@ def test_a_felix_like_tool_is_fought_three_times_then_left_alone_and_reported(ho
     assert out[31]["rc"] == 0, out[31]
     back = out[32:36]
     assert back[3]["stdout"].splitlines()[1] == "-A INPUT -j MBG-BAN", "normal repair did not resume"
+    queued = json.loads((state_dir / "notify-outbox.json").read_text())["queue"]
+    failures = [q["alert"] for q in queued if q["alert"]["event"] == "failure"]
+    assert len(failures) == 1 and failures[0]["component"] == "backend", queued
+    assert "hook contested: iptables (IPv4)" in failures[0]["summary"]
 
 
 def test_families_are_contested_separately_and_odd_rule_texts_keep_their_identity(home, quiet):  # noqa: F811
