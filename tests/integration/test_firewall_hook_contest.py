@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from mail_bruteforce_guard.firewall.enforce import Enforcer
 from mail_bruteforce_guard.firewall.ipset import IpsetBackend
-from test_firewall_cli import CLI, cmd, home, run_in_netns  # noqa: F401 - home is a fixture
+from test_firewall_cli import cmd, run_in_netns
 
 CONTESTED = "hook contested: "
 
@@ -49,38 +49,46 @@ def sh(script: str) -> list[str]:
 
 
 @pytest.fixture
-def quiet(home) -> str:  # noqa: F811
-    path = Path(f"{home.log}.quiet")
-    path.write_text("")
-    return str(path)
+def home(netns_tools, tmp_path):
+    """``home(**keys)`` writes a config file (one state directory for all) and names it; its log is empty."""
+    log = tmp_path / "mail.log"
+    log.write_text("")
+
+    def config(**keys) -> str:
+        path = tmp_path / f"config-{len(list(tmp_path.glob('config-*.json')))}.json"
+        values = {"logs": [str(log)], "state_dir": str(tmp_path / "state"), "syslog": False, **keys}
+        path.write_text(json.dumps(values))
+        return str(path)
+
+    return config
 
 
-def rounds(config: str, quiet: str, refresh: str, count: int) -> list:
+def rounds(config: str, refresh: str, count: int) -> list:
     """``count`` times: the other tool refreshes, INPUT is listed, a scan runs, INPUT is listed again."""
     steps: list = []
-    for _ in range(count):
+    for _round in range(count):
         steps += [
             sh(refresh),
             ["sh", "-c", "iptables -w -S INPUT; ip6tables -w -S INPUT"],
-            [CLI, "scan", "--config", config, "--log", quiet],
+            cmd(config, "scan"),
             ["sh", "-c", "iptables -w -S INPUT; ip6tables -w -S INPUT"],
         ]
     return steps
 
 
-def test_a_felix_like_tool_is_fought_three_times_then_left_alone_and_reported(home, quiet):  # noqa: F811
+def test_a_felix_like_tool_is_fought_three_times_then_left_alone_and_reported(home):
     config = home(firewall_backend="iptables", notify=[{"type": "exec", "command": ["/bin/true"]}])
     state_dir = Path(json.loads(Path(config).read_text())["state_dir"])
-    steps = [cmd(config, "restore"), *rounds(config, quiet, FELIX_V4, 6)]
+    steps = [cmd(config, "restore"), *rounds(config, FELIX_V4, 6)]
     steps += [
         cmd(config, "status", "--json"),
         cmd(config, "status", "--check"),
         ["cat", str(state_dir / "state.json")],
         ["iptables", "-w", "-D", "INPUT", "-j", "cali-INPUT"],  # the tool goes away
-        [CLI, "scan", "--config", config, "--log", quiet],
+        cmd(config, "scan"),
         cmd(config, "status", "--json"),
         cmd(config, "status", "--check"),
-        *rounds(config, quiet, FELIX_V4, 1),  # ... and comes back: a new contest, moved again
+        *rounds(config, FELIX_V4, 1),  # ... and comes back: a new contest, moved again
     ]
     out = run_in_netns(steps, SETUP)
     assert out[0]["rc"] == 0, out[0]
@@ -118,12 +126,12 @@ def test_a_felix_like_tool_is_fought_three_times_then_left_alone_and_reported(ho
     assert "hook contested: iptables (IPv4)" in failures[0]["summary"]
 
 
-def test_families_are_contested_separately_and_odd_rule_texts_keep_their_identity(home, quiet):  # noqa: F811
+def test_families_are_contested_separately_and_odd_rule_texts_keep_their_identity(home):
     """IPv6 only, through a rule whose comment holds quotes, a $( ), a backslash and a non-ASCII letter;
     then IPv4 too: each family's contest is counted and reported on its own."""
     config = home(firewall_backend="iptables")
-    steps = [cmd(config, "restore"), *rounds(config, quiet, FELIX_V6, 4), cmd(config, "status", "--json")]
-    steps += [*rounds(config, quiet, FELIX_V6 + "; " + FELIX_V4, 4), cmd(config, "status", "--json")]
+    steps = [cmd(config, "restore"), *rounds(config, FELIX_V6, 4), cmd(config, "status", "--json")]
+    steps += [*rounds(config, FELIX_V6 + "; " + FELIX_V4, 4), cmd(config, "status", "--json")]
     steps += [cmd(config, "status", "--check"), cmd(config, "status")]
     out = run_in_netns(steps, SETUP)
     assert all(step["rc"] == 0 for step in out[:-2]), out
@@ -150,9 +158,9 @@ def test_families_are_contested_separately_and_odd_rule_texts_keep_their_identit
     assert "hook contested (IPv6): rule '-A INPUT -m comment" in text
 
 
-def test_drop_only_jumps_above_never_count_and_a_trusted_chain_is_never_contested(home, quiet):  # noqa: F811
+def test_drop_only_jumps_above_never_count_and_a_trusted_chain_is_never_contested(home):
     plain = home(firewall_backend="iptables")
-    steps = [cmd(plain, "restore"), *rounds(plain, quiet, F2B, 4), cmd(plain, "status", "--json")]
+    steps = [cmd(plain, "restore"), *rounds(plain, F2B, 4), cmd(plain, "status", "--json")]
     out = run_in_netns(steps, SETUP)
     scans = [out[1 + 4 * i : 5 + 4 * i] for i in range(4)]
     assert all(r[3]["stdout"] == r[1]["stdout"] for r in scans), "a drop-only jump moved our jump"
@@ -161,7 +169,7 @@ def test_drop_only_jumps_above_never_count_and_a_trusted_chain_is_never_conteste
     trusting = home(firewall_backend="iptables", hook_trusted_chains=["cali-INPUT"])
     steps = [
         cmd(trusting, "restore"),
-        *rounds(trusting, quiet, FELIX_V4, 4),
+        *rounds(trusting, FELIX_V4, 4),
         cmd(trusting, "status", "--check"),
     ]
     out = run_in_netns(steps, SETUP)
@@ -187,7 +195,7 @@ def test_a_comment_with_line_breaks_neither_fakes_our_jump_nor_escapes_the_count
     contests: dict = {}
     assert "jump from INPUT was missing" in enf.attach(again=True, contests=contests)[0]
     said = []
-    for _ in range(5):
+    for _round in range(5):
         netns.run("iptables", "-w", "-D", "INPUT", *forged)
         netns.run("iptables", "-w", "-I", "INPUT", "1", *forged)
         said += enf.attach(again=True, contests=contests)

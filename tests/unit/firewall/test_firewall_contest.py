@@ -34,14 +34,13 @@ FELIX = "-A INPUT -j cali-INPUT"
 
 def test_three_moves_in_a_row_above_the_same_rule_then_hold_reported_once():
     previous = None
-    seen = []
-    for _ in range(6):
-        decision = judge(previous, FELIX)
-        seen.append((decision.move, decision.contest))
-        previous = decision.contest
-    assert [move for move, _ in seen] == [True, True, True, False, False, False]
-    assert [c.moves for _, c in seen] == [1, 2, 3, 3, 3, 3]
-    assert [c.held for _, c in seen] == [False, False, False, True, True, True]
+    seen: list[Decision] = []
+    for _scan in range(6):
+        seen.append(judge(previous, FELIX))
+        previous = seen[-1].contest
+    assert [d.move for d in seen] == [True, True, True, False, False, False]
+    assert [d.contest.moves for d in seen] == [1, 2, 3, 3, 3, 3]
+    assert [d.contest.held for d in seen] == [False, False, False, True, True, True]
     assert MAX_MOVES == 3
 
 
