@@ -23,6 +23,9 @@ MAX_COUNT = 1_000_000  # failures, addresses or connections a rule may wait for
 MAX_PORTS = 15  # iptables' multiport match takes at most 15 ports
 MAX_MAXELEM = 4294967295  # ipset's largest set size
 SET_NAME = re.compile(r"[A-Za-z0-9_.-]{1,31}\Z")  # an ipset (and nftables set) name
+CHAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:+-]{0,27}\Z")  # an iptables user chain (28 at most)
+# what hook_trusted_chains may not name: verdicts, built-in chains, our own chains
+_NOT_TRUSTED = re.compile(r"(ACCEPT|DROP|REJECT|RETURN|N?FQUEUE|QUEUE|INPUT|FORWARD|OUTPUT)\Z|MBG-", re.I)
 _ROLE_PATH = re.compile(r"/\S*[^/\s]\Z")  # absolute, no white space: it is written into systemd units
 _SAME = object()
 
@@ -31,7 +34,8 @@ class Setting(NamedTuple):
     """One setting. ``kind``: int, number (int or float), bool, str, path, list or dict; ``elements`` of a
     list: str, path, network, port or dict (objects checked further by their own module, as Config does for
     ``journal_trusted``). ``minimum``/``maximum`` bound a number or a list's length (distinct ports).
-    ``rule`` names an extra check: ``set_name``; ``optional`` (a str may be empty: the feature off).
+    ``rule`` names an extra check: ``set_name``; ``optional`` (a str may be empty: the feature off);
+    ``chain_name`` (a list of iptables user chain names, not a verdict, built-in chain or one of ours).
     ``role``: the role has the variable ``mail_bruteforce_guard_<name>``; ``role_default`` when it differs
     from the library's (``logs``: the role detects the log). ``role_path``: the role also wants an absolute
     path without spaces (systemd units)."""
@@ -191,6 +195,15 @@ SETTINGS: tuple[Setting, ...] = (
         "A banned address is dropped on I(mail_ports) only (C(mail), as fail2ban's mail jails; the websites"
         " and panel of a shared host stay reachable) or on every port (C(all)).",
         choices=("mail", "all"),
+    ),
+    Setting(
+        "hook_trusted_chains", "list", [],
+        "iptables user chains (INPUT jump targets) whose accepts may sit above the ban hook's jump: a jump to"
+        " one of them never makes the guard move its jump back to INPUT 1 (e.g. C(cali-INPUT) of Calico,"
+        " which re-inserts its jump at INPUT 1 at every refresh). Without it such a tool and the guard would"
+        " move each other's jumps: the guard stops after 3 moves in a row and reports the hook C(contested)."
+        " Banned addresses may get through what these chains accept.",
+        maximum=64, elements="str", rule="chain_name",
     ),
     Setting(
         "mail_ports", "list", [25, 465, 587, 110, 995, 143, 993, 4190],
@@ -356,6 +369,10 @@ def _list_problem(setting: Setting, value: Any, for_role: bool) -> str | None:
             if not isinstance(item, kind):
                 return f"must be a list of {noun}, got item {item!r}"
         count = len(value)
+    if setting.rule == "chain_name":
+        for item in value:
+            if not CHAIN_NAME.match(item) or _NOT_TRUSTED.match(item):
+                return f"must hold iptables user chain names (not a verdict, INPUT or MBG-*), got {item!r}"
     if setting.elements == "path":
         for item in value:
             if not item:

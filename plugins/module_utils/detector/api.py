@@ -17,6 +17,9 @@ from typing import TYPE_CHECKING, Any, Callable
 from ..addresses import is_canonical_ipv4
 from ..errors import ConfigError, MbgError
 from ..firewall.base import Ban, PartialApplyError, normalize_target, unique_targets
+from ..firewall.contest import CONTESTED, FAMILIES
+from ..firewall.contest import from_state as contests_from_state
+from ..firewall.contest import to_state as contests_to_state
 from ..gcpause import paused_gc
 from ..limits import MAX_DURATION, MAX_TIME
 from ..notify.events import account_alert, ban_alert, failure_alert, unban_alert
@@ -331,7 +334,9 @@ def _scan(
         failure = None
         if not dry_run and config.mode == "enforce":
             try:
-                _enforce_pending(config, state, now, warn)
+                for line in _enforce_pending(config, state, now, warn):  # a contest over INPUT 1 began
+                    warn(line)
+                    told.alerts.append(failure_alert("backend", line, now))
             except MbgError as err:
                 failure = err
         # decided once the firewall batch is done (nothing there changes the tracker): the offenders of a
@@ -397,7 +402,7 @@ def _enforcer(config: Config, dry_run: bool = False) -> Enforcer:
     )
 
 
-def _enforce_pending(config: Config, state: dict, now: float, warn: Warn) -> None:
+def _enforce_pending(config: Config, state: dict, now: float, warn: Warn) -> list[str]:
     """Apply every unexpired ban of the state not yet in the firewall, in one batch (a ban the never-ban
     rules refuse is dropped from the state with a warning); once the hook has been attached (by ``restore``
     or by a scan that banned), check it first and re-attach it if another tool's reload removed it. A scan
@@ -407,7 +412,8 @@ def _enforce_pending(config: Config, state: dict, now: float, warn: Warn) -> Non
     sets or table and their entries too: ``nft flush ruleset``, an ipset clean-up) or when the backend
     changed since it was attached (``auto`` resolving differently, e.g. firewalld started; the old one is
     taken down first, so that it drops nothing ``unban`` could no longer lift), every unexpired ban is
-    passed again (those still in place are left alone)."""
+    passed again (those still in place are left alone). Returns the error line of each contest over INPUT
+    position 1 that this check began (firewall/contest.py; logged already, said once per contest)."""
     bans = state["bans"]
     unexpired = [
         Ban(address, float(entry["until"]), str(entry.get("reason", "")))
@@ -416,15 +422,19 @@ def _enforce_pending(config: Config, state: dict, now: float, warn: Warn) -> Non
     ]
     pending = [ban for ban in unexpired if not bans[ban.address].get("enforced")]
     if not pending and not (config.ban_hook and state.get("hook")):
-        return
+        return []
     enforcer = _enforcer(config)
     previous = state.get("hook")
+    begun: list[str] = []
     if previous and previous != enforcer.backend.name:
         _retire(config, previous, warn)
-        state["hook"] = None
+        _forget_hook(state)
         pending = unexpired
-    elif config.ban_hook and previous and _attach(enforcer, state):
-        pending = unexpired
+    elif config.ban_hook and previous:
+        lines = _attach(enforcer, state)
+        begun = [line for line in lines if line.startswith(CONTESTED)]
+        if len(lines) > len(begun):  # repaired: whatever removed the hook may have taken the sets too
+            pending = unexpired
     if pending:
         keys = {_canonical(ban.address): ban.address for ban in pending}
         try:
@@ -437,15 +447,26 @@ def _enforce_pending(config: Config, state: dict, now: float, warn: Warn) -> Non
             bans.pop(keys.get(_canonical(refusal.address), refusal.address), None)
             warn(f"refused to ban {refusal.address}: {refusal.reason}")
     if config.ban_hook and not state.get("hook"):
-        _attach(enforcer, state)
+        begun += [line for line in _attach(enforcer, state) if line.startswith(CONTESTED)]
+    return begun
 
 
 def _attach(enforcer: Enforcer, state: dict, thorough: bool = False) -> list[str]:
-    """Make the hook current; remember it in the state so that later scans keep it attached."""
+    """Make the hook current; remember it in the state so that later scans keep it attached, with the
+    count of moves of our jump above another tool's rule (``hook_contest``: a contest that has begun adds
+    its error line, see ``Enforcer.attach``)."""
     name = enforcer.backend.name
-    lines = enforcer.attach(again=state.get("hook") == name, thorough=thorough)
+    contests = contests_from_state(state.get("hook_contest"))
+    lines = enforcer.attach(again=state.get("hook") == name, thorough=thorough, contests=contests)
     state["hook"] = name
+    state["hook_contest"] = contests_to_state(contests)
     return lines
+
+
+def _forget_hook(state: dict) -> None:
+    """The hook is gone (detached, removed, or a backend before): nothing to keep attached or contest."""
+    state["hook"] = None
+    state["hook_contest"] = {}
 
 
 def _mark_enforced(bans: dict, keys: dict, applied: Iterable[Ban]) -> None:
@@ -534,7 +555,7 @@ def status(
         "tracked_addresses": len(tracker.get("records", {})) if isinstance(tracker, dict) else 0,
         "stale_clients": [row._asdict() for row in stale],
         "shared_addresses": [row._asdict() for row in shared],
-        "firewall": firewall_status(config) if firewall else None,
+        "firewall": firewall_status(config, state.get("hook_contest")) if firewall else None,
     }
 
 
@@ -753,30 +774,39 @@ def restore(config: Config, *, now: float | None = None, warn: Warn = stderr_war
             if entry is not None and entry.get("enforced") is not True:
                 entry["enforced"] = changed = True
         messages = list(result.messages)
-        hook_before = state.get("hook")
+        hook_before = (state.get("hook"), state.get("hook_contest"))
         try:
             previous = state.get("hook")
             if failure is None and previous and previous != enforcer.backend.name:  # the backend changed
                 messages += _retire(config, previous, warn)
-                state["hook"] = None
+                _forget_hook(state)
             if failure is None and config.ban_hook:
                 messages += _attach(enforcer, state, thorough=True)
             elif failure is None:  # turned off: the admin matches the sets in their own rules
                 messages += enforcer.detach()
-                state["hook"] = None
+                _forget_hook(state)
         finally:
             # after a reboot every ban is marked already and the hook known: 100,000 bans are not re-encoded
-            if changed or state.get("hook") != hook_before or not store.loaded_as_is:
+            hook_after = (state.get("hook"), state.get("hook_contest"))
+            if changed or hook_after != hook_before or not store.loaded_as_is:
                 store.save(state)
         if failure is not None:  # a full set: the hook is put right by the next restore
             raise failure
         out.update(
             restored=len(result.added) + len(result.unchanged),
             refused=[r._asdict() for r in result.refused],
-            firewall={"backend": enforcer.backend.name, "hook": "attached" if config.ban_hook else "off"},
+            firewall={"backend": enforcer.backend.name, "hook": _hook_word(config, state)},
             messages=messages,
         )
     return out
+
+
+def _hook_word(config: Config, state: dict) -> str:
+    """What restore made of the hook: off, attached, or contested (a held contest over INPUT 1)."""
+    if not config.ban_hook:
+        return "off"
+    held = any(c.held for c in contests_from_state(state.get("hook_contest")).values())
+    return "contested" if held else "attached"
 
 
 def _retire(config: Config, name: str, warn: Warn) -> list[str]:
@@ -832,7 +862,7 @@ def firewall_remove(config: Config, *, warn: Warn = stderr_warn) -> dict[str, An
         removed = remove_all(config)
         for entry in state["bans"].values():
             entry["enforced"] = False
-        state["hook"] = None
+        _forget_hook(state)
         store.save(state)
     _log_removed(config, removed)
     return {"changed": bool(removed), "removed": removed}
@@ -847,9 +877,11 @@ def _log_removed(config: Config, removed: list[str]) -> None:
             syslog.syslog(syslog.LOG_NOTICE, line)
 
 
-def firewall_status(config: Config) -> dict[str, Any]:
-    """The resolved backend, the hook's state (attached, missing, off, monitor) and the other firewall tools
-    found on the host (read-only)."""
+def firewall_status(config: Config, contest_state: Any = None) -> dict[str, Any]:
+    """The resolved backend, the hook's state (attached, missing, contested, off, monitor) and the other
+    firewall tools found on the host (read-only). ``contest_state``: the state's ``hook_contest`` section;
+    a held contest the firewall still shows makes the hook ``contested``, listed under ``contested``
+    (``[{"family", "rule", "moves"}]``)."""
     from ..firewall import coexist  # noqa: PLC0415
     from ..firewall.base import FirewallError  # noqa: PLC0415
 
@@ -860,8 +892,14 @@ def firewall_status(config: Config) -> dict[str, Any]:
     elif not config.ban_hook:
         out["hook"] = "off"
     else:
+        contests = contests_from_state(contest_state)
         try:
-            out["hook"] = enforcer.backend.hook_state()
+            out["hook"] = enforcer.backend.hook_state(contests)
+            if out["hook"] == "contested":
+                out["contested"] = [
+                    {"family": FAMILIES[v], "rule": c.rule, "moves": c.moves}
+                    for v, c in sorted(enforcer.backend.hook_contested(contests).items())
+                ]
         except FirewallError as err:
             out["hook"] = "missing"
             out["error"] = str(err)

@@ -216,6 +216,8 @@ def _run(args: argparse.Namespace) -> int:
             sys.stdout.write(f"firewall {fw['backend']}, hook {fw['hook']}; other tools: {tools or 'none'}\n")
             if fw.get("error"):
                 sys.stdout.write(f"firewall error: {fw['error']}\n")
+            for c in fw.get("contested", []):
+                _write(f"hook contested ({c['family']}): rule {c['rule']!r} keeps taking INPUT above ours")
             for b in result["bans"]:
                 flag = "" if b["enforced"] else " (not in firewall)"
                 _write(f"{b['address']:39} until {b['until']} ({b['remaining']}s){flag}: {b['reason']}")

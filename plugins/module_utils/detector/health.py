@@ -16,8 +16,9 @@ def problems(
     config: Any, firewall: dict[str, Any] | None, *, now: float | None = None, warn=None
 ) -> list[str]:
     """Reasons the detector is not healthy: no successful scan within twice ``scan_interval_seconds``, a
-    configured log that cannot be read, the ban hook missing (enforce mode with ``ban_hook``), alerts stuck in
-    the outbox for more than an hour."""
+    configured log that cannot be read, the ban hook missing or contested (enforce mode with ``ban_hook``:
+    another tool keeps putting a rule that may accept above its jump), alerts stuck in the outbox for more
+    than an hour."""
     now = time.time() if now is None else now
     found = []
     since = age(load(config.state_dir), now)
@@ -36,7 +37,14 @@ def problems(
             continue
         os.close(fd)
     hooked = config.mode == "enforce" and config.ban_hook and firewall is not None
-    if hooked and firewall.get("hook") != "attached":
+    if hooked and firewall.get("hook") == "contested":
+        for item in firewall.get("contested") or [{}]:
+            found.append(
+                f"ban hook contested ({firewall.get('backend', '?')}, {item.get('family', '?')}): rule"
+                f" {item.get('rule', '?')!r} keeps taking INPUT above our jump and may accept first; the"
+                " guard stopped moving its jump (see docs/firewall.md, hook_trusted_chains)"
+            )
+    elif hooked and firewall.get("hook") != "attached":
         why = firewall.get("error") or f"hook {firewall.get('hook', 'unknown')}"
         found.append(f"ban hook not attached ({firewall.get('backend', '?')}): {why}")
     outbox = pending(config.state_dir, warn or (lambda _m: None))

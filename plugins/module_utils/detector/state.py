@@ -42,6 +42,7 @@ def empty_state() -> dict[str, Any]:
         "tracker": None,
         "bans": {},
         "hook": None,  # the backend the ban hook was attached with (scans keep it attached), or None
+        "hook_contest": {},  # IP version -> the fight over INPUT 1 (firewall/contest.py), iptables only
     }
 
 

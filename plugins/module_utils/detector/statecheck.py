@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ..firewall.contest import entry_ok as contest_ok
 from ..limits import MAX_TIME
 
 _NUMBER = (int, float)  # exact types: a bool is no number here
@@ -208,6 +209,11 @@ def _hook(value: Any) -> Checked:
     return None, value
 
 
+def _hook_contest(value: Any) -> Checked:
+    # {"4"|"6": {"rule", "moves", "held"}}: a forged count (beyond the limit, negative, a bool) is set aside
+    return _mapping(value, contest_ok)
+
+
 TRACKER_PARTS: dict[str, Validator] = {
     "clock": _optional_time,
     "pruned_at": _optional_time,
@@ -224,6 +230,7 @@ SECTIONS: dict[str, Validator] = {
     "correlator": check_correlator,
     "tracker": check_tracker,
     "hook": _hook,
+    "hook_contest": _hook_contest,
 }
 # what a state file of another version keeps (its other sections start afresh)
 MIGRATED_SECTIONS = ("bans",)

@@ -58,16 +58,22 @@ class FirewallBackend(Protocol):
     def list(self) -> dict[str, int]:
         """Return normalised address -> seconds left (0: the entry never expires); {} when no set exists."""
 
-    def attach(self, thorough: bool = False) -> list[str]:
+    def attach(self, thorough: bool = False, contests: dict | None = None) -> list[str]:
         """Make the ban hook current, cheap check first (creating the sets if needed); return what was
         done, one line each (set creation lines start with created/completed/resized). ``thorough`` also
-        checks every rule where that costs more than the cheap check (nftables)."""
+        checks every rule where that costs more than the cheap check (nftables). ``contests`` (IP version
+        -> ``contest.Contest``, updated in place): the fight over INPUT position 1 (iptables; see
+        contest.py)."""
 
     def detach(self) -> list[str]:
         """Remove the ban hook (``ban_hook`` turned off), keeping the sets and their entries."""
 
-    def hook_state(self) -> str:
-        """``attached`` when the current hook is in place, else ``missing``."""
+    def hook_state(self, contests: Any = None) -> str:
+        """``attached`` when the current hook is in place, ``contested`` when the only fault is a held
+        contest of ``contests`` (iptables), else ``missing``."""
+
+    def hook_contested(self, contests: Any) -> dict:
+        """The held contests of ``contests`` the firewall still shows (IP version -> Contest)."""
 
     def purge(self) -> list[str]:
         """Remove the sets/table this backend created; return what was removed, one line each."""

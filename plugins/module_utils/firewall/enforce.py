@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from ..errors import ConfigError
 from ..times import BAN_END_TOLERANCE
 from .base import Ban, FirewallBackend, FirewallError, PartialApplyError, ban_seconds
+from .contest import Contest, error_line
 from .guard import Guard
 from .hook import HookSpec
 from .ipset import DEFAULT_MAXELEM, IpsetBackend
@@ -35,6 +36,7 @@ def _iptables(config: Mapping[str, Any]) -> FirewallBackend:
         v6=config.get("ipset_v6", "mbg_ban_v6"),
         maxelem=config.get("ipset_maxelem", DEFAULT_MAXELEM),
         hook=HookSpec.from_config(config),
+        trusted=config.get("hook_trusted_chains", ()),
     )
 
 
@@ -211,16 +213,27 @@ class Enforcer:
             refused=tuple(refused), removed=tuple(removed), messages=tuple(messages), dry_run=self.dry_run
         )
 
-    def attach(self, again: bool = False, thorough: bool = False) -> list[str]:
+    def attach(
+        self, again: bool = False, thorough: bool = False, contests: dict[int, Contest] | None = None
+    ) -> list[str]:
         """Make the ban hook current (cheap check first); log ``hook attached: ...`` or, when it had been
-        attached before (``again``: another tool's reload removed it), ``hook re-attached: ...``."""
+        attached before (``again``: another tool's reload removed it), ``hook re-attached: ...``.
+
+        ``contests`` (the state's records, updated in place; see contest.py): a contest that this call
+        begins adds ONE error line (``hook contested: ...``, syslog error), after the repair lines; a held
+        contest already reported adds nothing."""
         if self.dry_run:
             return []
-        done = self.backend.attach(thorough=thorough)
+        reported = {v: c for v, c in (contests or {}).items() if c.held}
+        done = self.backend.attach(thorough=thorough, contests=contests)
         word = "re-attached" if again else "attached"
         lines = [line if line.startswith(SETUP_WORDS) else f"hook {word}: {line}" for line in done]
         self._log(syslog.LOG_WARNING if again else syslog.LOG_INFO, lines)
-        return lines
+        begun = [
+            error_line(v, c) for v, c in sorted((contests or {}).items()) if c.held and reported.get(v) != c
+        ]
+        self._log(syslog.LOG_ERR, begun)
+        return lines + begun
 
     def detach(self) -> list[str]:
         """Remove the ban hook if it is there; log ``hook detached: ...``."""

@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, MutableMapping, Sequence
 
 from ..errors import ConfigError
 from ..schema import BY_NAME, MAX_MAXELEM, SET_NAME
 from .base import Ban, FirewallError, Target, ban_seconds, normalize_target, parse_target
+from .contest import Contest
 from .hook import HookSpec
 from .iptables import IptablesHook
 
@@ -27,7 +28,8 @@ class IpsetBackend:
     """Bans held in ``v4`` (``family inet``) and ``v6`` (``family inet6``) sets, sized ``maxelem``.
 
     ``command`` is how ipset is run (default ``("ipset",)``; tests prefix it with ``ip netns exec NS``, and
-    iptables is then run with the same prefix). ``hook`` is what ``attach`` installs (chain MBG-BAN).
+    iptables is then run with the same prefix). ``hook`` is what ``attach`` installs (chain MBG-BAN);
+    ``trusted``: INPUT jump targets whose accepts may sit above its jump (``hook_trusted_chains``).
     """
 
     name = "iptables"
@@ -40,6 +42,8 @@ class IpsetBackend:
         maxelem: int = DEFAULT_MAXELEM,
         command: Sequence[str] = ("ipset",),
         hook: HookSpec | None = None,
+        *,
+        trusted: Collection[str] = (),
     ) -> None:
         for key, value in (("ipset_v4", v4), ("ipset_v6", v6)):
             if not isinstance(value, str) or not SET_NAME.match(value):
@@ -51,7 +55,7 @@ class IpsetBackend:
         self.sets = {4: v4, 6: v6}
         self.maxelem = maxelem
         self.command = tuple(command)
-        self.hook = IptablesHook(hook or HookSpec(), self.sets, prefix=self.command[:-1])
+        self.hook = IptablesHook(hook or HookSpec(), self.sets, prefix=self.command[:-1], trusted=trusted)
 
     # -- pure builders (unit-tested for their exact text) ------------------------------------------
 
@@ -137,23 +141,29 @@ class IpsetBackend:
 
     # -- the ban hook -------------------------------------------------------------------------------
 
-    def attach(self, thorough: bool = False) -> list[str]:
+    def attach(
+        self, thorough: bool = False, contests: MutableMapping[int, Contest] | None = None
+    ) -> list[str]:
         """Make chain MBG-BAN and its INPUT jump current in both families (the check, one ``iptables -S``
         each, is always thorough: it lists rules, never set members); the sets are ensured only when
-        something needs repair."""
+        something needs repair (a current chain matches the sets: they exist). ``contests``: see
+        ``IptablesHook.attach``."""
         del thorough
-        if self.hook.state() == "attached":  # a current chain matches the sets: they exist
-            return []
-        done = self.ensure()
-        return [*done, *self.hook.attach()]
+        return self.hook.attach(contests, prepare=self.ensure)
 
     def detach(self) -> list[str]:
         """Remove the hook (chain MBG-BAN and its jumps); the sets and their entries stay."""
         return self.hook.detach()
 
-    def hook_state(self) -> str:
-        """``attached`` or ``missing``."""
-        return self.hook.state()
+    def hook_state(self, contests: Mapping[int, Contest] | None = None) -> str:
+        """``attached``, ``contested`` (a held contest of ``contests`` the firewall still shows) or
+        ``missing``."""
+        return self.hook.state(contests)
+
+    def hook_contested(self, contests: Mapping[int, Contest]) -> dict[int, Contest]:
+        """The held contests of ``contests`` the firewall still shows, per IP version."""
+        states = self.hook.states(contests)
+        return {v: contests[v] for v, word in states.items() if word == "contested"}
 
     def held(self) -> list[str]:
         """Our sets that exist: named as configured AND of our type and family (a set of another type under

@@ -8,7 +8,9 @@ The jump need not stay first: it is *in place* when no INPUT rule above it can a
 their jumps at INPUT 1 whenever they start a jail; leaving ours below them costs nothing (their verdicts are
 drops too) and never fights them for position 1. A rule above ours that may accept (ufw's
 ``ufw-before-input``, an ``-j ACCEPT``) would let a banned address through: then, and only then, our jump is
-moved back to the top (once per scan, logged naming that rule)."""
+moved back to the top (once per scan, logged naming that rule), at most ``contest.MAX_MOVES`` times in a row
+above the same rule: a tool that keeps re-inserting it at INPUT 1 is then left alone and the hook reported
+``contested`` (see contest.py). Jumps to the admin's ``hook_trusted_chains`` never count as accepting."""
 
 from __future__ import annotations
 
@@ -16,10 +18,11 @@ import re
 import shlex
 import shutil
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from typing import NamedTuple
 
 from .base import FirewallError
+from .contest import MAX_MOVES, Contest, judge, normalise
 from .hook import LOOPBACK, HookSpec
 
 CHAIN = "MBG-BAN"
@@ -32,6 +35,8 @@ _RUN_TIMEOUT = 60.0
 # Targets that never accept: the verdicts that end in a drop, and the ones that only note or mark a packet and
 # let it go on to the next rule. Anything else (ACCEPT, QUEUE/NFQUEUE, -g, an extension we do not know) may.
 NEVER_ACCEPT = frozenset({"DROP", "REJECT", "LOG", "NFLOG", "ULOG", "AUDIT", "MARK", "CONNMARK", "SET"})
+# a text whose quoted values are all closed (iptables -S escapes " and \\ inside them with a backslash)
+_BALANCED = re.compile(r'(?:[^"]|"(?:[^"\\]|\\.)*")*', re.S)
 _MAX_DEPTH = (
     16  # user chains calling user chains; deeper (or a loop, which iptables refuses anyway) may accept
 )
@@ -59,13 +64,21 @@ class ChainView(NamedTuple):
 class IptablesHook:
     """The hook for both IP families; ``sets`` maps IP version -> ipset name the ban rule matches.
 
-    ``prefix`` runs the tools elsewhere (tests: ``("ip", "netns", "exec", NS)``).
+    ``prefix`` runs the tools elsewhere (tests: ``("ip", "netns", "exec", NS)``). ``trusted``: INPUT jump
+    targets whose accepts the admin lets sit above our jump (``hook_trusted_chains``).
     """
 
-    def __init__(self, spec: HookSpec, sets: Mapping[int, str], prefix: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        spec: HookSpec,
+        sets: Mapping[int, str],
+        prefix: Sequence[str] = (),
+        trusted: Collection[str] = (),
+    ) -> None:
         self.spec = spec
         self.sets = dict(sets)
         self.prefix = tuple(prefix)
+        self.trusted = frozenset(trusted)
 
     # -- pure builders ------------------------------------------------------------------------------
 
@@ -88,13 +101,14 @@ class IptablesHook:
             )
         return lines
 
-    def repair_batch(self, version: int, view: ChainView) -> str:
-        """One iptables-restore --noflush transaction making the hook of ``version`` current."""
+    def repair_batch(self, version: int, view: ChainView, keep_input: bool = False) -> str:
+        """One iptables-restore --noflush transaction making the hook of ``version`` current (with
+        ``keep_input``, a contest held: our chain only, INPUT is left as it is)."""
         lines = ["*filter"]
         if not view.current:
             lines.append(f":{CHAIN} - [0:0]")  # declared: created, or flushed when it exists
             lines += self.rules(version)
-        if not view.in_place:
+        if not view.in_place and not keep_input:
             lines += [f"-D INPUT -j {CHAIN}"] * len(view.jumps)  # ours only, wherever another tool put it
             lines.append(f"-I INPUT 1 -j {CHAIN}")
         lines.append("COMMIT")
@@ -105,20 +119,49 @@ class IptablesHook:
     def view(self, version: int) -> ChainView | None:
         """Read the filter table of one family (one ``iptables -S``); None for IPv6 on a kernel without it."""
         text = list_rules(version, self.prefix)
-        return None if text is None else parse_view(text, self.spec.tag, len(self.rules(version)))
+        if text is None:
+            return None
+        return parse_view(text, self.spec.tag, len(self.rules(version)), self.trusted)
 
-    def attach(self) -> list[str]:
-        """Make both families current; one line per family that needed a repair."""
-        done = []
+    def attach(
+        self,
+        contests: MutableMapping[int, Contest] | None = None,
+        prepare: Callable[[], list[str]] | None = None,
+    ) -> list[str]:
+        """Make both families current (one ``iptables -S`` each); one line per family that needed a repair.
+
+        ``contests`` (the state's records, updated in place): a move of our jump above a rule that may
+        accept is counted per family (``contest.judge``); once held, INPUT is left alone (our chain is still
+        repaired). Without it every such jump is moved. ``prepare`` runs once before the first repair (the
+        backend creates its sets there) and its lines come first."""
+        done: list[str] = []
+        prepared = prepare is None
         for version in (4, 6):
             view = self.view(version)
-            if view is None or view.intact:
+            if view is None:
+                if contests is not None:
+                    contests.pop(version, None)
                 continue
-            self._restore(version, self.repair_batch(version, view))
-            position = view.jumps[0] if view.in_place else 1
-            done.append(
-                f"{TOOLS[version][0]} chain {CHAIN} at INPUT {position}: {_why(view)}; {self.spec.describe()}"
-            )
+            keep_input = False
+            count = ""
+            if contests is not None:
+                decision = judge(contests.get(version), normalise(view.shadow) if view.shadow else "")
+                if decision.contest is None:
+                    contests.pop(version, None)
+                else:
+                    contests[version] = decision.contest
+                    keep_input = not decision.move
+                    count = f" (move {decision.contest.moves} of at most {MAX_MOVES} in a row)"
+            if view.intact or (keep_input and view.current):
+                continue
+            if not prepared and prepare is not None:
+                done += prepare()
+                prepared = True
+            self._restore(version, self.repair_batch(version, view, keep_input))
+            position = view.jumps[0] if view.in_place or keep_input else 1
+            why = _why(view._replace(shadow="")) if keep_input else _why(view) + count
+            where = f"{TOOLS[version][0]} chain {CHAIN} at INPUT {position}"
+            done.append(f"{where}: {why}; {self.spec.describe()}")
         return done
 
     def detach(self) -> list[str]:
@@ -135,14 +178,31 @@ class IptablesHook:
             done.append(f"{TOOLS[version][0]} chain {CHAIN} and its INPUT jump removed")
         return done
 
-    def state(self) -> str:
+    def state(self, contests: Mapping[int, Contest] | None = None) -> str:
         """``attached`` when both families are current with their one jump in place (ChainView.in_place: not
-        necessarily first), else ``missing``."""
+        necessarily first); ``contested`` when a family's only fault is a held contest (``contests``, the
+        state's records) that the firewall still shows; else ``missing``."""
+        states = self.states(contests)
+        for word in ("missing", "contested"):
+            if word in states.values():
+                return word
+        return "attached"
+
+    def states(self, contests: Mapping[int, Contest] | None = None) -> dict[int, str]:
+        """Per family (absent IPv6 left out): ``attached``, ``contested`` or ``missing`` (see ``state``)."""
+        out = {}
         for version in (4, 6):
             view = self.view(version)
-            if view is not None and not view.intact:
-                return "missing"
-        return "attached"
+            if view is None:
+                continue
+            held = (contests or {}).get(version)
+            if view.intact:
+                out[version] = "attached"
+            elif held and held.held and view.current and view.shadow and normalise(view.shadow) == held.rule:
+                out[version] = "contested"
+            else:
+                out[version] = "missing"
+        return out
 
     # -- process plumbing ---------------------------------------------------------------------------
 
@@ -206,7 +266,8 @@ def _why(view: ChainView) -> str:
     if not view.exists:
         return "chain was missing"
     if not view.current:
-        return "rules were missing or outdated"
+        moved = f"; {_why(view._replace(current=True))}" if view.shadow else ""
+        return "rules were missing or outdated" + moved
     if not view.jumps:
         return "jump from INPUT was missing"
     if view.shadow:
@@ -215,12 +276,13 @@ def _why(view: ChainView) -> str:
     return f"{len(view.jumps)} jumps from INPUT replaced by one at 1"
 
 
-def parse_view(text: str, tag: str, expected: int) -> ChainView:
+def parse_view(text: str, tag: str, expected: int, trusted: Collection[str] = ()) -> ChainView:
     """The hook's part of ``iptables -S`` output (the whole filter table: the rules above our jump are judged
-    through the chains they jump to)."""
-    exists = f"-N {CHAIN}" in text.splitlines()
+    through the chains they jump to; a jump or goto to a ``trusted`` target never shadows ours)."""
+    listing = rule_lines(text)
+    exists = f"-N {CHAIN}" in listing
     chains: dict[str, list[str]] = {}
-    for line in text.splitlines():
+    for line in listing:
         words = _words(line) if line.startswith(("-N ", "-A ")) else []
         if len(words) >= 2:
             rules = chains.setdefault(words[1], [])  # -N: declared, maybe empty (its end returns)
@@ -232,7 +294,14 @@ def parse_view(text: str, tag: str, expected: int) -> ChainView:
     jumps = tuple(n for n, line in enumerate(rules, start=1) if line == f"-A INPUT -j {CHAIN}")
     above = rules[: jumps[0] - 1] if jumps else []
     judged: dict[str, bool] = {}
-    shadow = next((rule for rule in above if may_accept(rule, chains, judged)), "")
+    shadow = next(
+        (
+            rule
+            for rule in above
+            if not (trusted and _target(_words(rule))[1] in trusted) and may_accept(rule, chains, judged)
+        ),
+        "",
+    )
     return ChainView(exists, current, jumps, shadow)
 
 
@@ -291,8 +360,8 @@ def purge_batch(text: str) -> str | None:
     ``MBG-*`` chain. None when there is nothing of ours."""
     deletes: list[str] = []
     chains: list[str] = []
-    for line in text.splitlines():
-        words = _words(line) if line.startswith(("-A ", "-N ")) else []
+    for line in rule_lines(text):
+        words = _words(line) if line.startswith(("-A ", "-N ")) and "\n" not in line else []  # never ours
         if len(words) >= 2 and words[0] == "-N" and words[1].startswith(OUR_CHAIN_PREFIX):
             chains.append(words[1])
         elif len(words) >= 2 and words[0] == "-A" and words[1] in BUILTIN_CHAINS and _is_ours(words):
@@ -304,6 +373,26 @@ def purge_batch(text: str) -> str | None:
     lines += [f"-X {chain}" for chain in chains]
     lines.append("COMMIT")
     return "\n".join(lines) + "\n"
+
+
+def rule_lines(text: str) -> list[str]:
+    """``iptables -S`` output as one string per rule. iptables takes a line break in a comment and prints
+    it raw (escaping only ``"`` and ``\\`` inside the quotes): its continuation must not read as a rule of
+    its own (``--comment "x<newline>-A INPUT -j MBG-BAN<newline>"`` would fake our jump). A line that ends
+    inside a quoted value is joined with the next."""
+    out: list[str] = []
+    pending: list[str] = []
+    for line in text.splitlines():
+        if not pending and '"' not in line:  # most rules: no quoted value at all
+            out.append(line)
+            continue
+        pending.append(line)
+        if _BALANCED.fullmatch("\n".join(pending)):
+            out.append("\n".join(pending))
+            pending = []
+    if pending:  # a quote left open to the end: keep the lines as they came
+        out += pending
+    return out
 
 
 def _words(line: str) -> list[str]:

@@ -238,10 +238,13 @@ class NftablesBackend:
 
     # -- the ban hook -------------------------------------------------------------------------------
 
-    def attach(self, thorough: bool = False) -> list[str]:
+    def attach(self, thorough: bool = False, contests: dict | None = None) -> list[str]:
         """Make the hook current; return what was done, one line. The check is cheap (one listing of the
         chains: milliseconds whatever the number of bans); ``thorough`` also counts the chain's rules (a
-        listing that reads every set element: ``restore`` and ``status`` use it)."""
+        listing that reads every set element: ``restore`` and ``status`` use it). ``contests`` is cleared:
+        our own table at priority -10 never competes for a position in anyone's chain."""
+        if contests:
+            contests.clear()
         view = self.overview()
         if view.current and (not thorough or self._rules_ok()):
             return []
@@ -274,9 +277,16 @@ class NftablesBackend:
         self._apply(lines)
         return [f"table {FAMILY} {TABLE} chain {CHAIN} removed"]
 
-    def hook_state(self) -> str:
-        """``attached`` when the current hook is in place (rules counted), else ``missing``."""
+    def hook_state(self, contests: Any = None) -> str:
+        """``attached`` when the current hook is in place (rules counted), else ``missing`` (never
+        ``contested``: see ``attach``)."""
+        del contests
         return "attached" if self.overview().current and self._rules_ok() else "missing"
+
+    def hook_contested(self, contests: Any) -> dict:
+        """Nothing is ever contested here (see ``attach``)."""
+        del contests
+        return {}
 
     def purge(self) -> list[str]:
         """Delete our table (sets, chain, elements); nothing else."""
