@@ -103,6 +103,7 @@ def where(url: str) -> str:
     """``scheme://host[:port]`` of a URL, for messages: the user info, path and query may hold a token."""
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or "?"
+    host = f"[{host}]" if ":" in host else host
     try:
         port = f":{parts.port}" if parts.port else ""
     except ValueError:

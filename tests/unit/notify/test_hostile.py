@@ -164,6 +164,14 @@ def test_webhook_errors_never_carry_the_url_secret(url):
     assert "webhook webhook0: " in str(err.value)
 
 
+def test_messages_name_scheme_host_and_port_only():
+    assert (
+        channels.where(f"https://u:{TOKEN}@[2001:db8::1]:8443/p/{TOKEN}?t={TOKEN}")
+        == "https://[2001:db8::1]:8443"
+    )
+    assert channels.where(f"http://hooks.example.org/services/{TOKEN}") == "http://hooks.example.org"
+
+
 def test_user_info_is_basic_auth_to_that_host_only():
     hook = WebhookServer()
     try:
