@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -61,14 +62,19 @@ def _number(value: Any) -> bool:
 
 
 def _write(path: str, text: str, mode: int) -> None:
-    tmp = f"{path}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    Path(tmp).chmod(mode)
-    Path(tmp).replace(path)
+    """Atomic: a new temp file of a random name (O_EXCL: a FIFO, symlink or hard link someone planted in the
+    metrics directory is never opened), its mode set on the descriptor, fsync, rename."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp", dir=str(Path(path).parent))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), mode)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _add(table: dict, key: str, n: float) -> None:
@@ -131,11 +137,8 @@ def render(data: dict[str, Any], bans: dict, state_size: int, outbox: dict[str, 
         out.append(f"# HELP {PREFIX}{name} {help_text}")
         out.append(f"# TYPE {PREFIX}{name} {kind}")
         for labels, value in samples:
-            out.append(
-                f"{PREFIX}{name}{labels} {value:g}"
-                if isinstance(value, float)
-                else f"{PREFIX}{name}{labels} {value}"
-            )
+            # repr: the shortest exact form (":g" kept 6 digits: a timestamp rounded to ~3 hours)
+            out.append(f"{PREFIX}{name}{labels} {value!r}")
 
     def labelled(label: str, table: dict) -> list[tuple[str, float]]:
         return [(f'{{{label}="{_escape(k)}"}}', v) for k, v in sorted(table.items())]

@@ -7,8 +7,11 @@ process (an SMTP AUTH exchange, an HMAC header): never on a command line, never 
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import hashlib
 import hmac
+import http.client
 import json
 import os
 import smtplib
@@ -16,19 +19,20 @@ import socket
 import ssl
 import stat
 import subprocess
+import threading
 import time
-import urllib.error
-import urllib.request
+import urllib.parse
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any, Callable
 
 from .events import DIGEST, Alert, syslog_line, to_json
-from .settings import Notifier
+from .settings import Notifier, url_ok
 
 SIGNATURE_HEADER = "X-MBG-Signature"  # "sha256=<hex HMAC of the body>" when the webhook has a secret_file
 USER_AGENT = "mail-bruteforce-guard"
 BACKOFF_CAP = 8.0  # seconds between a webhook's retries: 1, 2, 4, 8, 8...
+RESPONSE_MAX = 65536  # bytes of a webhook's answer read (then the connection is closed)
 
 
 class DeliveryError(Exception):
@@ -83,12 +87,83 @@ def _body(alerts: list[Alert]) -> bytes:
 # ---- webhook ----------------------------------------------------------------------------------------
 
 
+def webhook_url(n: Notifier) -> str:
+    """The notifier's URL: ``url``, or the first line of ``url_file`` (a root-only file like the other
+    secrets: a Slack-style URL is itself a token). DeliveryError when it is not a one-line http(s) URL."""
+    o = n.options
+    if not o.get("url_file"):
+        return o["url"]
+    text = read_secret(o["url_file"]).decode("utf-8", "replace").strip()
+    if not url_ok(text):
+        raise DeliveryError(f"webhook {n.name}: url_file {o['url_file']} does not hold one http(s) URL")
+    return text
+
+
+def where(url: str) -> str:
+    """``scheme://host[:port]`` of a URL, for messages: the user info, path and query may hold a token."""
+    parts = urllib.parse.urlsplit(url)
+    host = parts.hostname or "?"
+    host = f"[{host}]" if ":" in host else host
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def _post(url: str, body: bytes, headers: dict, timeout: float) -> int:
+    """One POST with ``timeout`` as a deadline for the whole exchange (connect, headers, the first 64 KiB of
+    the answer): a receiver that drips bytes is cut off. Redirects are not followed (the status is
+    returned). Returns the status; OSError or http.client.HTTPException otherwise."""
+    parts = urllib.parse.urlsplit(url)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    host = parts.hostname or ""
+    if parts.scheme == "https":
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            host, parts.port, timeout=timeout, context=ssl.create_default_context()
+        )
+    else:
+        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+    cut = threading.Event()
+
+    def cut_off() -> None:
+        cut.set()
+        sock = conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    watchdog = threading.Timer(timeout, cut_off)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read(RESPONSE_MAX)
+        if cut.is_set():
+            raise socket.timeout("timed out")
+        return response.status
+    except (OSError, http.client.HTTPException):
+        if cut.is_set():
+            raise socket.timeout("timed out") from None
+        raise
+    finally:
+        watchdog.cancel()
+        conn.close()
+
+
 def send_webhook(n: Notifier, alerts: list[Alert], sleep: Callable[[float], None] = time.sleep) -> None:
     """POST the JSON; retry ``retries`` times (backoff 1, 2, 4 s...) on a connection error, a timeout,
-    429 or 5xx. A 2xx is delivered; any other status is a DeliveryError at once."""
+    429 or 5xx. A 2xx is delivered; any other status (a redirect too: it is never followed) is a
+    DeliveryError at once. Messages name ``scheme://host:port`` only."""
     o = n.options
+    url = webhook_url(n)
     body = _body(alerts)
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, "Connection": "close"}
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None:  # http://user:password@host/: basic auth, to that host only
+        pair = f"{urllib.parse.unquote(parts.username)}:{urllib.parse.unquote(parts.password or '')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
     if o["secret_file"]:
         digest = hmac.new(read_secret(o["secret_file"]), body, hashlib.sha256).hexdigest()
         headers[SIGNATURE_HEADER] = f"sha256={digest}"
@@ -96,19 +171,27 @@ def send_webhook(n: Notifier, alerts: list[Alert], sleep: Callable[[float], None
     for attempt in range(o["retries"] + 1):
         if attempt:
             sleep(min(BACKOFF_CAP, 2.0 ** (attempt - 1)))
-        request = urllib.request.Request(o["url"], data=body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(request, timeout=o["timeout"]) as response:
-                response.read(65536)
-                return
-        except urllib.error.HTTPError as err:
-            why = f"HTTP {err.code}"
-            if err.code != 429 and err.code < 500:
-                break
-        except (urllib.error.URLError, OSError, ValueError) as err:
-            reason = getattr(err, "reason", err)
-            why = "timed out" if isinstance(reason, socket.timeout) else str(reason)
-    raise DeliveryError(f"webhook {n.name}: {why} ({o['url'].split('?')[0]})")
+            status = _post(url, body, headers, o["timeout"])
+        except socket.timeout:
+            why = "timed out"
+            continue
+        except (OSError, http.client.HTTPException) as err:
+            why = _error_name(err)
+            continue
+        if 200 <= status < 300:
+            return
+        why = f"HTTP {status}" + (" (redirects are not followed)" if 300 <= status < 400 else "")
+        if status != 429 and status < 500:
+            break
+    raise DeliveryError(f"webhook {n.name}: {why} ({where(url)})")
+
+
+def _error_name(err: BaseException) -> str:
+    """A connection error in one line without the URL (http.client quotes the URL in some messages)."""
+    if isinstance(err, OSError) and err.strerror:
+        return err.strerror
+    return type(err).__name__
 
 
 # ---- exec -------------------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ import re
 import socket
 from typing import Any, NamedTuple
 
+from ..printable import _CONTROL as _PRINTABLE_CONTROL
+
 SYSLOG_IDENT = "mail-bruteforce-guard"
 
 SEVERITIES = ("info", "notice", "warning", "error", "critical")
@@ -23,7 +25,10 @@ KINDS: dict[str, str] = {
 }
 DIGEST = "digest"  # not an event: several alerts of one notifier sent as one message
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# printable.py's control characters (C0, C1, line separators, bidi) and lone surrogates: none may reach a
+# syslog line, a mail header (the email package refuses U+2028 or U+0085 in a header: one such username
+# would make every mail of a notifier unsendable) or a UTF-8 encoder
+_CONTROL = re.compile(f"{_PRINTABLE_CONTROL.pattern}|[\ud800-\udfff]")
 _SUMMARY_MAX = 300
 
 
@@ -70,8 +75,10 @@ def _tail_value(value: Any) -> str:
 
 
 def syslog_line(alert: Alert) -> str:
-    """``SUMMARY: event=K severity=S k=v ...`` (fields in a fixed order: their insertion order)."""
-    summary = _text(alert.summary)
+    """``SUMMARY: event=K severity=S k=v ...`` (fields in a fixed order: their insertion order). The summary
+    holds no ``=`` (it becomes ``?``): a username like ``x address=192.0.2.1`` must not put a ``key=value``
+    look-alike before the tail, where a log tool taking the first ``address=`` would read it."""
+    summary = _text(alert.summary).replace("=", "?")
     if len(summary) > _SUMMARY_MAX:
         summary = summary[: _SUMMARY_MAX - 3] + "..."
     tail = " ".join(f"{k}={_tail_value(v)}" for k, v in alert.fields.items())
@@ -107,10 +114,19 @@ def from_json(body: dict[str, Any]) -> Alert:
     import calendar  # noqa: PLC0415
     import time  # noqa: PLC0415
 
-    when = float(calendar.timegm(time.strptime(str(body["time"]), "%Y-%m-%dT%H:%M:%SZ")))
+    try:
+        when = float(calendar.timegm(time.strptime(str(body["time"]), "%Y-%m-%dT%H:%M:%SZ")))
+    except (KeyError, OverflowError) as err:
+        raise ValueError(f"no valid time ({err})") from None
     fields = {k: v for k, v in body.items() if k not in ("event", "severity", "time", "host", "summary")}
+    for key, value in fields.items():
+        if not isinstance(value, (str, int, list)) or isinstance(value, bool):
+            raise ValueError(f"field {key!r} is not a string, integer or list")
+        if isinstance(value, str):  # (list items are made text by to_json)
+            fields[key] = _text(value)
     subject = str(fields.get("address") or fields.get("user") or fields.get("component") or "")
-    return Alert(kind, when, subject, str(body.get("summary", "")), fields, str(body.get("host", "")))
+    summary, host = _text(body.get("summary", "")), _text(body.get("host", ""))
+    return Alert(kind, when, subject, summary, fields, host)
 
 
 # ---- builders: one per kind, fields named once ------------------------------------------------------

@@ -19,6 +19,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import math
 import os
 import secrets
 import syslog
@@ -28,7 +29,7 @@ from typing import Any, Callable, NamedTuple
 
 from ..errors import MbgError
 from .channels import DeliveryError, send
-from .events import SYSLOG_IDENT, Alert, from_json, syslog_line, to_json
+from .events import KINDS, SYSLOG_IDENT, Alert, from_json, severity_rank, syslog_line, to_json
 from .settings import Notifier, notifiers
 
 OUTBOX = "notify-outbox.json"
@@ -82,6 +83,7 @@ class Outbox:
         self.wait = wait
         self._fd = -1
         self.data: dict[str, Any] = _empty()
+        self.repaired = False  # damaged entries were set aside: the next save drops them from the file
 
     def __enter__(self) -> Outbox:
         Path(self.dir).mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -118,7 +120,18 @@ class Outbox:
         if isinstance(data, dict) and isinstance(data.get("queue"), list):
             base = _empty()
             base.update({k: v for k, v in data.items() if isinstance(v, type(base.get(k, v)))})
-            base["queue"] = [e for e in base["queue"] if _sound(e)]
+            sound = [e for e in base["queue"] if _sound(e)]
+            damaged = len(base["queue"]) - len(sound)
+            if damaged and quarantine:  # kept aside for a look, never retried: one can poison a digest
+                aside = f"{self.path}.damaged-{int(time.time())}"
+                fd = os.open(
+                    aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+                )
+                with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                    json.dump([e for e in base["queue"] if not _sound(e)], handle)
+                self.repaired = True
+                self.warn(f"notify outbox {self.path}: {damaged} damaged entries moved to {aside}")
+            base["queue"] = sound
             base["counts"] = {
                 name: {k: n for k, n in table.items() if _number(n)}
                 for name, table in base["counts"].items()
@@ -158,18 +171,44 @@ class Outbox:
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _sound(entry: Any) -> bool:
-    return (
+    """An entry delivery can use: the fields it reads, finite times (NaN would never be due nor too old)
+    and an alert that can be rebuilt."""
+    if not (
         isinstance(entry, dict)
         and isinstance(entry.get("id"), str)
         and isinstance(entry.get("notifier"), str)
         and isinstance(entry.get("alert"), dict)
-        and isinstance(entry.get("next"), (int, float))
-        and isinstance(entry.get("first"), (int, float))
-    )
+        and _number(entry.get("next"))
+        and _number(entry.get("first"))
+        and isinstance(entry.get("tries", 0), int)
+        and isinstance(entry.get("error", ""), str)
+    ):
+        return False
+    try:
+        from_json(entry["alert"])
+    except ValueError:
+        return False
+    return True
+
+
+def _clamp(data: dict[str, Any], now: float) -> None:
+    """A clock that went back (a wrong time corrected): times ahead of ``now`` would hold de-duplication,
+    the rate limit and retries for as long as the jump. Each is brought back to ``now`` at most (a retry
+    or lease to ``now``: due at once)."""
+    sent = data["sent"]
+    for key, when in sent.items():
+        if when > now:
+            sent[key] = now
+    for name, times in data["rate"].items():
+        data["rate"][name] = [min(t, now) for t in times]
+    for entry in data["queue"]:
+        entry["first"] = min(entry["first"], now)
+        if entry["next"] > now + max(LEASE, RETRY_CAP):
+            entry["next"] = now
 
 
 # ---- raising (the scan, the failure unit) -----------------------------------------------------------
@@ -182,6 +221,7 @@ def raise_alerts(config: Any, alerts: list[Alert], *, now: float, warn: Warn) ->
         return []
     told: list[Alert] = []
     with Outbox(config.state_dir, warn) as box:
+        _clamp(box.data, now)
         sent = box.data["sent"]
         for key in [
             k for k, t in sent.items() if not isinstance(t, (int, float)) or now - t >= config.alert_interval
@@ -215,17 +255,25 @@ def raise_alerts(config: Any, alerts: list[Alert], *, now: float, warn: Warn) ->
                     )
         if len(queue) > MAX_QUEUE:
             dropped = len(queue) - MAX_QUEUE
-            del queue[:dropped]
+            queue[:] = _evict(queue, dropped)
             box.count("dropped", "overflow", dropped)
             _log(
                 syslog.LOG_ERR,
-                f"notify outbox full: dropped the {dropped} oldest queued alerts",
+                f"notify outbox full: dropped the {dropped} oldest queued alerts of the lowest severity",
                 config.syslog,
             )
         box.save()
         if added:
             box.wake()
     return told
+
+
+def _evict(queue: list[dict], n: int) -> list[dict]:
+    """``queue`` without ``n`` entries: the lowest severity first, the oldest first within one (a storm
+    of bans must not push a queued ``compromised`` alert out)."""
+    order = sorted(range(len(queue)), key=lambda i: (severity_rank(KINDS[queue[i]["alert"]["event"]]), i))
+    gone = set(order[:n])
+    return [entry for i, entry in enumerate(queue) if i not in gone]
 
 
 # ---- delivery (mail-bruteforce-guard notify) -------------------------------------------------------
@@ -251,6 +299,7 @@ def deliver(
     plan: list[tuple[Notifier, list[dict]]] = []
     dropped = 0
     with Outbox(config.state_dir, warn) as box:
+        _clamp(box.data, now)
         queue = box.data["queue"]
         keep = []
         for entry in queue:
@@ -260,7 +309,7 @@ def deliver(
                 _log(
                     syslog.LOG_ERR,
                     f"notify {entry['notifier']}: gave up an alert ({why}): "
-                    f"{entry['alert'].get('summary', '')[:200]}",
+                    f"{str(entry['alert'].get('summary', ''))[:200]}",
                     config.syslog,
                 )
                 box.count("dropped", why.rsplit(maxsplit=1)[-1])
@@ -276,53 +325,53 @@ def deliver(
                 for entry in group:
                     entry["next"] = now + LEASE
                 plan.append((n, group))
-        if plan or dropped:
-            box.save()
-    results = []
-    for n, group in plan:
-        try:
-            sender(n, [from_json(e["alert"]) for e in group])
-            results.append((n, group, ""))
-        except DeliveryError as err:
-            results.append((n, group, str(err)))
-        except ValueError as err:  # a damaged entry: never sendable
-            results.append((n, group, f"damaged entry: {err}"))
-    return _settle(config, results, now, dropped, warn)
-
-
-def _settle(config: Any, results: list, now: float, dropped: int, warn: Warn) -> Outcome:
-    delivered = messages = failed = 0
-    errors = []
-    with Outbox(config.state_dir, warn) as box:
-        ids_done = set()
-        retry: dict[str, tuple[int, str]] = {}
-        for n, group, error in results:
-            ids = {e["id"] for e in group}
-            if not error:
-                ids_done |= ids
-                delivered += len(group)
-                messages += 1
-                box.data["rate"].setdefault(n.name, []).append(now)
-                box.count("delivered", n.name, len(group))
-                continue
-            failed += len(group)
-            errors.append(error)
-            box.count("failed", n.name, len(group))
-            _log(syslog.LOG_WARNING, f"notify {n.name} failed (kept for a retry): {error}", config.syslog)
-            for entry in group:
-                retry[entry["id"]] = (int(entry.get("tries", 0)) + 1, error)
-        queue = [e for e in box.data["queue"] if e["id"] not in ids_done]
-        for entry in queue:
-            if entry["id"] in retry:
-                tries, error = retry[entry["id"]]
-                entry.update(
-                    tries=tries, error=error[:300], next=now + min(RETRY_CAP, RETRY_FIRST * 2 ** (tries - 1))
-                )
-        box.data["queue"] = queue
-        if results or dropped:
+        if plan or dropped or box.repaired:
             box.save()
         left = len(queue)
-    return Outcome(delivered, messages, failed, dropped, left, errors)
+    outcome = Outcome(0, 0, 0, dropped, left, [])
+    for n, group in plan:  # each message's result is written at once: a run killed mid-way loses none
+        try:
+            sender(n, [from_json(e["alert"]) for e in group])
+            error = ""
+        except DeliveryError as err:
+            error = str(err)
+        except ValueError as err:  # a message that cannot be built: never sendable as it is
+            error = f"damaged entry: {err}"
+        outcome = _settle(config, outcome, n, group, error=error, now=now, warn=warn)
+    return outcome
+
+
+def _settle(
+    config: Any, outcome: Outcome, n: Notifier, group: list[dict], *, error: str, now: float, warn: Warn
+) -> Outcome:
+    """Write one message's result into the outbox; ``outcome`` plus this message."""
+    ids = {e["id"] for e in group}
+    with Outbox(config.state_dir, warn) as box:
+        queue = box.data["queue"]
+        if not error:
+            box.data["queue"] = [e for e in queue if e["id"] not in ids]
+            box.data["rate"].setdefault(n.name, []).append(now)
+            box.count("delivered", n.name, len(group))
+        else:
+            box.count("failed", n.name, len(group))
+            _log(syslog.LOG_WARNING, f"notify {n.name} failed (kept for a retry): {error}", config.syslog)
+            for entry in queue:
+                if entry["id"] in ids:
+                    tries = int(entry.get("tries", 0)) + 1
+                    entry.update(
+                        tries=tries,
+                        error=error[:300],
+                        next=now + min(RETRY_CAP, RETRY_FIRST * 2 ** (tries - 1)),
+                    )
+        box.save()
+        left = len(box.data["queue"])
+    if error:
+        return outcome._replace(
+            failed=outcome.failed + len(group), queued=left, errors=[*outcome.errors, error]
+        )
+    return outcome._replace(
+        delivered=outcome.delivered + len(group), messages=outcome.messages + 1, queued=left
+    )
 
 
 def pending(state_dir: str, warn: Warn) -> dict[str, Any]:

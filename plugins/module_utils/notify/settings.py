@@ -3,12 +3,14 @@ detector/config.py after schema.py's checks, which hold the defaults and limits 
 ``metrics_file`` and ``scan_interval_seconds``) and ``Notifier``: one validated notifier entry.
 
 ``notify`` is a list of objects, each ``{"type": "email" | "webhook" | "exec", ...}`` (see docs/alerts.md).
-Secrets (an SMTP password, a webhook's HMAC key) are never config values: only paths of root-only files.
+Secrets (an SMTP password, a webhook's HMAC key, a webhook URL that is itself a token) are never required as
+config values: they can be paths of root-only files (``password_file``, ``secret_file``, ``url_file``).
 """
 
 from __future__ import annotations
 
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -16,6 +18,21 @@ from ..errors import ConfigError
 from .events import KINDS, SEVERITIES
 
 TYPES = ("email", "webhook", "exec")
+# a webhook URL: http(s), a host, no space or control character anywhere (http.client refuses them later)
+_URL = re.compile(r"https?://[^/\s\x00-\x1f\x7f]+[^\s\x00-\x1f\x7f]*\Z")
+
+
+def url_ok(text: str) -> bool:
+    """A webhook URL http.client can use: :data:`_URL` and a port 0-65535 if any."""
+    if not _URL.match(text):
+        return False
+    try:
+        port = urllib.parse.urlsplit(text).port
+    except ValueError:  # not a number, or out of range
+        return False
+    return port is None or port > 0
+
+
 _NAME = re.compile(r"[A-Za-z0-9_.-]{1,40}\Z")
 _COMMON = {"type", "name", "events", "min_severity"}
 _ALLOWED = {
@@ -33,7 +50,7 @@ _ALLOWED = {
         "ca_file",
         "timeout",
     },
-    "webhook": _COMMON | {"url", "secret_file", "timeout", "retries"},
+    "webhook": _COMMON | {"url", "url_file", "secret_file", "timeout", "retries"},
     "exec": _COMMON | {"command", "timeout"},
 }
 
@@ -66,7 +83,7 @@ _OPTION_DEFAULTS = {
         "ca_file": "",
         "timeout": 20,
     },
-    "webhook": {"secret_file": "", "timeout": 5, "retries": 3},
+    "webhook": {"url": "", "url_file": "", "secret_file": "", "timeout": 5, "retries": 3},
     "exec": {"timeout": 20},
 }
 
@@ -121,9 +138,15 @@ def notifier(entry: Any, index: int) -> Notifier:
 def _check_options(where: str, kind: str, o: dict) -> None:
     _int(where, "timeout", o["timeout"], 1, 300)
     if kind == "webhook":
-        _str(where, "url", o.get("url"), empty=False)
-        if not re.match(r"https?://[^/\s]+", o["url"]):
-            raise _fail(where, f"'url' must start with http:// or https://, got {o['url']!r}")
+        _str(where, "url", o["url"])
+        _path(where, "url_file", o["url_file"])
+        if bool(o["url"]) == bool(o["url_file"]):
+            raise _fail(where, "needs exactly one of 'url' and 'url_file' (a root-only file holding the URL)")
+        if o["url"] and not url_ok(o["url"]):  # the value itself is not repeated: it may hold a token
+            raise _fail(
+                where,
+                "'url' must be http:// or https://, a host (a valid port), no spaces or control characters",
+            )
         _path(where, "secret_file", o["secret_file"])
         _int(where, "retries", o["retries"], 0, 10)
     elif kind == "exec":
@@ -156,6 +179,10 @@ def _check_options(where: str, kind: str, o: dict) -> None:
             raise _fail(where, "'smtp_host' is required with via 'smtp'")
         if bool(o["username"]) != bool(o["password_file"]):
             raise _fail(where, "'username' and 'password_file' go together")
+        if o["username"] and not o["starttls"] and o["smtp_port"] != 465:
+            raise _fail(
+                where, "'username' needs 'starttls' true or 'smtp_port' 465: no password in clear text"
+            )
 
 
 def notifiers(values: dict[str, Any]) -> list[Notifier]:

@@ -90,8 +90,13 @@ def test_filters():
     ("entry", "message"),
     [
         ({"type": "pager"}, "'type' must be"),
-        ({"type": "webhook"}, "'url' must be a non-empty"),
-        ({"type": "webhook", "url": "ftp://x"}, "must start with http"),
+        ({"type": "webhook"}, "needs exactly one of 'url' and 'url_file'"),
+        ({"type": "webhook", "url": "http://x", "url_file": "/etc/mbg/url"}, "exactly one of"),
+        ({"type": "webhook", "url_file": "url.txt"}, "'url_file' must be an absolute path"),
+        ({"type": "webhook", "url": "ftp://x"}, "'url' must be http:// or https://"),
+        # http.client refuses a space or control character at send time (a traceback, before): refused here
+        ({"type": "webhook", "url": "http://x/a b/TOKEN"}, "no spaces or control characters"),
+        ({"type": "webhook", "url": "http://x/a\tb"}, "no spaces or control characters"),
         ({"type": "webhook", "url": "http://x", "secret": "inline"}, "unknown key 'secret'"),
         ({"type": "webhook", "url": "http://x", "secret_file": "rel/path"}, "absolute path"),
         ({"type": "webhook", "url": "http://x", "retries": 99}, "'retries' must be an integer 0-10"),
@@ -99,6 +104,18 @@ def test_filters():
         ({"type": "exec", "command": ["notify-send"]}, "absolute path"),
         ({"type": "email", "via": "smtp"}, "'smtp_host' is required"),
         ({"type": "email", "username": "u"}, "'username' and 'password_file' go together"),
+        # the docs promise the password only over TLS: starttls false on a plain port would send it in clear
+        (
+            {
+                "type": "email",
+                "via": "smtp",
+                "smtp_host": "h",
+                "username": "u",
+                "password_file": "/p",
+                "starttls": False,
+            },
+            "no password in clear text",
+        ),
         ({"type": "email", "to": []}, "'to' must be"),
         ({"type": "email", "events": ["ban", "boom"]}, "'events' must be"),
         ({"type": "email", "min_severity": "loud"}, "'min_severity' must be"),
