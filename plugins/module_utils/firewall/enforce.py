@@ -240,19 +240,23 @@ class Enforcer:
         refused: list[Refusal] = []
         expired: list[Ban] = []
         wanted: dict[str, Ban] = {}
+        seconds_of: dict[str, int] = {}  # of the bans in wanted: computed once per ban
         cap = self.backend.max_timeout
+        check = self.guard.check
         for request in bans:
-            verdict = self.guard.check(request.address)
+            verdict = check(request.address)
             if verdict.refusal is not None:
                 refused.append(Refusal(verdict.address, verdict.refusal))
                 continue
             ban = request if verdict.address == request.address else request._replace(address=verdict.address)
-            if ban.until <= now or ban_seconds(ban.until, now, cap) == 0:
+            seconds = ban_seconds(ban.until, now, cap) if ban.until > now else 0
+            if seconds == 0:
                 expired.append(ban)
                 continue
             previous = wanted.get(ban.address)
             if previous is None or ban.until > previous.until:
                 wanted[ban.address] = ban  # the same address twice: the later expiry wins
+                seconds_of[ban.address] = seconds
         setup: list[str] = []
         if not self.dry_run and (wanted or sweep):
             setup = self.backend.ensure()
@@ -268,10 +272,9 @@ class Enforcer:
                     swept.append(Refusal(address, verdict.refusal))
         added: list[Ban] = []
         unchanged: list[Ban] = []
-        seconds_of: dict[str, int] = {}
         for ban in wanted.values():
             left = current.get(ban.address)
-            seconds = seconds_of[ban.address] = ban_seconds(ban.until, now, cap)
+            seconds = seconds_of[ban.address]
             if left is not None and (
                 left == 0  # an admin's permanent entry: never shortened
                 or abs(left - seconds) <= BAN_END_TOLERANCE  # the same ban: left alone, no log line
