@@ -129,7 +129,8 @@ _FIRST, _LAST, _FAILURES, _WINDOW, _SERVICES, _USERS, _BANS, _BAN_UNTIL, _REASON
 
 
 class _Record:
-    """Per-address memory; ``window`` holds the latest failures as flat [time, count, ...]."""
+    """Per-address memory; ``window`` holds the latest failures as flat [time, count, ...] (the shared empty
+    tuple while there are none: a banned address's window is empty, and a big attack bans 100,000)."""
 
     __slots__ = (
         "ban_until",
@@ -148,11 +149,12 @@ class _Record:
         self.first = now
         self.last = now
         self.failures = 0
-        self.window: list = []
+        self.window: list | tuple = _NO_WINDOW
         # memory per record counts (a big attack is 100,000 of them): the services are one of a few shared
-        # frozensets (_with_service), the usernames a list (one or two, mostly; 216 bytes for an empty set)
+        # frozensets (_with_service), the usernames a tuple (one or two, mostly; 48 bytes for one, where a
+        # list grown by append takes 88 and an empty set 216)
         self.services: frozenset = _NO_SERVICES
-        self.users: list = []
+        self.users: tuple | list = ()
         self.bans = 0
         self.ban_until: float | None = None
         self.reason: str | None = None
@@ -164,7 +166,7 @@ class _Record:
             self.first,
             self.last,
             self.failures,
-            self.window,
+            self.window or [],  # the shared empty tuple is saved as the empty list it stands for
             sorted(self.services),
             sorted(self.users),
             self.bans,
@@ -181,7 +183,7 @@ class _Record:
         window = data[_WINDOW]  # [time, count, ...]: counts stay integers ("5 failures", never "5.0")
         rec.window = [v for t, c in zip(window[0::2], window[1::2]) for v in (float(t), int(c))]
         rec.services = _services(data[_SERVICES])
-        rec.users = list(dict.fromkeys(data[_USERS]))
+        rec.users = tuple(dict.fromkeys(data[_USERS]))
         rec.bans = int(data[_BANS])
         until = data[_BAN_UNTIL]
         rec.ban_until = None if until is None else float(until)
@@ -190,6 +192,7 @@ class _Record:
 
 
 _NO_SERVICES: frozenset = frozenset()
+_NO_WINDOW: tuple = ()  # the window of every record without failures in it (never appended to: replaced)
 _SERVICE_SETS: dict[tuple, frozenset] = {}  # (services, one more) -> the shared frozenset of both
 
 
@@ -251,7 +254,7 @@ class Tracker:
         self._alerted_now: set = set()
         self._new_bans: list = []
         self._since_prune = 0
-        self._keys: dict[str, tuple] = {}  # address -> (record key, flags), a bounded cache
+        self._keys: dict[str, tuple | int] = {}  # address -> (record key, flags) or flags, a bounded cache
         # failures per UTC hour (hour start in POSIX seconds -> weighted count), newest TIMELINE_HOURS
         self.hours: dict[int, int] = {}
         self._newest_hour: int | None = None
@@ -330,7 +333,7 @@ class Tracker:
         """(record key, flags) for an address: ignored addresses are never aggregated."""
         known = self._keys.get(ip)
         if known is not None:
-            return known
+            return (ip, known) if isinstance(known, int) else known
         if self._ignored(ip, self.ignore_nets):
             known = (ip, _IGNORED)
         elif self.config.ipv6_prefix < 128:
@@ -341,7 +344,9 @@ class Tracker:
             known = (ip, _PROTECTED if protected else 0)
         if len(self._keys) >= KEY_CACHE:
             self._keys.clear()
-        self._keys[ip] = known
+        # an address that is its own key (nearly all) is cached as its flags alone: a small int is shared,
+        # a tuple per address is not (65,536 of them)
+        self._keys[ip] = known[1] if known[0] == ip else known
         return known
 
     @staticmethod
@@ -392,7 +397,10 @@ class Tracker:
 
     def _failure(self, ev: Event, t: float) -> None:
         cfg = self.config
-        key, rec = self._record(ev.ip, t)
+        key = ev.ip
+        rec = self.records.get(key)
+        if rec is None:  # (else the fast path of _record, inlined: this very address has its own record)
+            key, rec = self._record(key, t)
         count = ev.count
         if not count or count <= 0:
             count = 1
@@ -406,7 +414,7 @@ class Tracker:
         user = ev.user
         users = rec.users
         if user and user not in users and len(users) < MAX_USERS_PER_ADDRESS:
-            users.append(user)
+            rec.users = (*users, user)
         self._touched.add(key)
         flags = rec.flags
         if flags & _IGNORED:
@@ -435,11 +443,14 @@ class Tracker:
         if rec.ban_until is not None and t < rec.ban_until:
             return  # already banned: these attempts cannot start another ban
         window = rec.window
-        window.append(t)
-        window.append(count)
-        keep = 2 * self._keep
-        if len(window) > keep:
-            del window[: len(window) - keep]
+        if window:
+            window.append(t)
+            window.append(count)
+            keep = 2 * self._keep
+            if len(window) > keep:
+                del window[: len(window) - keep]
+        else:  # the shared empty window (or an empty list) is replaced, never appended to
+            window = rec.window = [t, count]
         fast_start = t - cfg.findtime
         slow_start = t - cfg.slow_findtime
         fast = slow = 0
@@ -545,7 +556,7 @@ class Tracker:
         duration = escalated(cfg.bantime, cfg.bantime_multiplier, rec.bans, cfg.bantime_max)
         rec.bans += 1
         rec.ban_until = min(t + duration, MAX_TIME)
-        rec.window = []
+        rec.window = _NO_WINDOW
         users = sorted(rec.users)
         shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
         shared = self.clients.shared(key, t) if self.clients is not None else 0
