@@ -8,11 +8,12 @@ import ipaddress
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mail_bruteforce_guard.firewall.base import Ban, parse_target
+from mail_bruteforce_guard.firewall.base import Ban, ban_seconds, parse_target
 from mail_bruteforce_guard.firewall.guard import SPECIAL_NETWORKS, Guard, Verdict
 from mail_bruteforce_guard.firewall.ipset import IpsetBackend, _pieces
 
 NOW = 1_700_000_000.0
+IPV4 = st.integers(min_value=0, max_value=(1 << 32) - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
 GUARDS = [
     Guard(),
     Guard(ignore=["10.0.0.0/8", "192.0.2.0/24", "2001:db8::/32"], protected=["192.0.2.10", "203.0.113.0/28"]),
@@ -49,8 +50,6 @@ def test_guard_ipv4_shortcut_at_every_rule_edge() -> None:
 
 def reference_add_lines(backend: IpsetBackend, bans: list, now: float) -> list:
     """The line builder as it was before it streamed: every address parsed."""
-    from mail_bruteforce_guard.firewall.base import ban_seconds  # noqa: PLC0415
-
     lines = []
     for ban in bans:
         net = parse_target(ban.address)
@@ -65,7 +64,7 @@ def reference_add_lines(backend: IpsetBackend, bans: list, now: float) -> list:
     st.lists(
         st.tuples(
             st.one_of(
-                st.integers(min_value=0, max_value=(1 << 32) - 1).map(lambda n: str(ipaddress.IPv4Address(n))),
+                IPV4,
                 st.sampled_from(["::ffff:198.51.100.9", "2001:DB8::7", "2001:db8:1:2::/64", "10.1.0.0/16"]),
             ),
             st.floats(min_value=-100, max_value=1e9, allow_nan=False),
