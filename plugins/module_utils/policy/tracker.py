@@ -246,11 +246,15 @@ class Tracker:
         self.records: dict[str, _Record] = {}  # materialised records
         self._stored: dict[str, list] = {}  # records still in their saved form (loaded lazily)
         self.pruned_at: float | None = None
-        self.accounts: dict[str, dict[str, float]] = {}
+        # username -> {address: latest failure}, or (address, latest failure) while there is one address
+        # (``_pairs``): a big attack tries up to MAX_ACCOUNTS usernames once each, and a dict takes 184 bytes
+        self.accounts: dict[str, dict[str, float] | tuple] = {}
+        # one address never raises the alert, nor leaves a window that is no window (then a dict, always)
+        self._pairs = config.targeted_min_ips > 1 and config.targeted_findtime > 0
         self.alerts: dict[tuple, list] = {}  # (username, alert) -> [time, {ip: None}]
         self.clock: float | None = None  # latest event time seen
-        self._touched: set = set()
-        self._banned_now: set = set()
+        # keys touched since start_round -> banned in that time (one table: 100,000 keys take 4 MB a table)
+        self._touched: dict[str, bool] = {}
         self._alerted_now: set = set()
         self._new_bans: list = []
         self._since_prune = 0
@@ -415,7 +419,9 @@ class Tracker:
         users = rec.users
         if user and user not in users and len(users) < MAX_USERS_PER_ADDRESS:
             rec.users = (*users, user)
-        self._touched.add(key)
+        touched = self._touched
+        if key not in touched:
+            touched[key] = False
         flags = rec.flags
         if flags & _IGNORED:
             return
@@ -536,7 +542,8 @@ class Tracker:
             rec.services = _with_service(rec.services, ev.service)
         if t > rec.last:  # noqa: PLR1730 - as in _failure
             rec.last = t
-        self._touched.add(key)
+        if key not in self._touched:
+            self._touched[key] = False
         self._ban(
             key, rec, t, count, span=t - first, kind="", what=f"pre-auth connections ({', '.join(kinds)})"
         )
@@ -566,7 +573,7 @@ class Tracker:
             + (f"; shared address ({shared} users log in from it)" if shared else "")
             + (f"; repeat offender, ban #{rec.bans}" if rec.bans > 1 else "")
         )
-        self._banned_now.add(key)
+        self._touched[key] = True  # banned this round
         self._new_bans.append(NewBan(key, rec.ban_until, rec.reason, rec.bans))
 
     def _account_failure(self, user: str, key: str, t: float) -> None:
@@ -578,7 +585,15 @@ class Tracker:
         if ips is None:
             if len(accounts) >= MAX_ACCOUNTS:
                 self._prune_accounts(t)
+            if self._pairs:
+                accounts[user] = (key, t)
+                return
             ips = {}
+        elif isinstance(ips, tuple):  # one address so far (see _pairs)
+            if ips[0] == key:
+                accounts[user] = (key, t)
+                return
+            ips = {ips[0]: ips[1]}
         accounts[user] = ips
         ips.pop(key, None)
         ips[key] = t  # insertion order = recency
@@ -760,7 +775,7 @@ class Tracker:
         accounts = self.accounts
         stale = []
         for user, ips in accounts.items():
-            if ips and max(ips.values()) > start:
+            if ips and (ips[1] if isinstance(ips, tuple) else max(ips.values())) > start:
                 break
             stale.append(user)
         for user in stale:
@@ -781,8 +796,7 @@ class Tracker:
 
     def start_round(self) -> None:
         """Forget which addresses and accounts the previous scan touched."""
-        self._touched = set()
-        self._banned_now = set()
+        self._touched = {}
         self._alerted_now = set()
         self._new_bans = []
         if self.clients is not None:
@@ -814,7 +828,7 @@ class Tracker:
             rec = self.records.get(key)
             if rec is None or (rec.failures == 0 and rec.ban_until is None):  # (pre-auth bans: no failure)
                 continue
-            offenders.append(self._offender(key, rec, banned_now=key in self._banned_now))
+            offenders.append(self._offender(key, rec, banned_now=self._touched.get(key, False)))
         offenders.sort(key=lambda o: (-o.failures, o.ip))
         alert_keys = self.alerts.keys() if everything else self._alerted_now
         accounts = [
@@ -913,7 +927,7 @@ class Tracker:
             "clock": self.clock,
             "pruned_at": self.pruned_at,
             "records": records,
-            "accounts": self.accounts,
+            "accounts": _SavedAccounts(self.accounts) if lazy else _saved_accounts(self.accounts),
             "alerts": [[u, a, v[0], list(v[1])] for (u, a), v in self.alerts.items()],
             "hours": [[h, n] for h, n in sorted(self.hours.items())],
             **_save_clients(self),
@@ -932,6 +946,10 @@ class Tracker:
             str(u): {str(ip): float(t) for ip, t in ips.items()}
             for u, ips in data.get("accounts", {}).items()
         }
+        if self._pairs:
+            for user, ips in self.accounts.items():
+                if len(ips) == 1:
+                    self.accounts[user] = next(iter(ips.items()))
         self.alerts = {
             (str(u), str(a)): [float(t), dict.fromkeys(map(str, ips))]
             for u, a, t, ips in data.get("alerts", [])
@@ -983,6 +1001,32 @@ class _SavedRecords(Mapping):
         yield from self._stored.items()
         for key, rec in self._records.items():
             yield key, rec.to_list()
+
+
+def _saved_accounts(accounts: dict) -> dict[str, dict[str, float]]:
+    """The saved form of ``Tracker.accounts``: every account as ``{address: time}``."""
+    return dict(_SavedAccounts(accounts).items())
+
+
+class _SavedAccounts(Mapping):
+    """``Tracker.accounts`` in its saved form, each one-address pair made a mapping when read."""
+
+    def __init__(self, accounts: dict) -> None:
+        self._accounts = accounts
+
+    def __getitem__(self, user: str) -> dict[str, float]:
+        ips = self._accounts[user]
+        return {ips[0]: ips[1]} if isinstance(ips, tuple) else ips
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._accounts)
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+    def items(self) -> Iterator[tuple[str, dict[str, float]]]:  # type: ignore[override]
+        for user, ips in self._accounts.items():
+            yield user, ({ips[0]: ips[1]} if isinstance(ips, tuple) else ips)
 
 
 def _hours(saved: Any) -> list:

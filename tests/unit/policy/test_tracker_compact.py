@@ -52,3 +52,32 @@ def test_the_key_cache_answers_as_the_uncached_key():
         first = cached._key(ip)
         assert cached._key(ip) == first == Tracker(config)._key(ip), ip
         assert isinstance(first, tuple) and len(first) == 2
+
+
+def test_a_one_address_account_is_a_pair_saved_as_a_mapping_and_still_raises_targeted():
+    t = Tracker(PolicyConfig(maxretry=50, targeted_min_ips=3, targeted_findtime=3600))
+    t.feed([fail(1000.0, "203.0.113.1", user="alice"), fail(1001.0, "203.0.113.1", user="alice")])
+    assert t.accounts["alice"] == ("203.0.113.1", 1001.0)
+    assert t.to_state()["accounts"] == {"alice": {"203.0.113.1": 1001.0}}
+    t.feed([fail(1002.0 + i, f"198.51.100.{i}", user="alice") for i in range(2)])
+    assert t.accounts["alice"] == {"203.0.113.1": 1001.0, "198.51.100.0": 1002.0, "198.51.100.1": 1003.0}
+    assert [(a.username, a.alert, a.ips) for a in t.decide().accounts] == [
+        ("alice", "targeted", ["198.51.100.0", "198.51.100.1", "203.0.113.1"])
+    ]
+    t.prune(1001.0 + 3600 + 1)  # the pair's time is its latest failure: pruned as its dict would be
+    assert "alice" in t.accounts
+    t.feed([fail(9000.0, "192.0.2.77", user="bob")])
+    t.prune(9000.0)
+    assert list(t.accounts) == ["bob"]
+
+
+def test_the_lazy_saved_state_is_the_plain_saved_state():
+    from mail_bruteforce_guard.detector.state import json_pieces
+
+    t = Tracker(PolicyConfig(maxretry=3, targeted_min_ips=2))
+    t.feed([fail(1000.0 + i, f"198.51.100.{i % 9}", user=f"u{i % 4}") for i in range(60)])
+    plain = json.dumps(t.to_state(), separators=(",", ":"))
+    assert "".join(json_pieces(t.to_state(lazy=True))) == plain
+    reloaded = Tracker(PolicyConfig(maxretry=3, targeted_min_ips=2))
+    reloaded.load_state(json.loads(plain))
+    assert json.dumps(reloaded.to_state(), separators=(",", ":")) == plain
