@@ -240,7 +240,6 @@ class Enforcer:
         refused: list[Refusal] = []
         expired: list[Ban] = []
         wanted: dict[str, Ban] = {}
-        seconds_of: dict[str, int] = {}  # of the bans in wanted: computed once per ban
         cap = self.backend.max_timeout
         check = self.guard.check
         for request in bans:
@@ -249,14 +248,12 @@ class Enforcer:
                 refused.append(Refusal(verdict.address, verdict.refusal))
                 continue
             ban = request if verdict.address == request.address else request._replace(address=verdict.address)
-            seconds = ban_seconds(ban.until, now, cap) if ban.until > now else 0
-            if seconds == 0:
+            if ban.until <= now or ban_seconds(ban.until, now, cap) == 0:
                 expired.append(ban)
                 continue
             previous = wanted.get(ban.address)
             if previous is None or ban.until > previous.until:
                 wanted[ban.address] = ban  # the same address twice: the later expiry wins
-                seconds_of[ban.address] = seconds
         setup: list[str] = []
         if not self.dry_run and (wanted or sweep):
             setup = self.backend.ensure()
@@ -274,8 +271,11 @@ class Enforcer:
         unchanged: list[Ban] = []
         for ban in wanted.values():
             left = current.get(ban.address)
-            seconds = seconds_of[ban.address]
-            if left is not None and (
+            if left is None:  # not in the firewall (every ban of a first scan): nothing to compare
+                added.append(ban)
+                continue
+            seconds = ban_seconds(ban.until, now, cap)
+            if (
                 left == 0  # an admin's permanent entry: never shortened
                 or abs(left - seconds) <= BAN_END_TOLERANCE  # the same ban: left alone, no log line
                 or (seconds == cap and left >= cap - CAPPED_REFRESH)
@@ -283,6 +283,7 @@ class Enforcer:
                 unchanged.append(ban)
             else:
                 added.append(ban)
+        del wanted, current  # (100,000 bans: their tables go before the log lines are made)
         removed = [r.address for r in swept]
         failure: FirewallError | None = None
         failed: list[Ban] = []
@@ -298,7 +299,7 @@ class Enforcer:
                     failed = [b for b in added if b.address not in present]
                     added = [b for b in added if b.address in present]
         swept_lines = [f"unban {r.address}: {r.reason}" for r in swept]
-        added_lines = [ban_message(b.address, seconds_of[b.address], b.reason) for b in added]
+        added_lines = [ban_message(b.address, ban_seconds(b.until, now, cap), b.reason) for b in added]
         self._log(syslog.LOG_WARNING, swept_lines)
         self._log(syslog.LOG_NOTICE, added_lines)
         result = EnforceResult(
