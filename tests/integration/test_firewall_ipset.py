@@ -13,7 +13,7 @@ import pytest
 from mail_bruteforce_guard.errors import ConfigError
 from mail_bruteforce_guard.firewall.base import Ban, FirewallError
 from mail_bruteforce_guard.firewall.enforce import Enforcer
-from mail_bruteforce_guard.firewall.ipset import MAX_TIMEOUT, IpsetBackend, parse_save
+from mail_bruteforce_guard.firewall.ipset import _PIECE_LINES, MAX_TIMEOUT, IpsetBackend, parse_save
 
 CONTROLLER = "192.0.2.10"
 
@@ -355,3 +355,18 @@ def test_both_sets_grown_in_one_batch_even_with_a_leftover_temporary_set(netns):
     assert len(IpsetBackend(command=netns.ipset).ensure()) == 2
     assert sorted(netns.run("ipset", "list", "-n").stdout.split()) == ["mbg_ban_v4", "mbg_ban_v6"]
     assert entries(netns, "mbg_ban_v6") == {"2001:db8::1": 0}
+
+
+def test_a_batch_larger_than_one_piece_is_written_whole_and_a_bad_address_applies_nothing(netns):
+    """``add`` streams its lines to ipset in pieces (issue 15): every line arrives; an invalid address
+    (the guard refuses those before the backend sees them) still stops the batch before ipset starts."""
+    now = time.time()
+    backend = IpsetBackend(command=netns.ipset, maxelem=65536)
+    backend.ensure()
+    count = 2 * _PIECE_LINES + 7
+    backend.add([Ban(f"198.18.{i // 250}.{i % 250 + 1}", now + 600, "r") for i in range(count)], now)
+    held = entries(netns, "mbg_ban_v4")
+    assert len(held) == count and all(590 <= s <= 600 for s in held.values())
+    with pytest.raises(FirewallError):
+        backend.add([Ban("198.19.0.1", now + 600, "r"), Ban("not-an-ip", now + 600, "r")], now)
+    assert "198.19.0.1" not in entries(netns, "mbg_ban_v4")

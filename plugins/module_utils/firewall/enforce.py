@@ -254,8 +254,9 @@ class Enforcer:
         expired: list[Ban] = []
         wanted: dict[str, Ban] = {}
         cap = self.backend.max_timeout
+        check = self.guard.check
         for request in bans:
-            verdict = self.guard.check(request.address)
+            verdict = check(request.address)
             if verdict.refusal is not None:
                 refused.append(Refusal(verdict.address, verdict.refusal))
                 continue
@@ -281,11 +282,13 @@ class Enforcer:
                     swept.append(Refusal(address, verdict.refusal))
         added: list[Ban] = []
         unchanged: list[Ban] = []
-        seconds_of: dict[str, int] = {}
         for ban in wanted.values():
             left = current.get(ban.address)
-            seconds = seconds_of[ban.address] = ban_seconds(ban.until, now, cap)
-            if left is not None and (
+            if left is None:  # not in the firewall (every ban of a first scan): nothing to compare
+                added.append(ban)
+                continue
+            seconds = ban_seconds(ban.until, now, cap)
+            if (
                 left == 0  # an admin's permanent entry: never shortened
                 or abs(left - seconds) <= BAN_END_TOLERANCE  # the same ban: left alone, no log line
                 or (seconds == cap and left >= cap - CAPPED_REFRESH)
@@ -293,6 +296,7 @@ class Enforcer:
                 unchanged.append(ban)
             else:
                 added.append(ban)
+        del wanted, current  # (100,000 bans: their tables go before the log lines are made)
         removed = [r.address for r in swept]
         failure: FirewallError | None = None
         failed: list[Ban] = []
@@ -308,7 +312,7 @@ class Enforcer:
                     failed = [b for b in added if b.address not in present]
                     added = [b for b in added if b.address in present]
         swept_lines = [f"unban {r.address}: {r.reason}" for r in swept]
-        added_lines = [ban_message(b.address, seconds_of[b.address], b.reason) for b in added]
+        added_lines = [ban_message(b.address, ban_seconds(b.until, now, cap), b.reason) for b in added]
         self._log(syslog.LOG_WARNING, swept_lines)
         self._log(syslog.LOG_NOTICE, added_lines)
         result = EnforceResult(

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from socket import inet_aton
 from typing import NamedTuple
 
-from ..addresses import parse_networks
+from ..addresses import is_canonical_ipv4, parse_networks
 from ..errors import ConfigError
 from .base import Target, network_target, parse_target
 
@@ -57,9 +58,26 @@ class Guard:
     def __init__(self, ignore: Iterable[str] = (), protected: Iterable[str] = ()) -> None:
         self.ignore = _parse_list(ignore, "ignore")
         self.protected = _parse_list(protected, "protected")
+        # what ``refusal`` says of a single IPv4 address (nearly every ban): it lies inside the first IPv4
+        # rule holding it, in refusal's order, or is allowed (no /32 is too broad, none contains a rule)
+        self._v4_rules = tuple(
+            (rule.first, rule.last, why)
+            for rule, why in (
+                *((p, "protected (controller address)") for p in self.protected),
+                *SPECIAL_NETWORKS,
+                *((i, f"ignored network {i.text}") for i in self.ignore),
+            )
+            if rule.version == 4
+        )
 
     def check(self, address: str) -> Verdict:
         """Return the normalised address and the refusal reason (None when the ban is allowed)."""
+        if isinstance(address, str) and is_canonical_ipv4(address):  # refusal() of a /32, in a few compares
+            value = int.from_bytes(inet_aton(address), "big")
+            for first, last, why in self._v4_rules:
+                if first <= value <= last:
+                    return Verdict(address, why)
+            return Verdict(address, None)
         try:
             target = parse_target(address)
         except ValueError as err:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Collection, Iterable, Mapping, MutableMapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from itertools import islice
 
+from ..addresses import is_canonical_ipv4
 from ..errors import ConfigError
 from ..schema import BY_NAME, MAX_MAXELEM, SET_NAME
 from .base import Ban, FirewallError, Target, ban_seconds, normalize_target, parse_target
@@ -22,6 +24,7 @@ MAX_TIMEOUT = 2147483
 DEFAULT_MAXELEM = BY_NAME["ipset_maxelem"].default
 SET_TYPE = "hash:net"
 _RUN_TIMEOUT = 120.0
+_PIECE_LINES = 4096  # batch lines encoded and written to ipset at a time
 
 
 class IpsetBackend:
@@ -69,13 +72,23 @@ class IpsetBackend:
 
         An expired ban yields no line: ``timeout 0`` would make the entry permanent.
         """
-        lines = []
+        return list(self.iter_add_lines(bans, now))
+
+    def iter_add_lines(self, bans: Iterable[Ban], now: float) -> Iterator[str]:
+        """``add_lines``, one line at a time (``add`` streams them to ipset: 100,000 bans are never one list
+        nor one text). A canonical IPv4 address (nearly every ban) is its own text: nothing to parse."""
+        v4 = self.sets[4]
+        cap = self.max_timeout
         for ban in bans:
-            net = _parse(ban.address)
-            seconds = ban_seconds(ban.until, now, self.max_timeout)
+            address = ban.address
+            if isinstance(address, str) and is_canonical_ipv4(address):
+                name = v4
+            else:
+                net = _parse(address)
+                name, address = self.sets[net.version], net.text
+            seconds = ban_seconds(ban.until, now, cap)
             if seconds > 0:
-                lines.append(f"add {self.sets[net.version]} {net.text} timeout {seconds}")
-        return lines
+                yield f"add {name} {address} timeout {seconds}"
 
     def del_lines(self, addresses: Iterable[str]) -> list[str]:
         """``del SET ADDR`` per address."""
@@ -121,10 +134,12 @@ class IpsetBackend:
         return done
 
     def add(self, bans: Sequence[Ban], now: float) -> None:
-        """Add or refresh every unexpired ban in one ``ipset restore -exist`` call."""
-        lines = self.add_lines(bans, now)
-        if lines:
-            self._restore(lines)
+        """Add or refresh every unexpired ban in one ``ipset restore -exist`` call. Every address is checked
+        before ipset starts (the lines are made as they are written): an invalid one applies nothing."""
+        for ban in bans:
+            if not (isinstance(ban.address, str) and is_canonical_ipv4(ban.address)):
+                _parse(ban.address)
+        self._restore(self.iter_add_lines(bans, now))
 
     def remove(self, addresses: Sequence[str]) -> None:
         """Delete addresses in one ``ipset restore -exist`` call (absent entries are no error)."""
@@ -229,30 +244,68 @@ class IpsetBackend:
                 return ""
             raise
 
-    def _restore(self, lines: Sequence[str]) -> None:
-        """Feed commands to ONE ``ipset restore -exist`` process."""
-        self._run(["restore", "-exist"], stdin="\n".join(lines) + "\n")
+    def _restore(self, lines: Iterable[str]) -> None:
+        """Feed commands to ONE ``ipset restore -exist`` process (none when there are no commands), written
+        ``_PIECE_LINES`` at a time: the batch is never held as one text (nor as its encoded copy)."""
+        lines = iter(lines)
+        first = list(islice(lines, _PIECE_LINES))
+        if first:
+            self._run(["restore", "-exist"], stdin=_pieces(first, lines))
 
-    def _run(self, args: Sequence[str], stdin: str | None = None) -> str:
-        """Run ipset; FirewallError with ipset's own one-line message on failure."""
+    def _run(self, args: Sequence[str], stdin: str | Iterator[bytes] | None = None) -> str:
+        """Run ipset (``stdin``: a text, or pieces of bytes written as they come); FirewallError with
+        ipset's own one-line message on failure."""
         argv = [*self.command, *args]
         try:
-            proc = subprocess.run(
-                argv, input=stdin, capture_output=True, text=True, timeout=_RUN_TIMEOUT, check=False
-            )
+            if stdin is None or isinstance(stdin, str):
+                proc = subprocess.run(
+                    argv, input=stdin, capture_output=True, text=True, timeout=_RUN_TIMEOUT, check=False
+                )
+                returncode, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
+            else:
+                returncode, stdout, stderr = _run_fed(argv, stdin)
         except FileNotFoundError:
             raise FirewallError(f"{self.command[0]} not found: install the ipset package") from None
         except subprocess.TimeoutExpired:
             raise FirewallError(f"ipset {args[0]} did not finish within {_RUN_TIMEOUT:.0f}s") from None
         except OSError as err:
             raise FirewallError(f"cannot run {self.command[0]}: {err.strerror}") from None
-        if proc.returncode != 0:
-            message = " ".join(proc.stderr.split()) or f"exit status {proc.returncode}"
+        if returncode != 0:
+            message = " ".join(stderr.split()) or f"exit status {returncode}"
             message = re.sub(r"^ipset v[\d.]+: ", "", message)
             if "is full" in message:
                 message += f" (raise ipset_maxelem, now {self.maxelem})"
             raise FirewallError(f"ipset {args[0]} failed: {message}")
-        return proc.stdout
+        return stdout
+
+
+def _pieces(first: list[str], rest: Iterator[str]) -> Iterator[bytes]:
+    """Lines as newline-terminated UTF-8 (what ``text=True`` wrote), ``_PIECE_LINES`` at a time (``first``
+    is the first piece)."""
+    piece = first
+    while piece:
+        yield ("\n".join(piece) + "\n").encode()
+        piece = list(islice(rest, _PIECE_LINES))
+
+
+def _run_fed(argv: list[str], pieces: Iterator[bytes]) -> tuple[int, str, str]:
+    """Run ``argv`` writing ``pieces`` to its stdin as they are made: (exit status, stdout, stderr). A
+    process that stops reading (ipset stops at its first error) ends the writing; its error follows. ipset
+    restore writes nothing but that one error line, so its pipes cannot fill while we write."""
+    pipe = subprocess.PIPE
+    with subprocess.Popen(argv, stdin=pipe, stdout=pipe, stderr=pipe) as proc:
+        try:
+            for piece in pieces:
+                proc.stdin.write(piece)
+        except BrokenPipeError:
+            pass  # communicate() below flushes and closes stdin, ignoring a broken pipe as well
+        try:
+            stdout, stderr = proc.communicate(timeout=_RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+    return proc.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace")
 
 
 def parse_save(text: str, name: str) -> dict[str, int]:

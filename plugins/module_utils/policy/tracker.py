@@ -129,7 +129,8 @@ _FIRST, _LAST, _FAILURES, _WINDOW, _SERVICES, _USERS, _BANS, _BAN_UNTIL, _REASON
 
 
 class _Record:
-    """Per-address memory; ``window`` holds the latest failures as flat [time, count, ...]."""
+    """Per-address memory; ``window`` holds the latest failures as flat [time, count, ...] (the shared empty
+    tuple while there are none: a banned address's window is empty, and a big attack bans 100,000)."""
 
     __slots__ = (
         "ban_until",
@@ -148,11 +149,12 @@ class _Record:
         self.first = now
         self.last = now
         self.failures = 0
-        self.window: list = []
+        self.window: list | tuple = _NO_WINDOW
         # memory per record counts (a big attack is 100,000 of them): the services are one of a few shared
-        # frozensets (_with_service), the usernames a list (one or two, mostly; 216 bytes for an empty set)
+        # frozensets (_with_service), the usernames a tuple (one or two, mostly; 48 bytes for one, where a
+        # list grown by append takes 88 and an empty set 216)
         self.services: frozenset = _NO_SERVICES
-        self.users: list = []
+        self.users: tuple | list = ()
         self.bans = 0
         self.ban_until: float | None = None
         self.reason: str | None = None
@@ -164,7 +166,7 @@ class _Record:
             self.first,
             self.last,
             self.failures,
-            self.window,
+            self.window or [],  # the shared empty tuple is saved as the empty list it stands for
             sorted(self.services),
             sorted(self.users),
             self.bans,
@@ -181,7 +183,7 @@ class _Record:
         window = data[_WINDOW]  # [time, count, ...]: counts stay integers ("5 failures", never "5.0")
         rec.window = [v for t, c in zip(window[0::2], window[1::2]) for v in (float(t), int(c))]
         rec.services = _services(data[_SERVICES])
-        rec.users = list(dict.fromkeys(data[_USERS]))
+        rec.users = tuple(dict.fromkeys(data[_USERS]))
         rec.bans = int(data[_BANS])
         until = data[_BAN_UNTIL]
         rec.ban_until = None if until is None else float(until)
@@ -190,6 +192,7 @@ class _Record:
 
 
 _NO_SERVICES: frozenset = frozenset()
+_NO_WINDOW: tuple = ()  # the window of every record without failures in it (never appended to: replaced)
 _SERVICE_SETS: dict[tuple, frozenset] = {}  # (services, one more) -> the shared frozenset of both
 
 
@@ -243,15 +246,19 @@ class Tracker:
         self.records: dict[str, _Record] = {}  # materialised records
         self._stored: dict[str, list] = {}  # records still in their saved form (loaded lazily)
         self.pruned_at: float | None = None
-        self.accounts: dict[str, dict[str, float]] = {}
+        # username -> {address: latest failure}, or (address, latest failure) while there is one address
+        # (``_pairs``): a big attack tries up to MAX_ACCOUNTS usernames once each, and a dict takes 184 bytes
+        self.accounts: dict[str, dict[str, float] | tuple] = {}
+        # one address never raises the alert, nor leaves a window that is no window (then a dict, always)
+        self._pairs = config.targeted_min_ips > 1 and config.targeted_findtime > 0
         self.alerts: dict[tuple, list] = {}  # (username, alert) -> [time, {ip: None}]
         self.clock: float | None = None  # latest event time seen
-        self._touched: set = set()
-        self._banned_now: set = set()
+        # keys touched since start_round -> banned in that time (one table: 100,000 keys take 4 MB a table)
+        self._touched: dict[str, bool] = {}
         self._alerted_now: set = set()
         self._new_bans: list = []
         self._since_prune = 0
-        self._keys: dict[str, tuple] = {}  # address -> (record key, flags), a bounded cache
+        self._keys: dict[str, tuple | int] = {}  # address -> (record key, flags) or flags, a bounded cache
         # failures per UTC hour (hour start in POSIX seconds -> weighted count), newest TIMELINE_HOURS
         self.hours: dict[int, int] = {}
         self._newest_hour: int | None = None
@@ -330,7 +337,7 @@ class Tracker:
         """(record key, flags) for an address: ignored addresses are never aggregated."""
         known = self._keys.get(ip)
         if known is not None:
-            return known
+            return (ip, known) if isinstance(known, int) else known
         if self._ignored(ip, self.ignore_nets):
             known = (ip, _IGNORED)
         elif self.config.ipv6_prefix < 128:
@@ -341,7 +348,9 @@ class Tracker:
             known = (ip, _PROTECTED if protected else 0)
         if len(self._keys) >= KEY_CACHE:
             self._keys.clear()
-        self._keys[ip] = known
+        # an address that is its own key (nearly all) is cached as its flags alone: a small int is shared,
+        # a tuple per address is not (65,536 of them)
+        self._keys[ip] = known[1] if known[0] == ip else known
         return known
 
     @staticmethod
@@ -392,7 +401,10 @@ class Tracker:
 
     def _failure(self, ev: Event, t: float) -> None:
         cfg = self.config
-        key, rec = self._record(ev.ip, t)
+        key = ev.ip
+        rec = self.records.get(key)
+        if rec is None:  # (else the fast path of _record, inlined: this very address has its own record)
+            key, rec = self._record(key, t)
         count = ev.count
         if not count or count <= 0:
             count = 1
@@ -406,8 +418,10 @@ class Tracker:
         user = ev.user
         users = rec.users
         if user and user not in users and len(users) < MAX_USERS_PER_ADDRESS:
-            users.append(user)
-        self._touched.add(key)
+            rec.users = (*users, user)
+        touched = self._touched
+        if key not in touched:
+            touched[key] = False
         flags = rec.flags
         if flags & _IGNORED:
             return
@@ -435,11 +449,14 @@ class Tracker:
         if rec.ban_until is not None and t < rec.ban_until:
             return  # already banned: these attempts cannot start another ban
         window = rec.window
-        window.append(t)
-        window.append(count)
-        keep = 2 * self._keep
-        if len(window) > keep:
-            del window[: len(window) - keep]
+        if window:
+            window.append(t)
+            window.append(count)
+            keep = 2 * self._keep
+            if len(window) > keep:
+                del window[: len(window) - keep]
+        else:  # the shared empty window (or an empty list) is replaced, never appended to
+            window = rec.window = [t, count]
         fast_start = t - cfg.findtime
         slow_start = t - cfg.slow_findtime
         fast = slow = 0
@@ -525,7 +542,8 @@ class Tracker:
             rec.services = _with_service(rec.services, ev.service)
         if t > rec.last:  # noqa: PLR1730 - as in _failure
             rec.last = t
-        self._touched.add(key)
+        if key not in self._touched:
+            self._touched[key] = False
         self._ban(
             key, rec, t, count, span=t - first, kind="", what=f"pre-auth connections ({', '.join(kinds)})"
         )
@@ -545,7 +563,7 @@ class Tracker:
         duration = escalated(cfg.bantime, cfg.bantime_multiplier, rec.bans, cfg.bantime_max)
         rec.bans += 1
         rec.ban_until = min(t + duration, MAX_TIME)
-        rec.window = []
+        rec.window = _NO_WINDOW
         users = sorted(rec.users)
         shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
         shared = self.clients.shared(key, t) if self.clients is not None else 0
@@ -555,7 +573,7 @@ class Tracker:
             + (f"; shared address ({shared} users log in from it)" if shared else "")
             + (f"; repeat offender, ban #{rec.bans}" if rec.bans > 1 else "")
         )
-        self._banned_now.add(key)
+        self._touched[key] = True  # banned this round
         self._new_bans.append(NewBan(key, rec.ban_until, rec.reason, rec.bans))
 
     def _account_failure(self, user: str, key: str, t: float) -> None:
@@ -567,7 +585,15 @@ class Tracker:
         if ips is None:
             if len(accounts) >= MAX_ACCOUNTS:
                 self._prune_accounts(t)
+            if self._pairs:
+                accounts[user] = (key, t)
+                return
             ips = {}
+        elif isinstance(ips, tuple):  # one address so far (see _pairs)
+            if ips[0] == key:
+                accounts[user] = (key, t)
+                return
+            ips = {ips[0]: ips[1]}
         accounts[user] = ips
         ips.pop(key, None)
         ips[key] = t  # insertion order = recency
@@ -749,7 +775,7 @@ class Tracker:
         accounts = self.accounts
         stale = []
         for user, ips in accounts.items():
-            if ips and max(ips.values()) > start:
+            if ips and (ips[1] if isinstance(ips, tuple) else max(ips.values())) > start:
                 break
             stale.append(user)
         for user in stale:
@@ -770,8 +796,7 @@ class Tracker:
 
     def start_round(self) -> None:
         """Forget which addresses and accounts the previous scan touched."""
-        self._touched = set()
-        self._banned_now = set()
+        self._touched = {}
         self._alerted_now = set()
         self._new_bans = []
         if self.clients is not None:
@@ -803,7 +828,7 @@ class Tracker:
             rec = self.records.get(key)
             if rec is None or (rec.failures == 0 and rec.ban_until is None):  # (pre-auth bans: no failure)
                 continue
-            offenders.append(self._offender(key, rec, banned_now=key in self._banned_now))
+            offenders.append(self._offender(key, rec, banned_now=self._touched.get(key, False)))
         offenders.sort(key=lambda o: (-o.failures, o.ip))
         alert_keys = self.alerts.keys() if everything else self._alerted_now
         accounts = [
@@ -902,7 +927,7 @@ class Tracker:
             "clock": self.clock,
             "pruned_at": self.pruned_at,
             "records": records,
-            "accounts": self.accounts,
+            "accounts": _SavedAccounts(self.accounts) if lazy else _saved_accounts(self.accounts),
             "alerts": [[u, a, v[0], list(v[1])] for (u, a), v in self.alerts.items()],
             "hours": [[h, n] for h, n in sorted(self.hours.items())],
             **_save_clients(self),
@@ -921,6 +946,10 @@ class Tracker:
             str(u): {str(ip): float(t) for ip, t in ips.items()}
             for u, ips in data.get("accounts", {}).items()
         }
+        if self._pairs:
+            for user, ips in self.accounts.items():
+                if len(ips) == 1:
+                    self.accounts[user] = next(iter(ips.items()))
         self.alerts = {
             (str(u), str(a)): [float(t), dict.fromkeys(map(str, ips))]
             for u, a, t, ips in data.get("alerts", [])
@@ -972,6 +1001,32 @@ class _SavedRecords(Mapping):
         yield from self._stored.items()
         for key, rec in self._records.items():
             yield key, rec.to_list()
+
+
+def _saved_accounts(accounts: dict) -> dict[str, dict[str, float]]:
+    """The saved form of ``Tracker.accounts``: every account as ``{address: time}``."""
+    return dict(_SavedAccounts(accounts).items())
+
+
+class _SavedAccounts(Mapping):
+    """``Tracker.accounts`` in its saved form, each one-address pair made a mapping when read."""
+
+    def __init__(self, accounts: dict) -> None:
+        self._accounts = accounts
+
+    def __getitem__(self, user: str) -> dict[str, float]:
+        ips = self._accounts[user]
+        return {ips[0]: ips[1]} if isinstance(ips, tuple) else ips
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._accounts)
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+    def items(self) -> Iterator[tuple[str, dict[str, float]]]:  # type: ignore[override]
+        for user, ips in self._accounts.items():
+            yield user, ({ips[0]: ips[1]} if isinstance(ips, tuple) else ips)
 
 
 def _hours(saved: Any) -> list:

@@ -1,0 +1,85 @@
+"""The firewall layer's fast paths give exactly what their reference paths give (issue 15's scale work):
+the guard's IPv4 shortcut against ``refusal`` of the parsed target, the streamed ipset batch against the
+line builder."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mail_bruteforce_guard.firewall.base import Ban, ban_seconds, parse_target
+from mail_bruteforce_guard.firewall.guard import SPECIAL_NETWORKS, Guard, Verdict
+from mail_bruteforce_guard.firewall.ipset import IpsetBackend, _pieces
+
+NOW = 1_700_000_000.0
+IPV4 = st.integers(min_value=0, max_value=(1 << 32) - 1).map(lambda n: str(ipaddress.IPv4Address(n)))
+GUARDS = [
+    Guard(),
+    Guard(ignore=["10.0.0.0/8", "192.0.2.0/24", "2001:db8::/32"], protected=["192.0.2.10", "203.0.113.0/28"]),
+    Guard(ignore=["198.51.100.7"], protected=["127.0.0.5", "2001:db8::1"]),
+]
+EDGES = [
+    str(ipaddress.IPv4Address(n))
+    for special, _why in SPECIAL_NETWORKS
+    if special.version == 4
+    for n in (special.first - 1, special.first, special.last, special.last + 1)
+    if 0 <= n < 1 << 32
+] + ["10.0.0.0", "10.255.255.255", "11.0.0.0", "192.0.2.10", "192.0.2.9", "203.0.113.15", "203.0.113.16"]
+
+
+def reference(guard: Guard, address: str) -> Verdict:
+    """``Guard.check`` without its IPv4 shortcut."""
+    target = parse_target(address)
+    return Verdict(target.text, guard.refusal(target))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(min_value=0, max_value=(1 << 32) - 1))
+def test_guard_ipv4_shortcut_is_refusal_of_the_target(value: int) -> None:
+    address = str(ipaddress.IPv4Address(value))
+    for guard in GUARDS:
+        assert guard.check(address) == reference(guard, address)
+
+
+def test_guard_ipv4_shortcut_at_every_rule_edge() -> None:
+    for guard in GUARDS:
+        for address in EDGES:
+            assert guard.check(address) == reference(guard, address), address
+
+
+def reference_add_lines(backend: IpsetBackend, bans: list, now: float) -> list:
+    """The line builder as it was before it streamed: every address parsed."""
+    lines = []
+    for ban in bans:
+        net = parse_target(ban.address)
+        seconds = ban_seconds(ban.until, now, backend.max_timeout)
+        if seconds > 0:
+            lines.append(f"add {backend.sets[net.version]} {net.text} timeout {seconds}")
+    return lines
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(
+                IPV4,
+                st.sampled_from(["::ffff:198.51.100.9", "2001:DB8::7", "2001:db8:1:2::/64", "10.1.0.0/16"]),
+            ),
+            st.floats(min_value=-100, max_value=1e9, allow_nan=False),
+        ),
+        max_size=30,
+    )
+)
+def test_streamed_add_lines_are_the_reference_lines(items: list) -> None:
+    backend = IpsetBackend()
+    bans = [Ban(address, NOW + offset, "r") for address, offset in items]
+    assert backend.add_lines(bans, NOW) == reference_add_lines(backend, bans, NOW)
+
+
+def test_pieces_join_to_the_whole_batch() -> None:
+    lines = [f"add mbg_ban_v4 10.0.{i // 250}.{i % 250} timeout 60" for i in range(10_000)]
+    it = iter(lines)
+    first = [next(it) for _ in range(3)]
+    assert b"".join(_pieces(first, it)) == ("\n".join(lines) + "\n").encode()
