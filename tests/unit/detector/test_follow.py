@@ -79,7 +79,11 @@ class Daemon:
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [CLI, *args, "--config", str(self.config)], capture_output=True, text=True, timeout=60, check=False
+            [CLI, *args, "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
 
     def failures(self) -> dict[str, int]:
@@ -225,7 +229,11 @@ def test_kill_9_and_restart_lose_nothing_and_count_nothing_twice(daemon):
 def test_second_instance_exits_3_with_one_line(daemon):
     daemon.start().ready()
     proc = subprocess.run(
-        [CLI, "follow", "--config", str(daemon.config)], capture_output=True, text=True, timeout=60, check=False
+        [CLI, "follow", "--config", str(daemon.config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 3
     assert proc.stderr.count("\n") == 1 and "another mail-bruteforce-guard follow" in proc.stderr
@@ -301,13 +309,16 @@ JOURNAL_SCRIPT = textwrap.dedent(
     from mail_bruteforce_guard.detector.config import load_config
     from mail_bruteforce_guard.detector.follow import follow
     from mail_bruteforce_guard.detector.api import stderr_warn
-    follow(load_config(sys.argv[1]), warn=stderr_warn, journal_command=["journalctl", "--file=" + sys.argv[2]])
+    command = ["journalctl", "--file=" + sys.argv[2]]
+    follow(load_config(sys.argv[1]), warn=stderr_warn, journal_command=command)
     """
 )
 
 
 def _entries(ip: str, start: int, count: int, ago: float = 60.0) -> list:
-    message = "warning: unknown[{ip}]: SASL LOGIN authentication failed: (reason unavailable), sasl_username=u{n}"
+    message = (
+        "warning: unknown[{ip}]: SASL LOGIN authentication failed: (reason unavailable), sasl_username=u{n}"
+    )
     return [("postfix/smtpd", 900 + n, 2, message.format(ip=ip, n=n)) for n in range(start, start + count)]
 
 
