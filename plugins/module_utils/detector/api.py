@@ -283,6 +283,8 @@ def _scan(
             warn=warn,
             keep_success=tracker.wants_success,
             preauth=bool(config.policy.preauth_maxretry),
+            prompt=True,  # a failure counts as its line is read (issue 14)
+            needs_user=tracker.needs_user,
         )
         sources = _sources(config, state, from_start, warn, journal_command)
         lines = events = size = cut = rejected = 0
