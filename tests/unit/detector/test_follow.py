@@ -288,7 +288,7 @@ def test_sd_notify_ready_watchdog_stopping(daemon, tmp_path):
     env = dict(os.environ, NOTIFY_SOCKET="@" + address[1:], WATCHDOG_USEC="400000")
     try:
         daemon.start(env=env)
-        got = [sock.recv(4096).decode() for _ in range(3)]
+        got = [sock.recv(4096).decode() for _n in range(3)]
         assert got[0].startswith("READY=1"), got
         assert "WATCHDOG=1" in got[1:], got
         daemon.proc.send_signal(signal.SIGTERM)
