@@ -265,6 +265,7 @@ class Correlator:
         self._plesk_hosts: dict[str, None] = {}  # hosts whose plesk_saslauthd names users (insertion order)
         self._waiting: dict[str, deque[_Item]] = {}  # prompt: ip -> its unreleased items, a pending one first
         self._logged_in: set[str] = set()  # prompt: addresses with a login released since settled()
+        self._serviced: dict[str, str] = {}  # prompt: ip -> the service its last detail named
         self._out: list = []  # where the handlers release to (feed_all's out)
         self._fed = 0
 
@@ -449,7 +450,12 @@ class Correlator:
             if taken[1]:  # the auth process line was already released and counted
                 if user:
                     sess.user = user  # the summary's uncounted attempts are this user's too
-                if self.prompt:  # what this line adds: Postfix's service (and the username)
+                # what this line adds: Postfix's service (the username is the auth line's), once per address
+                # and service while the correlator remembers the address failing (a detail per attempt of an
+                # attack through Dovecot SASL would add nothing but work)
+                serviced = self._serviced
+                if self.prompt and serviced.get(ip) != rec.service:
+                    serviced[ip] = rec.service
                     detail = _Item(line, rec, t, AUTH_DETAIL, "")
                     detail.user = user
                     detail.count = 0
@@ -479,7 +485,12 @@ class Correlator:
                 item.pending = True  # its username may still come, and the policy's judgement needs it
         if item.user:
             sess.user = item.user
-        self._put(item)
+        if self.prompt and not item.pending and ip not in self._waiting:  # _put and _emit, inlined
+            item.out = True
+            if self.info or counted:
+                self._out.append(item.event())
+        else:
+            self._put(item)
 
     def _success(self, rec: Record, line: int, t: float) -> None:
         """Hold a successful login, unless ``keep_success`` says the policy cannot use it."""
@@ -619,7 +630,10 @@ class Correlator:
                 recent.popleft()
             chosen = None
             for item in reversed(recent):  # same user (Postfix >= 3.9 names it), else the newest unnamed
-                if item.plesk or _far(when, item.time, PLESK_WINDOW):
+                if item.plesk:
+                    continue
+                it_time = item.time  # _far(when, item.time, PLESK_WINDOW), inlined: many items, each line
+                if when is not None and it_time is not None and abs(when - it_time) > PLESK_WINDOW:
                     continue
                 if item.user == rec.user:
                     chosen = item
@@ -631,11 +645,15 @@ class Correlator:
                 if chosen.user is None:
                     chosen.user = rec.user
                     if chosen.out:  # released without its username (prompt): the username as detail
-                        detail = _Item(chosen.line, rec, chosen.t, AUTH_DETAIL, "")
-                        detail.time, detail.ip, detail.service = chosen.time, chosen.ip, chosen.service
-                        detail.protocol, detail.pid, detail.host = chosen.protocol, chosen.pid, chosen.host
-                        detail.count = 0
-                        self._put(detail)
+                        event = (chosen.line, chosen.time, chosen.ip, AUTH_DETAIL, chosen.service,
+                                 chosen.protocol, rec.user, 0, chosen.pid)  # fmt: skip
+                        if chosen.ip in self._waiting:  # behind a later failure of its address that waits
+                            detail = _Item(chosen.line, rec, chosen.t, AUTH_DETAIL, "")
+                            (detail.time, detail.ip, _k, detail.service, detail.protocol, detail.user,
+                             detail.count, detail.pid) = event[1:]  # fmt: skip
+                            self._put(detail)
+                        else:
+                            self._out.append(_new(Event, event))
                     elif chosen.pending:  # complete now: out at once, with what its address queued behind it
                         self._settle(chosen, self._out)
                 return
@@ -767,8 +785,10 @@ class Correlator:
             gone += oldest
             self._overflowed = True  # maybe the address of a held failure: the policy has not seen it
         at = self._genuine_at
+        serviced = self._serviced
         for k in gone:
             at.pop(k, None)
+            serviced.pop(k, None)
         if floor is None or floor < old:
             earliest = min(genuine.values(), default=self.last_time)
             self._genuine_floor = min(earliest, self.last_time)
