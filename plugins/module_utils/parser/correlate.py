@@ -92,6 +92,7 @@ MAX_PLESK_HOSTS = 1024
 STATE_VERSION = 1
 
 _COUNTED = (AUTH_FAILURE, AUTH_SUCCESS, AUTH_DETAIL)
+_BATCH = 2  # _Item.pending: waits for its username until the end of the current batch only (never saved)
 _PF_FAILURES = (R_SASL_FAILURE, R_SASL_LOST)
 _new = tuple.__new__  # Event(...) without the Python-level NamedTuple __new__ (all fields given)
 _INFO_OF = {
@@ -177,7 +178,7 @@ class _Item:
         self.src = src  # "pf" smtpd failure, "auth" auth process failure, "plesk", "" other
         self.alive = True  # False: another line took its attempt over (never released)
         self.out = False  # released
-        self.pending = False  # prompt: waits for its username (see Correlator)
+        self.pending: Any = False  # prompt: waits for its username (True; _BATCH: until the batch ends)
         self.claimed = False  # auth item whose attempt a login summary already accounts for
         self.plesk = False  # smtpd failure that already got its Plesk line
 
@@ -188,7 +189,7 @@ class _Item:
     def to_list(self) -> list:
         return [self.line, self.time, self.t, self.ip, self.kind, self.service, self.protocol, self.user,
                 self.count, self.pid, self.host, self.session, self.driver, self.src, self.claimed,
-                self.plesk, self.pending]  # fmt: skip
+                self.plesk, self.pending is True]  # fmt: skip
 
     @classmethod
     def from_list(cls, data: list) -> _Item:
@@ -266,6 +267,7 @@ class Correlator:
         self._waiting: dict[str, deque[_Item]] = {}  # prompt: ip -> its unreleased items, a pending one first
         self._logged_in: set[str] = set()  # prompt: addresses with a login released since settled()
         self._serviced: dict[str, str] = {}  # prompt: ip -> the service its last detail named
+        self._batch: list[_Item] = []  # prompt: failures that wait for their username until feed_all ends
         self._out: list = []  # where the handlers release to (feed_all's out)
         self._fed = 0
 
@@ -337,6 +339,11 @@ class Correlator:
                 if len(held) > MAX_HELD:  # the memory bound (a log whose clock stands still), at times
                     release(cutoff, out)
         self._fed = fed
+        if self._batch:
+            for item in self._batch:
+                if item.pending == _BATCH and item.alive and not item.out:
+                    self._settle(item, out)
+            self._batch = []
         self._out = []
 
     def settled(self) -> None:
@@ -357,6 +364,8 @@ class Correlator:
         for item in held:
             if not item.alive or item.out:
                 continue
+            if item.pending == _BATCH:  # (a flush from inside a batch: nothing calls one)
+                item.pending = True
             when = item.time if item.time is not None else item.t
             if when < until:
                 self._settle(item, out)
@@ -476,13 +485,15 @@ class Correlator:
             while recent and recent[0].t < t - PLESK_WINDOW:  # bounded even where no Plesk line ever comes
                 recent.popleft()
             recent.append(item)
-            if (
-                self.prompt
-                and item.user is None
-                and rec.host in self._plesk_hosts
-                and (ip in self._logged_in or (self.needs_user is not None and self.needs_user(ip)))
-            ):
-                item.pending = True  # its username may still come, and the policy's judgement needs it
+            if self.prompt and item.user is None and rec.host in self._plesk_hosts:
+                # its username may still come: when the policy's judgement needs it, the failure waits for it
+                # (at most HOLD); else until the end of this batch (the policy counts a batch after it: no
+                # later reaction, and a username that comes in the batch needs no detail event)
+                if ip in self._logged_in or (self.needs_user is not None and self.needs_user(ip)):
+                    item.pending = True
+                else:
+                    item.pending = _BATCH
+                    self._batch.append(item)
         if item.user:
             sess.user = item.user
         if self.prompt and not item.pending and ip not in self._waiting:  # _put and _emit, inlined
@@ -691,7 +702,8 @@ class Correlator:
             self._held.append(item)
         elif item.pending:
             self._waiting[ip] = deque((item,))
-            self._held.append(item)
+            if item.pending is True:  # (one that waits until the batch ends is released by feed_all)
+                self._held.append(item)
         elif item.src == "plesk":
             self._held.append(item)
         else:
