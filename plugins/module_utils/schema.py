@@ -273,6 +273,24 @@ SETTINGS: tuple[Setting, ...] = (
         " last successful scan is older than twice this.",
         maximum=7 * 86400,
     ),
+    # the follow daemon (detector/follow.py)
+    _count(
+        "follow_save_interval", 5,
+        "The follow daemon saves its state this often (seconds) when something changed, and on stop; after"
+        " a crash it re-reads at most the lines of this last interval (never counting one twice).",
+        maximum=60,
+    ),
+    Setting(
+        "follow_poll_interval", "number", 0.25,
+        "Seconds between two looks at the log files when the follow daemon cannot use inotify (a stat poll).",
+        minimum=0.05, maximum=0.25,
+    ),
+    _count(
+        "follow_hook_interval", 15,
+        "Seconds between the follow daemon's cheap checks that the ban hook is still attached (re-attached"
+        " when another tool's reload removed it).",
+        maximum=3600,
+    ),
 )
 # fmt: on
 

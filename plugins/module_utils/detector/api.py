@@ -21,14 +21,14 @@ from ..gcpause import paused_gc
 from ..limits import MAX_DURATION, MAX_TIME
 from ..notify.events import account_alert, ban_alert, failure_alert, unban_alert
 from ..notify.outbox import raise_alerts
-from ..parser.events import AUTH_FAILURE, Event, iso_utc
-from ..policy.tracker import Tracker
+from ..parser.events import Event, iso_utc
 from ..printable import printable
 from .config import Config, load_config
 from .journaltrust import JournalTrust
 from .logsource import FileSource, JournalSource
 from .metrics import RunRecord, count_unban, record, write_textfile
-from .pipeline import HOLD, Pipeline
+from .pipeline import Pipeline
+from .session import Session, load_tracker
 from .state import StateDir
 
 if TYPE_CHECKING:
@@ -85,17 +85,6 @@ def parse_files(
 
 
 # ---- scan and report --------------------------------------------------------------------------------
-
-
-def _tracker(config: Config, saved: Any, store: StateDir) -> Tracker:
-    tracker = Tracker(config.policy)
-    if saved:
-        try:
-            tracker.load_state(saved)
-        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
-            store.warn("tracker state in the state file is damaged: starting it afresh")
-            tracker = Tracker(config.policy)
-    return tracker
 
 
 def _sources(config: Config, state: dict, from_start: bool, warn: Warn, journal_command) -> list:
@@ -268,97 +257,38 @@ def _scan(
     store = StateDir(config.state_dir, warn)
     with store.lock(), paused_gc():  # the whole run: see gcpause
         state = store.load()
-        if from_start:  # a replay re-derives windows and escalation from the logs themselves
-            state["logs"], state["journal"], state["correlator"] = {}, {}, None
-            tracker = Tracker(config.policy)
-        else:
-            tracker = _tracker(config, state["tracker"], store)
-        tracker.start_round()
-        # logins from addresses without failures are dropped early (the known-good memory notes them first):
-        # only the policy's alert could use them
-        pipeline = Pipeline(
-            state["correlator"],
-            now=now,
-            numbered=False,
-            warn=warn,
-            keep_success=tracker.wants_success,
-            preauth=bool(config.policy.preauth_maxretry),
-        )
-        sources = _sources(config, state, from_start, warn, journal_command)
-        lines = events = size = cut = rejected = 0
-        read_any = False
-        for source in sources:
-            for first, batch in source.batches():
-                released = pipeline.feed_batch(first, batch)
-                events += len(released)
-                _count_failures(released, told.failures)
-                tracker.feed(released, now)
-            lines += source.lines
-            size += source.bytes
-            cut += source.cut
-            rejected += getattr(source, "rejected", 0)
-            read_any = read_any or source.ok
-            if not source.ok and isinstance(source, FileSource):
-                told.unreadable.append(source.path)
-            if isinstance(source, JournalSource):
-                state["journal"] = source.position
-            elif source.position is not None:
-                state["logs"][source.path] = source.position
-            else:
-                state["logs"].pop(source.path, None)
-        # events still held for lines that may follow: released once the log has been quiet for HOLD s
-        batch = pipeline.flush(now - HOLD)
-        events += len(batch)
-        _count_failures(batch, told.failures)
-        tracker.feed(batch, now)
-        stale_alerts = tracker.take_stale_alerts()
-        new_bans = tracker.take_new_bans()
+        session = Session(config, state, store, now=now, warn=warn, from_start=from_start)
+        tracker, tally = session.tracker, session.tally
+        for source in _sources(config, state, from_start, warn, journal_command):
+            session.read(source, now)
+        _, stale_alerts, failure = session.settle(now, dry_run=dry_run)
+        told.failures, told.unreadable, told.bans = tally.failures, tally.unreadable, tally.bans
+        told.alerts = tally.alerts
         bans = state["bans"]
-        for ban in new_bans:
-            entry = bans.get(ban.address)
-            if entry is None or float(entry.get("until", 0)) < ban.until:
-                bans[ban.address] = {
-                    "until": ban.until,
-                    "reason": ban.reason,
-                    "count": ban.count,
-                    "since": now,
-                    "enforced": False,
-                }
-        told.bans = len(new_bans)
-        told.alerts = [ban_alert(b.address, b.until, b.reason, now, count=b.count) for b in new_bans]
-        del new_bans
-        _drop_expired(bans, now, config)
-        failure = None
-        if not dry_run and config.mode == "enforce":
-            try:
-                _enforce_pending(config, state, now, warn)
-            except MbgError as err:
-                failure = err
         # decided once the firewall batch is done (nothing there changes the tracker): the offenders of a
         # large attack and the batch's temporaries are never in memory together
         decisions = tracker.decide(now)
         tracker.maybe_prune(tracker.clock)
         timeline = tracker.timeline()
-        state["tracker"] = tracker.to_state(lazy=True)  # written in pieces by save()
-        state["correlator"] = pipeline.state()
+        session.finish()  # written in pieces by save()
         store.save(state)
         _log_stale(stale_alerts, config, dry_run)
-        told.lines, told.events, told.bans_state = lines, events, bans
+        told.lines, told.events, told.bans_state = tally.lines, tally.events, bans
         told.alerts += [account_alert(a.alert, a.username, a.ips, now) for a in decisions.accounts]
         # the report is built from the decisions alone: the state and the tracker are freed first (the
         # offenders' dicts of a large attack take their room)
-        state = tracker = pipeline = sources = None  # type: ignore[assignment]
+        state = tracker = session = None  # type: ignore[assignment]
         if failure is not None:
             raise failure
-        if not read_any:
+        if not tally.read_any:
             raise MbgError("no log source could be read")
     stats = {
-        "lines": lines,
-        "events": events,
-        "bytes": size,
+        "lines": tally.lines,
+        "events": tally.events,
+        "bytes": tally.bytes,
         "seconds": round(time.monotonic() - started, 3),
-        "lines_too_long": cut,  # skipped: longer than logsource.MAX_LINE
-        "journal_rejected": rejected,  # journal entries whose writer does not fit the daemon they claim
+        "lines_too_long": tally.cut,  # skipped: longer than logsource.MAX_LINE
+        "journal_rejected": tally.rejected,  # journal entries whose writer does not fit the daemon they claim
     }
     return _result(decisions, stats, timeline)
 
@@ -369,19 +299,6 @@ def _tell(config: Config, alerts: list, now: float, warn: Warn) -> None:
         raise_alerts(config, alerts, now=now, warn=warn)
     except (MbgError, OSError) as err:
         warn(f"alerts not queued: {err}")
-
-
-def _count_failures(events: list, table: dict[str, int]) -> None:
-    for event in events:
-        if event.kind == AUTH_FAILURE:
-            table[event.service] = table.get(event.service, 0) + event.count
-
-
-def _drop_expired(bans: dict, now: float, config: Config) -> None:
-    """Forget bans that ended more than ``bantime_max`` ago (the tracker keeps escalation counts)."""
-    horizon = now - config.bantime_max
-    for address in [a for a, b in bans.items() if float(b.get("until", 0)) < horizon]:
-        del bans[address]
 
 
 def _enforcer(config: Config, dry_run: bool = False) -> Enforcer:
@@ -397,7 +314,7 @@ def _enforcer(config: Config, dry_run: bool = False) -> Enforcer:
     )
 
 
-def _enforce_pending(config: Config, state: dict, now: float, warn: Warn) -> None:
+def enforce_pending(config: Config, state: dict, now: float, warn: Warn, *, check_hook: bool = True) -> None:
     """Apply every unexpired ban of the state not yet in the firewall, in one batch (a ban the never-ban
     rules refuse is dropped from the state with a warning); once the hook has been attached (by ``restore``
     or by a scan that banned), check it first and re-attach it if another tool's reload removed it. A scan
@@ -407,7 +324,8 @@ def _enforce_pending(config: Config, state: dict, now: float, warn: Warn) -> Non
     sets or table and their entries too: ``nft flush ruleset``, an ipset clean-up) or when the backend
     changed since it was attached (``auto`` resolving differently, e.g. firewalld started; the old one is
     taken down first, so that it drops nothing ``unban`` could no longer lift), every unexpired ban is
-    passed again (those still in place are left alone)."""
+    passed again (those still in place are left alone). ``check_hook=False`` (the follow daemon between its
+    bounded-rate checks) applies pending bans without checking the hook."""
     bans = state["bans"]
     unexpired = [
         Ban(address, float(entry["until"]), str(entry.get("reason", "")))
@@ -415,7 +333,7 @@ def _enforce_pending(config: Config, state: dict, now: float, warn: Warn) -> Non
         if float(entry.get("until", 0)) > now
     ]
     pending = [ban for ban in unexpired if not bans[ban.address].get("enforced")]
-    if not pending and not (config.ban_hook and state.get("hook")):
+    if not pending and not (check_hook and config.ban_hook and state.get("hook")):
         return
     enforcer = _enforcer(config)
     previous = state.get("hook")
@@ -423,7 +341,7 @@ def _enforce_pending(config: Config, state: dict, now: float, warn: Warn) -> Non
         _retire(config, previous, warn)
         state["hook"] = None
         pending = unexpired
-    elif config.ban_hook and previous and _attach(enforcer, state):
+    elif check_hook and config.ban_hook and previous and _attach(enforcer, state):
         pending = unexpired
     if pending:
         keys = {_canonical(ban.address): ban.address for ban in pending}
@@ -478,7 +396,7 @@ def report(config: Config, *, now: float | None = None, warn: Warn = stderr_warn
     started = time.monotonic()
     store = StateDir(config.state_dir, warn)
     state = store.load(quarantine=False)
-    tracker = _tracker(config, state["tracker"], store)
+    tracker = load_tracker(config, state["tracker"], store)
     decisions = tracker.decide(_now(now), everything=True)
     stats = {
         "lines": 0,
@@ -521,7 +439,7 @@ def status(
             }
         )
     logs = {path: pos.get("offset", 0) for path, pos in state["logs"].items() if isinstance(pos, dict)}
-    stale, shared = _tracker(config, state["tracker"], store).known_clients(now)
+    stale, shared = load_tracker(config, state["tracker"], store).known_clients(now)
     tracker = state["tracker"] or {}
     return {
         "bans": bans,
@@ -691,7 +609,7 @@ def unban(
                     " from enforce mode); switch to enforce to lift it, or run firewall-remove"
                 )
         bans = state["bans"]
-        tracker = _tracker(config, state["tracker"], store)
+        tracker = load_tracker(config, state["tracker"], store)
         for target in targets:
             entry = bans.get(target)
             if entry is not None and float(entry.get("until", 0)) > now and target not in removed:

@@ -20,8 +20,21 @@ from ..parser.events import iso_utc
 from ..printable import printable
 from ..times import parse_time as read_time
 from ..version import __version__
-from .api import ban, firewall_remove, load_config, notify, parse_files, report, restore, scan, status, unban
+from .api import (
+    ban,
+    firewall_remove,
+    load_config,
+    notify,
+    parse_files,
+    report,
+    restore,
+    scan,
+    status,
+    stderr_warn,
+    unban,
+)
 from .config import Config
+from .follow import follow
 from .health import problems
 
 PROG = "mail-bruteforce-guard"
@@ -87,6 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rotated", action="store_true", help="on first run/--from-start, read .1 and .gz first")
     p.add_argument("--dry-run", action="store_true", help="decide and report, change no firewall state")
     p.add_argument("--ignore", action="append", metavar="CIDR", help="never ban this network (repeatable)")
+
+    p = sub.add_parser(
+        "follow",
+        parents=[common],
+        help="run as a daemon: follow the logs and ban within about a second (SIGHUP reloads the config)",
+        epilog=EPILOG,
+    )
+    p.add_argument(
+        "--log", action="append", metavar="PATH", help="log file to follow (repeatable; replaces logs)"
+    )
+    p.add_argument("--journal", action="store_true", help="follow systemd's journal (with --log: as well)")
 
     sub.add_parser("report", parents=[common], help="the scan report for all remembered addresses")
     p = sub.add_parser("status", parents=[common], help="list active bans", epilog=EPILOG)
@@ -197,7 +221,9 @@ def _run(args: argparse.Namespace) -> int:
         return _cmd_parse(args)
     config = _config(args)
     now = parse_time(args.now) if args.now else None
-    if args.command == "scan":
+    if args.command == "follow":
+        follow(config, reload=lambda: _config(args), warn=stderr_warn)
+    elif args.command == "scan":
         result = scan(config, from_start=args.from_start, dry_run=args.dry_run, now=now)
         _print_json(result) if args.json else _print_scan(result)
     elif args.command == "report":
@@ -301,11 +327,14 @@ def main(argv: list | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:
             raise ConfigError(
-                "a command is required: parse, scan, report, status, notify, ban, unban, restore"
+                "a command is required: parse, scan, follow, report, status, notify, ban, unban, restore"
                 " or firewall-remove"
             )
-        with paused_gc():  # one short command: the whole of it (see gcpause)
+        if args.command == "follow":  # a daemon: the collector runs (each cycle pauses it itself)
             code = _run(args)
+        else:
+            with paused_gc():  # one short command: the whole of it (see gcpause)
+                code = _run(args)
         sys.stdout.flush()
         return code
     except SystemExit as exc:  # --help, --version

@@ -499,6 +499,7 @@ class JournalSource:
         self.bytes = 0
         self.lines = 0
         self.ok = False
+        self.last_cursor = self.cursor  # of the last entry read
 
     def batches(self) -> Iterator[tuple]:
         """``(number of the first line, [lines])`` pairs, up to 1024 lines each."""
@@ -530,31 +531,12 @@ class JournalSource:
         except OSError as err:
             self.warn(f"cannot run {self.command[0]}: {err.strerror or err}")
             return
-        cursor = self.cursor
-        line = self.line
+        self.last_cursor = self.cursor
         try:
             for raw in proc.stdout:
-                self.bytes += len(raw)
-                try:
-                    entry = json.loads(raw)
-                except ValueError:
-                    continue
-                if not isinstance(entry, dict):
-                    continue
-                cursor = entry.get("__CURSOR") or cursor
-                text = journal_line(entry)
-                if text is None:
-                    continue
-                if len(text) > MAX_LINE:
-                    self.cut += 1
-                    continue
-                daemon = claimed_daemon(text)
-                if daemon is not None and not self.trust.accepts(daemon, entry):
-                    self._reject(daemon, entry)
-                    continue
-                line += 1
-                self.lines += 1
-                yield line, text
+                text = self.take(raw)
+                if text is not None:
+                    yield self.line, text
         finally:
             proc.stdout.close()
             err = proc.stderr.read().decode("utf-8", "replace").strip()
@@ -563,10 +545,36 @@ class JournalSource:
         if code != 0 and not (code == 1 and not err):
             first = err.splitlines()[0] if err else f"exit status {code}"
             self.warn(f"journalctl failed: {first}")
-            if cursor == self.cursor:
+            if self.last_cursor == self.cursor:
                 return
         self.ok = True
-        self.position = {"cursor": cursor, "line": line}
+        self.position = {"cursor": self.last_cursor, "line": self.line}
+
+    def take(self, raw: bytes) -> str | None:
+        """One line of ``journalctl -o json``: the syslog-like text to parse, or None (not JSON, no message,
+        too long: counted in ``cut``, or written by someone its daemon's trust rules do not accept: counted
+        in ``rejected``). Moves the cursor and the line count on (the follow daemon uses it too)."""
+        self.bytes += len(raw)
+        try:
+            entry = json.loads(raw)
+        except ValueError:
+            return None
+        if not isinstance(entry, dict):
+            return None
+        self.last_cursor = entry.get("__CURSOR") or self.last_cursor
+        text = journal_line(entry)
+        if text is None:
+            return None
+        if len(text) > MAX_LINE:
+            self.cut += 1
+            return None
+        daemon = claimed_daemon(text)
+        if daemon is not None and not self.trust.accepts(daemon, entry):
+            self._reject(daemon, entry)
+            return None
+        self.line += 1
+        self.lines += 1
+        return text
 
     def _reject(self, daemon: str, entry: dict) -> None:
         """Count an entry whose writer does not fit the daemon it claims to be; warn about the first."""

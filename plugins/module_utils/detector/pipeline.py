@@ -94,6 +94,10 @@ class Pipeline:
         """Release held events: all of them, or those older than ``until`` (end of a scan: ``now - HOLD``)."""
         return self.correlator.flush(until)
 
+    def holding(self) -> bool:
+        """The correlator still holds events for later lines (a daemon flushes them again soon)."""
+        return bool(getattr(self.correlator, "_held", True))
+
     def state(self) -> dict:
         """The correlator's state (held events included)."""
         return self.correlator.to_dict()

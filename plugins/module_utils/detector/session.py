@@ -1,0 +1,173 @@
+"""One loaded state with its tracker and pipeline, and the per-batch step that ``scan`` and ``follow`` share:
+read -> pipeline -> tracker, then release -> new bans into the state -> enforce -> alerts.
+
+A scan makes one Session, reads every source once and settles once; the follow daemon keeps one Session for as
+long as the state file is its own (it reloads it when another command wrote the file) and settles after each
+burst of lines. Both go through exactly the same code, so a ban decided by the daemon is the scan's ban.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..errors import MbgError
+from ..notify.events import ban_alert
+from ..parser.events import AUTH_FAILURE
+from ..policy.tracker import Tracker
+from .config import Config
+from .logsource import FileSource, JournalSource
+from .pipeline import HOLD, Pipeline
+from .state import StateDir
+
+Warn = Callable[[str], None]
+
+
+def load_tracker(config: Config, saved: Any, store: StateDir) -> Tracker:
+    """The tracker of a saved state (a damaged one starts afresh, with a warning)."""
+    tracker = Tracker(config.policy)
+    if saved:
+        try:
+            tracker.load_state(saved)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            store.warn("tracker state in the state file is damaged: starting it afresh")
+            tracker = Tracker(config.policy)
+    return tracker
+
+
+class Tally:
+    """What the reading and settling added up to (a scan's stats and the metrics' counters)."""
+
+    def __init__(self) -> None:
+        self.lines = self.events = self.bytes = self.cut = self.rejected = self.bans = 0
+        self.failures: dict[str, int] = {}
+        self.alerts: list = []
+        self.unreadable: list[str] = []
+        self.read_any = False
+
+    def count_failures(self, events: list) -> None:
+        table = self.failures
+        for event in events:
+            if event.kind == AUTH_FAILURE:
+                table[event.service] = table.get(event.service, 0) + event.count
+
+
+class Session:
+    """``state`` (as ``StateDir.load`` gave it) with the tracker and the pipeline built over it.
+
+    ``read(source)`` feeds a source's new lines and records its position in the state; ``settle(now)``
+    releases what the correlator holds for ``HOLD`` seconds of log time, records the new bans in
+    ``state["bans"]`` (their alerts in ``tally.alerts``) and, unless ``dry_run`` or monitor mode, applies
+    every pending ban in one firewall batch; ``finish()`` puts the tracker and correlator into the state for
+    ``StateDir.save``.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        state: dict,
+        store: StateDir,
+        *,
+        now: float,
+        warn: Warn,
+        from_start: bool = False,
+    ) -> None:
+        self.config = config
+        self.state = state
+        self.store = store
+        self.warn = warn
+        if from_start:  # a replay re-derives windows and escalation from the logs themselves
+            state["logs"], state["journal"], state["correlator"] = {}, {}, None
+            self.tracker = Tracker(config.policy)
+        else:
+            self.tracker = load_tracker(config, state["tracker"], store)
+        self.tracker.start_round()
+        # logins from addresses without failures are dropped early (the known-good memory notes them first):
+        # only the policy's alert could use them
+        self.pipeline = Pipeline(
+            state["correlator"],
+            now=now,
+            numbered=False,
+            warn=warn,
+            keep_success=self.tracker.wants_success,
+            preauth=bool(config.policy.preauth_maxretry),
+        )
+        self.tally = Tally()
+
+    def feed(self, first: int, batch: Any, now: float) -> None:
+        """One batch of lines through the pipeline into the tracker."""
+        released = self.pipeline.feed_batch(first, batch)
+        self.tally.events += len(released)
+        self.tally.count_failures(released)
+        self.tracker.feed(released, now)
+
+    def read(self, source: Any, now: float, between: Callable[[], None] | None = None) -> None:
+        """Every new line of ``source``; its position (and counters) into the state and the tally.
+        ``between`` is called after each batch (the daemon's watchdog during a long catch-up)."""
+        tally = self.tally
+        for first, batch in source.batches():
+            self.feed(first, batch, now)
+            if between is not None:
+                between()
+        tally.lines += source.lines
+        tally.bytes += source.bytes
+        tally.cut += source.cut
+        tally.rejected += getattr(source, "rejected", 0)
+        tally.read_any = tally.read_any or source.ok
+        self.record_position(source)
+
+    def record_position(self, source: Any) -> None:
+        """The source's position into the state (a file that vanished: forgotten)."""
+        if not source.ok and isinstance(source, FileSource):
+            self.tally.unreadable.append(source.path)
+        if isinstance(source, JournalSource) or getattr(source, "is_journal", False):
+            self.state["journal"] = source.position
+        elif source.position is not None:
+            self.state["logs"][source.path] = source.position
+        else:
+            self.state["logs"].pop(source.path, None)
+
+    def settle(self, now: float, *, dry_run: bool = False, check_hook: bool = True) -> tuple:
+        """Release held events, record new bans and apply what is pending. Returns ``(new bans, stale
+        alerts, failure)``: ``failure`` is the MbgError of the firewall batch, or None (the caller raises it
+        after saving what was applied)."""
+        batch = self.pipeline.flush(now - HOLD)  # released once the log has been quiet for HOLD s
+        self.tally.events += len(batch)
+        self.tally.count_failures(batch)
+        self.tracker.feed(batch, now)
+        stale_alerts = self.tracker.take_stale_alerts()
+        new_bans = self.tracker.take_new_bans()
+        bans = self.state["bans"]
+        for ban in new_bans:
+            entry = bans.get(ban.address)
+            if entry is None or float(entry.get("until", 0)) < ban.until:
+                bans[ban.address] = {
+                    "until": ban.until,
+                    "reason": ban.reason,
+                    "count": ban.count,
+                    "since": now,
+                    "enforced": False,
+                }
+        self.tally.bans += len(new_bans)
+        self.tally.alerts += [ban_alert(b.address, b.until, b.reason, now, count=b.count) for b in new_bans]
+        drop_expired(bans, now, self.config)
+        failure = None
+        if not dry_run and self.config.mode == "enforce":
+            from .api import enforce_pending  # noqa: PLC0415 - api imports this module
+
+            try:
+                enforce_pending(self.config, self.state, now, self.warn, check_hook=check_hook)
+            except MbgError as err:
+                failure = err
+        return new_bans, stale_alerts, failure
+
+    def finish(self) -> None:
+        """The tracker (written in pieces by ``save``) and the correlator into the state."""
+        self.state["tracker"] = self.tracker.to_state(lazy=True)
+        self.state["correlator"] = self.pipeline.state()
+
+
+def drop_expired(bans: dict, now: float, config: Config) -> None:
+    """Forget bans that ended more than ``bantime_max`` ago (the tracker keeps escalation counts)."""
+    horizon = now - config.bantime_max
+    for address in [a for a, b in bans.items() if float(b.get("until", 0)) < horizon]:
+        del bans[address]
