@@ -42,8 +42,8 @@ test: setup lint unit molecule adopt ## everything CI runs
 demo: setup ## the whole story on a local container fleet: deploy, attack, report, shared bans
 	@scripts/demo.sh
 
-bench: setup ## throughput and memory against fail2ban, firewall batch apply, fleet merge, 100k bans
-	@status=0; for b in bench_scan bench_firewall bench_merge bench_bans; do \
+bench: setup ## throughput and memory against fail2ban, firewall batch apply, fleet merge, 100k bans, follow daemon
+	@status=0; for b in bench_scan bench_firewall bench_merge bench_bans bench_follow; do \
 	  echo "== python tests/bench/$$b.py"; python tests/bench/$$b.py || status=1; echo; done; \
 	if [ $$status -ne 0 ]; then echo "make bench: a target was missed (see MISSED above)"; fi; exit $$status
 

@@ -1,7 +1,7 @@
 """Generate a realistic, deterministic mail log: a busy Postfix + Dovecot (+ Plesk) server under attack.
 
     python tests/bench/genlog.py --lines 1000000 --out FILE [--format rfc3164|rfc3339] [--seed N]
-                                 [--truth TRUTH.json] [--start 2026-11-25T00:00:00]
+                                 [--truth TRUTH.json] [--start 2026-11-25T00:00:00] [--profile mixed|attack]
 
 Normal traffic (inbound deliveries, authenticated submission, IMAP/POP3 logins, "no auth attempts"
 disconnects, rejects, cron noise) is mixed with attacks: fast SMTP brute force (Dovecot SASL with auth process
@@ -10,6 +10,11 @@ lines logged just before or after smtpd's warning), IMAP/POP3 brute force, low-a
 distributed attack on one mailbox, IPv6 and IPv4-mapped attackers. ``--truth`` writes the real number of
 password attempts per attacker address (and successful logins), so tests can check the parser counts each
 attempt exactly once. Times are UTC. The same seed always gives the same bytes.
+
+``--profile attack`` (issue 14) is a server under a heavy campaign: about 300 attacker addresses take turns
+at SMTP AUTH on a Plesk host (every smtpd failure also named by a plesk_saslauthd line, before or after it),
+with Dovecot failures (IMAP/POP3 and Dovecot-SASL submission) mixed in, over the same normal traffic: more
+than 10 % of the lines are SASL failures.
 """
 
 from __future__ import annotations
@@ -98,6 +103,7 @@ class Gen:
         self.start = start
         self.clients = [self._public_v4() for _ in range(400)]
         self.mtas = [self._public_v4() for _ in range(300)]
+        self.attackers: list[str] = []
 
     # --- helpers -------------------------------------------------------------------------------------------
     def _public_v4(self) -> str:
@@ -415,8 +421,21 @@ class Gen:
         )
         self.add(t + 10.5, f"{p}disconnect from unknown[{ip}] ehlo=1 auth=0/1 quit=1 commands=2/3")
 
+    def campaign(self, t: float) -> None:
+        """One turn of the attack profile's campaign: an address of the pool tries a few passwords."""
+        r = self.rnd
+        ip = r.choice(self.attackers)
+        users = r.sample(GUESSES, k=r.randint(1, 3))
+        pick = r.random()
+        if pick < 0.75:  # the Plesk host's own SASL: every smtpd failure named by plesk_saslauthd
+            self.smtp_attack(t, ip, r.randint(1, 6), users, "plesk")
+        elif pick < 0.9:  # Dovecot SASL for submission (auth process line, then smtpd's warning)
+            self.smtp_attack(t, ip, r.randint(1, 6), users, "dovecot")
+        else:  # IMAP/POP3 guesses
+            self.imap_attack(t, ip, r.randint(1, 4), users)
+
     # --- driver --------------------------------------------------------------------------------------------
-    def run(self, lines: int, out, fmt: str) -> int:
+    def run(self, lines: int, out, fmt: str, profile: str = "mixed") -> int:
         r = self.rnd
         scenarios: list[tuple[float, Callable[[float], None]]] = [
             (0.40, self.inbound),
@@ -430,6 +449,9 @@ class Gen:
             (0.002, self.distributed),
             (0.002, self.lost_without_attack),
         ]
+        if profile == "attack":
+            self.attackers = [self._v6() if r.random() < 0.1 else self._public_v4() for _ in range(300)]
+            scenarios.append((0.17, self.campaign))
         weights = [w for w, _ in scenarios]
         funcs = [f for _, f in scenarios]
         slow = [self._public_v4() for _ in range(8)] + [self._v6() for _ in range(2)]
@@ -494,6 +516,12 @@ def main(argv: list[str] | None = None) -> int:  # type: ignore[assignment]
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--truth", help="write {attempts: {ip: n}, successes: {ip: n}} as JSON here")
     ap.add_argument("--start", default="2026-11-25T00:00:00", help="UTC start time (ISO 8601)")
+    ap.add_argument(
+        "--profile",
+        choices=("mixed", "attack"),
+        default="mixed",
+        help="attack: ~300 addresses of a campaign, >= 10 %% SASL failures (Plesk-named)",
+    )
     args = ap.parse_args(argv)
     if args.lines < 0:
         ap.error("--lines must be >= 0")
@@ -504,10 +532,10 @@ def main(argv: list[str] | None = None) -> int:  # type: ignore[assignment]
     gen = Gen(args.seed, start)
     try:
         if args.out == "-":
-            written = gen.run(args.lines, sys.stdout, args.format)
+            written = gen.run(args.lines, sys.stdout, args.format, args.profile)
         else:
             with open(args.out, "w", encoding="utf-8") as out:
-                written = gen.run(args.lines, out, args.format)
+                written = gen.run(args.lines, out, args.format, args.profile)
         if args.truth:
             # counted per written line, so attempts cut off at the end of the file are not in the truth
             with open(args.truth, "w", encoding="utf-8") as fh:

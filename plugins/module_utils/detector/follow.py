@@ -110,7 +110,8 @@ class Follower:
         self.hup = False
         self.instance_fd: int | None = None
         self.dirty = False
-        self.saved_at = self.hook_at = self.metrics_at = self.watchdog_at = time.monotonic()
+        self.saved_at = self.hook_at = self.watchdog_at = time.monotonic()
+        self.metrics_at = float("-inf")  # the first record at once: status --check sees the daemon at work
         self.bans_unsaved = False
         self.busy = 0.0  # seconds spent in cycles since the last metrics record
         self.error: MbgError | None = None
@@ -155,7 +156,7 @@ class Follower:
         self.journal = JournalFollower(
             state["journal"],
             command=self.journal_command,
-            warn=self.warn,
+            warn=self.quiet,  # a journalctl that keeps failing is said once
             trust=JournalTrust(self.config.journal_trusted),
         )
         self.journal.ensure(time.monotonic())

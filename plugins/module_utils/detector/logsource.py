@@ -252,6 +252,7 @@ class FileSource:
         self.lines = 0
         self.cut = 0  # lines skipped for being longer than MAX_LINE
         self.ok = False  # the current file could be read
+        self._old_end: tuple | None = None  # (offset, line) where the renamed file was left
 
     def __iter__(self) -> Iterator[tuple]:
         for first, batch in self.batches():
@@ -269,9 +270,12 @@ class FileSource:
         except FileNotFoundError:
             self.warn(f"log {path} does not exist (yet)")
             if old:
-                # renamed away and not yet recreated: finish the old file
+                # renamed away and not yet recreated: finish the old file, and keep its position (moved on)
+                # so that lines still written to it before the new file appears are read next time
+                self._old_end = None
                 yield from self._finish_old(old, None)
-                self.position = None
+                end = self._old_end
+                self.position = None if end is None else dict(old, offset=end[0], line=end[1])
             return
         except OSError as err:
             self.warn(f"cannot read log {path}: {err.strerror or err}")
@@ -342,10 +346,14 @@ class FileSource:
                         return
                     fh.seek(int(old.get("offset", 0)))
                     counter = _Counter(fh.tell())
-                    yield from _numbered(_iter_batches(fh, counter, final=True), int(old.get("line", 0)))
+                    # final=False: a last line without its newline may still be completed by its writer
+                    yield from _numbered(
+                        _iter_batches(fh, counter, final=current is not None), int(old.get("line", 0))
+                    )
                     self.bytes += counter.bytes
                     self.lines += counter.lines
                     self.cut += counter.cut
+                    self._old_end = (counter.offset, int(old.get("line", 0)) + counter.lines)
             except OSError as err:
                 self.warn(f"cannot read rotated log {candidate}: {err.strerror or err}")
             return

@@ -21,6 +21,8 @@ class Pipeline:
     counting the newlines before each candidate line): ``Block.count`` is still exact. ``keep_success`` is the
     correlator's: a scan passes ``Tracker.wants_success`` and feeds each batch's events to that tracker
     before the next batch. ``preauth`` keeps the pre-auth kinds (``events.PREAUTH_KINDS``) without ``info``.
+    ``prompt`` releases each event as its line is read (the correlator's ``prompt``: a failure counts at
+    once); ``needs_user`` is the policy's ``Tracker.needs_user`` (which failures wait for their username).
     """
 
     def __init__(
@@ -33,17 +35,20 @@ class Pipeline:
         warn: Callable[[str], None] | None = None,
         keep_success: Callable[[str, str | None, float], bool] | None = None,
         preauth: bool = False,
+        prompt: bool = False,
+        needs_user: Callable[[str], bool] | None = None,
     ) -> None:
         self.timestamps = TimestampParser(now)
         self.info = info
         self.preauth = preauth
         self.numbered = numbered
         self.correlator = (
-            Correlator.from_dict(state, info=info, preauth=preauth)
+            Correlator.from_dict(state, info=info, preauth=preauth, prompt=prompt)
             if state
-            else Correlator(info=info, preauth=preauth)
+            else Correlator(info=info, preauth=preauth, prompt=prompt)
         )
         self.correlator.keep_success = keep_success
+        self.correlator.needs_user = needs_user
         if warn is not None and state and not _restored(state, self.correlator):
             warn("correlator state in the state file is damaged or outdated: starting it afresh")
 
@@ -91,7 +96,8 @@ class Pipeline:
         return out
 
     def flush(self, until: float | None = None) -> list[Event]:
-        """Release held events: all of them, or those older than ``until`` (end of a scan: ``now - HOLD``)."""
+        """Release held events: all of them, or those whose line time is older than ``until`` (end of a scan:
+        ``now - HOLD``)."""
         return self.correlator.flush(until)
 
     def holding(self) -> bool:

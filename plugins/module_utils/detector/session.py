@@ -90,6 +90,8 @@ class Session:
             warn=warn,
             keep_success=self.tracker.wants_success,
             preauth=bool(config.policy.preauth_maxretry),
+            prompt=True,  # a failure counts as its line is read (issue 14)
+            needs_user=self.tracker.needs_user,
         )
         self.tally = Tally()
 

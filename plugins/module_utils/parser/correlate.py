@@ -5,8 +5,19 @@ Postfix's smtpd warning (address, 2 s later) or a Dovecot login summary (``auth 
 Plesk by plesk_saslauthd (user, no address, no pid). smtpd's ``disconnect ... auth=0/N`` summarises the whole
 session again. The correlator keeps each attempt once:
 
-* every event waits ``HOLD`` seconds of log time in a FIFO, so later lines can still merge into it (Plesk
-  logging after smtpd) while the output stays in line order;
+* ``prompt`` (a scan, the follow daemon): every event is released as soon as its line is read, except a
+  failure whose username is still to come (an smtpd failure without one, on a host whose plesk_saslauthd
+  names users, from an address whose judgement depends on the username: ``needs_user``), which waits at most
+  ``HOLD`` seconds for it, with the later events of its address behind it (the policy sees each address's
+  events in line order). A later line of an attempt already released only adds detail: an ``auth_detail``
+  event (count 0: the username, the service) that the policy never counts. Without ``prompt`` (``parse``)
+  every event waits ``HOLD`` seconds of log time in a FIFO, so later lines merge into it and the output stays
+  in line order;
+* the correlator's clock runs in the order lines arrive: it advances with each line's time, but a line
+  earlier than the one before by more than ``STEP`` seconds (a clock step, DST end in local stamps, the next
+  file) does not move it back, and the lines after it advance it from there; so nothing waits for log time to
+  pass an earlier, larger timestamp. Joins of lines about one attempt also need their own times within the
+  join's window, in either direction (an smtpd session is followed by pid and arrival, as a connection);
 * smtpd sessions are tracked by (host, pid) from their first AUTH line to ``disconnect`` (another client
   address on that pid, or ``SMTPD_IDLE`` s of silence, starts a new one, so ``connect`` lines, a tenth of a
   busy log, need not be parsed at all); the summary adds only the attempts (and successes) that no
@@ -36,6 +47,7 @@ from typing import Any, Callable
 from ..addresses import normalize_ip
 from ..limits import MAX_TIME
 from .events import (
+    AUTH_DETAIL,
     AUTH_FAILURE,
     AUTH_SERVER_LOST,
     AUTH_SUCCESS,
@@ -60,9 +72,13 @@ from .lines import TOO_MANY_ERRORS as R_TOO_MANY_ERRORS
 from .lines import Record
 
 _KINDS = frozenset((AUTH_FAILURE, AUTH_SUCCESS, AUTH_SERVER_LOST, NO_AUTH_ATTEMPTS, PLAINTEXT_REFUSED,
-                    TOO_MANY_ERRORS, UNATTRIBUTED_FAILURE))  # fmt: skip
+                    TOO_MANY_ERRORS, UNATTRIBUTED_FAILURE, AUTH_DETAIL))  # fmt: skip
 
 HOLD = 15.0  # log seconds an event waits for other lines describing the same attempt
+STEP = 5.0  # a line this much earlier than the one before is a clock step, not a late flush
+# an event may reach the policy this long after events with later times (a failure that waited for its
+# username, a line flushed late): the policy's windows still count it among them (policy/tracker.py)
+LATE = HOLD + STEP
 AUTH_WINDOW = 15.0  # Dovecot auth process line -> Postfix warning for the same attempt
 PLESK_WINDOW = 5.0  # plesk_saslauthd line <-> smtpd failure
 LOST_WINDOW = 600.0  # "Connection lost" counts after a genuine failure this recent
@@ -72,9 +88,10 @@ MAX_SESSIONS = 20000
 MAX_ADDRESSES = 50000
 MAX_HELD = 50000
 MAX_CREDITS_PER_IP = 64
+MAX_PLESK_HOSTS = 1024
 STATE_VERSION = 1
 
-_COUNTED = (AUTH_FAILURE, AUTH_SUCCESS)
+_COUNTED = (AUTH_FAILURE, AUTH_SUCCESS, AUTH_DETAIL)
 _PF_FAILURES = (R_SASL_FAILURE, R_SASL_LOST)
 _new = tuple.__new__  # Event(...) without the Python-level NamedTuple __new__ (all fields given)
 _INFO_OF = {
@@ -87,6 +104,11 @@ _INFO_OF = {
 # Exact JSON types of saved fields (``isinstance`` would take True for a pid and str subclasses for text).
 _STR = (str,)
 _INT = (int,)
+
+
+def _far(when: float | None, other: float | None, window: float) -> bool:
+    """Two line times (None: the line had none) more than ``window`` seconds apart, either way."""
+    return when is not None and other is not None and abs(when - other) > window
 
 
 def _text(value: Any) -> str | None:
@@ -132,6 +154,8 @@ class _Item:
         "ip",
         "kind",
         "line",
+        "out",
+        "pending",
         "pid",
         "plesk",
         "protocol",
@@ -151,7 +175,9 @@ class _Item:
         self.t = t  # the correlator's clock when it was fed (newest time seen so far)
         self.kind = kind
         self.src = src  # "pf" smtpd failure, "auth" auth process failure, "plesk", "" other
-        self.alive = True
+        self.alive = True  # False: another line took its attempt over (never released)
+        self.out = False  # released
+        self.pending = False  # prompt: waits for its username (see Correlator)
         self.claimed = False  # auth item whose attempt a login summary already accounts for
         self.plesk = False  # smtpd failure that already got its Plesk line
 
@@ -162,14 +188,15 @@ class _Item:
     def to_list(self) -> list:
         return [self.line, self.time, self.t, self.ip, self.kind, self.service, self.protocol, self.user,
                 self.count, self.pid, self.host, self.session, self.driver, self.src, self.claimed,
-                self.plesk]  # fmt: skip
+                self.plesk, self.pending]  # fmt: skip
 
     @classmethod
     def from_list(cls, data: list) -> _Item:
         """The item ``to_list`` saved; ValueError when a field is not what ``to_list`` writes (a damaged held
         event would otherwise fail every later scan when it is released)."""
+        pending = len(data) == 17 and data[16] is True  # 16 fields: saved before issue 14
         (line, when, t, ip, kind, service, protocol, user, count, pid, host, session, driver, src, claimed,
-         plesk) = data  # fmt: skip
+         plesk) = data[:16] if len(data) == 17 else data  # fmt: skip
         if not (
             (when is None or (type(when) in (int, float) and 0 <= when <= MAX_TIME))
             and (ip is None or (type(ip) in _STR and normalize_ip(ip) == ip))
@@ -184,6 +211,7 @@ class _Item:
         item = cls(int(line), rec, float(t), kind, src)
         item.claimed = bool(claimed)
         item.plesk = bool(plesk)
+        item.pending = pending
         return item
 
 
@@ -197,6 +225,10 @@ class Correlator:
     a one); the login is dropped when it says False. The policy answers (``Tracker.wants_success``) from the
     failures it has counted: the caller calls ``settled()`` once the policy has counted every event
     released so far (the detector's pipeline: at the start of each batch).
+    ``prompt`` releases each event as its line is read (see the module's docstring); ``needs_user(ip)`` (the
+    policy: ``Tracker.needs_user``) says whether a failure from ``ip`` must wait for its username, asked
+    only when one may still come. An address that logged in since ``settled()`` is asked about too: its
+    login is not in the policy's memory yet.
     """
 
     def __init__(
@@ -205,28 +237,40 @@ class Correlator:
         info: bool = True,
         keep_success: Callable[[str, str | None, float], bool] | None = None,
         preauth: bool = False,
+        prompt: bool = False,
+        needs_user: Callable[[str], bool] | None = None,
     ) -> None:
         self.info = info
         self.preauth = preauth
         self._released = _COUNTED + tuple(PREAUTH_KINDS) if preauth else _COUNTED  # kinds kept without info
         self.keep_success = keep_success
-        self.last_time = 0.0
+        self.prompt = prompt
+        self.needs_user = needs_user
+        self.last_time = 0.0  # the clock: arrival order (see the module's docstring), never decreasing
+        self._ref = 0.0  # the line time the clock last moved with
         self._held: deque[_Item] = deque()
         # smtpd sessions: "host|pid" -> [ip, last activity, failures seen, successes seen, user]
         self._sessions: dict[str, _Session] = {}
         self._genuine: dict[str, float] = {}  # ip -> time of its last genuine failure
+        self._genuine_at: dict[str, float | None] = {}  # ip -> its line time
         self._genuine_floor: float | None = None  # no time in _genuine is older (None: not known)
         self._evicted: set[str] = set()  # (with keep_success) _genuine's entries evicted since settled()
         self._overflowed = False  # _genuine lost recent entries to its size bound: keep every login now
-        self._credits: dict[str, list[list]] = {}  # ip -> [[t, user, session]] released auth failures
+        # ip -> [[t, user, session, line time]] released auth failures
+        self._credits: dict[str, list[list]] = {}
         self._auth_held: dict[str, list[_Item]] = {}  # ip -> held, unclaimed auth process failures
-        self._pf_recent: dict[str, deque[_Item]] = {}  # host -> held smtpd failures waiting for Plesk
+        self._last_auth: dict[str, tuple] = {}  # ip -> (t, user, driver, line time) of its last auth line
+        self._pf_recent: dict[str, deque[_Item]] = {}  # host -> smtpd failures a Plesk line may name
         self._plesk_held: dict[str, deque[_Item]] = {}  # host -> held Plesk lines waiting for smtpd
+        self._plesk_hosts: dict[str, None] = {}  # hosts whose plesk_saslauthd names users (insertion order)
+        self._waiting: dict[str, deque[_Item]] = {}  # prompt: ip -> its unreleased items, a pending one first
+        self._logged_in: set[str] = set()  # prompt: addresses with a login released since settled()
+        self._out: list = []  # where the handlers release to (feed_all's out)
         self._fed = 0
 
     # --- public -------------------------------------------------------------------------------------------
     def feed(self, rec: Record, line: int) -> list[Event]:
-        """Take one record (``line`` = its line number); return the events released by it, in line order."""
+        """Take one record (``line`` = its line number); return the events released by it."""
         out: list[Event] = []
         self.feed_all((rec,), (line,), out)
         return out
@@ -240,15 +284,24 @@ class Correlator:
         info = self.info
         preauth = self.preauth
         t = self.last_time
+        ref = self._ref
         fed = self._fed
+        self._out = out
         for rec, line in zip(records, lines):
             when = rec.time
-            if when is not None and when > t:
-                self.last_time = t = when
-            # windows run on the newest time seen: lines without a time, or slightly out of order (another
-            # process flushed later), count as "now", and every lookup agrees with what eviction keeps.
-            # Held items are in feeding order with the clock of their feeding (never decreasing), so
-            # releasing from the front here leaves only items this record (fed at ``t``) cannot outdate.
+            if when is not None:
+                if when > ref:
+                    # the clock moves on with the lines (the first line sets it: ref and t start at 0)
+                    self.last_time = t = t + (when - ref) if ref else when
+                    self._ref = ref = when
+                elif when < ref - STEP:
+                    # a clock step back (NTP, DST end), or another file: the clock stays and the next lines
+                    # move it on from here, so nothing waits for log time to pass the earlier stamps
+                    self._ref = ref = when
+            # windows run on this clock: lines without a time, or slightly out of order (another process
+            # flushed later), count as "now", and every lookup agrees with what eviction keeps. Held items
+            # are in feeding order with the clock of their feeding (never decreasing), so releasing from the
+            # front here leaves only items this record (fed at ``t``) cannot outdate.
             cutoff = t - HOLD
             if held and held[0].t < cutoff:
                 release(cutoff, out)
@@ -276,22 +329,39 @@ class Correlator:
                 if info_kind is not None and (info or info_kind in PREAUTH_KINDS):
                     if kind == R_TOO_MANY_ERRORS:
                         session(rec, t)
-                    held.append(_Item(line, rec, t, info_kind, ""))
+                    self._put(_Item(line, rec, t, info_kind, ""))
             fed += 1
             if fed & 4095 == 0:
                 self._evict()
                 if len(held) > MAX_HELD:  # the memory bound (a log whose clock stands still), at times
                     release(cutoff, out)
         self._fed = fed
+        self._out = []
 
     def settled(self) -> None:
         """The policy has counted every event released so far (see ``keep_success``)."""
         self._evicted.clear()
+        self._logged_in.clear()
 
     def flush(self, until: float | None = None) -> list[Event]:
-        """Release held events (all of them, or those older than ``until``): call at the end of input."""
+        """Release held events: all of them (the end of the input), or those whose own line time (the clock
+        when they had none) is older than ``until`` (the end of a scan: what no later line can change; an
+        earlier, larger timestamp holds nothing)."""
         out: list[Event] = []
-        self._release(float("inf") if until is None else until, out)
+        held = self._held
+        if until is None:
+            self._release(float("inf"), out)
+            return out
+        kept: deque[_Item] = deque()
+        for item in held:
+            if not item.alive or item.out:
+                continue
+            when = item.time if item.time is not None else item.t
+            if when < until:
+                self._settle(item, out)
+            if not item.out and item.alive:
+                kept.append(item)
+        self._held = kept
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -300,33 +370,53 @@ class Correlator:
         return {
             "version": STATE_VERSION,
             "last_time": self.last_time,
+            "ref": self._ref,
             "sessions": {key: sess.to_list() for key, sess in self._sessions.items()},
             "genuine": self._genuine,
+            "genuine_at": self._genuine_at,
             "credits": self._credits,
-            "held": [item.to_list() for item in self._held if item.alive],
+            "plesk_hosts": list(self._plesk_hosts),
+            "held": [item.to_list() for item in self._held if item.alive and not item.out],
         }
 
     @classmethod
-    def from_dict(cls, data: Any, *, info: bool = True, preauth: bool = False) -> Correlator:
-        """Rebuild from ``to_dict()`` output; anything unreadable gives a fresh correlator (never raises)."""
-        corr = cls(info=info, preauth=preauth)
+    def from_dict(
+        cls, data: Any, *, info: bool = True, preauth: bool = False, prompt: bool = False
+    ) -> Correlator:
+        """Rebuild from ``to_dict()`` output; anything unreadable gives a fresh correlator (never raises).
+        The keys issue 14 added (``ref``, ``genuine_at``, ``plesk_hosts``, a credit's line time, a held
+        item's ``pending``) are optional: a state saved before them is read as it was."""
+        corr = cls(info=info, preauth=preauth, prompt=prompt)
         if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
             return corr
         try:
             corr.last_time = float(data.get("last_time") or 0.0)
+            corr._ref = float(data.get("ref", corr.last_time) or 0.0)
             corr._sessions = {str(k): _Session.from_list(v) for k, v in data["sessions"].items()}
             corr._genuine = {str(k): float(v) for k, v in data["genuine"].items()}
+            corr._genuine_at = {
+                str(k): None if v is None else float(v) for k, v in data.get("genuine_at", {}).items()
+            }
             corr._credits = {
-                str(k): [[float(c[0]), _text(c[1]), _text(c[2])] for c in v]
+                str(k): [
+                    [
+                        float(c[0]),
+                        _text(c[1]),
+                        _text(c[2]),
+                        None if len(c) < 4 or c[3] is None else float(c[3]),
+                    ]
+                    for c in v
+                ]
                 for k, v in data["credits"].items()
             }
+            corr._plesk_hosts = dict.fromkeys(_text(h) for h in data.get("plesk_hosts", ()))
             for raw in data["held"]:
                 item = _Item.from_list(raw)
                 corr._held.append(item)
                 corr._index(item)
         # OverflowError: float() of a huge integer, int() of an infinity
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError):
-            return cls(info=info, preauth=preauth)
+            return cls(info=info, preauth=preauth, prompt=prompt)
         return corr
 
     # --- handlers -----------------------------------------------------------------------------------------
@@ -344,22 +434,33 @@ class Correlator:
         sess.failures += 1
         ip = rec.ip
         user = rec.user
+        when = rec.time
         counted = True
         if rec.kind == R_SASL_LOST:
-            counted = self._genuine.get(ip, -1e18) >= t - LOST_WINDOW
+            counted = self._genuine.get(ip, -1e18) >= t - LOST_WINDOW and not _far(
+                when, self._genuine_at.get(ip), LOST_WINDOW
+            )
         else:
             self._genuine[ip] = t
-        taken = self._take_auth(ip, user, t) if ip in self._auth_held or ip in self._credits else None
+            self._genuine_at[ip] = when
+        taken = self._take_auth(ip, user, t, when) if ip in self._auth_held or ip in self._credits else None
         if taken is not None:
             user = user or taken[0]
             if taken[1]:  # the auth process line was already released and counted
+                if user:
+                    sess.user = user  # the summary's uncounted attempts are this user's too
+                if self.prompt:  # what this line adds: Postfix's service (and the username)
+                    detail = _Item(line, rec, t, AUTH_DETAIL, "")
+                    detail.user = user
+                    detail.count = 0
+                    self._put(detail)
                 return
         if not counted and not self.info:
             return
         item = _Item(line, rec, t, AUTH_FAILURE if counted else AUTH_SERVER_LOST, "pf")
         item.user = user
         if counted:
-            plesk = self._take_plesk(rec.host, user, t) if self._plesk_held else None
+            plesk = self._take_plesk(rec.host, user, t, when) if self._plesk_held else None
             if plesk is not None:
                 item.plesk = True
                 item.user = user or plesk
@@ -369,9 +470,16 @@ class Correlator:
             while recent and recent[0].t < t - PLESK_WINDOW:  # bounded even where no Plesk line ever comes
                 recent.popleft()
             recent.append(item)
+            if (
+                self.prompt
+                and item.user is None
+                and rec.host in self._plesk_hosts
+                and (ip in self._logged_in or (self.needs_user is not None and self.needs_user(ip)))
+            ):
+                item.pending = True  # its username may still come, and the policy's judgement needs it
         if item.user:
             sess.user = item.user
-        self._held.append(item)
+        self._put(item)
 
     def _success(self, rec: Record, line: int, t: float) -> None:
         """Hold a successful login, unless ``keep_success`` says the policy cannot use it."""
@@ -384,49 +492,75 @@ class Correlator:
             or ip in self._evicted
             or keep(ip, rec.user, t)
         ):
-            self._held.append(_Item(line, rec, t, AUTH_SUCCESS, ""))
+            self._put(_Item(line, rec, t, AUTH_SUCCESS, ""))
 
-    def _take_auth(self, ip: str, user: str | None, t: float) -> tuple | None:
+    def _take_auth(self, ip: str, user: str | None, t: float, when: float | None) -> tuple | None:
         """Claim the auth process failure behind an smtpd failure: (user, already released) or None."""
         items = self._auth_held.get(ip)
         if items:
             for idx, item in enumerate(items):
-                if item.session is None and t - item.t <= AUTH_WINDOW and (user is None or user == item.user):
+                if (
+                    item.session is None
+                    and t - item.t <= AUTH_WINDOW
+                    and (user is None or user == item.user)
+                    and not _far(when, item.time, AUTH_WINDOW)
+                ):
                     del items[idx]
                     item.alive = False
                     return item.user, False
         credits = self._credits.get(ip)
         if credits:
-            for idx, (ct, cuser, csession) in enumerate(credits):
-                if csession is None and 0 <= t - ct <= AUTH_WINDOW and (user is None or user == cuser):
+            for idx, (ct, cuser, csession, cwhen) in enumerate(credits):
+                if (
+                    csession is None
+                    and 0 <= t - ct <= AUTH_WINDOW
+                    and (user is None or user == cuser)
+                    and not _far(when, cwhen, AUTH_WINDOW)
+                ):
                     del credits[idx]
                     return cuser, True
         return None
 
     def _auth_failure(self, rec: Record, line: int, t: float) -> None:
         ip = rec.ip
+        when = rec.time
         self._genuine[ip] = t
-        items = self._auth_held.setdefault(ip, [])
-        if items:
-            last = items[-1]
-            if last.user == rec.user and last.driver != rec.driver and abs(t - last.t) <= 1.0:
-                return  # the next passdb of the same lookup ("unknown user" from each passdb)
+        self._genuine_at[ip] = when
+        last = self._last_auth.get(ip)
+        if (
+            last is not None
+            and last[1] == rec.user
+            and last[2] != rec.driver
+            and abs(t - last[0]) <= 1.0
+            and not _far(when, last[3], 1.0)
+        ):
+            return  # the next passdb of the same lookup ("unknown user" from each passdb)
+        self._last_auth[ip] = (t, rec.user, rec.driver, when)
         item = _Item(line, rec, t, AUTH_FAILURE, "auth")
-        items.append(item)
-        self._held.append(item)
+        self._put(item)
+        if not item.out:
+            self._auth_held.setdefault(ip, []).append(item)
 
     def _login_failure(self, rec: Record, line: int, t: float) -> None:
         ip = rec.ip
+        when = rec.time
         self._genuine[ip] = t
+        self._genuine_at[ip] = when
         need = rec.count
-        since = t - (min(rec.extra + 5, CREDIT_TTL) if rec.extra >= 0 else CREDIT_TTL)
+        span = min(rec.extra + 5, CREDIT_TTL) if rec.extra >= 0 else CREDIT_TTL
+        since = t - span
         # auth process lines of this session: same session id first, then lines without one
         items = self._auth_held.get(ip)
         if items:
             for want in (rec.session, None) if rec.session is not None else (None,):
                 keep = []
                 for item in items:
-                    if need > 0 and item.session == want and item.t >= since:
+                    if (
+                        need > 0
+                        and item.session == want
+                        and item.t >= since
+                        and not _far(when, item.time, span)
+                    ):
                         need -= 1
                         item.claimed = True
                         item.protocol = rec.protocol
@@ -437,7 +571,12 @@ class Correlator:
         if credits and need > 0:
             keep_c = []
             for c in credits:
-                if need > 0 and c[0] >= since and (c[2] is None or c[2] == rec.session):
+                if (
+                    need > 0
+                    and c[0] >= since
+                    and (c[2] is None or c[2] == rec.session)
+                    and not _far(when, c[3], span)
+                ):
                     need -= 1
                 else:
                     keep_c.append(c)
@@ -445,7 +584,7 @@ class Correlator:
         if need > 0:
             item = _Item(line, rec, t, AUTH_FAILURE, "")
             item.count = need
-            self._held.append(item)
+            self._put(item)
 
     def _summary(self, rec: Record, line: int, t: float) -> None:
         sess = self._sessions.pop(f"{rec.host}|{rec.pid}", None)
@@ -455,25 +594,32 @@ class Correlator:
         extra = rec.count - seen_fail
         if extra > 0:
             self._genuine[rec.ip] = t
+            self._genuine_at[rec.ip] = rec.time
             item = _Item(line, rec, t, AUTH_FAILURE, "")
             item.count = extra
             item.user = user
-            self._held.append(item)
+            self._put(item)
         ok = rec.extra - seen_ok
         if ok > 0:
             item = _Item(line, rec, t, AUTH_SUCCESS, "")
             item.count = ok
-            self._held.append(item)
+            self._put(item)
 
     def _plesk(self, rec: Record, line: int, t: float) -> None:
         host = rec.host
+        when = rec.time
+        hosts = self._plesk_hosts
+        if host not in hosts:
+            if len(hosts) >= MAX_PLESK_HOSTS:
+                del hosts[next(iter(hosts))]
+            hosts[host] = None
         recent = self._pf_recent.get(host)
         if recent:
             while recent and (recent[0].t < t - PLESK_WINDOW or not recent[0].alive or recent[0].plesk):
                 recent.popleft()
             chosen = None
             for item in reversed(recent):  # same user (Postfix >= 3.9 names it), else the newest unnamed
-                if item.plesk:
+                if item.plesk or _far(when, item.time, PLESK_WINDOW):
                     continue
                 if item.user == rec.user:
                     chosen = item
@@ -482,34 +628,104 @@ class Correlator:
                     chosen = item
             if chosen is not None:
                 chosen.plesk = True
-                chosen.user = chosen.user or rec.user
+                if chosen.user is None:
+                    chosen.user = rec.user
+                    if chosen.out:  # released without its username (prompt): the username as detail
+                        detail = _Item(chosen.line, rec, chosen.t, AUTH_DETAIL, "")
+                        detail.time, detail.ip, detail.service = chosen.time, chosen.ip, chosen.service
+                        detail.protocol, detail.pid, detail.host = chosen.protocol, chosen.pid, chosen.host
+                        detail.count = 0
+                        self._put(detail)
+                    elif chosen.pending:  # complete now: out at once, with what its address queued behind it
+                        self._settle(chosen, self._out)
                 return
         item = _Item(line, rec, t, UNATTRIBUTED_FAILURE, "plesk")
         waiting = self._plesk_held.setdefault(host, deque())
         while waiting and (waiting[0].t < t - PLESK_WINDOW or not waiting[0].alive):
             waiting.popleft()
         waiting.append(item)
-        self._held.append(item)
+        self._put(item)
 
-    def _take_plesk(self, host: str, user: str | None, t: float) -> str | None:
+    def _take_plesk(self, host: str, user: str | None, t: float, when: float | None) -> str | None:
         waiting = self._plesk_held.get(host)
         if not waiting:
             return None
         while waiting and (waiting[0].t < t - PLESK_WINDOW or not waiting[0].alive):
             waiting.popleft()
         for item in waiting:
-            if user is None or item.user == user:
+            if (user is None or item.user == user) and not _far(when, item.time, PLESK_WINDOW):
                 item.alive = False
                 waiting.remove(item)
                 return item.user
         return None
 
     # --- plumbing -----------------------------------------------------------------------------------------
+    def _put(self, item: _Item) -> None:
+        """A new item: held (without ``prompt``; a Plesk line waiting for its smtpd line; an item queued
+        behind a pending one of its address; a pending one), else released at once."""
+        if not self.prompt:
+            self._held.append(item)
+            return
+        ip = item.ip
+        queue = self._waiting.get(ip) if ip is not None else None
+        if queue is not None:
+            queue.append(item)
+            self._held.append(item)
+        elif item.pending:
+            self._waiting[ip] = deque((item,))
+            self._held.append(item)
+        elif item.src == "plesk":
+            self._held.append(item)
+        else:
+            self._emit(item, self._out)
+
+    def _emit(self, item: _Item, out: list) -> None:
+        """Release one item (an auth process failure leaves its credit for a later login summary)."""
+        item.out = True
+        ip = item.ip
+        if item.src == "auth":
+            items = self._auth_held.get(ip)
+            if items and item in items:
+                items.remove(item)
+            if not items:
+                self._auth_held.pop(ip, None)
+            if not item.claimed:
+                credits = self._credits.setdefault(ip, [])
+                credits.append([item.t, item.user, item.session, item.time])
+                if len(credits) > MAX_CREDITS_PER_IP:
+                    del credits[0]
+        kind = item.kind
+        if kind == AUTH_SUCCESS and self.prompt:
+            self._logged_in.add(ip)
+        if self.info or kind in self._released:
+            out.append(_new(Event, (item.line, item.time, ip, kind, item.service, item.protocol, item.user,
+                                    item.count, item.pid)))  # item.event(), inlined  # fmt: skip
+
+    def _settle(self, item: _Item, out: list) -> None:
+        """``item`` waits no longer (complete, its time is up, or a flush): release it, then what its address
+        queued behind it, up to the next item that still waits."""
+        item.pending = False
+        ip = item.ip
+        queue = self._waiting.get(ip) if ip is not None else None
+        if queue is None:
+            if item.alive and not item.out:
+                self._emit(item, out)
+            return
+        while queue and not (queue[0].pending and queue[0].alive):
+            head = queue.popleft()
+            if head.alive and not head.out:
+                self._emit(head, out)
+        if not queue:
+            del self._waiting[ip]
+
     def _index(self, item: _Item) -> None:
         """Re-link a held item restored from state into the lookup tables (a held failure's address is a
         failing one, whatever the saved ``genuine`` table kept)."""
         if item.kind == AUTH_FAILURE and item.ip is not None:
             self._genuine.setdefault(item.ip, item.t)
+            self._genuine_at.setdefault(item.ip, item.time)
+        if self.prompt and item.ip is not None and (item.pending or item.ip in self._waiting):
+            self._waiting.setdefault(item.ip, deque()).append(item)
         if item.src == "auth" and not item.claimed:
             self._auth_held.setdefault(item.ip, []).append(item)
         elif item.src == "plesk":
@@ -518,30 +734,14 @@ class Correlator:
             self._pf_recent.setdefault(item.host, deque()).append(item)
 
     def _release(self, cutoff: float, out: list[Event]) -> None:
+        """Release the held items fed before ``cutoff`` (and the oldest past ``MAX_HELD``)."""
         held = self._held
-        info = self.info
-        released = self._released
         popleft = held.popleft
-        append = out.append
+        settle = self._settle if self.prompt else self._emit
         while held and (held[0].t < cutoff or len(held) > MAX_HELD):
             item = popleft()
-            if not item.alive:
-                continue
-            item.alive = False
-            if item.src == "auth":
-                items = self._auth_held.get(item.ip)
-                if items and item in items:
-                    items.remove(item)
-                if not items:
-                    self._auth_held.pop(item.ip, None)
-                if not item.claimed:
-                    credits = self._credits.setdefault(item.ip, [])
-                    credits.append([item.t, item.user, item.session])
-                    if len(credits) > MAX_CREDITS_PER_IP:
-                        del credits[0]
-            if info or item.kind in released:
-                append(_new(Event, (item.line, item.time, item.ip, item.kind, item.service, item.protocol,
-                                    item.user, item.count, item.pid)))  # item.event(), inlined  # fmt: skip
+            if item.alive and not item.out:
+                settle(item, out)
 
     def _evict_genuine(self, old: float) -> None:
         """Drop ``_genuine``'s entries older than ``old``, then its oldest-inserted ones past
@@ -566,6 +766,9 @@ class Correlator:
                 del genuine[k]
             gone += oldest
             self._overflowed = True  # maybe the address of a held failure: the policy has not seen it
+        at = self._genuine_at
+        for k in gone:
+            at.pop(k, None)
         if floor is None or floor < old:
             earliest = min(genuine.values(), default=self.last_time)
             self._genuine_floor = min(earliest, self.last_time)
@@ -592,6 +795,11 @@ class Correlator:
             self._credits = credits
             while len(self._credits) > MAX_ADDRESSES:
                 del self._credits[next(iter(self._credits))]
+        if self._last_auth:
+            old = now - 1.0  # only the next passdb's line of the same lookup is compared with it
+            self._last_auth = {k: v for k, v in self._last_auth.items() if v[0] >= old}
+        if len(self._genuine_at) > len(self._genuine):  # a failure's line time outlives nothing else
+            self._genuine_at = {k: v for k, v in self._genuine_at.items() if k in self._genuine}
         for table in (self._pf_recent, self._plesk_held):
             for host in [h for h, q in table.items() if not q or q[-1].t < now - HOLD]:
                 del table[host]

@@ -20,6 +20,11 @@ UNATTRIBUTED_FAILURE = (
     "unattributed_failure"  # plesk_saslauthd failure with no smtpd failure beside it (no ip)
 )
 
+# A later line of an attempt already released (and counted): its username and service only, count 0, never
+# counted (the policy adds them to the address's and the account's details). Only a ``prompt`` correlator
+# (scan, follow) makes it; ``parse`` merges such lines into the attempt's event instead.
+AUTH_DETAIL = "auth_detail"
+
 COUNTED_KINDS = frozenset((AUTH_FAILURE, AUTH_SUCCESS))
 # Informational kinds the policy counts as pre-auth abuse (a connection that never tried a password)
 PREAUTH_KINDS = frozenset((NO_AUTH_ATTEMPTS, PLAINTEXT_REFUSED))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
+from ..parser.correlate import LATE
 from ..parser.events import iso_utc
 
 MAX_KNOWN_GOOD = 200000  # (address, username) pairs remembered; the least recently seen tenth goes first
@@ -84,12 +85,13 @@ class KnownGood:
         return t - last <= self.seconds
 
     def knows(self, key: str, user: str, t: float) -> bool:
-        """``user`` logged in from ``key`` at or before ``t``, within the memory."""
+        """``user`` logged in from ``key`` within the memory before ``t``: before in arrival order (a login
+        read before a clock step back may carry a later time)."""
         users = self.by_key.get(key)
         if not users:
             return False
         last = users.get(user)
-        return last is not None and 0 <= t - last <= self.seconds
+        return last is not None and t - last <= self.seconds
 
     def count(self, key: str, t: float) -> int:
         """How many usernames logged in from ``key`` within the memory (as of ``t``)."""
@@ -246,9 +248,10 @@ class Clients:
         if not window:
             return 0, t
         start = t - self.stale_findtime
+        ahead = t + LATE  # stale failures far "ahead" of t came before a clock step back (see tracker.py)
         total, first = 0, t
         for i in range(0, len(window), 2):
-            if window[i] > start:
+            if start < window[i] <= ahead:
                 total += window[i + 1]
                 first = min(first, window[i])
         return total, first

@@ -2,6 +2,12 @@
 
 Events are fed in log order and judged at their own timestamps, so a replay of an old log decides
 exactly as a live run would have. ``decide(now)`` reports; ``now`` only matters for pruning.
+
+Time may go backwards (a clock step, DST end in local-time stamps, interleaved files: issue 14). The windows
+follow the order events arrive in: an event's window holds the failures that arrived before it with times
+within the window before its own, and up to ``LATE`` seconds after it (lines of one attempt, released late by
+the correlator), never those far "ahead" of it. After a step back the new failures are windowed among
+themselves and an attacker is banned at once, whatever was counted before the step.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from ..addresses import aggregate, is_canonical_ipv4, is_ignored, parse_networks
 from ..errors import ConfigError
 from ..gcpause import paused_gc
 from ..limits import MAX_TIME
-from ..parser.events import AUTH_FAILURE, AUTH_SUCCESS, PREAUTH_KINDS, Event, iso_utc
+from ..parser.correlate import LATE
+from ..parser.events import AUTH_DETAIL, AUTH_FAILURE, AUTH_SUCCESS, PREAUTH_KINDS, Event, iso_utc
 from .clients import CONVERTED, STALE, Clients
 from .config import PolicyConfig
 from .preauth import PreauthWindows
@@ -301,6 +308,8 @@ class Tracker:
                     handle = failure
                 elif kind == AUTH_SUCCESS:
                     handle = success
+                elif kind == AUTH_DETAIL:
+                    handle = self._detail
                 elif preauth is not None and kind in PREAUTH_KINDS:
                     handle = preauth
                 else:
@@ -313,6 +322,8 @@ class Tracker:
                 elif clock is None or t > clock:
                     clock = t
                 handle(ev, t)
+                if kind == AUTH_DETAIL:
+                    continue  # never counted
                 counted += 1
                 since += 1
                 # every PRUNE_EVERY events, or as many as there are records (a pass reads them all: with
@@ -442,11 +453,12 @@ class Tracker:
             del window[: len(window) - keep]
         fast_start = t - cfg.findtime
         slow_start = t - cfg.slow_findtime
+        ahead = t + LATE  # failures that arrived before with later times: a step back since (see top)
         fast = slow = 0
         first_fast = first_slow = t
         it = iter(window)
         for wt, wc in zip(it, it):  # (time, count) pairs
-            if wt > slow_start:
+            if slow_start < wt <= ahead:
                 slow += wc
                 if wt < first_slow:  # noqa: PLR1730 - no min()/max() call in the hot path
                     first_slow = wt
@@ -462,6 +474,32 @@ class Tracker:
             # drop entries that left every window
             keep = [window[i : i + 2] for i in range(0, len(window), 2) if window[i] > slow_start]
             rec.window = [x for pair in keep for x in pair]
+
+    def _detail(self, ev: Event, t: float) -> None:
+        """A later line of a failure already counted (``events.AUTH_DETAIL``): its username and service join
+        the address's details and the account's addresses; nothing is counted."""
+        key, rec = self._record(ev.ip, t)
+        if ev.service not in rec.services:
+            rec.services = _with_service(rec.services, ev.service)
+        user = ev.user
+        users = rec.users
+        if user and user not in users and len(users) < MAX_USERS_PER_ADDRESS:
+            users.append(user)
+        self._touched.add(key)
+        if user and not rec.flags & _IGNORED and self.config.targeted_min_ips:
+            self._account_failure(user, key, t)
+
+    def needs_user(self, ip: str) -> bool:
+        """Whether a failure from ``ip`` is judged by its username (the correlator's ``needs_user``): the
+        address (its record key) has users in the known-good memory, so a failure of a known user is a stale
+        client's, not an attacker's. Its username still to come, the correlator holds such a failure."""
+        good = self._good
+        if not good or not self.config.stale_maxretry:
+            return False
+        if ip in good:
+            return True
+        key, flags = self._key(ip)
+        return not flags & _IGNORED and key in good
 
     def _new_hour(self, hour: int, count: int) -> None:
         """Open an hour's bucket, dropping buckets that fall out of the newest ``TIMELINE_HOURS``."""
@@ -607,7 +645,7 @@ class Tracker:
             users = good.get(ip)
             if users is not None:
                 last = users.get(user)
-                if last is not None and 0 <= when - last <= self._memory:
+                if last is not None and when - last <= self._memory:  # arrival order: no lower bound
                     stale = clients.stale.get(ip)
                     if stale is not None and user in stale:
                         clients.login(ip, user, when)

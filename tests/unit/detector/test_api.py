@@ -94,16 +94,17 @@ def test_incremental_scans_continue_windows_and_read_only_new_bytes(env):
     assert third["stats"]["bytes"] == 0
 
 
-def test_held_events_wait_for_the_next_scan_until_log_is_quiet(env):
+def test_failures_count_in_the_scan_that_reads_them(env):
+    """Issue 14: a failure counts as its line is read; the scan 5 s after the last line already bans (no
+    waiting HOLD seconds of log time for lines that might still follow)."""
     cfg, log = env
     append(log, "".join(pf_fail(i) for i in range(5)))
-    # "now" is 5 s after the last line: the correlator still holds the latest events for late lines
     early = scan(cfg, now=T0 + 9)
-    assert early["stats"]["events"] < 5
-    later = scan(cfg, now=T0 + 60)
-    assert early["stats"]["events"] + later["stats"]["events"] == 5
-    (off,) = later["offenders"]
+    assert early["stats"]["events"] == 5
+    (off,) = early["offenders"]
     assert off["decision"] == "ban"
+    later = scan(cfg, now=T0 + 60)
+    assert later["stats"]["events"] == 0  # nothing was held back, nothing counted twice
 
 
 def test_from_start_replay_is_idempotent(env):

@@ -1,0 +1,363 @@
+"""The follow daemon as a real process: rotation (rename and copytruncate), truncation, a file created later,
+the journal (a real journal file), SIGHUP, SIGTERM, kill -9 and restart, a second instance, an unban by hand
+while it runs, sd_notify. Counts are exact: a failure lost or counted twice fails the test.
+
+Lines are stamped a minute in the past: the correlator releases them at once (its HOLD is log time), so the
+tests wait for the daemon, not for the clock.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from mbg_detector_lines import journal_file
+
+VENV_BIN = Path(sys.executable).parent
+CLI = str(VENV_BIN / "mail-bruteforce-guard")
+WAIT = 60.0  # seconds a condition may take on a loaded 2-core machine (normally well under one)
+
+
+def fail_line(ip: str, n: int, ago: float = 60.0) -> str:
+    stamp = datetime.fromtimestamp(time.time() - ago, timezone.utc).isoformat()
+    return (
+        f"{stamp} mx1 postfix/submission/smtpd[{100 + n}]: warning: unknown[{ip}]: SASL LOGIN authentication"
+        f" failed: (reason unavailable), sasl_username=user{n}@example.com\n"
+    )
+
+
+def append(path: Path, ip: str, count: int, start: int = 0) -> None:
+    with path.open("a") as fh:
+        for n in range(start, start + count):
+            fh.write(fail_line(ip, n))
+
+
+class Daemon:
+    """``mail-bruteforce-guard follow`` in a subprocess, with its config file and state directory."""
+
+    def __init__(self, tmp_path: Path, **settings) -> None:
+        self.dir = tmp_path
+        self.log = tmp_path / "logs" / "mail.log"
+        self.log.parent.mkdir(exist_ok=True)
+        self.state = tmp_path / "state"
+        self.config = tmp_path / "config.json"
+        values = {
+            "mode": "monitor",
+            "logs": [str(self.log)],
+            "state_dir": str(self.state),
+            "syslog": False,
+            "maxretry": 100,
+            "follow_save_interval": 1,
+        }
+        values.update(settings)
+        self.write_config(values)
+        self.proc: subprocess.Popen | None = None
+        self.stderr = tmp_path / "stderr.txt"
+
+    def write_config(self, values: dict) -> None:
+        self.values = values
+        self.config.write_text(json.dumps(values))
+
+    def start(self, *extra: str, env: dict | None = None) -> Daemon:
+        self.proc = subprocess.Popen(
+            [CLI, "follow", "--config", str(self.config), *extra],
+            stdout=subprocess.DEVNULL,
+            stderr=self.stderr.open("a"),
+            env=env,
+        )
+        return self
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [CLI, *args, "--config", str(self.config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    def failures(self) -> dict[str, int]:
+        """Failures per address in the saved state (``report``)."""
+        proc = self.cli("report", "--json")
+        assert proc.returncode == 0, proc.stderr
+        return {o["ip"]: o["failures"] for o in json.loads(proc.stdout)["offenders"]}
+
+    def bans(self) -> set[str]:
+        try:
+            return set(json.loads((self.state / "state.json").read_text())["bans"])
+        except (OSError, ValueError):
+            return set()
+
+    def wait_for(self, predicate, what: str) -> None:
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline:
+            if predicate():
+                return
+            assert self.proc is None or self.proc.poll() is None, f"daemon died: {self.stderr.read_text()}"
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}; stderr: {self.stderr.read_text()}")
+
+    def wait_failures(self, expected: dict[str, int]) -> None:
+        self.wait_for(lambda: self.failures() == expected, f"failures {expected} (have {self.failures()})")
+
+    def settled(self, expected: dict[str, int]) -> None:
+        """Reached and still the same a few save intervals later (nothing counted twice late)."""
+        self.wait_failures(expected)
+        time.sleep(2.5)
+        assert self.failures() == expected
+
+    def ready(self) -> None:
+        """Started: it holds its instance lock (a second follow would exit 3)."""
+        self.wait_for(lambda: (self.state / "follow.lock").exists() and self._locked(), "the daemon to start")
+
+    def _locked(self) -> bool:
+        import fcntl
+
+        fd = os.open(self.state / "follow.lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        finally:
+            os.close(fd)
+        return False
+
+    def stop(self, sig: int = signal.SIGTERM) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout=WAIT)
+        self.proc = None
+        return code
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def errors(self) -> list[str]:
+        text = self.stderr.read_text() if self.stderr.exists() else ""
+        assert "Traceback" not in text
+        return text.splitlines()
+
+
+@pytest.fixture
+def daemon(tmp_path):
+    d = Daemon(tmp_path)
+    yield d
+    d.close()
+
+
+def test_follows_appends_and_both_rotation_styles(daemon):
+    log = daemon.log
+    append(log, "203.0.113.5", 2)
+    daemon.start().ready()
+    daemon.wait_failures({"203.0.113.5": 2})
+    append(log, "203.0.113.5", 1, 2)
+    daemon.wait_failures({"203.0.113.5": 3})
+    # rename rotation: a line reaches the old file after the rename, the new file starts later
+    log.rename(log.with_name("mail.log.1"))
+    append(log.with_name("mail.log.1"), "203.0.113.5", 1, 3)
+    time.sleep(0.5)
+    append(log, "203.0.113.6", 2)
+    daemon.wait_failures({"203.0.113.5": 4, "203.0.113.6": 2})
+    # copytruncate: the copy is made, the file truncated in place, then written again
+    append(log, "203.0.113.6", 1, 2)
+    daemon.wait_failures({"203.0.113.5": 4, "203.0.113.6": 3})
+    log.with_name("mail.log.1").write_bytes(log.read_bytes())
+    with log.open("r+") as fh:
+        fh.truncate(0)
+    append(log, "203.0.113.7", 3)
+    daemon.settled({"203.0.113.5": 4, "203.0.113.6": 3, "203.0.113.7": 3})
+    assert daemon.stop() == 0
+    # the half second between the rename and the new file: said once, nothing else
+    assert all(line.endswith("does not exist (yet)") for line in daemon.errors()), daemon.errors()
+
+
+def test_truncation_and_a_file_created_later(daemon):
+    log = daemon.log
+    daemon.start().ready()  # no log yet: warned about once, followed once it appears
+    time.sleep(1)
+    append(log, "198.51.100.1", 3)
+    daemon.wait_failures({"198.51.100.1": 3})
+    with log.open("r+") as fh:  # truncated with no copy kept (an admin's "> mail.log")
+        fh.truncate(0)
+    append(log, "198.51.100.2", 2)
+    daemon.settled({"198.51.100.1": 3, "198.51.100.2": 2})
+    assert daemon.stop() == 0
+    errors = daemon.errors()
+    assert sum("does not exist" in line for line in errors) == 1, errors
+    assert all(line.startswith("mail-bruteforce-guard: warning: ") for line in errors)
+
+
+def test_sigterm_saves_what_was_read(daemon):
+    daemon.write_config({**daemon.values, "follow_save_interval": 60})
+    daemon.start().ready()
+    append(daemon.log, "203.0.113.9", 4)
+    time.sleep(3)  # read at once, not saved yet (60 s interval, no ban)
+    assert daemon.stop() == 0
+    assert daemon.failures() == {"203.0.113.9": 4}
+
+
+def test_kill_9_and_restart_lose_nothing_and_count_nothing_twice(daemon):
+    daemon.write_config({**daemon.values, "follow_save_interval": 2})
+    append(daemon.log, "203.0.113.20", 3)
+    daemon.start().ready()
+    daemon.wait_failures({"203.0.113.20": 3})
+    saved = (daemon.state / "state.json").stat().st_mtime_ns
+    append(daemon.log, "203.0.113.20", 2, 3)
+    append(daemon.log, "203.0.113.21", 1)
+    time.sleep(0.3)  # read, most likely not saved yet: either way nothing may be lost or doubled
+    assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
+    unsaved = (daemon.state / "state.json").stat().st_mtime_ns == saved
+    append(daemon.log, "203.0.113.21", 1, 1)
+    daemon.start().ready()
+    daemon.settled({"203.0.113.20": 5, "203.0.113.21": 2})
+    assert daemon.stop() == 0
+    print(f"killed before the save: {unsaved}")
+
+
+def test_second_instance_exits_3_with_one_line(daemon):
+    daemon.start().ready()
+    proc = subprocess.run(
+        [CLI, "follow", "--config", str(daemon.config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 3
+    assert proc.stderr.count("\n") == 1 and "another mail-bruteforce-guard follow" in proc.stderr
+    assert daemon.stop() == 0
+
+
+def test_unban_and_ban_by_hand_while_following_are_kept(daemon):
+    daemon.write_config({**daemon.values, "maxretry": 3, "follow_save_interval": 1})
+    daemon.start().ready()
+    append(daemon.log, "203.0.113.30", 3)
+    daemon.wait_for(lambda: "203.0.113.30" in daemon.bans(), "the daemon's ban")
+    proc = daemon.cli("unban", "203.0.113.30")
+    assert proc.returncode == 0, proc.stderr
+    proc = daemon.cli("ban", "192.0.2.77", "--duration", "600")
+    assert proc.returncode == 0, proc.stderr
+    status = daemon.cli("status", "--json")  # reads work while the daemon runs
+    assert status.returncode == 0, status.stderr
+    append(daemon.log, "203.0.113.31", 1)  # the daemon writes its state again
+    daemon.wait_for(lambda: "203.0.113.31" in daemon.failures(), "the next line")
+    time.sleep(1.5)
+    assert daemon.bans() == {"192.0.2.77"}
+    assert daemon.failures()["203.0.113.31"] == 1
+    assert daemon.stop() == 0
+    assert daemon.bans() == {"192.0.2.77"}
+
+
+def test_sighup_reloads_and_keeps_running_on_a_bad_config(daemon):
+    daemon.start().ready()
+    append(daemon.log, "203.0.113.40", 3)
+    daemon.wait_failures({"203.0.113.40": 3})
+    good = dict(daemon.values)
+    daemon.config.write_text("{not json")
+    daemon.proc.send_signal(signal.SIGHUP)
+    time.sleep(1)
+    assert daemon.proc.poll() is None
+    errors = [line for line in daemon.errors() if "config not reloaded" in line]
+    assert len(errors) == 1 and "not valid JSON" in errors[0], daemon.errors()
+    daemon.write_config({**good, "maxretry": 4})  # a lower threshold: the next failure bans
+    daemon.proc.send_signal(signal.SIGHUP)
+    time.sleep(1)
+    append(daemon.log, "203.0.113.40", 1, 3)
+    daemon.wait_for(lambda: "203.0.113.40" in daemon.bans(), "a ban under the reloaded maxretry")
+    assert daemon.failures() == {"203.0.113.40": 4}
+    assert daemon.stop() == 0
+
+
+def test_sd_notify_ready_watchdog_stopping(daemon, tmp_path):
+    address = "\0mbg-test-notify-" + str(os.getpid())
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.settimeout(WAIT)
+    env = dict(os.environ, NOTIFY_SOCKET="@" + address[1:], WATCHDOG_USEC="400000")
+    try:
+        daemon.start(env=env)
+        got = [sock.recv(4096).decode() for _ in range(3)]
+        assert got[0].startswith("READY=1"), got
+        assert "WATCHDOG=1" in got[1:], got
+        daemon.proc.send_signal(signal.SIGTERM)
+        messages = []
+        with contextlib.suppress(TimeoutError, socket.timeout):
+            sock.settimeout(10)
+            while "STOPPING=1" not in messages:
+                messages.append(sock.recv(4096).decode())
+        assert "STOPPING=1" in messages
+        assert daemon.proc.wait(timeout=WAIT) == 0
+    finally:
+        sock.close()
+
+
+JOURNAL_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from mail_bruteforce_guard.detector.config import load_config
+    from mail_bruteforce_guard.detector.follow import follow
+    from mail_bruteforce_guard.detector.api import stderr_warn
+    command = ["journalctl", "--file=" + sys.argv[2]]
+    follow(load_config(sys.argv[1]), warn=stderr_warn, journal_command=command)
+    """
+)
+
+
+def _entries(ip: str, start: int, count: int, ago: float = 60.0) -> list:
+    message = (
+        "warning: unknown[{ip}]: SASL LOGIN authentication failed: (reason unavailable), sasl_username=u{n}"
+    )
+    return [("postfix/smtpd", 900 + n, 2, message.format(ip=ip, n=n)) for n in range(start, start + count)]
+
+
+def test_journal_is_followed_from_the_saved_cursor(daemon, tmp_path):
+    daemon.write_config({**daemon.values, "logs": [], "journal": True})
+    first = journal_file(tmp_path, _entries("203.0.113.50", 0, 2))
+    remote = "/lib/systemd/systemd-journal-remote"
+    script = tmp_path / "run.py"
+    script.write_text(JOURNAL_SCRIPT)
+
+    def start():
+        daemon.proc = subprocess.Popen(
+            [sys.executable, str(script), str(daemon.config), str(first)],
+            stdout=subprocess.DEVNULL,
+            stderr=daemon.stderr.open("a"),
+        )
+        daemon.ready()
+
+    start()
+    daemon.wait_failures({"203.0.113.50": 2})
+
+    def add(entries, base):
+        # journal_file's stamps are fixed (2026-11-18): the policy counts them as they are
+        export = b""
+        for i, (ident, pid, facility, msg) in enumerate(entries):
+            export += (
+                f"__CURSOR=s=0;i={base + i}\n__REALTIME_TIMESTAMP={1795000000000000 + (base + i) * 1000000}\n"
+                f"__MONOTONIC_TIMESTAMP={base + i + 1}\n_BOOT_ID=0123456789abcdef0123456789abcdef\n"
+                f"_HOSTNAME=mx1\nSYSLOG_IDENTIFIER={ident}\n_PID={pid}\nSYSLOG_FACILITY={facility}\n"
+                f"_UID=0\n_COMM=smtpd\n_EXE=/usr/lib/postfix/sbin/smtpd\n_SYSTEMD_UNIT=postfix@-.service\n"
+                f"MESSAGE={msg}\n\n"
+            ).encode()
+        subprocess.run([remote, "-o", str(first), "-"], input=export, check=True, capture_output=True)
+
+    add(_entries("203.0.113.50", 2, 1), 2)
+    daemon.wait_failures({"203.0.113.50": 3})
+    assert daemon.stop() == 0
+    add(_entries("203.0.113.50", 3, 2), 3)  # written while it was down: read from the saved cursor
+    start()
+    daemon.settled({"203.0.113.50": 5})
+    assert daemon.stop() == 0
+    assert all("journalctl" not in line for line in daemon.errors())
