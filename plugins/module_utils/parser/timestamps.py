@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import calendar
+import math
 import time
 from datetime import datetime, tzinfo
 
@@ -17,6 +18,8 @@ MONTHS = {
 TAI64_EPOCH = (1 << 62) + 10
 # A RFC 3164 date more than this far in the future of "now" belongs to the previous year.
 FUTURE_SLACK = 32 * 86400
+# A line of a repeated local minute (DST end) this much earlier than the last line of one is the second pass.
+FOLD_BACK = 600
 _CACHE_MAX = 4096
 
 
@@ -24,7 +27,7 @@ class TimestampParser:
     """Splits the timestamp off a log line; ``now`` anchors year inference, ``tz`` is the zone of zoneless
     stamps (None: the machine's local time zone)."""
 
-    __slots__ = ("_cache", "_now_year", "now", "seconds", "tz")
+    __slots__ = ("_cache", "_folds", "_last_fold", "_now_year", "now", "seconds", "tz")
 
     def __init__(self, now: float | None = None, tz: tzinfo | None = None) -> None:
         self.now = time.time() if now is None else float(now)
@@ -34,6 +37,10 @@ class TimestampParser:
         # per-second cache: "Nov 26 08:08:18 " (the 16 characters of a RFC 3164 stamp) -> POSIX time, and
         # RFC 3339 second+offset -> POSIX time of that second; a hot loop may look a line's [:16] up itself
         self.seconds: dict[str, float] = {}
+        # local minutes that happen twice (DST end: 02:00-02:59 in Europe/Berlin): key -> (first, second)
+        # epoch; never in the caches above, each line chooses (``_fold``)
+        self._folds: dict[str, tuple[float, float]] = {}
+        self._last_fold = -math.inf  # the time the last line of such a minute was given
 
     def _local_year(self, epoch: float) -> int:
         if self.tz is None:
@@ -44,6 +51,41 @@ class TimestampParser:
         if self.tz is None:
             return time.mktime((year, month, day, hour, minute, 0, 0, 0, -1))
         return datetime(year, month, day, hour, minute, tzinfo=self.tz).timestamp()
+
+    def _later_fold(
+        self, year: int, month: int, day: int, hour: int, minute: int, *, base: float
+    ) -> tuple | None:
+        """(first, second) epoch of a local minute that happens twice (the clock goes back at DST end), else
+        None: ``base`` is one of them (time.mktime and zoneinfo both give the first)."""
+        if self.tz is not None:
+            try:
+                other = datetime(year, month, day, hour, minute, tzinfo=self.tz, fold=1).timestamp()
+            except (ValueError, OverflowError):
+                return None
+        else:
+            other = base
+            for isdst in (0, 1):
+                try:
+                    cand = time.mktime((year, month, day, hour, minute, 0, 0, 0, isdst))
+                except (ValueError, OverflowError):
+                    continue
+                lt = time.localtime(cand)
+                if cand != base and (lt.tm_mday, lt.tm_hour, lt.tm_min) == (day, hour, minute):
+                    other = cand
+        if other == base:
+            return None
+        return (base, other) if other > base else (other, base)
+
+    def _fold(self, key: str, sec: int) -> float:
+        """The time of second ``sec`` of the repeated local minute ``key``: its first pass, unless a line of
+        a repeated minute was already given a time more than ``FOLD_BACK`` s later (then the second pass:
+        the hour after DST end is not read as an hour back in time)."""
+        first, second = self._folds[key]
+        when = first + sec
+        if when < self._last_fold - FOLD_BACK:
+            when = second + sec
+        self._last_fold = when
+        return when
 
     def _remember(self, key: str, value: float) -> float:
         if len(self._cache) >= _CACHE_MAX:
@@ -67,6 +109,10 @@ class TimestampParser:
                 break
         else:
             return None
+        fold = self._later_fold(year, month, day, hour, minute, base=base)
+        if fold is not None:
+            self._folds[key] = fold  # not cached: each line of it chooses its pass (``_fold``)
+            return base
         return self._remember(key, base)
 
     def split(self, line: str) -> tuple[float | None, int]:
@@ -86,12 +132,16 @@ class TimestampParser:
             key = line[:12]
             base = self._cache.get(key)
             sec = line[13:15]
+            if base is None and key in self._folds:
+                return (self._fold(key, int(sec)), 16) if sec.isdecimal() else (None, 0)
             if base is None:
                 month = MONTHS.get(line[:3])
                 d, h, mi = line[4:6].lstrip(" "), line[7:9], line[10:12]  # " 6" or "26": a space pads
                 if month is None or not (d.isdecimal() and h.isdecimal() and mi.isdecimal()):
                     return None, 0
                 base = self._bsd_minute(key, month, int(d), int(h), int(mi))
+                if key in self._folds:
+                    return (self._fold(key, int(sec)), 16) if sec.isdecimal() else (None, 0)
             if base is None or not sec.isdecimal():
                 return None, 0
             when = base + int(sec)
@@ -138,6 +188,8 @@ class TimestampParser:
                 base = self._bsd_minute(key, month, day, hour, minute)
             if base is None:
                 return None, 0
+            if key in self._folds:
+                return self._fold(key, int(m.group(5))) + _fraction(m.group(6)), m.end()
             return base + int(m.group(5)) + _fraction(m.group(6)), m.end()
         return None, 0
 
