@@ -2,8 +2,8 @@
 # `make demo`: the whole story on a local container fleet, from a fresh machine after `make setup`.
 #   three Debian 12 mail hosts with real Postfix + Dovecot, an attacker, a legitimate client (podman network
 #   mbg-mailnet) -> deploy the guard (playbooks/site.yml) -> the attacker guesses passwords over SMTP AUTH and
-#   IMAP on mbg-mail1 and mbg-mail2 -> the scan timer bans it -> fleet report -> share_bans.yml bans it on
-#   mbg-mail3 too -> check that the attacker is cut off and the client is not -> remove the containers.
+#   IMAP on mbg-mail1 and mbg-mail2 -> the follow daemon bans it (the reaction time is measured and printed)
+#   -> fleet report -> share_bans.yml bans it on mbg-mail3 too -> check that the attacker is cut off and the client is not -> remove the containers.
 # The mail set-up, the attack and the checks are the molecule/mail scenario's playbooks (one copy of each).
 # Usage: scripts/demo.sh          run the demo (MBG_DEMO_KEEP=1 keeps the containers afterwards)
 #        scripts/demo.sh clean    remove the demo's containers and network (e.g. after MBG_DEMO_KEEP=1)
@@ -156,7 +156,7 @@ CLIENT_IP="$(podman container inspect --format "{{(index .NetworkSettings.Networ
 step "Configure Postfix (submission with SASL) and Dovecot (IMAP) on the mail hosts (test set-up, not the role)"
 run_playbook prepare -i "$INVENTORY" "$SCENARIO/prepare.yml"
 
-step "Deploy the guard: ansible-playbook -i inventories/local playbooks/site.yml (enforce, maxretry 4, scan every 10 s)"
+step "Deploy the guard: ansible-playbook -i inventories/local playbooks/site.yml (enforce, maxretry 4, the follow daemon)"
 # The containers run as root and have no sudo: no privilege escalation inside them.
 run_playbook deploy -i "$INVENTORY" playbooks/site.yml -e "@$SCENARIO/files/guard.yml"
 
@@ -166,7 +166,9 @@ for h in "${MAIL_HOSTS[@]}"; do
   failures="$(podman exec "$h" grep -cE "authentication failed|Password mismatch|unknown user" /var/log/mail.log || true)"
   say "$(printf '%-10s auth-failure log lines: %-3s  mbg_ban_v4: %s' "$h" "$failures" "$(ban_members "$h")")"
 done
-say "the scan timer banned the attacker $ATTACKER_IP on the attacked hosts"
+say "the follow daemon banned the attacker $ATTACKER_IP on the attacked hosts; the reaction time, from the log line"
+say "of the failure that crossed maxretry to the address in the kernel's ban set:"
+summary_of attack
 
 step "Fleet report: ansible-playbook playbooks/report.yml"
 REPORT_DIR="$ROOT/reports/demo-$(date -u +%Y-%m-%d-%H%M%S)"

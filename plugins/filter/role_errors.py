@@ -35,6 +35,9 @@ _PORT_RANGE = re.compile(r"([1-9][0-9]{0,4})(?::([1-9][0-9]{0,4}))?\Z")
 _ACK_PORT = re.compile(r"(?:(?:tcp|udp)/)?([1-9][0-9]{0,4})(?::([1-9][0-9]{0,4}))?\Z")
 _SYSCTL_KEY = re.compile(r"[a-z0-9_]+(?:\.[A-Za-z0-9_-]+)+\Z")
 _SYSCTL_VALUE = re.compile(r"[^\n]{1,200}\Z")
+# systemd resource limits the role writes into the follow unit (empty: no limit)
+_MEMORY_MAX = re.compile(r"(?:[1-9][0-9]{0,14}[KMGT]?|(?:[1-9][0-9]?|100)%|infinity)?\Z")
+_CPU_QUOTA = re.compile(r"(?:[1-9][0-9]{0,4}%)?\Z")
 
 
 def _converted(kind: str, value: Any) -> Any:
@@ -115,9 +118,24 @@ def _role_only(variables: Mapping[str, Any], ansible_port: Any) -> list[str]:
                 bad,
             )
         )
+    out += _unit_limits(variables)
     return [
         f"{ROLE_PREFIX}{name}: {rule} (got {json.dumps(values, default=str)})" for name, rule, values in out
     ]
+
+
+def _unit_limits(variables: Mapping[str, Any]) -> list[tuple[str, str, list[Any]]]:
+    """The follow daemon's cgroup limits: written into its unit, so only systemd's own forms pass."""
+    out = []
+    rules = (
+        ("follow_memory_max", _MEMORY_MAX, "bytes (K, M, G or T suffix), 1%-100%, infinity or empty"),
+        ("follow_cpu_quota", _CPU_QUOTA, "a percentage of one core (50%, 200%) or empty"),
+    )
+    for name, pattern, rule in rules:
+        value = variables.get(ROLE_PREFIX + name, "")
+        if not isinstance(value, str) or not pattern.match(value):
+            out.append((name, rule, [value]))
+    return out
 
 
 def role_errors(variables: Any, ansible_port: Any = 22) -> list[str]:

@@ -17,6 +17,7 @@ UNITS = {
     "scan": "mail-bruteforce-guard-scan.service",
     "restore": "mail-bruteforce-guard-restore.service",
     "firewall": "mail-bruteforce-guard-firewall.service",
+    "follow": "mail-bruteforce-guard-follow.service",
 }
 ATTACKER = "203.0.113.7"  # TEST-NET-3: replayed failures from here must end in a ban
 WHITELISTED = "198.51.100.9"  # inside mail_bruteforce_guard_ignore (198.51.100.0/24): never banned
@@ -119,6 +120,14 @@ def test_units_enabled_and_active(host):
     assert not host.file(f"/etc/systemd/system/{UNITS['firewall']}").exists
 
 
+def test_the_timer_engine_leaves_the_follow_daemon_installed_but_off(host):
+    """vars.yml picks mail_bruteforce_guard_engine: timer; molecule/mail runs the daemon."""
+    unit = host.file(f"/etc/systemd/system/{UNITS['follow']}").content_string
+    assert "Type=notify" in unit and "WatchdogSec=" in unit and "Restart=on-failure" in unit
+    assert host.run(f"systemctl is-enabled {UNITS['follow']}").stdout.strip() == "disabled"
+    assert host.run(f"systemctl is-active {UNITS['follow']}").stdout.strip() == "inactive"
+
+
 def test_timer_fires_the_sandboxed_scan(host):
     deadline = time.monotonic() + 75
     while True:
@@ -131,7 +140,7 @@ def test_timer_fires_the_sandboxed_scan(host):
     assert "Result=success" in shown and "ExecMainStatus=0" in shown and "ProtectSystem=strict" in shown
 
 
-@pytest.mark.parametrize("unit", ["scan", "restore"])
+@pytest.mark.parametrize("unit", ["scan", "restore", "follow"])
 def test_units_are_sandboxed(host, unit):
     """systemd's own exposure score (fail2ban.service from Debian 12 scores 9.6 UNSAFE)."""
     out = host.check_output(f"systemd-analyze security {UNITS[unit]} 2>&1 | tail -n 1")

@@ -164,3 +164,25 @@ def test_a_bad_notifier_is_named_by_the_role():
         "mail_bruteforce_guard_notify: entry 1 (exec): 'command' must be a non-empty list of strings"
         " (argv, no shell), got 'x'"
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "good", "bad"),
+    [
+        (
+            "follow_memory_max",
+            ["", "256M", "1073741824", "50%", "infinity"],
+            ["0", "256 M", "101%", "1M\nUser=x", 5],
+        ),
+        ("follow_cpu_quota", ["", "100%", "250%"], ["100", "0%", "50%\nUser=x", 50]),
+    ],
+)
+def test_the_follow_units_limits_take_only_systemd_forms(name, good, bad):
+    """Role-only: written into the follow daemon's unit, so no stray newline or directive reaches systemd."""
+    var = schema.ROLE_PREFIX + name
+    for value in good:
+        assert role_errors({var: value}) == [], value
+    for value in bad:
+        (message,) = role_errors({var: value})
+        assert message.startswith(f"{var}: "), message
+        assert "\n" not in message
