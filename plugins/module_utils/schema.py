@@ -253,8 +253,10 @@ SETTINGS: tuple[Setting, ...] = (
         " Each has a C(type) (C(email), C(webhook) or C(exec)) and optionally C(name), C(events) and"
         " C(min_severity). C(email) through the host's MTA (C(via=sendmail), the default, to C(root)) or an"
         " SMTP relay (C(via=smtp), C(smtp_host), C(smtp_port), C(starttls), C(username), C(password_file),"
-        " C(ca_file)); C(webhook) a JSON POST to C(url) (C(timeout), C(retries), C(secret_file) for an"
-        " HMAC-SHA256 header); C(exec) a C(command) (argv list, no shell) that gets the JSON on stdin."
+        " C(ca_file); a password only over TLS); C(webhook) a JSON POST to C(url), or to the URL held in"
+        " C(url_file) when the URL itself is a secret (C(timeout), C(retries), C(secret_file) for an"
+        " HMAC-SHA256 header; redirects are never followed); C(exec) a C(command) (argv list, no shell) that"
+        " gets the JSON on stdin."
         " notify/settings.py checks each entry.",
         elements="dict",
     ),

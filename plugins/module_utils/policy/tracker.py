@@ -501,8 +501,10 @@ class Tracker:
         user = ev.user
         users = rec.users
         if user and user not in users and len(users) < MAX_USERS_PER_ADDRESS:
-            users.append(user)
-        self._touched.add(key)
+            rec.users = (*users, user)
+        touched = self._touched
+        if key not in touched:
+            touched[key] = False
         if user and not rec.flags & _IGNORED and self.config.targeted_min_ips:
             self._account_failure(user, key, t)
 
