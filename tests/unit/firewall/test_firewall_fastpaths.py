@@ -81,5 +81,7 @@ def test_streamed_add_lines_are_the_reference_lines(items: list) -> None:
 def test_pieces_join_to_the_whole_batch() -> None:
     lines = [f"add mbg_ban_v4 10.0.{i // 250}.{i % 250} timeout 60" for i in range(10_000)]
     it = iter(lines)
-    first = [next(it) for _ in range(3)]
+    first = lines[:3]
+    for _line in first:
+        next(it)
     assert b"".join(_pieces(first, it)) == ("\n".join(lines) + "\n").encode()
