@@ -196,8 +196,12 @@ class Follower:
     def _open_sources_files(self) -> None:
         if self.watch is not None:
             self.watch.close()
+        # state.json too: a ban, unban or scan by hand wakes the daemon, which takes the file at once (and
+        # tells the end of a ban made by hand); its own saves wake it once for nothing
         self.watch = FileWatch(
-            list(self.config.logs), mode=self.watch_mode, interval=self.config.follow_poll_interval
+            [*self.config.logs, self.state_file],
+            mode=self.watch_mode,
+            interval=self.config.follow_poll_interval,
         )
 
     def _what(self) -> str:
