@@ -8,22 +8,25 @@ Runs on the mail host (stdlib only, Python >= 3.9), as root:
 
 ``watch`` (started before the attack) asks the kernel every 20 ms (``ipset test SET IP``) and writes the
 POSIX time of the first answer "in set" to ``--out``; exit 1 when ``--timeout`` passes first. ``measure``
-(after the ban) reads the attacker's failures as the detector itself parses them (``mail-bruteforce-guard
-parse --json``), takes the one whose running count reaches ``--maxretry`` and prints one JSON line: its log
-line and time, the time the address was seen in the set, and the difference in seconds. Exit 1 when something
-is missing.
+(after the ban) counts the address's attempts by their first log line - Dovecot's auth process logs each
+failed password (``auth: passwd-file(USER,IP): Password mismatch`` or ``unknown user``) before Postfix or
+imap-login say anything, for SMTP AUTH and IMAP alike - takes the one that brings the count to
+``--maxretry`` and prints one JSON line: its log line and time, the time the address was seen in the set, and
+the difference in seconds. Exit 1 when something is missing. (The detector's ``parse`` gives each attempt the
+time of its last line, seconds later for a slow attempt: not the moment the failure could first be counted.)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 
 class Crossing(NamedTuple):
@@ -34,20 +37,25 @@ class Crossing(NamedTuple):
     count: int
 
 
-def crossing(events: Iterable[dict[str, Any]], ip: str, maxretry: int) -> Crossing | None:
-    """The event (``parse --json`` objects, in line order) whose running count of ``ip``'s failures first
-    reaches ``maxretry``; None when it never does."""
+# rsyslog's RFC 3339 stamp, host, then Dovecot's auth process line for a failed password (any passdb)
+AUTH_FAILURE = re.compile(
+    r"(?P<time>\d{4}-\d\d-\d\dT\S+) \S+ dovecot(?:\[\d+\])?: auth: [\w-]+\("
+    r"(?P<user>[^,()]*),(?P<ip>[0-9A-Fa-f.:]+)(?:,<[^>]*>)?\): (?:Password mismatch|unknown user)"
+)
+
+
+def crossing(lines: Iterable[str], ip: str, maxretry: int) -> Crossing | None:
+    """The auth-process failure line of ``ip`` that brings its count to ``maxretry`` (1-based line number,
+    POSIX time); None when it never does."""
     total = 0
-    for event in events:
-        if event.get("kind") != "auth_failure" or event.get("ip") != ip:
+    for number, line in enumerate(lines, 1):
+        match = AUTH_FAILURE.match(line)
+        if match is None or match["ip"] != ip:
             continue
-        total += int(event.get("count") or 1)
+        total += 1
         if total >= maxretry:
-            stamp = event.get("time")
-            if not stamp:
-                return None
-            when = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
-            return Crossing(int(event["line"]), when, total)
+            when = datetime.fromisoformat(match["time"].replace("Z", "+00:00")).timestamp()
+            return Crossing(number, when, total)
     return None
 
 
@@ -76,7 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--maxretry", type=int, required=True)
     p.add_argument("--banned-at", required=True)
     p.add_argument("--log", default="/var/log/mail.log")
-    p.add_argument("--launcher", default="mail-bruteforce-guard")
     args = parser.parse_args(argv)
 
     if args.command == "watch":
@@ -94,14 +101,12 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError) as err:
         print(f"reaction: no ban time in {args.banned_at}: {err}", file=sys.stderr)
         return 1
-    run = subprocess.run(
-        [args.launcher, "parse", "--json", args.log], capture_output=True, text=True, check=False
-    )
-    if run.returncode != 0:
-        print(f"reaction: parse failed: {run.stderr.strip()}", file=sys.stderr)
+    try:
+        with open(args.log, encoding="utf-8", errors="replace") as log:
+            found = crossing(log, args.ip, args.maxretry)
+    except (OSError, ValueError) as err:
+        print(f"reaction: cannot read {args.log}: {err}", file=sys.stderr)
         return 1
-    events = (json.loads(line) for line in run.stdout.splitlines() if line.strip())
-    found = crossing(events, args.ip, args.maxretry)
     if found is None:
         print(f"reaction: {args.ip} never reached {args.maxretry} failures in {args.log}", file=sys.stderr)
         return 1

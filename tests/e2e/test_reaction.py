@@ -13,27 +13,30 @@ _spec = importlib.util.spec_from_file_location("mbg_e2e_reaction", HERE / "react
 reaction = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(reaction)
 
-IP = "10.89.0.7"
+IP = "10.89.0.25"
+T = "2026-12-06T07:10:{:02d}.250000+00:00 mbg-mail1 "
+# An attack as Debian 12's Dovecot and Postfix log it (the auth process first, for SMTP AUTH and IMAP alike).
+LOG = [
+    T.format(1) + f"dovecot: auth: passwd-file(bob@example.com,{IP},<fTTGyvFh>): Password mismatch",
+    T.format(2)
+    + f"dovecot: imap-login: Disconnected: (auth failed, 1 attempts in 2 secs): user=<bob>, rip={IP}",
+    T.format(3)
+    + "dovecot: auth: passwd-file(alice@example.com,10.89.0.26): Password mismatch",  # another address
+    T.format(4) + f"dovecot: auth: passwd-file(info@example.com,{IP}): unknown user",
+    T.format(5) + f"postfix/submission/smtpd[3322]: connect from unknown[{IP}]",
+    T.format(6) + f"dovecot: auth: passwd-file(alice@example.com,{IP},<K2PH>): Password mismatch",
+    T.format(8)
+    + f"postfix/submission/smtpd[3322]: warning: unknown[{IP}]: SASL PLAIN authentication failed: x",
+    T.format(9) + f"dovecot: auth: passwd-file(alice@example.com,{IP}): Password mismatch",
+]
 
 
-def _failure(line: int, second: int, ip: str = IP, count: int = 1, kind: str = "auth_failure") -> dict:
-    stamp = f"2026-12-06T07:00:{second:02d}.250000Z"
-    return {"line": line, "time": stamp, "ip": ip, "kind": kind, "count": count}
-
-
-def test_the_failure_that_reaches_maxretry_counts_attempts_and_skips_others():
-    events = [
-        _failure(1, 1),
-        _failure(2, 2, ip="10.89.0.8"),  # another address
-        _failure(3, 3, kind="auth_success"),
-        _failure(4, 4, count=2),  # "auth failed, 2 attempts"
-        _failure(5, 5),
-        _failure(6, 6),
-    ]
-    found = reaction.crossing(events, IP, 4)
-    assert found == reaction.Crossing(5, 1796540405.25, 4)
-    assert reaction.crossing(events, IP, 6) is None
-    assert reaction.crossing([{**_failure(1, 1), "time": None}], IP, 1) is None
+def test_each_attempt_counts_at_its_first_line():
+    found = reaction.crossing(LOG, IP, 3)
+    assert found == reaction.Crossing(6, 1796541006.25, 3)  # not the Postfix line that follows it
+    assert reaction.crossing(LOG, IP, 4).line == 8
+    assert reaction.crossing(LOG, IP, 5) is None
+    assert reaction.crossing(LOG, "10.89.0.2", 1) is None  # a prefix of another address is not it
 
 
 def test_watch_returns_when_the_probe_succeeds_and_gives_up_at_the_timeout():
@@ -41,19 +44,16 @@ def test_watch_returns_when_the_probe_succeeds_and_gives_up_at_the_timeout():
     assert reaction.watch([sys.executable, "-c", "raise SystemExit(1)"], timeout=0.2, every=0.05) is None
 
 
-def test_measure_prints_the_reaction_from_the_detectors_own_parse(tmp_path, capsys):
-    launcher = tmp_path / "launcher"
-    events = [_failure(n, n) for n in range(1, 6)]
-    launcher.write_text(
-        f"#!{sys.executable}\nimport sys\n" + "".join(f"print({json.dumps(json.dumps(e))})\n" for e in events)
-    )
-    launcher.chmod(0o755)
+def test_measure_prints_the_reaction(tmp_path, capsys):
+    log = tmp_path / "mail.log"
+    log.write_text("\n".join(LOG) + "\n")
     banned = tmp_path / "banned-at"
-    banned.write_text("1796540405.000000\n")
-    argv = ["measure", f"--ip={IP}", "--maxretry=4", f"--banned-at={banned}", f"--launcher={launcher}"]
+    banned.write_text("1796541006.900000\n")
+    argv = ["measure", f"--ip={IP}", "--maxretry=3", f"--banned-at={banned}", f"--log={log}"]
     assert reaction.main(argv) == 0
     result = json.loads(capsys.readouterr().out)
-    assert result["crossing_line"] == 4
-    assert result["reaction_seconds"] == 0.75
+    assert (result["crossing_line"], result["reaction_seconds"]) == (6, 0.65)
     assert reaction.main([*argv[:3], f"--banned-at={tmp_path / 'missing'}", argv[4]]) == 1
     assert "no ban time" in capsys.readouterr().err
+    assert reaction.main([*argv[:2], "--maxretry=9", *argv[3:]]) == 1
+    assert "never reached 9 failures" in capsys.readouterr().err
