@@ -49,7 +49,7 @@ def cpu_seconds(pid: int) -> float:
 def memory(pid: int) -> dict[str, int]:
     out = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        key, _, value = line.partition(":")
+        key, _sep, value = line.partition(":")
         if key in ("VmRSS", "VmHWM"):
             out[key] = int(value.split()[0])  # kB
     return out
@@ -98,7 +98,7 @@ class Daemon:
         if self.proc is None:
             return ""
         self.proc.terminate()
-        _, err = self.proc.communicate(timeout=120)
+        err = self.proc.communicate(timeout=120)[1]
         self.proc = None
         return err.decode(errors="replace")
 

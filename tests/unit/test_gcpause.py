@@ -38,6 +38,7 @@ def test_a_scan_runs_with_the_collector_paused(tmp_path, monkeypatch) -> None:
     """The whole scan (reading, parsing, policy, state) runs with the collector paused, and it is back on
     after it."""
     from mail_bruteforce_guard.detector import api
+    from mail_bruteforce_guard.policy.tracker import Tracker
 
     log = tmp_path / "mail.log"
     log.write_text(
@@ -45,13 +46,13 @@ def test_a_scan_runs_with_the_collector_paused(tmp_path, monkeypatch) -> None:
         " failed: UGFzc3dvcmQ6\n"
     )
     seen = []
-    real_feed = api.Tracker.feed
+    real_feed = Tracker.feed
 
     def feed(self, events, now=None):
         seen.append(gc.isenabled())
         return real_feed(self, events, now)
 
-    monkeypatch.setattr(api.Tracker, "feed", feed)
+    monkeypatch.setattr(Tracker, "feed", feed)
     config = api.load_config(None, {"logs": [str(log)], "state_dir": str(tmp_path / "state")})
     result = api.scan(config, from_start=True, dry_run=True, now=1795737600.0)
     assert result["stats"]["events"] == 1

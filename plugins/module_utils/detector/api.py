@@ -261,7 +261,7 @@ def _scan(
         tracker, tally = session.tracker, session.tally
         for source in _sources(config, state, from_start, warn, journal_command):
             session.read(source, now)
-        _, stale_alerts, failure = session.settle(now, dry_run=dry_run)
+        stale_alerts, failure = session.settle(now, dry_run=dry_run)[1:]
         told.failures, told.unreadable, told.bans = tally.failures, tally.unreadable, tally.bans
         told.alerts = tally.alerts
         bans = state["bans"]

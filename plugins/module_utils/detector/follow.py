@@ -8,10 +8,11 @@ another command wrote state.json (its stat signature is not the one this daemon 
 the file as it is (bans, tracker, log positions) and reads on from its positions: what the CLI did is
 kept, and no line is counted twice.
 
-State is saved every ``follow_save_interval`` seconds when something changed, one second after new bans,
-and on SIGTERM/SIGINT; after ``kill -9`` the restart re-reads at most what came after the last save (the
-positions are saved with the tracker). SIGHUP reloads the config (a bad one: one error line, the old one
-stays). ``Type=notify``: READY=1 once running, WATCHDOG=1 at half ``WATCHDOG_USEC``, STOPPING=1 on exit.
+State is saved every ``follow_save_interval`` seconds when something changed, in the cycle that applied new
+bans (see BAN_SAVE_DELAY), and on SIGTERM/SIGINT; after ``kill -9`` the restart re-reads at most what came
+after the last save (the positions are saved with the tracker). SIGHUP reloads the config (a bad one: one
+error line, the old one stays). ``Type=notify``: READY=1 once running, WATCHDOG=1 at half
+``WATCHDOG_USEC``, STOPPING=1 on exit.
 """
 
 from __future__ import annotations
@@ -47,7 +48,10 @@ INSTANCE_LOCK = "follow.lock"  # held for the daemon's life: a second follow exi
 LOCK_WAIT = 30.0  # seconds a cycle waits for a ban/unban/restore/scan holding the state lock
 MIN_GAP = 0.05  # seconds between two cycles: a burst of lines is read (and banned) in one batch
 FLUSH_EVERY = 1.0  # while the correlator holds events, a cycle at least this often releases them
-BAN_SAVE_DELAY = 1.0  # new bans are saved this soon (an unban by hand then finds them in the file)
+# New bans are saved in the cycle that applies them, so that an unban by hand finds them in the file (taken
+# from a file without them, the daemon would read their lines again and ban once more). Only when a save costs
+# more than 10 ms of CPU (a huge state) are they saved at most every BAN_SAVE_DELAY s or ten times that cost.
+BAN_SAVE_DELAY = 1.0
 METRICS_EVERY = 5.0  # counters and the metrics file, when something happened
 HEARTBEAT_EVERY = 30.0  # ... and at least this often (status --check: the last success stays fresh)
 
@@ -113,6 +117,7 @@ class Follower:
         self.saved_at = self.hook_at = self.watchdog_at = time.monotonic()
         self.metrics_at = float("-inf")  # the first record at once: status --check sees the daemon at work
         self.bans_unsaved = False
+        self.save_seconds = 0.0  # CPU seconds the last save took
         self.busy = 0.0  # seconds spent in cycles since the last metrics record
         self.error: MbgError | None = None
         self.cycles = 0
@@ -191,8 +196,12 @@ class Follower:
     def _open_sources_files(self) -> None:
         if self.watch is not None:
             self.watch.close()
+        # state.json too: a ban, unban or scan by hand wakes the daemon, which takes the file at once (and
+        # tells the end of a ban made by hand); its own saves wake it once for nothing
         self.watch = FileWatch(
-            list(self.config.logs), mode=self.watch_mode, interval=self.config.follow_poll_interval
+            [*self.config.logs, self.state_file],
+            mode=self.watch_mode,
+            interval=self.config.follow_poll_interval,
         )
 
     def _what(self) -> str:
@@ -263,7 +272,7 @@ class Follower:
             )
             expiry_due = bool(self.expiries) and self.expiries[0][0] <= time.time()
             save_due = self.dirty and mono - self.saved_at >= self.config.follow_save_interval
-            ban_save_due = self.bans_unsaved and mono - self.saved_at >= BAN_SAVE_DELAY
+            ban_save_due = self.bans_unsaved and mono - self.saved_at >= self._ban_save_gap()
             if woke or hook_due or flush_due or expiry_due or save_due or ban_save_due:
                 started = time.monotonic()
                 try:
@@ -308,7 +317,7 @@ class Follower:
         if self.dirty:
             due.append(self.saved_at + self.config.follow_save_interval)
         if self.bans_unsaved:
-            due.append(self.saved_at + BAN_SAVE_DELAY)
+            due.append(self.saved_at + self._ban_save_gap())
         if self.session is not None and self.session.pipeline.holding():
             due.append(last_cycle + FLUSH_EVERY)
         due.append(self.metrics_at + (METRICS_EVERY if self._news() else HEARTBEAT_EVERY))
@@ -377,7 +386,7 @@ class Follower:
                 force_save
                 or failure is not None
                 or mono - self.saved_at >= self.config.follow_save_interval
-                or (self.bans_unsaved and mono - self.saved_at >= BAN_SAVE_DELAY)
+                or (self.bans_unsaved and mono - self.saved_at >= self._ban_save_gap())
             ):
                 self._save()
             self.cycles += 1
@@ -389,7 +398,12 @@ class Follower:
         if failure is not None:
             raise failure
 
+    def _ban_save_gap(self) -> float:
+        cost = self.save_seconds
+        return 0.0 if cost < 0.01 else min(BAN_SAVE_DELAY, 10 * cost)
+
     def _save(self) -> None:
+        started = time.process_time()
         session = self.session
         session.tracker.maybe_prune(session.tracker.clock)
         session.finish()
@@ -397,6 +411,7 @@ class Follower:
         # finish() put the tracker's lazy view into the state: the live tracker goes on from here
         self.signature = _signature(self.state_file)
         self.saved_at = time.monotonic()
+        self.save_seconds = time.process_time() - started  # CPU: the fsync's wait costs nothing
         self.dirty = self.bans_unsaved = False
 
     def _expired(self, now: float) -> list:

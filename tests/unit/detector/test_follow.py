@@ -288,7 +288,7 @@ def test_sd_notify_ready_watchdog_stopping(daemon, tmp_path):
     env = dict(os.environ, NOTIFY_SOCKET="@" + address[1:], WATCHDOG_USEC="400000")
     try:
         daemon.start(env=env)
-        got = [sock.recv(4096).decode() for _ in range(3)]
+        got = [sock.recv(4096).decode() for _n in range(3)]
         assert got[0].startswith("READY=1"), got
         assert "WATCHDOG=1" in got[1:], got
         daemon.proc.send_signal(signal.SIGTERM)
@@ -361,3 +361,21 @@ def test_journal_is_followed_from_the_saved_cursor(daemon, tmp_path):
     daemon.settled({"203.0.113.50": 5})
     assert daemon.stop() == 0
     assert all("journalctl" not in line for line in daemon.errors())
+
+
+def test_a_ban_that_expires_raises_one_unban_alert(daemon):
+    daemon.start().ready()
+    proc = daemon.cli("ban", "192.0.2.88", "--duration", "2")  # by hand, while the daemon runs
+    assert proc.returncode == 0, proc.stderr
+    outbox = daemon.state / "notify-outbox.json"
+
+    def unbans() -> int:
+        try:
+            return json.loads(outbox.read_text())["counts"]["alerts"].get("unban", 0)
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    daemon.wait_for(lambda: unbans() >= 1, "the unban alert of the expired ban")
+    time.sleep(1.5)
+    assert unbans() == 1
+    assert daemon.stop() == 0
