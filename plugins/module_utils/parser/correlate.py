@@ -92,6 +92,7 @@ MAX_PLESK_HOSTS = 1024
 STATE_VERSION = 1
 
 _COUNTED = (AUTH_FAILURE, AUTH_SUCCESS, AUTH_DETAIL)
+_BATCH = 2  # _Item.pending: waits for its username until the end of the current batch only (never saved)
 _PF_FAILURES = (R_SASL_FAILURE, R_SASL_LOST)
 _new = tuple.__new__  # Event(...) without the Python-level NamedTuple __new__ (all fields given)
 _INFO_OF = {
@@ -177,7 +178,7 @@ class _Item:
         self.src = src  # "pf" smtpd failure, "auth" auth process failure, "plesk", "" other
         self.alive = True  # False: another line took its attempt over (never released)
         self.out = False  # released
-        self.pending = False  # prompt: waits for its username (see Correlator)
+        self.pending: Any = False  # prompt: waits for its username (True; _BATCH: until the batch ends)
         self.claimed = False  # auth item whose attempt a login summary already accounts for
         self.plesk = False  # smtpd failure that already got its Plesk line
 
@@ -188,7 +189,7 @@ class _Item:
     def to_list(self) -> list:
         return [self.line, self.time, self.t, self.ip, self.kind, self.service, self.protocol, self.user,
                 self.count, self.pid, self.host, self.session, self.driver, self.src, self.claimed,
-                self.plesk, self.pending]  # fmt: skip
+                self.plesk, self.pending is True]  # fmt: skip
 
     @classmethod
     def from_list(cls, data: list) -> _Item:
@@ -265,6 +266,8 @@ class Correlator:
         self._plesk_hosts: dict[str, None] = {}  # hosts whose plesk_saslauthd names users (insertion order)
         self._waiting: dict[str, deque[_Item]] = {}  # prompt: ip -> its unreleased items, a pending one first
         self._logged_in: set[str] = set()  # prompt: addresses with a login released since settled()
+        self._serviced: dict[str, str] = {}  # prompt: ip -> the service its last detail named
+        self._batch: list[_Item] = []  # prompt: failures that wait for their username until feed_all ends
         self._out: list = []  # where the handlers release to (feed_all's out)
         self._fed = 0
 
@@ -336,6 +339,11 @@ class Correlator:
                 if len(held) > MAX_HELD:  # the memory bound (a log whose clock stands still), at times
                     release(cutoff, out)
         self._fed = fed
+        if self._batch:
+            for item in self._batch:
+                if item.pending == _BATCH and item.alive and not item.out:
+                    self._settle(item, out)
+            self._batch = []
         self._out = []
 
     def settled(self) -> None:
@@ -356,6 +364,8 @@ class Correlator:
         for item in held:
             if not item.alive or item.out:
                 continue
+            if item.pending == _BATCH:  # (a flush from inside a batch: nothing calls one)
+                item.pending = True
             when = item.time if item.time is not None else item.t
             if when < until:
                 self._settle(item, out)
@@ -449,7 +459,12 @@ class Correlator:
             if taken[1]:  # the auth process line was already released and counted
                 if user:
                     sess.user = user  # the summary's uncounted attempts are this user's too
-                if self.prompt:  # what this line adds: Postfix's service (and the username)
+                # what this line adds: Postfix's service (the username is the auth line's), once per address
+                # and service while the correlator remembers the address failing (a detail per attempt of an
+                # attack through Dovecot SASL would add nothing but work)
+                serviced = self._serviced
+                if self.prompt and serviced.get(ip) != rec.service:
+                    serviced[ip] = rec.service
                     detail = _Item(line, rec, t, AUTH_DETAIL, "")
                     detail.user = user
                     detail.count = 0
@@ -470,16 +485,23 @@ class Correlator:
             while recent and recent[0].t < t - PLESK_WINDOW:  # bounded even where no Plesk line ever comes
                 recent.popleft()
             recent.append(item)
-            if (
-                self.prompt
-                and item.user is None
-                and rec.host in self._plesk_hosts
-                and (ip in self._logged_in or (self.needs_user is not None and self.needs_user(ip)))
-            ):
-                item.pending = True  # its username may still come, and the policy's judgement needs it
+            if self.prompt and item.user is None and rec.host in self._plesk_hosts:
+                # its username may still come: when the policy's judgement needs it, the failure waits for it
+                # (at most HOLD); else until the end of this batch (the policy counts a batch after it: no
+                # later reaction, and a username that comes in the batch needs no detail event)
+                if ip in self._logged_in or (self.needs_user is not None and self.needs_user(ip)):
+                    item.pending = True
+                else:
+                    item.pending = _BATCH
+                    self._batch.append(item)
         if item.user:
             sess.user = item.user
-        self._put(item)
+        if self.prompt and not item.pending and ip not in self._waiting:  # _put and _emit, inlined
+            item.out = True
+            if self.info or counted:
+                self._out.append(item.event())
+        else:
+            self._put(item)
 
     def _success(self, rec: Record, line: int, t: float) -> None:
         """Hold a successful login, unless ``keep_success`` says the policy cannot use it."""
@@ -619,7 +641,10 @@ class Correlator:
                 recent.popleft()
             chosen = None
             for item in reversed(recent):  # same user (Postfix >= 3.9 names it), else the newest unnamed
-                if item.plesk or _far(when, item.time, PLESK_WINDOW):
+                if item.plesk:
+                    continue
+                it_time = item.time  # _far(when, item.time, PLESK_WINDOW), inlined: many items, each line
+                if when is not None and it_time is not None and abs(when - it_time) > PLESK_WINDOW:
                     continue
                 if item.user == rec.user:
                     chosen = item
@@ -631,11 +656,15 @@ class Correlator:
                 if chosen.user is None:
                     chosen.user = rec.user
                     if chosen.out:  # released without its username (prompt): the username as detail
-                        detail = _Item(chosen.line, rec, chosen.t, AUTH_DETAIL, "")
-                        detail.time, detail.ip, detail.service = chosen.time, chosen.ip, chosen.service
-                        detail.protocol, detail.pid, detail.host = chosen.protocol, chosen.pid, chosen.host
-                        detail.count = 0
-                        self._put(detail)
+                        event = (chosen.line, chosen.time, chosen.ip, AUTH_DETAIL, chosen.service,
+                                 chosen.protocol, rec.user, 0, chosen.pid)  # fmt: skip
+                        if chosen.ip in self._waiting:  # behind a later failure of its address that waits
+                            detail = _Item(chosen.line, rec, chosen.t, AUTH_DETAIL, "")
+                            (detail.time, detail.ip, _k, detail.service, detail.protocol, detail.user,
+                             detail.count, detail.pid) = event[1:]  # fmt: skip
+                            self._put(detail)
+                        else:
+                            self._out.append(_new(Event, event))
                     elif chosen.pending:  # complete now: out at once, with what its address queued behind it
                         self._settle(chosen, self._out)
                 return
@@ -673,7 +702,8 @@ class Correlator:
             self._held.append(item)
         elif item.pending:
             self._waiting[ip] = deque((item,))
-            self._held.append(item)
+            if item.pending is True:  # (one that waits until the batch ends is released by feed_all)
+                self._held.append(item)
         elif item.src == "plesk":
             self._held.append(item)
         else:
@@ -767,8 +797,10 @@ class Correlator:
             gone += oldest
             self._overflowed = True  # maybe the address of a held failure: the policy has not seen it
         at = self._genuine_at
+        serviced = self._serviced
         for k in gone:
             at.pop(k, None)
+            serviced.pop(k, None)
         if floor is None or floor < old:
             earliest = min(genuine.values(), default=self.last_time)
             self._genuine_floor = min(earliest, self.last_time)

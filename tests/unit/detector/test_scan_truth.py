@@ -3,6 +3,9 @@ path (``Block``, gate search before decoding) giving exactly the events of the l
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,8 +16,9 @@ from mail_bruteforce_guard.detector.pipeline import HOLD, Pipeline
 from mail_bruteforce_guard.parser import correlate
 from mail_bruteforce_guard.parser.events import PREAUTH_KINDS
 from mail_bruteforce_guard.parser.stream import parse_lines
+from mail_bruteforce_guard.policy.config import PolicyConfig
 from mail_bruteforce_guard.policy.tracker import Tracker
-from truth import generate, tally
+from truth import GENLOG, generate, tally
 
 NOW = 1796000000.0  # 2026-11-30, after the generated traffic
 LINES = 50000
@@ -132,3 +136,49 @@ def test_dropping_the_logins_the_policy_cannot_use_changes_no_decision(
     assert [[r[k] for k in decided] for r in dropping] == [[r[k] for k in decided] for r in keeping]
     assert any(a["alert"] == "compromised" for r in dropping for a in r["accounts"])  # logins did matter
     assert sum(r["stats"]["events"] for r in dropping) < sum(r["stats"]["events"] for r in keeping)
+
+
+@pytest.fixture(scope="module")
+def attack(tmp_path_factory: pytest.TempPathFactory) -> tuple:
+    """genlog's attack profile (issue 14): ~300 attackers, each smtpd failure named by a Plesk line."""
+    log = tmp_path_factory.mktemp("attack") / "mail.log"
+    truth = log.with_suffix(".truth.json")
+    cmd = [sys.executable, str(GENLOG), "--lines", "20000", "--out", str(log), "--seed", "3", "--profile",
+           "attack", "--truth", str(truth)]  # fmt: skip
+    subprocess.run(cmd, check=True, timeout=120)
+    return log, json.loads(truth.read_text())
+
+
+def decided(batches, *, prompt: bool) -> tuple:
+    """(failures per address, the tracker's decisions) of a scan's pipeline over ``batches``."""
+    tracker = Tracker(PolicyConfig())
+    pipeline = Pipeline(None, now=NOW, prompt=prompt, needs_user=tracker.needs_user,
+                        keep_success=tracker.wants_success)  # fmt: skip
+    events = []
+    for first, batch in batches:
+        released = pipeline.feed_batch(first, batch)
+        events += released
+        tracker.feed(released, NOW)
+    released = pipeline.flush(NOW - HOLD)
+    events += released
+    tracker.feed(released, NOW)
+    offenders = sorted(
+        (o.ip, o.failures, o.decision, o.bans) for o in tracker.decide(NOW, everything=True).offenders
+    )
+    return tally(events)[0], offenders
+
+
+def test_prompt_release_decides_as_holding_did_and_line_by_line_as_in_blocks(attack: tuple) -> None:
+    """The fast path (a whole block at once: a userless smtpd failure waits for Plesk's username until the
+    block ends, so no detail event) and the reference paths (one line per batch, as the follow daemon reads:
+    a detail event per late username; and the holding correlator of before issue 14) give the same counts
+    (genlog's truth) and the same decisions."""
+    log, truth = attack
+    blocks = list(FileSource(str(log), None, from_start=True).batches())
+    lines = log.read_bytes().decode("utf-8", "replace").split("\n")[:-1]
+    one_by_one = [(n, [text]) for n, text in enumerate(lines, 1)]
+    fast = decided(blocks, prompt=True)
+    assert fast[0] == truth["attempts"]
+    assert decided(one_by_one, prompt=True) == fast
+    assert decided(blocks, prompt=False) == fast
+    assert sum(1 for o in fast[1] if o[2] == "ban") > 50
