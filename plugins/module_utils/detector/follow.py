@@ -107,6 +107,7 @@ class Follower:
         self.session: Session | None = None
         self.signature: tuple = ()
         self.known: set[str] = set()  # log paths that had a position: never their rotated files again
+        self.unreadable: set[str] = set()  # configured logs told unreadable: told again only after a recovery
         self.watch: FileWatch | None = None
         self.journal: JournalFollower | None = None
         self.expiries: list[tuple[float, str]] = []
@@ -360,6 +361,7 @@ class Follower:
                 )
                 before = session.state["logs"].get(path)
                 session.read(source, now, between=self._ping)
+                alerts += self._readable(path, source.ok, now)
                 if source.position is not None:
                     self.known.add(path)
                     if source.ok and self.quiet.said:  # its next trouble is news again
@@ -375,7 +377,7 @@ class Follower:
             if new_bans:
                 self.bans_unsaved = self.dirty = True
             decisions = session.tracker.decide(now)
-            alerts = session.tally.alerts + [
+            alerts += session.tally.alerts + [
                 account_alert(a.alert, a.username, a.ips, now) for a in decisions.accounts
             ]
             session.tally.alerts = []
@@ -397,6 +399,18 @@ class Follower:
         self._tell(alerts)
         if failure is not None:
             raise failure
+
+    def _readable(self, path: str, ok: bool, now: float) -> list:
+        """The failure alert of a configured log that cannot be read (as a scan raises it), once until the
+        log is readable again: the daemon reads it every cycle, and a log that vanished (a broken rotation, a
+        moved mount) stops detection without any other sign."""
+        if ok:
+            self.unreadable.discard(path)
+            return []
+        if path in self.unreadable:
+            return []
+        self.unreadable.add(path)
+        return [failure_alert("log", f"cannot read {path}", now)]
 
     def _ban_save_gap(self) -> float:
         cost = self.save_seconds

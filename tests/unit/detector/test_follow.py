@@ -379,3 +379,27 @@ def test_a_ban_that_expires_raises_one_unban_alert(daemon):
     time.sleep(1.5)
     assert unbans() == 1
     assert daemon.stop() == 0
+
+
+def test_an_unreadable_log_raises_one_failure_alert_until_it_is_back(daemon):
+    """A configured log that vanishes stops detection: the daemon tells it once (as a scan would), not every
+    cycle, and reads the log again when it is back."""
+    outbox = daemon.state / "notify-outbox.json"
+
+    def told() -> int:
+        try:
+            return json.loads(outbox.read_text())["counts"]["alerts"].get("failure", 0)
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    append(daemon.log, "192.0.2.61", 1)
+    daemon.start().ready()
+    daemon.wait_failures({"192.0.2.61": 1})
+    assert told() == 0
+    daemon.log.unlink()
+    daemon.wait_for(lambda: told() >= 1, "the failure alert of the vanished log")
+    time.sleep(2.0)  # many cycles later: still one
+    assert told() == 1
+    append(daemon.log, "192.0.2.62", 1)  # back: read again (a second loss is told again, subject to the
+    daemon.wait_failures({"192.0.2.61": 1, "192.0.2.62": 1})  # outbox's de-duplication per alert_interval)
+    assert daemon.stop() == 0
