@@ -333,7 +333,7 @@ _NOUNS = {
 }
 
 
-def problem(setting: Setting, value: Any, for_role: bool = False) -> str | None:
+def problem(setting: Setting, value: Any, for_role: bool = False) -> str | None:  # noqa: PLR0911 - one return per setting kind
     """What is wrong with ``value`` for ``setting`` ("must be >= 1, got 0"), None when it is good.
 
     ``for_role`` adds the role's own rule (absolute paths without spaces: the role writes them into systemd
@@ -374,7 +374,7 @@ def _number_problem(setting: Setting, value: Any) -> str | None:
     return None
 
 
-def _list_problem(setting: Setting, value: Any, for_role: bool) -> str | None:
+def _list_problem(setting: Setting, value: Any, for_role: bool) -> str | None:  # noqa: PLR0911, PLR0912 - one return per element check
     noun = _NOUNS[setting.elements]
     if not isinstance(value, (list, tuple)):
         return f"must be a list of {noun}, got {value!r}"

@@ -214,7 +214,7 @@ def decisions_of(out: str) -> bytes:
     return json.dumps(data, sort_keys=True).encode()
 
 
-def measure(profile: str, args: argparse.Namespace, workdir: Path) -> tuple[list, list]:
+def measure(profile: str, args: argparse.Namespace, workdir: Path) -> tuple[list, list]:  # noqa: PLR0915 - the bench's steps in order
     """Generate the ``profile``'s log, time the detector and fail2ban-regex on it (best of ``--repeat``):
     the table rows and the (name, value, target, ok) checks. The detector's decisions must be byte-identical
     in every round; the incremental scans run on the ``mixed`` profile only."""

@@ -258,7 +258,7 @@ class Gen:
             )
 
     # --- attacks -------------------------------------------------------------------------------------------
-    def smtp_attack(self, t: float, ip: str, attempts: int, users: list[str], flavour: str) -> float:
+    def smtp_attack(self, t: float, ip: str, attempts: int, users: list[str], flavour: str) -> float:  # noqa: PLR0915 - one attack's lines in log order
         """One smtpd session of ``attempts`` failed AUTHs; returns the end time."""
         r = self.rnd
         pid = self.next_pid()

@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, NoReturn
+from typing import Any, Callable, NoReturn
 
 from ..errors import ConfigError, MbgError
 from ..gcpause import paused_gc
@@ -216,94 +216,131 @@ def _cmd_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_follow(args: argparse.Namespace, config: Config, _now: float | None) -> int:
+    follow(config, reload=lambda: _config(args), warn=stderr_warn)
+    return 0
+
+
+def _cmd_scan(args: argparse.Namespace, config: Config, now: float | None) -> int:
+    result = scan(config, from_start=args.from_start, dry_run=args.dry_run, now=now)
+    _print_json(result) if args.json else _print_scan(result)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace, config: Config, now: float | None) -> int:
+    result = report(config, now=now)
+    _print_json(result) if args.json else _print_scan(result)
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace, config: Config, now: float | None) -> int:
+    result = status(config, now=now)
+    if args.check:
+        return _check(config, result, now, args.json)
+    if args.json:
+        _print_json(result)
+        return 0
+    sys.stdout.write(f"mode {result['mode']}, {len(result['bans'])} active bans\n")
+    fw = result["firewall"]
+    tools = ", ".join(f"{t['name']} ({'active' if t['active'] else 'inactive'})" for t in fw["tools"])
+    sys.stdout.write(f"firewall {fw['backend']}, hook {fw['hook']}; other tools: {tools or 'none'}\n")
+    if fw.get("error"):
+        sys.stdout.write(f"firewall error: {fw['error']}\n")
+    for c in fw.get("contested", []):
+        _write(f"hook contested ({c['family']}): rule {c['rule']!r} keeps taking INPUT above ours")
+    for b in result["bans"]:
+        flag = "" if b["enforced"] else " (not in firewall)"
+        _write(f"{b['address']:39} until {b['until']} ({b['remaining']}s){flag}: {b['reason']}")
+    for c in result["stale_clients"]:
+        done = f", resolved {c['resolved']}" if c["resolved"] else ""
+        since = f"{c['failures']} failures since {c['since']}{done}"
+        _write(f"stale client {c['username']} from {c['ip']}: {since}")
+    return 0
+
+
+def _cmd_notify(args: argparse.Namespace, config: Config, now: float | None) -> int:
+    outcome = notify(config, failure=args.failure, now=now)
+    if args.json:
+        _print_json(outcome)
+        return 0
+    _write(
+        f"delivered {outcome['delivered']} alerts in {outcome['messages']} messages,"
+        f" {outcome['failed']} failed (kept), {outcome['dropped']} given up,"
+        f" {outcome['queued']} queued"
+    )
+    for line in outcome["errors"]:
+        _write(f"failed: {line}")
+    return 0
+
+
+def _cmd_ban(args: argparse.Namespace, config: Config, now: float | None) -> int:
+    result = ban(
+        config, args.addresses, duration=args.duration, reason=args.reason, dry_run=args.dry_run, now=now
+    )
+    if args.json:
+        _print_json(result)
+    else:
+        for address in result["added"]:
+            _write(f"banned {address} until {result['until']}")
+        for r in result["refused"]:
+            _write(f"refused {r['address']}: {r['reason']}")
+    return 1 if result["refused"] and not result["added"] else 0
+
+
+def _cmd_unban(args: argparse.Namespace, config: Config, now: float | None) -> int:
+    result = unban(config, args.addresses, reset=args.reset, dry_run=args.dry_run, now=now)
+    if args.json:
+        _print_json(result)
+    else:
+        sys.stdout.write("".join(f"unbanned {a}\n" for a in result["removed"]) or "nothing to unban\n")
+    return 0
+
+
+def _cmd_restore(args: argparse.Namespace, config: Config, now: float | None) -> int:
+    result = restore(config, now=now)
+    if args.json:
+        _print_json(result)
+    elif result["mode"] == "monitor":
+        sys.stdout.write(
+            f"monitor mode: firewall left unchanged, {result['pending']} bans kept for enforce mode\n"
+        )
+    else:
+        fw = result["firewall"]
+        sys.stdout.write(
+            f"restored {result['restored']} bans ({fw['backend']}, hook {fw['hook']}, enforce mode)\n"
+        )
+    return 0
+
+
+def _cmd_firewall_remove(args: argparse.Namespace, config: Config, _now: float | None) -> int:
+    result = firewall_remove(config)
+    if args.json:
+        _print_json(result)
+    else:
+        sys.stdout.write("".join(f"{line}\n" for line in result["removed"]) or "nothing of ours to remove\n")
+    return 0
+
+
+# Every command but ``parse`` (which reads files it is given, no config): (args, config, now) -> exit code.
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Config, float | None], int]] = {
+    "follow": _cmd_follow,
+    "scan": _cmd_scan,
+    "report": _cmd_report,
+    "status": _cmd_status,
+    "notify": _cmd_notify,
+    "ban": _cmd_ban,
+    "unban": _cmd_unban,
+    "restore": _cmd_restore,
+    "firewall-remove": _cmd_firewall_remove,
+}
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "parse":
         return _cmd_parse(args)
     config = _config(args)
     now = parse_time(args.now) if args.now else None
-    if args.command == "follow":
-        follow(config, reload=lambda: _config(args), warn=stderr_warn)
-    elif args.command == "scan":
-        result = scan(config, from_start=args.from_start, dry_run=args.dry_run, now=now)
-        _print_json(result) if args.json else _print_scan(result)
-    elif args.command == "report":
-        result = report(config, now=now)
-        _print_json(result) if args.json else _print_scan(result)
-    elif args.command == "status":
-        result = status(config, now=now)
-        if args.check:
-            return _check(config, result, now, args.json)
-        if args.json:
-            _print_json(result)
-        else:
-            sys.stdout.write(f"mode {result['mode']}, {len(result['bans'])} active bans\n")
-            fw = result["firewall"]
-            tools = ", ".join(f"{t['name']} ({'active' if t['active'] else 'inactive'})" for t in fw["tools"])
-            sys.stdout.write(f"firewall {fw['backend']}, hook {fw['hook']}; other tools: {tools or 'none'}\n")
-            if fw.get("error"):
-                sys.stdout.write(f"firewall error: {fw['error']}\n")
-            for c in fw.get("contested", []):
-                _write(f"hook contested ({c['family']}): rule {c['rule']!r} keeps taking INPUT above ours")
-            for b in result["bans"]:
-                flag = "" if b["enforced"] else " (not in firewall)"
-                _write(f"{b['address']:39} until {b['until']} ({b['remaining']}s){flag}: {b['reason']}")
-            for c in result["stale_clients"]:
-                done = f", resolved {c['resolved']}" if c["resolved"] else ""
-                since = f"{c['failures']} failures since {c['since']}{done}"
-                _write(f"stale client {c['username']} from {c['ip']}: {since}")
-    elif args.command == "notify":
-        outcome = notify(config, failure=args.failure, now=now)
-        if args.json:
-            _print_json(outcome)
-        else:
-            _write(
-                f"delivered {outcome['delivered']} alerts in {outcome['messages']} messages,"
-                f" {outcome['failed']} failed (kept), {outcome['dropped']} given up,"
-                f" {outcome['queued']} queued"
-            )
-            for line in outcome["errors"]:
-                _write(f"failed: {line}")
-    elif args.command == "ban":
-        result = ban(
-            config, args.addresses, duration=args.duration, reason=args.reason, dry_run=args.dry_run, now=now
-        )
-        if args.json:
-            _print_json(result)
-        else:
-            for address in result["added"]:
-                _write(f"banned {address} until {result['until']}")
-            for r in result["refused"]:
-                _write(f"refused {r['address']}: {r['reason']}")
-        if result["refused"] and not result["added"]:
-            return 1
-    elif args.command == "unban":
-        result = unban(config, args.addresses, reset=args.reset, dry_run=args.dry_run, now=now)
-        if args.json:
-            _print_json(result)
-        else:
-            sys.stdout.write("".join(f"unbanned {a}\n" for a in result["removed"]) or "nothing to unban\n")
-    elif args.command == "restore":
-        result = restore(config, now=now)
-        if args.json:
-            _print_json(result)
-        elif result["mode"] == "monitor":
-            sys.stdout.write(
-                f"monitor mode: firewall left unchanged, {result['pending']} bans kept for enforce mode\n"
-            )
-        else:
-            fw = result["firewall"]
-            sys.stdout.write(
-                f"restored {result['restored']} bans ({fw['backend']}, hook {fw['hook']}, enforce mode)\n"
-            )
-    elif args.command == "firewall-remove":
-        result = firewall_remove(config)
-        if args.json:
-            _print_json(result)
-        else:
-            sys.stdout.write(
-                "".join(f"{line}\n" for line in result["removed"]) or "nothing of ours to remove\n"
-            )
-    return 0
+    return _COMMANDS[args.command](args, config, now)
 
 
 def _check(config: Config, result: dict, now: float | None, as_json: bool) -> int:

@@ -245,7 +245,7 @@ class Follower:
 
     # ---- the loop ------------------------------------------------------------------------------
 
-    def _loop(self, wake_r: int) -> None:
+    def _loop(self, wake_r: int) -> None:  # noqa: PLR0912, PLR0915 - the one poll loop: watches, journal, signals, timers
         poller = select.poll()
         poller.register(wake_r, select.POLLIN)
         registered: dict[str, int | None] = {"watch": None, "journal": None}

@@ -258,7 +258,7 @@ class FileSource:
         for first, batch in self.batches():
             yield from enumerate(batch, first)
 
-    def batches(self) -> Iterator[tuple]:
+    def batches(self) -> Iterator[tuple]:  # noqa: PLR0912 - one read loop over rotation, truncation, cut lines
         """``(number of the first line, [lines])`` pairs: the fast way to read."""
         old = self.old
         path = self.path

@@ -49,7 +49,7 @@ BACKENDS = {"iptables": _iptables, "nftables": _nftables, "ipset": _iptables}
 NFTABLES_CONF = "/etc/nftables.conf"
 
 
-def resolve_backend(name: Any = "auto") -> str:
+def resolve_backend(name: Any = "auto") -> str:  # noqa: PLR0911 - one return per documented auto rule
     """The backend ``firewall_backend`` means on this host: ``iptables`` or ``nftables``.
 
     ``auto`` picks nftables when the host's firewall is nftables-native (firewalld active, or
@@ -249,7 +249,7 @@ class Enforcer:
 
     # -- internals ----------------------------------------------------------------------------------
 
-    def _apply(self, bans: Sequence[Ban], now: float, *, sweep: bool) -> EnforceResult:
+    def _apply(self, bans: Sequence[Ban], now: float, *, sweep: bool) -> EnforceResult:  # noqa: PLR0912, PLR0915 - one batch: refuse, skip, apply, partial failure
         refused: list[Refusal] = []
         expired: list[Ban] = []
         wanted: dict[str, Ban] = {}

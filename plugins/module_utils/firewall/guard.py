@@ -85,7 +85,7 @@ class Guard:
             return Verdict(str(address), why)
         return Verdict(target.text, self.refusal(target))
 
-    def refusal(self, net: Target) -> str | None:
+    def refusal(self, net: Target) -> str | None:  # noqa: PLR0911 - one return per never-ban rule, in order
         """Why banning ``net`` is forbidden, or None."""
         for prot in self.protected:
             hit = _relation(net, prot)

@@ -135,7 +135,7 @@ def notifier(entry: Any, index: int) -> Notifier:
     return Notifier(kind, name, tuple(events), severity, options)
 
 
-def _check_options(where: str, kind: str, o: dict) -> None:
+def _check_options(where: str, kind: str, o: dict) -> None:  # noqa: PLR0912 - one check per notifier option
     _int(where, "timeout", o["timeout"], 1, 300)
     if kind == "webhook":
         _str(where, "url", o["url"])

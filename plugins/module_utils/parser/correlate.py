@@ -278,7 +278,7 @@ class Correlator:
         self.feed_all((rec,), (line,), out)
         return out
 
-    def feed_all(self, records: Iterable[Record], lines: Iterable[int], out: list) -> None:
+    def feed_all(self, records: Iterable[Record], lines: Iterable[int], out: list) -> None:  # noqa: PLR0912, PLR0915 - hot loop: the dispatch is inlined (make bench)
         """``feed`` for each of ``records`` in order, numbered by ``lines`` (as many), appending the released
         events to ``out``: the hot loop of a scan, with the correlator's own fields kept in locals."""
         held = self._held
@@ -439,7 +439,7 @@ class Correlator:
             sess.seen = t
         return sess
 
-    def _smtpd_failure(self, rec: Record, line: int, t: float) -> None:
+    def _smtpd_failure(self, rec: Record, line: int, t: float) -> None:  # noqa: PLR0912, PLR0915 - every smtpd failure shape in one place
         sess = self._session(rec, t)
         sess.failures += 1
         ip = rec.ip
@@ -627,7 +627,7 @@ class Correlator:
             item.count = ok
             self._put(item)
 
-    def _plesk(self, rec: Record, line: int, t: float) -> None:
+    def _plesk(self, rec: Record, line: int, t: float) -> None:  # noqa: PLR0912 - each way Plesk's late username joins
         host = rec.host
         when = rec.time
         hosts = self._plesk_hosts

@@ -276,7 +276,7 @@ def _user(text: str | None) -> str | None:
 # --- Postfix smtpd ------------------------------------------------------------------------------------------
 
 
-def _postfix(msg: str, at: int, when: float | None, host: str, pid: int | None) -> Record | None:
+def _postfix(msg: str, at: int, when: float | None, host: str, pid: int | None) -> Record | None:  # noqa: PLR0911, PLR0912, PLR0915 - one return per Postfix line shape (hot path)
     """The message at ``msg[at:]`` (as every parser below: offsets into the line, no copy of the message)."""
     c = msg[at : at + 1]
     if c == "w":
@@ -375,7 +375,7 @@ def _dovecot(msg: str, at: int, when: float | None, host: str) -> Record | None:
     return _auth_process(msg, m.end(), m.group(1), when, host)
 
 
-def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Record | None:
+def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Record | None:  # noqa: PLR0911 - one return per unusable field
     if body.startswith(DC_LEVEL_PREFIXES, at):
         at = body.find(" ", at) + 1  # each level prefix ("Info: ") ends with its only space
     if body.startswith("Login: ", at):

@@ -122,7 +122,7 @@ class TimestampParser:
             return known, 16
         return self.split_new(line)
 
-    def split_new(self, line: str) -> tuple[float | None, int]:
+    def split_new(self, line: str) -> tuple[float | None, int]:  # noqa: PLR0911, PLR0912 - one return per timestamp format (hot path)
         """``split`` for a line whose first 16 characters are not in ``seconds`` (the caller looked)."""
         if len(line) < 16:
             return None, 0

@@ -410,7 +410,7 @@ class Tracker:
             self.records[key] = rec
         return key, rec
 
-    def _failure(self, ev: Event, t: float) -> None:
+    def _failure(self, ev: Event, t: float) -> None:  # noqa: PLR0912, PLR0915 - the policy's hot path, inlined (make bench)
         cfg = self.config
         key = ev.ip
         rec = self.records.get(key)
@@ -748,7 +748,7 @@ class Tracker:
 
     # ---- bounded memory --------------------------------------------------------------------
 
-    def prune(self, now: float | None = None) -> None:
+    def prune(self, now: float | None = None) -> None:  # noqa: PLR0912 - one pass over every kind of record
         """Forget addresses idle past every window (keeping escalation history for ``bantime_max``
         after a ban ends), then the oldest ones if there are still too many."""
         self._since_prune = 0

@@ -120,7 +120,7 @@ class SmtpServer:
             finally:
                 conn.close()
 
-    def _session(self, conn: socket.socket) -> None:
+    def _session(self, conn: socket.socket) -> None:  # noqa: PLR0912, PLR0915 - an SMTP dialogue, verb by verb
         tls = False
         f = conn.makefile("rwb")
 

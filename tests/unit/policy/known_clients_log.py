@@ -137,7 +137,7 @@ class Log:
         )
 
 
-def build(seed: int = 19) -> list:
+def build(seed: int = 19) -> list:  # noqa: PLR0912 - the labelled log's story in order
     """The log's lines, in time order, with RFC 3164 stamps (UTC)."""
     log = Log(seed)
     r = log.rnd
