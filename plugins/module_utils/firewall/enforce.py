@@ -249,7 +249,13 @@ class Enforcer:
 
     # -- internals ----------------------------------------------------------------------------------
 
-    def _apply(self, bans: Sequence[Ban], now: float, *, sweep: bool) -> EnforceResult:  # noqa: PLR0912, PLR0915 - one batch: refuse, skip, apply, partial failure
+    def _apply(  # noqa: PLR0912, PLR0915 - one batch: refuse, skip, apply, partial failure
+        self,
+        bans: Sequence[Ban],
+        now: float,
+        *,
+        sweep: bool,
+    ) -> EnforceResult:
         refused: list[Refusal] = []
         expired: list[Ban] = []
         wanted: dict[str, Ban] = {}

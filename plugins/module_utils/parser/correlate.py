@@ -278,7 +278,12 @@ class Correlator:
         self.feed_all((rec,), (line,), out)
         return out
 
-    def feed_all(self, records: Iterable[Record], lines: Iterable[int], out: list) -> None:  # noqa: PLR0912, PLR0915 - hot loop: the dispatch is inlined (make bench)
+    def feed_all(  # noqa: PLR0912, PLR0915 - hot loop: the dispatch is inlined (make bench)
+        self,
+        records: Iterable[Record],
+        lines: Iterable[int],
+        out: list,
+    ) -> None:
         """``feed`` for each of ``records`` in order, numbered by ``lines`` (as many), appending the released
         events to ``out``: the hot loop of a scan, with the correlator's own fields kept in locals."""
         held = self._held

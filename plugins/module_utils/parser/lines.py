@@ -276,7 +276,13 @@ def _user(text: str | None) -> str | None:
 # --- Postfix smtpd ------------------------------------------------------------------------------------------
 
 
-def _postfix(msg: str, at: int, when: float | None, host: str, pid: int | None) -> Record | None:  # noqa: PLR0911, PLR0912, PLR0915 - one return per Postfix line shape (hot path)
+def _postfix(  # noqa: PLR0911, PLR0912, PLR0915 - one return per Postfix line shape (hot path)
+    msg: str,
+    at: int,
+    when: float | None,
+    host: str,
+    pid: int | None,
+) -> Record | None:
     """The message at ``msg[at:]`` (as every parser below: offsets into the line, no copy of the message)."""
     c = msg[at : at + 1]
     if c == "w":
