@@ -175,7 +175,7 @@ class Follower:
         }
         old_fd = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         try:
-            with self.store.lock(wait=LOCK_WAIT):
+            with self.store.lock(wait=LOCK_WAIT, tick=self._ping):
                 self._adopt(time.time())
             self._open_sources_files()
             self._log(syslog.LOG_INFO, f"follow started ({self.watch.kind}; state {self.config.state_dir})")
@@ -345,7 +345,7 @@ class Follower:
         """New lines -> the shared step -> bans; the state saved when due. Alerts after the lock."""
         alerts: list = []
         stale: list = []
-        with self.store.lock(wait=LOCK_WAIT), paused_gc():
+        with self.store.lock(wait=LOCK_WAIT, tick=self._ping), paused_gc():
             now = time.time()
             if _signature(self.state_file) != self.signature:  # another command wrote it
                 self._adopt(now)
@@ -499,7 +499,7 @@ class Follower:
             self.warn(str(err))
         self.config = config
         self.session = None
-        with self.store.lock(wait=LOCK_WAIT):
+        with self.store.lock(wait=LOCK_WAIT, tick=self._ping):
             self._adopt(time.time())  # the tracker again, under the new policy
         self._open_sources_files()
         self._log(syslog.LOG_INFO, f"config reloaded; following {self._what()}")

@@ -379,3 +379,39 @@ def test_a_ban_that_expires_raises_one_unban_alert(daemon):
     time.sleep(1.5)
     assert unbans() == 1
     assert daemon.stop() == 0
+
+
+def test_watchdog_pinged_while_a_manual_run_holds_the_state_lock(daemon):
+    """A cycle waits up to LOCK_WAIT (30 s) for a scan, ban or unban by hand: systemd's watchdog (also 30 s)
+    killed the daemon while it waited. The watchdog is pinged during the wait."""
+    import fcntl
+
+    address = "\0mbg-test-watchdog-" + str(os.getpid())
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.settimeout(WAIT)
+    # watchdog every second (half of WATCHDOG_USEC); the lock is held six times that long
+    env = dict(os.environ, NOTIFY_SOCKET="@" + address[1:], WATCHDOG_USEC="2000000")
+    daemon.log.touch()
+    try:
+        daemon.start(env=env)
+        assert sock.recv(4096).decode().startswith("READY=1")
+        fd = os.open(daemon.state / "state.lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            append(daemon.log, "203.0.113.7", 1)  # wakes the daemon: its cycle waits for the lock
+            held = time.monotonic()
+            pings = [held]
+            sock.settimeout(0.5)
+            while time.monotonic() - held < 6.0:
+                with contextlib.suppress(TimeoutError, socket.timeout):
+                    if "WATCHDOG=1" in sock.recv(4096).decode():
+                        pings.append(time.monotonic())
+        finally:
+            os.close(fd)
+        pings.append(time.monotonic())
+        gap = max(b - a for a, b in zip(pings, pings[1:]))
+        assert gap < 4.0, f"no watchdog ping for {gap:.1f} s while the state lock was held"
+        daemon.wait_failures({"203.0.113.7": 1})
+    finally:
+        sock.close()
