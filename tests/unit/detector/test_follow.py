@@ -415,3 +415,49 @@ def test_watchdog_pinged_while_a_manual_run_holds_the_state_lock(daemon):
         daemon.wait_failures({"203.0.113.7": 1})
     finally:
         sock.close()
+
+
+SLOW_SAVE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from mail_bruteforce_guard.detector import follow
+    from mail_bruteforce_guard.detector.api import stderr_warn
+    from mail_bruteforce_guard.detector.config import load_config
+    # a huge state: a save costs so much CPU that new bans wait for the next save (here 5 s, not 1)
+    follow.Follower._ban_save_gap = lambda self: 5.0
+    follow.follow(load_config(sys.argv[1]), warn=stderr_warn)
+    """
+)
+
+
+def test_unban_by_hand_of_a_ban_not_saved_yet_is_kept(daemon):
+    """A ban applied in a cycle whose save is put off (huge state): an unban by hand in between found nothing
+    in state.json and the daemon, taking that file, read the lines again and banned once more."""
+    daemon.write_config({**daemon.values, "maxretry": 3, "follow_save_interval": 60})
+    daemon.log.touch()
+    daemon.proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SAVE_SCRIPT, str(daemon.config)],
+        stdout=subprocess.DEVNULL,
+        stderr=daemon.stderr.open("a"),
+    )
+    daemon.ready()
+    outbox = daemon.state / "notify-outbox.json"
+
+    def ban_alerts() -> int:
+        try:
+            return json.loads(outbox.read_text())["counts"]["alerts"].get("ban", 0)
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    append(daemon.log, "198.51.100.1", 3)
+    daemon.wait_for(lambda: "198.51.100.1" in daemon.bans(), "the first ban, saved at once")
+    append(daemon.log, "203.0.113.50", 3)
+    daemon.wait_for(lambda: ban_alerts() == 2, "the second ban (its save put off)")
+    proc = daemon.cli("unban", "203.0.113.50")
+    assert proc.returncode == 0, proc.stderr
+    assert "unbanned 203.0.113.50" in proc.stdout, proc.stdout
+    time.sleep(2)
+    assert daemon.bans() == {"198.51.100.1"}
+    assert daemon.stop() == 0
+    assert daemon.bans() == {"198.51.100.1"}
+    assert daemon.failures()["203.0.113.50"] == 3
