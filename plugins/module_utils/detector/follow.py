@@ -50,8 +50,8 @@ MIN_GAP = 0.05  # seconds between two cycles: a burst of lines is read (and bann
 FLUSH_EVERY = 1.0  # while the correlator holds events, a cycle at least this often releases them
 # New bans are saved in the cycle that applies them, so that an unban by hand finds them in the file (taken
 # from a file without them, the daemon would read their lines again and ban once more). Only when a save costs
-# more than 10 ms of CPU (a huge state) are they saved at most every BAN_SAVE_DELAY s or ten times that cost; the
-# daemon keeps the state lock until then (a ban or unban by hand waits for that save).
+# more than 10 ms of CPU (a huge state) are they saved at most every BAN_SAVE_DELAY s or ten times that cost;
+# the daemon keeps the state lock until then (a ban or unban by hand waits for that save).
 BAN_SAVE_DELAY = 1.0
 METRICS_EVERY = 5.0  # counters and the metrics file, when something happened
 HEARTBEAT_EVERY = 30.0  # ... and at least this often (status --check: the last success stays fresh)
