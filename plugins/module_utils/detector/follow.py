@@ -50,7 +50,8 @@ MIN_GAP = 0.05  # seconds between two cycles: a burst of lines is read (and bann
 FLUSH_EVERY = 1.0  # while the correlator holds events, a cycle at least this often releases them
 # New bans are saved in the cycle that applies them, so that an unban by hand finds them in the file (taken
 # from a file without them, the daemon would read their lines again and ban once more). Only when a save costs
-# more than 10 ms of CPU (a huge state) are they saved at most every BAN_SAVE_DELAY s or ten times that cost.
+# more than 10 ms of CPU (a huge state) are they saved at most every BAN_SAVE_DELAY s or ten times that cost;
+# the daemon keeps the state lock until then (a ban or unban by hand waits for that save).
 BAN_SAVE_DELAY = 1.0
 METRICS_EVERY = 5.0  # counters and the metrics file, when something happened
 HEARTBEAT_EVERY = 30.0  # ... and at least this often (status --check: the last success stays fresh)
@@ -118,6 +119,7 @@ class Follower:
         self.saved_at = self.hook_at = self.watchdog_at = time.monotonic()
         self.metrics_at = float("-inf")  # the first record at once: status --check sees the daemon at work
         self.bans_unsaved = False
+        self.holding = False  # the state lock kept from a cycle whose new bans are not saved yet
         self.save_seconds = 0.0  # CPU seconds the last save took
         self.busy = 0.0  # seconds spent in cycles since the last metrics record
         self.error: MbgError | None = None
@@ -176,7 +178,7 @@ class Follower:
         }
         old_fd = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
         try:
-            with self.store.lock(wait=LOCK_WAIT):
+            with self.store.lock(wait=LOCK_WAIT, tick=self._ping):
                 self._adopt(time.time())
             self._open_sources_files()
             self._log(syslog.LOG_INFO, f"follow started ({self.watch.kind}; state {self.config.state_dir})")
@@ -221,6 +223,9 @@ class Follower:
         self._log(syslog.LOG_INFO, "follow stopped")
 
     def _close(self) -> None:
+        if self.holding:
+            self.store.unlock()
+            self.holding = False
         if self.watch is not None:
             self.watch.close()
         if self.journal is not None:
@@ -346,7 +351,7 @@ class Follower:
         """New lines -> the shared step -> bans; the state saved when due. Alerts after the lock."""
         alerts: list = []
         stale: list = []
-        with self.store.lock(wait=LOCK_WAIT), paused_gc():
+        with self._state_lock(), paused_gc():
             now = time.time()
             if _signature(self.state_file) != self.signature:  # another command wrote it
                 self._adopt(now)
@@ -411,6 +416,24 @@ class Follower:
             return []
         self.unreadable.add(path)
         return [failure_alert("log", f"cannot read {path}", now)]
+
+    @contextlib.contextmanager
+    def _state_lock(self):
+        """The state lock for one cycle, kept after it while new bans are applied but not saved yet (a huge
+        state saves them at most every BAN_SAVE_DELAY s): an unban by hand in between found no ban in the
+        file, lifted it from the firewall only, and the daemon, taking that file, read the lines again and
+        banned once more. A ``ban``/``unban`` waits for that save instead."""
+        if not self.holding:
+            self.store.lock(wait=LOCK_WAIT, tick=self._ping)
+            self.holding = True
+        done = False
+        try:
+            yield
+            done = True
+        finally:
+            if not (done and self.bans_unsaved):
+                self.store.unlock()
+                self.holding = False
 
     def _ban_save_gap(self) -> float:
         cost = self.save_seconds
@@ -513,7 +536,7 @@ class Follower:
             self.warn(str(err))
         self.config = config
         self.session = None
-        with self.store.lock(wait=LOCK_WAIT):
+        with self.store.lock(wait=LOCK_WAIT, tick=self._ping):
             self._adopt(time.time())  # the tracker again, under the new policy
         self._open_sources_files()
         self._log(syslog.LOG_INFO, f"config reloaded; following {self._what()}")

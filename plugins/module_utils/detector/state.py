@@ -102,8 +102,9 @@ class StateDir:
         except OSError as err:
             raise MbgError(f"cannot create state directory {self.path}: {err.strerror or err}") from None
 
-    def lock(self, wait: float = 0.0) -> StateDir:
-        """Take the exclusive lock (waiting up to ``wait`` seconds); LockedError when another run holds it."""
+    def lock(self, wait: float = 0.0, tick: Callable[[], None] | None = None) -> StateDir:
+        """Take the exclusive lock (waiting up to ``wait`` seconds); LockedError when another run holds it.
+        ``tick`` is called while waiting (the follow daemon's watchdog: a manual scan may hold the lock)."""
         self.ensure()
         lock_path = str(Path(self.path, LOCK_FILE))
         try:  # never through a symlink: another user could point it at a file of theirs (or ours)
@@ -126,6 +127,8 @@ class StateDir:
                     raise LockedError(
                         f"another mail-bruteforce-guard run holds {lock_path}; try again when it has finished"
                     ) from None
+                if tick is not None:
+                    tick()
                 time.sleep(0.05)
         self._lock_fd = fd
         return self

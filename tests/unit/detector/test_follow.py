@@ -403,3 +403,85 @@ def test_an_unreadable_log_raises_one_failure_alert_until_it_is_back(daemon):
     append(daemon.log, "192.0.2.62", 1)  # back: read again (a second loss is told again, subject to the
     daemon.wait_failures({"192.0.2.61": 1, "192.0.2.62": 1})  # outbox's de-duplication per alert_interval)
     assert daemon.stop() == 0
+
+
+def test_watchdog_pinged_while_a_manual_run_holds_the_state_lock(daemon):
+    """A cycle waits up to LOCK_WAIT (30 s) for a scan, ban or unban by hand: systemd's watchdog (also 30 s)
+    killed the daemon while it waited. The watchdog is pinged during the wait."""
+    import fcntl
+
+    address = "\0mbg-test-watchdog-" + str(os.getpid())
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    sock.settimeout(WAIT)
+    # watchdog every second (half of WATCHDOG_USEC); the lock is held six times that long
+    env = dict(os.environ, NOTIFY_SOCKET="@" + address[1:], WATCHDOG_USEC="2000000")
+    daemon.log.touch()
+    try:
+        daemon.start(env=env)
+        assert sock.recv(4096).decode().startswith("READY=1")
+        fd = os.open(daemon.state / "state.lock", os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            append(daemon.log, "203.0.113.7", 1)  # wakes the daemon: its cycle waits for the lock
+            held = time.monotonic()
+            pings = [held]
+            sock.settimeout(0.5)
+            while time.monotonic() - held < 6.0:
+                with contextlib.suppress(TimeoutError, socket.timeout):
+                    if "WATCHDOG=1" in sock.recv(4096).decode():
+                        pings.append(time.monotonic())
+        finally:
+            os.close(fd)
+        pings.append(time.monotonic())
+        gap = max(b - a for a, b in zip(pings, pings[1:]))
+        assert gap < 4.0, f"no watchdog ping for {gap:.1f} s while the state lock was held"
+        daemon.wait_failures({"203.0.113.7": 1})
+    finally:
+        sock.close()
+
+
+SLOW_SAVE_SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from mail_bruteforce_guard.detector import follow
+    from mail_bruteforce_guard.detector.api import stderr_warn
+    from mail_bruteforce_guard.detector.config import load_config
+    # a huge state: a save costs so much CPU that new bans wait for the next save (here 5 s, not 1)
+    follow.Follower._ban_save_gap = lambda self: 5.0
+    follow.follow(load_config(sys.argv[1]), warn=stderr_warn)
+    """
+)
+
+
+def test_unban_by_hand_of_a_ban_not_saved_yet_is_kept(daemon):
+    """A ban applied in a cycle whose save is put off (huge state): an unban by hand in between found nothing
+    in state.json and the daemon, taking that file, read the lines again and banned once more."""
+    daemon.write_config({**daemon.values, "maxretry": 3, "follow_save_interval": 60})
+    daemon.log.touch()
+    daemon.proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_SAVE_SCRIPT, str(daemon.config)],
+        stdout=subprocess.DEVNULL,
+        stderr=daemon.stderr.open("a"),
+    )
+    daemon.ready()
+    outbox = daemon.state / "notify-outbox.json"
+
+    def ban_alerts() -> int:
+        try:
+            return json.loads(outbox.read_text())["counts"]["alerts"].get("ban", 0)
+        except (OSError, ValueError, KeyError):
+            return 0
+
+    append(daemon.log, "198.51.100.1", 3)
+    daemon.wait_for(lambda: "198.51.100.1" in daemon.bans(), "the first ban, saved at once")
+    append(daemon.log, "203.0.113.50", 3)
+    daemon.wait_for(lambda: ban_alerts() == 2, "the second ban (its save put off)")
+    proc = daemon.cli("unban", "203.0.113.50")
+    assert proc.returncode == 0, proc.stderr
+    assert "unbanned 203.0.113.50" in proc.stdout, proc.stdout
+    time.sleep(2)
+    assert daemon.bans() == {"198.51.100.1"}
+    assert daemon.stop() == 0
+    assert daemon.bans() == {"198.51.100.1"}
+    assert daemon.failures()["203.0.113.50"] == 3
