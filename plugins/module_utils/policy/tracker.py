@@ -424,15 +424,8 @@ class Tracker:
             rec.first = t
         if t > rec.last:  # noqa: PLR1730 - no min()/max() call in the hot path
             rec.last = t
-        if ev.service not in rec.services:
-            rec.services = _with_service(rec.services, ev.service)
+        self._add_details(key, rec, ev)
         user = ev.user
-        users = rec.users
-        if user and user not in users and len(users) < MAX_USERS_PER_ADDRESS:
-            rec.users = (*users, user)
-        touched = self._touched
-        if key not in touched:
-            touched[key] = False
         flags = rec.flags
         if flags & _IGNORED:
             return
@@ -492,10 +485,9 @@ class Tracker:
             keep = [window[i : i + 2] for i in range(0, len(window), 2) if window[i] > slow_start]
             rec.window = [x for pair in keep for x in pair]
 
-    def _detail(self, ev: Event, t: float) -> None:
-        """A later line of a failure already counted (``events.AUTH_DETAIL``): its username and service join
-        the address's details and the account's addresses; nothing is counted."""
-        key, rec = self._record(ev.ip, t)
+    def _add_details(self, key: str, rec: _Record, ev: Event) -> None:
+        """What every line of an attempt adds to its address's record, counted or not: its service, its
+        username (up to MAX_USERS_PER_ADDRESS) and a place among the addresses this round touched."""
         if ev.service not in rec.services:
             rec.services = _with_service(rec.services, ev.service)
         user = ev.user
@@ -505,6 +497,13 @@ class Tracker:
         touched = self._touched
         if key not in touched:
             touched[key] = False
+
+    def _detail(self, ev: Event, t: float) -> None:
+        """A later line of a failure already counted (``events.AUTH_DETAIL``): its username and service join
+        the address's details and the account's addresses; nothing is counted."""
+        key, rec = self._record(ev.ip, t)
+        self._add_details(key, rec, ev)
+        user = ev.user
         if user and not rec.flags & _IGNORED and self.config.targeted_min_ips:
             self._account_failure(user, key, t)
 
