@@ -20,6 +20,8 @@ description:
     one firewall batch and one state write (what C(share_bans.yml) uses, one task per host, not one per
     address).
   - In the detector's C(monitor) mode bans are recorded in the state but not written to the firewall.
+extends_documentation_fragment:
+  - mailsec.mail_bruteforce_guard.detector
 options:
   state:
     description: Whether the addresses must be banned (V(present)) or not (V(absent)).
@@ -87,15 +89,6 @@ options:
       - By default refusals are only reported in RV(refused).
     type: bool
     default: false
-  config:
-    description:
-      - Path of the detector's JSON configuration file on the host.
-      - When omitted, C(/etc/mail-bruteforce-guard/config.json) is read if it exists, else the built-in
-        defaults are used.
-    type: path
-  state_dir:
-    description: Directory holding the detector's C(state.json); overrides the configuration's C(state_dir).
-    type: path
 attributes:
   check_mode:
     support: full
@@ -188,32 +181,25 @@ mode:
 
 import contextlib
 import time
-import traceback
 
 from ansible.module_utils.basic import AnsibleModule
-
-try:
-    from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.detector.api import (
-        ban,
-        ban_each,
-        load_config,
-        status,
-        unban,
-    )
-    from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.errors import MbgError
-    from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.firewall.base import (
-        normalize_target,
-        unique_targets,
-    )
-    from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.times import (
-        BAN_END_TOLERANCE,
-        iso_seconds,
-        parse_time,
-    )
-except ImportError:  # pragma: no cover - only on a host with a broken Python
-    IMPORT_ERROR = traceback.format_exc()
-else:
-    IMPORT_ERROR = None
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.detector.api import (
+    ban,
+    ban_each,
+    load_config,
+    status,
+    unban,
+)
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.errors import MbgError
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.firewall.base import (
+    normalize_target,
+    unique_targets,
+)
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.times import (
+    BAN_END_TOLERANCE,
+    iso_seconds,
+    parse_time,
+)
 
 
 class BadArgumentError(Exception):
@@ -389,8 +375,6 @@ def main() -> None:
         required_if=[("state", "absent", ("addresses",))],
         supports_check_mode=True,
     )
-    if IMPORT_ERROR:
-        module.fail_json(msg="cannot import the mail-bruteforce-guard library", exception=IMPORT_ERROR)
     params = module.params
     try:
         if params["bans"] is not None:

@@ -17,17 +17,8 @@ description:
     P(mailsec.mail_bruteforce_guard.fleet_merge#filter) and
     P(mailsec.mail_bruteforce_guard.fleet_report#filter) filters.
   - The detector library is shipped with the module; the host needs Python 3.9 or later.
-options:
-  config:
-    description:
-      - Path of the detector's JSON configuration file on the host.
-      - When omitted, C(/etc/mail-bruteforce-guard/config.json) is read if it exists, else the built-in
-        defaults are used.
-    type: path
-  state_dir:
-    description:
-      - Directory holding the detector's C(state.json); overrides the C(state_dir) of the configuration.
-    type: path
+extends_documentation_fragment:
+  - mailsec.mail_bruteforce_guard.detector
 attributes:
   check_mode:
     support: full
@@ -140,21 +131,14 @@ summary:
   sample: {offenders: 3, ban: 1, watch: 2, ignored: 0, active_bans: 1, alerts: 0}
 """
 
-import traceback
-
 from ansible.module_utils.basic import AnsibleModule
-
-try:
-    from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.detector.api import (
-        load_config,
-        report,
-        status,
-    )
-    from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.errors import MbgError
-except ImportError:  # pragma: no cover - only on a host with a broken Python
-    IMPORT_ERROR = traceback.format_exc()
-else:
-    IMPORT_ERROR = None
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.detector.api import (
+    load_config,
+    report,
+    status,
+)
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.errors import MbgError
+from ansible_collections.mailsec.mail_bruteforce_guard.plugins.module_utils.summary import host_counts
 
 
 def gather(config_path: str | None, state_dir: str | None, warn) -> dict:
@@ -162,15 +146,7 @@ def gather(config_path: str | None, state_dir: str | None, warn) -> dict:
     config = load_config(config_path, {"state_dir": state_dir} if state_dir else None)
     result = report(config, warn=warn)
     result.update(status(config, warn=warn))
-    decisions = [o.get("decision") for o in result["offenders"]]
-    result["summary"] = {
-        "offenders": len(decisions),
-        "ban": decisions.count("ban"),
-        "watch": decisions.count("watch"),
-        "ignored": decisions.count("ignored"),
-        "active_bans": len(result["bans"]),
-        "alerts": len(result["accounts"]),
-    }
+    result["summary"] = host_counts(result)
     return result
 
 
@@ -179,8 +155,6 @@ def main() -> None:
         argument_spec={"config": {"type": "path"}, "state_dir": {"type": "path"}},
         supports_check_mode=True,
     )
-    if IMPORT_ERROR:
-        module.fail_json(msg="cannot import the mail-bruteforce-guard library", exception=IMPORT_ERROR)
     try:
         result = gather(module.params["config"], module.params["state_dir"], module.warn)
     except MbgError as err:

@@ -6,6 +6,7 @@ layers over these. Every failure the user can act on is an MbgError with a one-l
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import syslog
@@ -157,18 +158,54 @@ def scan(
     if not config.logs and not config.journal:
         raise ConfigError("nothing to read: give log files ('logs', --log) or enable the journal")
     now = _now(now)
+    with _telling(config, now, started, warn, dry_run) as told:
+        store = StateDir(config.state_dir, warn)
+        with store.lock(), paused_gc():  # the whole run: see gcpause
+            state = store.load()
+            session = Session(config, state, store, now=now, warn=warn, from_start=from_start)
+            tracker, tally = session.tracker, session.tally
+            for source in _sources(config, state, from_start, warn, journal_command):
+                session.read(source, now)
+            stale_alerts, failure = session.settle(now, dry_run=dry_run)[1:]
+            told.failures, told.unreadable, told.bans = tally.failures, tally.unreadable, tally.bans
+            told.alerts = tally.alerts
+            bans = state["bans"]
+            # decided once the firewall batch is done (nothing there changes the tracker): the offenders of a
+            # large attack and the batch's temporaries are never in memory together
+            decisions = tracker.decide(now)
+            tracker.maybe_prune(tracker.clock)
+            timeline = tracker.timeline()
+            session.finish()  # written in pieces by save()
+            store.save(state)
+            _log_stale(stale_alerts, config, dry_run)
+            told.lines, told.events, told.bans_state = tally.lines, tally.events, bans
+            told.alerts += [account_alert(a.alert, a.username, a.ips, now) for a in decisions.accounts]
+            # the report is built from the decisions alone: the state and the tracker are freed first (the
+            # offenders' dicts of a large attack take their room)
+            state = tracker = session = None  # type: ignore[assignment]
+            if failure is not None:
+                raise failure
+            if not tally.read_any:
+                raise MbgError("no log source could be read")
+        stats = {
+            "lines": tally.lines,
+            "events": tally.events,
+            "bytes": tally.bytes,
+            "seconds": round(time.monotonic() - started, 3),
+            "lines_too_long": tally.cut,  # skipped: longer than logsource.MAX_LINE
+            # journal entries whose writer does not fit the daemon they claim
+            "journal_rejected": tally.rejected,
+        }
+        return _result(decisions, stats, timeline)
+
+
+@contextlib.contextmanager
+def _telling(config: Config, now: float, started: float, warn: Warn, dry_run: bool) -> Iterator[_Told]:
+    """The scan's ``_Told``; whatever way the scan ends (but a dry run), its alerts and metrics go out
+    after it (``_after_scan``), a failure's error with them."""
     told = _Told()
     try:
-        return _scan(
-            config,
-            told,
-            from_start=from_start,
-            dry_run=dry_run,
-            now=now,
-            warn=warn,
-            journal_command=journal_command,
-            started=started,
-        )
+        yield told
     except MbgError as err:
         told.error = err
         raise
@@ -222,10 +259,7 @@ def _after_scan(config: Config, told: _Told, now: float, started: float, warn: W
         alerts.append(failure_alert(kind, str(told.error), now))
     for path in told.unreadable:
         alerts.append(failure_alert("log", f"cannot read {path}", now))
-    try:
-        raise_alerts(config, alerts, now=now, warn=warn)
-    except (MbgError, OSError) as err:
-        warn(f"alerts not queued: {err}")
+    _tell(config, alerts, now, warn)
     run = RunRecord(
         told.error is None,
         round(time.monotonic() - started, 3),
@@ -244,56 +278,6 @@ def _after_scan(config: Config, told: _Told, now: float, started: float, warn: W
             write_textfile(config.metrics_file, data, bans, state_dir=config.state_dir, now=now, warn=warn)
     except OSError as err:
         warn(f"run counters not written: {err.strerror or err}")
-
-
-def _scan(
-    config: Config,
-    told: _Told,
-    *,
-    from_start: bool,
-    dry_run: bool,
-    now: float,
-    warn: Warn,
-    journal_command: list | None,
-    started: float,
-) -> dict[str, Any]:
-    store = StateDir(config.state_dir, warn)
-    with store.lock(), paused_gc():  # the whole run: see gcpause
-        state = store.load()
-        session = Session(config, state, store, now=now, warn=warn, from_start=from_start)
-        tracker, tally = session.tracker, session.tally
-        for source in _sources(config, state, from_start, warn, journal_command):
-            session.read(source, now)
-        stale_alerts, failure = session.settle(now, dry_run=dry_run)[1:]
-        told.failures, told.unreadable, told.bans = tally.failures, tally.unreadable, tally.bans
-        told.alerts = tally.alerts
-        bans = state["bans"]
-        # decided once the firewall batch is done (nothing there changes the tracker): the offenders of a
-        # large attack and the batch's temporaries are never in memory together
-        decisions = tracker.decide(now)
-        tracker.maybe_prune(tracker.clock)
-        timeline = tracker.timeline()
-        session.finish()  # written in pieces by save()
-        store.save(state)
-        _log_stale(stale_alerts, config, dry_run)
-        told.lines, told.events, told.bans_state = tally.lines, tally.events, bans
-        told.alerts += [account_alert(a.alert, a.username, a.ips, now) for a in decisions.accounts]
-        # the report is built from the decisions alone: the state and the tracker are freed first (the
-        # offenders' dicts of a large attack take their room)
-        state = tracker = session = None  # type: ignore[assignment]
-        if failure is not None:
-            raise failure
-        if not tally.read_any:
-            raise MbgError("no log source could be read")
-    stats = {
-        "lines": tally.lines,
-        "events": tally.events,
-        "bytes": tally.bytes,
-        "seconds": round(time.monotonic() - started, 3),
-        "lines_too_long": tally.cut,  # skipped: longer than logsource.MAX_LINE
-        "journal_rejected": tally.rejected,  # journal entries whose writer does not fit the daemon they claim
-    }
-    return _result(decisions, stats, timeline)
 
 
 def _tell(config: Config, alerts: list, now: float, warn: Warn) -> None:

@@ -315,11 +315,7 @@ class FileSource:
 
     def _read(self, fh, st: os.stat_result, start: int, line: int) -> Iterator[tuple]:
         fh.seek(start)
-        counter = _Counter(start)
-        yield from _numbered(_iter_batches(fh, counter, final=False), line)
-        self.bytes += counter.bytes
-        self.lines += counter.lines
-        self.cut += counter.cut
+        counter = yield from self._drain(fh, start, line, final=False)
         position = {
             "dev": st.st_dev,
             "ino": st.st_ino,
@@ -329,6 +325,16 @@ class FileSource:
         if counter.offset:
             position["head_len"], position["head"] = _head_of(fh, counter.offset)
         self.position = position
+
+    def _drain(self, fh, offset: int, line: int, *, final: bool) -> Iterator[tuple]:
+        """The numbered batches of ``fh`` from its position (``offset`` in the file, after ``line`` lines),
+        their bytes, lines and cut lines added to this source's counts; returns the file's ``_Counter``."""
+        counter = _Counter(offset)
+        yield from _numbered(_iter_batches(fh, counter, final=final), line)
+        self.bytes += counter.bytes
+        self.lines += counter.lines
+        self.cut += counter.cut
+        return counter
 
     def _finish_old(self, old: dict, current: os.stat_result | None) -> Iterator[tuple]:
         """Read the rest of the previous file, renamed to a rotated name next to it (found by inode)."""
@@ -345,14 +351,10 @@ class FileSource:
                     if st.st_size < int(old.get("offset", 0)):
                         return
                     fh.seek(int(old.get("offset", 0)))
-                    counter = _Counter(fh.tell())
                     # final=False: a last line without its newline may still be completed by its writer
-                    yield from _numbered(
-                        _iter_batches(fh, counter, final=current is not None), int(old.get("line", 0))
+                    counter = yield from self._drain(
+                        fh, fh.tell(), int(old.get("line", 0)), final=current is not None
                     )
-                    self.bytes += counter.bytes
-                    self.lines += counter.lines
-                    self.cut += counter.cut
                     self._old_end = (counter.offset, int(old.get("line", 0)) + counter.lines)
             except OSError as err:
                 self.warn(f"cannot read rotated log {candidate}: {err.strerror or err}")
@@ -378,11 +380,7 @@ class FileSource:
                     fh.seek(offset)
                     if fh.tell() != offset:
                         continue
-                    counter = _Counter(offset)
-                    yield from _numbered(_iter_batches(fh, counter, final=True), int(old.get("line", 0)))
-                    self.bytes += counter.bytes
-                    self.lines += counter.lines
-                    self.cut += counter.cut
+                    yield from self._drain(fh, offset, int(old.get("line", 0)), final=True)
                     return True
             except (OSError, EOFError, zlib.error):
                 continue
@@ -407,11 +405,7 @@ class FileSource:
                     if os.fstat(fh.fileno()).st_size < offset or _head_hash(fh, head_len) != old.get("head"):
                         continue
                     fh.seek(offset)
-                    counter = _Counter(offset)
-                    yield from _numbered(_iter_batches(fh, counter, final=True), int(old.get("line", 0)))
-                    self.bytes += counter.bytes
-                    self.lines += counter.lines
-                    self.cut += counter.cut
+                    yield from self._drain(fh, offset, int(old.get("line", 0)), final=True)
                     return True
             except OSError:
                 continue
@@ -424,11 +418,7 @@ class FileSource:
             if (st.st_dev, st.st_ino) == (current.st_dev, current.st_ino):
                 return
             with _open_log(path) as fh:
-                counter = _Counter(0)
-                yield from _numbered(_iter_batches(fh, counter, final=True), 0)
-                self.bytes += counter.bytes
-                self.lines += counter.lines
-                self.cut += counter.cut
+                yield from self._drain(fh, 0, 0, final=True)
         except (OSError, EOFError, zlib.error) as err:
             self.warn(f"cannot read rotated log {path}: {getattr(err, 'strerror', None) or err}")
 

@@ -123,6 +123,15 @@ def parse_target(text: str) -> Target:
     return Target(ip.version, first, first | hostmask, prefixlen, canonical)
 
 
+def parse_ban_target(address: str) -> Target:
+    """``parse_target`` for a backend's command line: FirewallError when invalid (the guard refuses those
+    before any backend sees them)."""
+    try:
+        return parse_target(address)
+    except ValueError as err:
+        raise FirewallError(str(err)) from None
+
+
 def network_target(net: Network) -> Target:
     """The Target of an ``ipaddress`` network object."""
     text = str(net.network_address) if net.prefixlen == net.max_prefixlen else net.with_prefixlen

@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 from collections.abc import Collection, Iterable, Iterator, Mapping, MutableMapping, Sequence
 from itertools import islice
 
 from ..addresses import is_canonical_ipv4
 from ..errors import ConfigError
 from ..schema import BY_NAME, MAX_MAXELEM, SET_NAME
-from .base import Ban, FirewallError, Target, ban_seconds, normalize_target, parse_target
+from .base import Ban, FirewallError, ban_seconds, normalize_target, parse_ban_target
 from .contest import Contest
 from .hook import HookSpec
 from .iptables import IptablesHook
+from .tools import Stdin, run_tool
 
 # The kernel's per-entry limit, checked with ipset v7.17 on Linux 6.x: "'2147484' is out of range 0-2147483"
 # (older documentation quotes 4294967; the installed tool refuses anything above 2147483 s, ~24.8 days).
@@ -84,7 +84,7 @@ class IpsetBackend:
             if isinstance(address, str) and is_canonical_ipv4(address):
                 name = v4
             else:
-                net = _parse(address)
+                net = parse_ban_target(address)
                 name, address = self.sets[net.version], net.text
             seconds = ban_seconds(ban.until, now, cap)
             if seconds > 0:
@@ -94,7 +94,7 @@ class IpsetBackend:
         """``del SET ADDR`` per address."""
         lines = []
         for address in addresses:
-            net = _parse(address)
+            net = parse_ban_target(address)
             lines.append(f"del {self.sets[net.version]} {net.text}")
         return lines
 
@@ -138,7 +138,7 @@ class IpsetBackend:
         before ipset starts (the lines are made as they are written): an invalid one applies nothing."""
         for ban in bans:
             if not (isinstance(ban.address, str) and is_canonical_ipv4(ban.address)):
-                _parse(ban.address)
+                parse_ban_target(ban.address)
         self._restore(self.iter_add_lines(bans, now))
 
     def remove(self, addresses: Sequence[str]) -> None:
@@ -252,31 +252,25 @@ class IpsetBackend:
         if first:
             self._run(["restore", "-exist"], stdin=_pieces(first, lines))
 
-    def _run(self, args: Sequence[str], stdin: str | Iterator[bytes] | None = None) -> str:
+    def _run(self, args: Sequence[str], stdin: Stdin = None) -> str:
         """Run ipset (``stdin``: a text, or pieces of bytes written as they come); FirewallError with
         ipset's own one-line message on failure."""
-        argv = [*self.command, *args]
-        try:
-            if stdin is None or isinstance(stdin, str):
-                proc = subprocess.run(
-                    argv, input=stdin, capture_output=True, text=True, timeout=_RUN_TIMEOUT, check=False
-                )
-                returncode, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
-            else:
-                returncode, stdout, stderr = _run_fed(argv, stdin)
-        except FileNotFoundError:
-            raise FirewallError(f"{self.command[0]} not found: install the ipset package") from None
-        except subprocess.TimeoutExpired:
-            raise FirewallError(f"ipset {args[0]} did not finish within {_RUN_TIMEOUT:.0f}s") from None
-        except OSError as err:
-            raise FirewallError(f"cannot run {self.command[0]}: {err.strerror}") from None
-        if returncode != 0:
-            message = " ".join(stderr.split()) or f"exit status {returncode}"
-            message = re.sub(r"^ipset v[\d.]+: ", "", message)
-            if "is full" in message:
-                message += f" (raise ipset_maxelem, now {self.maxelem})"
-            raise FirewallError(f"ipset {args[0]} failed: {message}")
-        return stdout
+        return run_tool(
+            [*self.command, *args],
+            program=self.command[0],
+            label=f"ipset {args[0]}",
+            package="ipset",
+            timeout=_RUN_TIMEOUT,
+            stdin=stdin,
+            reason=self._reason,
+        )
+
+    def _reason(self, stderr: str, returncode: int) -> str:
+        message = " ".join(stderr.split()) or f"exit status {returncode}"
+        message = re.sub(r"^ipset v[\d.]+: ", "", message)
+        if "is full" in message:
+            message += f" (raise ipset_maxelem, now {self.maxelem})"
+        return message
 
 
 def _pieces(first: list[str], rest: Iterator[str]) -> Iterator[bytes]:
@@ -286,26 +280,6 @@ def _pieces(first: list[str], rest: Iterator[str]) -> Iterator[bytes]:
     while piece:
         yield ("\n".join(piece) + "\n").encode()
         piece = list(islice(rest, _PIECE_LINES))
-
-
-def _run_fed(argv: list[str], pieces: Iterator[bytes]) -> tuple[int, str, str]:
-    """Run ``argv`` writing ``pieces`` to its stdin as they are made: (exit status, stdout, stderr). A
-    process that stops reading (ipset stops at its first error) ends the writing; its error follows. ipset
-    restore writes nothing but that one error line, so its pipes cannot fill while we write."""
-    pipe = subprocess.PIPE
-    with subprocess.Popen(argv, stdin=pipe, stdout=pipe, stderr=pipe) as proc:
-        try:
-            for piece in pieces:
-                proc.stdin.write(piece)
-        except BrokenPipeError:
-            pass  # communicate() below flushes and closes stdin, ignoring a broken pipe as well
-        try:
-            stdout, stderr = proc.communicate(timeout=_RUN_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise
-    return proc.returncode, stdout.decode(errors="replace"), stderr.decode(errors="replace")
 
 
 def parse_save(text: str, name: str) -> dict[str, int]:
@@ -325,14 +299,6 @@ def parse_save(text: str, name: str) -> dict[str, int]:
         except ValueError:
             continue
     return entries
-
-
-def _parse(address: str) -> Target:
-    """Parse an address for a command line; FirewallError when invalid (the guard refuses those earlier)."""
-    try:
-        return parse_target(address)
-    except ValueError as err:
-        raise FirewallError(str(err)) from None
 
 
 def _family(version: int) -> str:

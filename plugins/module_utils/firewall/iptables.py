@@ -21,6 +21,7 @@ import subprocess
 from collections.abc import Callable, Collection, Mapping, MutableMapping, Sequence
 from typing import NamedTuple
 
+from . import tools
 from .base import FirewallError
 from .contest import MAX_MOVES, Contest, judge, normalise
 from .hook import LOOPBACK, HookSpec
@@ -413,21 +414,11 @@ def _is_ours(words: list[str]) -> bool:
 
 
 def run_tool(argv: list[str], tool: str, stdin: str | None = None) -> str:
-    """Run a firewall tool; FirewallError with its first output line on failure."""
-    try:
-        proc = subprocess.run(
-            argv, input=stdin, capture_output=True, text=True, timeout=_RUN_TIMEOUT, check=False
-        )
-    except FileNotFoundError:
-        raise FirewallError(f"{tool} not found: install the iptables package") from None
-    except subprocess.TimeoutExpired:
-        raise FirewallError(f"{tool} did not finish within {_RUN_TIMEOUT:.0f}s") from None
-    except OSError as err:
-        raise FirewallError(f"cannot run {tool}: {err.strerror}") from None
-    if proc.returncode != 0:
-        first = next((line for line in proc.stderr.splitlines() if line.strip()), f"exit {proc.returncode}")
-        raise FirewallError(f"{tool} failed: {' '.join(first.split())}")
-    return proc.stdout
+    """Run an iptables tool (``tool``: its name in messages); FirewallError with its first output line on
+    failure."""
+    return tools.run_tool(
+        argv, program=tool, label=tool, package="iptables", timeout=_RUN_TIMEOUT, stdin=stdin
+    )
 
 
 def _ports(ports: Sequence[int]) -> str:

@@ -23,13 +23,13 @@ import hashlib
 import ipaddress
 import json
 import re
-import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from .base import Ban, FirewallError, Target, ban_seconds, parse_target
+from .base import Ban, FirewallError, Target, ban_seconds, parse_ban_target, parse_target
 from .hook import LOOPBACK, HookSpec, SynLimit
 from .ipset import MAX_TIMEOUT as IPSET_MAX_TIMEOUT
+from .tools import run_tool
 
 FAMILY = "inet"
 TABLE = "mail_bruteforce_guard"
@@ -162,7 +162,7 @@ class NftablesBackend:
         not fill are deleted (the kernel's expiry empties them, never deletes them)."""
         wanted: dict[str, tuple[Target, int]] = {}
         for ban in bans:
-            net = _parse(ban.address)
+            net = parse_ban_target(ban.address)
             seconds = ban_seconds(ban.until, now, self.max_timeout)
             if seconds > 0 and seconds > wanted.get(net.text, (net, 0))[1]:
                 wanted[net.text] = (net, seconds)
@@ -190,7 +190,7 @@ class NftablesBackend:
         gone: dict[str, list[str]] = {}
         texts: dict[str, set[str]] = {}
         for address in addresses:
-            net = _parse(address)
+            net = parse_ban_target(address)
             name = _set_of(net)
             if name in sets and (held is None or net.text in held.get(name, ())):
                 gone.setdefault(name, []).append(_value(net))
@@ -365,23 +365,16 @@ class NftablesBackend:
 
     def _run(self, args: Sequence[str], stdin: str | None = None) -> str:
         """Run nft; FirewallError with nft's own first error line on failure."""
-        argv = [*self.command, *args]
         what = "-f" if args[:1] == ["-f"] else " ".join(a for a in args if not a.startswith("-"))
-        try:
-            proc = subprocess.run(
-                argv, input=stdin, capture_output=True, text=True, timeout=_RUN_TIMEOUT, check=False
-            )
-        except FileNotFoundError:
-            raise FirewallError(f"{self.command[0]} not found: install the nftables package") from None
-        except subprocess.TimeoutExpired:
-            raise FirewallError(f"nft {what} did not finish within {_RUN_TIMEOUT:.0f}s") from None
-        except OSError as err:
-            raise FirewallError(f"cannot run {self.command[0]}: {err.strerror}") from None
-        if proc.returncode != 0:
-            errors = [line for line in proc.stderr.splitlines() if line.startswith("Error")]
-            message = " ".join((errors[0] if errors else proc.stderr).split()) or f"exit {proc.returncode}"
-            raise FirewallError(f"nft {what} failed: {message}")
-        return proc.stdout
+        return run_tool(
+            [*self.command, *args],
+            program=self.command[0],
+            label=f"nft {what}",
+            package="nftables",
+            timeout=_RUN_TIMEOUT,
+            stdin=stdin,
+            reason=_nft_reason,
+        )
 
 
 def _parse_entries(text: str) -> tuple[frozenset[str], list[Entry]]:
@@ -533,11 +526,10 @@ def _element(elem: Any, suffix: str = "") -> tuple[str, int] | None:
         return None
 
 
-def _parse(address: str) -> Target:
-    try:
-        return parse_target(address)
-    except ValueError as err:
-        raise FirewallError(str(err)) from None
+def _nft_reason(stderr: str, returncode: int) -> str:
+    """nft's first ``Error:`` line (or all it said), blanks folded."""
+    errors = [line for line in stderr.splitlines() if line.startswith("Error")]
+    return " ".join((errors[0] if errors else stderr).split()) or f"exit {returncode}"
 
 
 def _chunks(items: list[str]) -> list[list[str]]:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from ..summary import host_counts
 from ..times import iso_seconds
 from .merge import merge_accounts, merge_entries, merge_shared, merge_stale
 from .reports import (
@@ -24,10 +25,6 @@ from .reports import (
 from .timeline import timeline
 
 
-def _count(value: Any) -> int:
-    return len(value) if isinstance(value, list) else 0
-
-
 def _host_rows(entries: list) -> list[dict[str, Any]]:
     rows = []
     for host, report, error in entries:
@@ -35,18 +32,18 @@ def _host_rows(entries: list) -> list[dict[str, Any]]:
             rows.append({"host": host, "status": error})
             continue
         offenders = report["offenders"]
-        decisions = [o.get("decision") for o in offenders if isinstance(o, Mapping)]
+        counts = host_counts(report)
         stats = report.get("stats")
         rows.append(
             {
                 "host": host,
                 "status": "ok",
                 "mode": report.get("mode"),
-                "offenders": sum(1 for d in decisions if d != "ignored"),
-                "ban_decisions": decisions.count("ban"),
-                "watch": decisions.count("watch"),
-                "ignored": decisions.count("ignored"),
-                "active_bans": _count(report.get("bans")),
+                "offenders": counts["offenders"] - counts["ignored"],
+                "ban_decisions": counts["ban"],
+                "watch": counts["watch"],
+                "ignored": counts["ignored"],
+                "active_bans": counts["active_bans"],
                 "failures": sum(
                     o["failures"]
                     for o in offenders
@@ -54,7 +51,7 @@ def _host_rows(entries: list) -> list[dict[str, Any]]:
                     and isinstance(o.get("failures"), int)
                     and o.get("decision") != "ignored"
                 ),
-                "alerts": _count(report.get("accounts")),
+                "alerts": counts["alerts"],
                 "stats": dict(stats) if isinstance(stats, Mapping) else {},
             }
         )
