@@ -21,6 +21,7 @@ import smtplib
 import socket
 import sys
 import time
+from collections.abc import Iterator
 from email.message import EmailMessage
 
 SMTP_PORT = 587
@@ -62,20 +63,38 @@ def send(address: str, user: str, password: str, *, to: str, subject: str, timeo
         raise ClientError(f"recipients refused: {refused}")
 
 
+class LoginRefusedError(ClientError):
+    """The server answered and refused the password."""
+
+
+@contextlib.contextmanager
+def imap_login(address: str, user: str, password: str, *, timeout: float, unreachable: str = "") -> Iterator:
+    """An IMAP connection logged in as ``user``, logged out on the way out. ClientError when the server
+    cannot be reached (``unreachable`` is added to that message) or fails, LoginRefusedError when it refuses
+    the password."""
+    try:
+        imap = imaplib.IMAP4(address, IMAP_PORT, timeout=timeout)
+    except OSError as exc:
+        raise ClientError(f"IMAP connect failed{unreachable}: {type(exc).__name__}") from None
+    try:
+        try:
+            imap.login(user, password)
+        except imaplib.IMAP4.error as exc:
+            raise LoginRefusedError(f"IMAP LOGIN refused: {exc}") from None
+        yield imap
+    except (OSError, imaplib.IMAP4.error) as exc:
+        raise ClientError(f"IMAP failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
+            imap.logout()
+
+
 def wait_delivered(
     address: str, user: str, password: str, *, subject: str, timeout: float, wait: float
 ) -> int:
     """Log in to IMAP and poll INBOX for the subject; returns the seconds it took."""
     start = time.monotonic()
-    try:
-        imap = imaplib.IMAP4(address, IMAP_PORT, timeout=timeout)
-    except OSError as exc:
-        raise ClientError(f"IMAP connect failed: {type(exc).__name__}") from None
-    try:
-        try:
-            imap.login(user, password)
-        except imaplib.IMAP4.error as exc:
-            raise ClientError(f"IMAP LOGIN refused: {exc}") from None
+    with imap_login(address, user, password, timeout=timeout) as imap:
         while True:
             imap.select("INBOX", readonly=True)
             _, data = imap.search(None, "SUBJECT", f'"{subject}"')
@@ -84,11 +103,6 @@ def wait_delivered(
             if time.monotonic() - start > wait:
                 raise ClientError(f"message {subject!r} not in {user}'s INBOX after {wait:.0f} s")
             time.sleep(1)
-    except (OSError, imaplib.IMAP4.error) as exc:
-        raise ClientError(f"IMAP failed: {type(exc).__name__}: {exc}") from None
-    finally:
-        with contextlib.suppress(OSError, imaplib.IMAP4.error):
-            imap.logout()
 
 
 def main(argv: list[str] | None = None) -> int:

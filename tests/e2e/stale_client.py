@@ -13,15 +13,13 @@ LOGIN refused: a connection that times out means the guard banned the client (ex
 from __future__ import annotations
 
 import argparse
-import contextlib
-import imaplib
 import json
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from client import IMAP_PORT, ClientError, private_address
+from client import ClientError, LoginRefusedError, imap_login, private_address
 
 
 def bounded(low: int, high: int):
@@ -43,20 +41,10 @@ def login(address: str, user: str, password: str, timeout: float) -> bool:
     """One IMAP connection and LOGIN: True when accepted, False when refused; ClientError when the server
     cannot be reached (a ban drops the packets: the connection times out)."""
     try:
-        imap = imaplib.IMAP4(address, IMAP_PORT, timeout=timeout)
-    except OSError as exc:
-        raise ClientError(f"IMAP connect failed (banned?): {type(exc).__name__}") from None
-    try:
-        imap.login(user, password)
-    except imaplib.IMAP4.error:
+        with imap_login(address, user, password, timeout=timeout, unreachable=" (banned?)"):
+            return True
+    except LoginRefusedError:
         return False
-    except OSError as exc:
-        raise ClientError(f"IMAP failed: {type(exc).__name__}: {exc}") from None
-    else:
-        return True
-    finally:
-        with contextlib.suppress(OSError, imaplib.IMAP4.error):
-            imap.logout()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,52 @@ def test_stale_client_refuses_a_public_target():
                  "--old-password", "y")  # fmt: skip
     assert result.returncode == 1
     assert "not a private test address" in result.stderr
+
+
+class _FakeImap:
+    """A real IMAP listener on 127.0.0.1 that accepts the password ``right`` and refuses any other."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.logins: list[str] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn, conn.makefile("rwb") as stream:
+                stream.write(b"* OK ready\r\n")
+                stream.flush()
+                for line in stream:
+                    tag, command, *args = line.decode().split()
+                    if command.upper() == "LOGIN":
+                        password = args[-1].strip('"')
+                        self.logins.append(password)
+                        verdict = "OK" if password == "right" else "NO [AUTHENTICATIONFAILED]"
+                        stream.write(f"{tag} {verdict} done\r\n".encode())
+                    elif command.upper() == "CAPABILITY":
+                        stream.write(f"* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n".encode())
+                    else:  # LOGOUT
+                        stream.write(f"* BYE\r\n{tag} OK bye\r\n".encode())
+                    stream.flush()
+
+
+def test_the_stale_client_tells_a_refused_login_from_an_unreachable_server(monkeypatch):
+    """Both scripts log in through client.imap_login: accepted, refused (the stale phone: False, the run goes
+    on) and unreachable (a ban: ClientError) are three different outcomes."""
+    stale = load("stale_client")
+    server = _FakeImap()
+    monkeypatch.setattr(sys.modules[stale.ClientError.__module__], "IMAP_PORT", server.port)
+    assert stale.login("127.0.0.1", "alice@example.com", "right", 5.0) is True
+    assert stale.login("127.0.0.1", "alice@example.com", "old", 5.0) is False
+    assert server.logins == ["right", "old"]
+    closed = socket.socket()  # bound, never listening: connections to its port are refused
+    closed.bind(("127.0.0.1", 0))
+    monkeypatch.setattr(sys.modules[stale.ClientError.__module__], "IMAP_PORT", closed.getsockname()[1])
+    unreachable = r"^IMAP connect failed \(banned\?\): ConnectionRefusedError"
+    with closed, pytest.raises(stale.ClientError, match=unreachable):
+        stale.login("127.0.0.1", "alice@example.com", "right", 5.0)
