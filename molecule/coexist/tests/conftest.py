@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +11,7 @@ import yaml
 
 SCENARIO = Path(__file__).resolve().parents[1]
 PROJECT = SCENARIO.parents[1]
+sys.path.insert(0, str(PROJECT / "molecule" / "shared"))  # scenario_run: what every scenario's tests share
 FACTS = {
     **yaml.safe_load((PROJECT / "molecule" / "mail" / "files" / "scenario.yml").read_text()),
     **{
@@ -32,8 +31,6 @@ LAUNCHER = "/usr/local/sbin/mail-bruteforce-guard"
 CONFIG = "/etc/mail-bruteforce-guard/config.json"
 SCAN_INTERVAL = 60  # the role's default scan timer (minutely)
 HOLD = 16  # the correlator releases an event 15 s (log time) after it
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 
 
 def sh(
@@ -81,39 +78,6 @@ def status(host: str) -> dict:
 
 def banned(host: str, ip: str) -> bool:
     return any(ban["address"] == ip for ban in status(host)["bans"])
-
-
-def playbook(playbook_path: Path, *extra: str) -> tuple[int, str, dict[str, tuple[str, str, str]]]:
-    """ansible-playbook on molecule's inventory: rc, plain output, {host: (changed, unreachable, failed)}."""
-    inventory = str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory")
-    env = {
-        **os.environ,
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_STDOUT_CALLBACK": "default",
-    }
-    run = subprocess.run(
-        [str(Path(sys.executable).parent / "ansible-playbook"), "-i", inventory, *extra, str(playbook_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    out = ANSI.sub("", run.stdout + run.stderr)
-    return run.returncode, out, {host: tuple(rest[1:]) for host, *rest in RECAP.findall(out)}
-
-
-def changed_tasks(out: str) -> list[str]:
-    """``host: task`` for every task a playbook's output (default callback) reports as changed: what an
-    assertion on the recap should print when it fails."""
-    found, task = [], ""
-    for line in out.splitlines():
-        if line.startswith(("TASK [", "RUNNING HANDLER [")):
-            task = line.split("[", 1)[1].rsplit("]", 1)[0]
-        elif line.startswith("changed: ["):
-            found.append(f"{line.split('[', 1)[1].split(']', 1)[0]}: {task}")
-    return found
 
 
 def input_chain(host: str, tool: str = "iptables") -> list[str]:

@@ -24,15 +24,14 @@ from conftest import (
     UFW,
     address,
     banned,
-    changed_tasks,
     input_chain,
     ours,
-    playbook,
     probe,
     sh,
     status,
     without_table,
 )
+from scenario_run import changed_tasks, playbook
 
 WEB = [80, 443, 8443]
 DENIED = 8080  # ufw deny / not in the nftables ruleset's allow-list

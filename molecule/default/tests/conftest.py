@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import yaml
 
 SCENARIO = Path(__file__).resolve().parents[1]
 PROJECT = SCENARIO.parents[1]
+sys.path.insert(0, str(PROJECT / "molecule" / "shared"))  # scenario_run: what every scenario's tests share
 ROLE = PROJECT / "roles" / "mail_bruteforce_guard"
 PREFIX = "mail_bruteforce_guard_"
 

@@ -7,18 +7,14 @@ converges of three hosts cost CI more than they prove)."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from conftest import SCENARIO
+from scenario_run import playbook
 from test_default import LAUNCHER, _can_connect
 
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
 COUNTERS = re.compile(r"\[\d+:\d+\]")
 LISTEN_PORT = 8081  # a service the lockdown's allow-list does not know
 OTHER_PORT = 8082  # started after the lockdown: must be cut
@@ -26,32 +22,8 @@ HOSTS = ("mbg-default-deb12",)  # the hosts these steps converge (see the module
 
 
 def _converge(*extra: str) -> tuple[int, str, dict[str, tuple[str, ...]]]:
-    """converge.yml plus ``extra``: rc, plain output, {host: (changed, unreachable, failed)}."""
-    inventory = str(Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory")
-    env = {
-        **os.environ,
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_STDOUT_CALLBACK": "default",
-    }
-    run = subprocess.run(
-        [
-            str(Path(sys.executable).parent / "ansible-playbook"),
-            "-i",
-            inventory,
-            "--limit",
-            ",".join(HOSTS),
-            *extra,
-            str(SCENARIO / "converge.yml"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    out = ANSI.sub("", run.stdout + run.stderr)
-    return run.returncode, out, {host: tuple(rest[1:]) for host, *rest in RECAP.findall(out)}
+    """converge.yml plus ``extra`` on HOSTS: rc, plain output, {host: (changed, unreachable, failed)}."""
+    return playbook(SCENARIO / "converge.yml", "--limit", ",".join(HOSTS), *extra)
 
 
 def _vars(**values) -> list[str]:
