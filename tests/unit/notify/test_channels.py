@@ -17,17 +17,9 @@ import pytest
 from mail_bruteforce_guard.notify import channels
 from mail_bruteforce_guard.notify.events import account_alert, ban_alert
 from mail_bruteforce_guard.notify.settings import notifier
-from receivers import SmtpServer, WebhookServer, make_cert
 
 NOW = 1_800_000_000.0
 SECRET = "s3cr3t-Very-Unlikely-On-Argv"
-
-
-@pytest.fixture
-def hook():
-    server = WebhookServer()
-    yield server
-    server.close()
 
 
 def secret_file(tmp_path, text=SECRET, mode=0o600):
@@ -170,88 +162,53 @@ def test_email_through_sendmail_interface(tmp_path):
     assert "event=compromised severity=critical user=alice@example.com" in mail.get_content()
 
 
-@pytest.fixture(scope="module")
-def cert(tmp_path_factory):
-    return make_cert(tmp_path_factory.mktemp("tls"))
+def relay(server, password_file: str, **extra) -> dict:
+    """An email notifier through the SMTP relay ``server``."""
+    return {
+        "type": "email",
+        "via": "smtp",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": server.port,
+        "username": "mbg",
+        "password_file": password_file,
+        **extra,
+    }
 
 
-def test_email_through_smtp_relay_starttls_auth(tmp_path, cert):
-    server = SmtpServer(*cert)
-    try:
-        n = notifier(
-            {
-                "type": "email",
-                "via": "smtp",
-                "smtp_host": "127.0.0.1",
-                "smtp_port": server.port,
-                "ca_file": cert[0],
-                "username": "mbg",
-                "password_file": secret_file(tmp_path),
-                "to": ["ops@example.org"],
-                "from": "guard@mx1.example.org",
-            },
-            0,
-        )
+def test_email_through_smtp_relay_starttls_auth(tmp_path, cert, smtp):
+    settings = relay(smtp, secret_file(tmp_path), ca_file=cert[0], to=["ops@example.org"])
+    channels.send(notifier({**settings, "from": "guard@mx1.example.org"}, 0), [a_ban()])
+    assert smtp.auth == [("mbg", SECRET, True)]  # the password went over TLS only
+    (mail,) = smtp.messages
+    assert mail["tls"]
+    assert "ops@example.org" in mail["rcpt"][0]
+    assert "banned 203.0.113.5 for 3600s" in mail["data"]
+
+
+def test_smtp_relay_with_an_untrusted_certificate_fails(tmp_path, smtp):
+    n = notifier(relay(smtp, secret_file(tmp_path)), 0)
+    with pytest.raises(channels.DeliveryError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify"):
         channels.send(n, [a_ban()])
-        assert server.auth == [("mbg", SECRET, True)]  # the password went over TLS only
-        (mail,) = server.messages
-        assert mail["tls"]
-        assert "ops@example.org" in mail["rcpt"][0]
-        assert "banned 203.0.113.5 for 3600s" in mail["data"]
-    finally:
-        server.close()
+    assert smtp.auth == []  # no password sent to a server we could not verify
 
 
-def test_smtp_relay_with_an_untrusted_certificate_fails(tmp_path, cert):
-    server = SmtpServer(*cert)
-    try:
-        n = notifier(
-            {
-                "type": "email",
-                "via": "smtp",
-                "smtp_host": "127.0.0.1",
-                "smtp_port": server.port,
-                "username": "mbg",
-                "password_file": secret_file(tmp_path),
-            },
-            0,
-        )
-        with pytest.raises(channels.DeliveryError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify"):
-            channels.send(n, [a_ban()])
-        assert server.auth == []  # no password sent to a server we could not verify
-    finally:
-        server.close()
-
-
-def test_secrets_never_on_argv_or_environment(tmp_path, hook, cert):
+def test_secrets_never_on_argv_or_environment(tmp_path, hook, cert, smtp):
     """Every notifier with a secret configured, then the children's command lines (/proc/PID/cmdline of the
     child and of its parent, this process) and environments hold no secret."""
     secret = secret_file(tmp_path)
-    server = SmtpServer(*cert)
     outs = [tmp_path / "exec.json", tmp_path / "sendmail.json"]
-    try:
-        exec_cmd = script(tmp_path, "rec", RECORDER)
-        fake = script(
-            tmp_path, "sendmail", RECORDER.replace('os.environ.get("OUT") or sys.argv[1]', repr(str(outs[1])))
-        )
-        for entry in (
-            {"type": "webhook", "url": hook.url, "secret_file": secret},
-            {"type": "exec", "command": [exec_cmd, str(outs[0])]},
-            {"type": "email", "sendmail": fake},
-            {
-                "type": "email",
-                "via": "smtp",
-                "smtp_host": "127.0.0.1",
-                "smtp_port": server.port,
-                "ca_file": cert[0],
-                "username": "u",
-                "password_file": secret,
-            },
-        ):
-            channels.send(notifier(entry, 0), [a_ban()])
-    finally:
-        server.close()
-    assert server.auth[0][1] == SECRET  # the secret was really used
+    exec_cmd = script(tmp_path, "rec", RECORDER)
+    fake = script(
+        tmp_path, "sendmail", RECORDER.replace('os.environ.get("OUT") or sys.argv[1]', repr(str(outs[1])))
+    )
+    for entry in (
+        {"type": "webhook", "url": hook.url, "secret_file": secret},
+        {"type": "exec", "command": [exec_cmd, str(outs[0])]},
+        {"type": "email", "sendmail": fake},
+        relay(smtp, secret, ca_file=cert[0], username="u"),
+    ):
+        channels.send(notifier(entry, 0), [a_ban()])
+    assert smtp.auth[0][1] == SECRET  # the secret was really used
     assert hook.requests[0]["headers"][channels.SIGNATURE_HEADER.lower()].startswith("sha256=")
     for out in outs:
         seen = json.loads(out.read_text())

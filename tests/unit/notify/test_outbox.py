@@ -10,16 +10,8 @@ from mail_bruteforce_guard.detector.config import Config
 from mail_bruteforce_guard.notify import outbox
 from mail_bruteforce_guard.notify.channels import DeliveryError
 from mail_bruteforce_guard.notify.events import account_alert, ban_alert, failure_alert
-from receivers import WebhookServer
 
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture
-def hook():
-    server = WebhookServer()
-    yield server
-    server.close()
 
 
 def config(tmp_path, notify, **kw):

@@ -6,42 +6,15 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from datetime import datetime, timezone
 
 import pytest
 from mail_bruteforce_guard.detector import api, cli
 from mail_bruteforce_guard.detector.config import Config
 from mail_bruteforce_guard.detector.metrics import PREFIX
 from mail_bruteforce_guard.notify.outbox import pending
-from receivers import WebhookServer
+from mbg_detector_lines import T0, dc_login, pf_fail
 
-T0 = datetime(2026, 11, 26, 8, 0, 0, tzinfo=timezone.utc).timestamp()
 LATER = T0 + 120
-
-
-def stamp(offset: float) -> str:
-    return datetime.fromtimestamp(T0 + offset, timezone.utc).isoformat()
-
-
-def pf_fail(offset: float, ip: str = "203.0.113.5", user: str = "alice@example.com") -> str:
-    return (
-        f"{stamp(offset)} mx1 postfix/submission/smtpd[588]: warning: unknown[{ip}]: SASL LOGIN "
-        f"authentication failed: (reason unavailable), sasl_username={user}\n"
-    )
-
-
-def dc_login(offset: float, ip: str, user: str) -> str:
-    return (
-        f"{stamp(offset)} mx1 dovecot: imap-login: Login: user=<{user}>, method=PLAIN, rip={ip}, "
-        f"lip=10.0.0.2, mpid=1234, session=<ok{int(offset)}>\n"
-    )
-
-
-@pytest.fixture
-def hook():
-    server = WebhookServer()
-    yield server
-    server.close()
 
 
 @pytest.fixture
