@@ -29,8 +29,16 @@ from calendar import timegm
 from collections import Counter
 from typing import Callable
 
-HOST = "mail"
-LIP = "192.0.2.10"
+from maillines import (
+    HOST,
+    LIP,
+    dovecot_auth,
+    dovecot_auth_failed,
+    dovecot_login,
+    smtpd_sasl_client,
+    smtpd_sasl_failed,
+)
+
 DOMAINS = ("example.com", "example.org", "example.net")
 USERS = [
     f"{n}@{DOMAINS[i % 3]}"
@@ -167,7 +175,7 @@ class Gen:
         svc = r.choice(("postfix/submission/smtpd", "postfix/submission/smtpd", "postfix/smtps/smtpd"))
         p = f"{svc}[{pid}]: "
         self.add(t, f"{p}connect from unknown[{ip}]")
-        self.add(t + 0.4, f"{p}{q}: client=unknown[{ip}], sasl_method=PLAIN, sasl_username={user}", ip, 0, 1)
+        self.add(t + 0.4, smtpd_sasl_client(p, q, f"unknown[{ip}]", user), ip, 0, 1)
         self.add(t + 0.5, f"postfix/cleanup[{pid + 2}]: {q}: message-id=<{self.session()}@example.com>")
         self.add(
             t + 0.6,
@@ -190,14 +198,7 @@ class Gen:
         r = self.rnd
         ip, user, sess, mpid = r.choice(self.clients), r.choice(USERS), self.session(), self.next_pid()
         proto = "imap" if r.random() < 0.85 else "pop3"
-        self.add(
-            t,
-            f"dovecot: {proto}-login: Login: user=<{user}>, method=PLAIN, rip={ip}, lip={LIP}, "
-            f"mpid={mpid}, TLS, session=<{sess}>",
-            ip,
-            0,
-            1,
-        )
+        self.add(t, dovecot_login(proto, user, ip, mpid, sess), ip, 0, 1)
         self.add(
             t + r.uniform(1, 600),
             f"dovecot: {proto}({user})<{mpid}><{sess}>: Disconnected: Logged out "
@@ -280,10 +281,7 @@ class Gen:
             t += r.uniform(0.5, 4.0)
             user = users[i % len(users)]
             if flavour == "plesk":
-                warn = (
-                    f"{p}warning: {name}[{ip}]{port}: SASL {mech} authentication failed: authentication "
-                    "failure"
-                )
+                warn = smtpd_sasl_failed(p, f"{name}[{ip}]{port}", mech, "authentication failure")
                 spelled = r.choice(("authenticatication", "authenticatication", "authentication"))
                 plesk = (
                     f"plesk_saslauthd[4434]: failed mail {spelled} attempt for user '{user}' (password len="
@@ -302,13 +300,8 @@ class Gen:
                 genuine += 1
             elif genuine >= 3 and r.random() < 0.35:  # Dovecot's penalty outlasts Postfix's 10 s wait
                 t += 10
-                self.add(
-                    t,
-                    f"{p}warning: {name}[{ip}]{port}: SASL {mech} authentication failed: Connection lost to"
-                    " authentication server, sasl_username=(unavailable)",
-                    ip,
-                    1,
-                )
+                lost = "Connection lost to authentication server, sasl_username=(unavailable)"
+                self.add(t, smtpd_sasl_failed(p, f"{name}[{ip}]{port}", mech, lost), ip, 1)
                 self.add(t, "dovecot: auth: Error: auth client 0 disconnected with 1 pending requests")
             else:
                 driver = r.choice(("passwd-file", "passwd-file", "sql", "pam"))
@@ -317,13 +310,11 @@ class Gen:
                     why = "pam_authenticate() failed: Authentication failure (password mismatch?)"
                     self.add(t, f"dovecot: auth-worker({pid % 900 + 100}): pam({user},{ip}): {why}", ip, 1)
                 else:
-                    self.add(t, f"dovecot: auth: {driver}({user},{ip}): {why}", ip, 1)
+                    self.add(t, dovecot_auth(driver, user, ip, why), ip, 1)
                 t += 2
                 suffix = f", sasl_username={user}" if r.random() < 0.5 else ""
                 self.add(
-                    t,
-                    f"{p}warning: {name}[{ip}]{port}: SASL {mech} authentication failed: (reason "
-                    f"unavailable){suffix}",
+                    t, smtpd_sasl_failed(p, f"{name}[{ip}]{port}", mech, f"(reason unavailable){suffix}")
                 )
                 genuine += 1
         aborted = 1 if r.random() < 0.15 else 0  # an AUTH the client aborted: only the summary shows it
@@ -350,14 +341,8 @@ class Gen:
             t += r.uniform(1, 3)
             user = users[i % len(users)]
             if verbose:
-                tail = f",<{sess}>" if with_session else ""
-                self.add(
-                    t,
-                    f"dovecot: auth: passwd-file({user},{ip}{tail}): "
-                    f"{r.choice(('unknown user', 'Password mismatch'))}",
-                    key,
-                    1,
-                )
+                why = r.choice(("unknown user", "Password mismatch"))
+                self.add(t, dovecot_auth("passwd-file", user, ip, why, sess if with_session else ""), key, 1)
             t += 2
         how = r.choice(
             (
@@ -370,13 +355,10 @@ class Gen:
         )
         if how.endswith("Inactivity"):
             t += 180
-        self.add(
-            t,
-            f"dovecot: {proto}-login: {how} (auth failed, {attempts} attempts in {int(t - start)} secs): "
-            f"user=<{user}>, method=PLAIN, rip={ip}, lip={LIP}, TLS, session=<{sess}>",
-            key,
-            0 if verbose else attempts,
+        summary = dovecot_auth_failed(
+            proto, how, attempts=attempts, secs=int(t - start), user=user, ip=ip, session=sess
         )
+        self.add(t, summary, key, 0 if verbose else attempts)
         return t
 
     def fast_bruteforce(self, t: float) -> None:

@@ -1,5 +1,5 @@
 """Known clients (issue 19): the known-good memory, stale clients, shared addresses and pre-auth abuse, on
-unit events and on the labelled three-day log of known_clients_log.py."""
+unit events and on the labelled three-day log of tests/bench/known_clients_log.py."""
 
 from __future__ import annotations
 

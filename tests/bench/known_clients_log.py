@@ -1,7 +1,7 @@
 """A seeded, labelled three-day mail log of known clients and attackers (issue 19), in the line formats of
 Debian 12's Postfix and Dovecot (see ../shared/ENVIRONMENT.md): what each address must come to is in LABELS.
 
-    python tests/unit/policy/known_clients_log.py [--seed N] > known.log
+    python tests/bench/known_clients_log.py [--seed N] > known.log
 
 * the office NAT: twelve users log in every day; bob's phone keeps his old password on day 2 (IMAP, every
   5 min for 6 h, 72 failures, then the phone is fixed); carol mistypes twice: no ban, no ``compromised``,
@@ -23,10 +23,18 @@ import random
 import sys
 import time
 
+from maillines import (
+    HOST,
+    LIP,
+    dovecot_auth,
+    dovecot_auth_failed,
+    dovecot_login,
+    smtpd_sasl_client,
+    smtpd_sasl_failed,
+)
+
 START = 1795996800.0  # 2026-11-30T00:00:00Z
 DAY = 86400
-HOST = "mail"
-LIP = "192.0.2.10"
 OFFICE = "198.51.100.10"
 HOME = "203.0.113.20"
 ONCE = "203.0.113.77"
@@ -81,31 +89,23 @@ class Log:
 
     def imap_ok(self, t: float, ip: str, user: str) -> None:
         self.pid += 1
-        self.add(
-            t,
-            f"dovecot: imap-login: Login: user=<{user}>, method=PLAIN, rip={ip}, lip={LIP}, "
-            f"mpid={self.pid}, TLS, session=<{self.session()}>",
-        )
+        self.add(t, dovecot_login("imap", user, ip, self.pid, self.session()))
 
     def imap_fail(self, t: float, ip: str, user: str) -> None:
-        self.add(t, f"dovecot: auth: passwd-file({user},{ip}): Password mismatch")
+        self.add(t, dovecot_auth("passwd-file", user, ip, "Password mismatch"))
+        how = "Disconnected: Aborted login by logging out"
         self.add(
             t + 2,
-            f"dovecot: imap-login: Disconnected: Aborted login by logging out (auth failed, 1 attempts "
-            f"in 2 secs): user=<{user}>, method=PLAIN, rip={ip}, lip={LIP}, TLS, "
-            f"session=<{self.session()}>",
+            dovecot_auth_failed("imap", how, attempts=1, secs=2, user=user, ip=ip, session=self.session()),
         )
 
     def smtp_fail(self, t: float, ip: str, user: str) -> None:
         self.pid += 1
         p = f"postfix/submission/smtpd[{self.pid}]: "
         self.add(t, f"{p}connect from unknown[{ip}]")
-        self.add(t + 0.5, f"dovecot: auth: passwd-file({user},{ip}): Password mismatch")
-        self.add(
-            t + 2.5,
-            f"{p}warning: unknown[{ip}]: SASL LOGIN authentication failed: (reason unavailable), "
-            f"sasl_username={user}",
-        )
+        self.add(t + 0.5, dovecot_auth("passwd-file", user, ip, "Password mismatch"))
+        why = f"(reason unavailable), sasl_username={user}"
+        self.add(t + 2.5, smtpd_sasl_failed(p, f"unknown[{ip}]", "LOGIN", why))
         self.add(t + 2.6, f"{p}disconnect from unknown[{ip}] ehlo=1 auth=0/1 quit=1 commands=2/3")
 
     def smtp_ok(self, t: float, ip: str, user: str) -> None:
@@ -113,7 +113,7 @@ class Log:
         p = f"postfix/submission/smtpd[{self.pid}]: "
         q = f"{self.rnd.randrange(16**10):010X}"
         self.add(t, f"{p}connect from unknown[{ip}]")
-        self.add(t + 0.4, f"{p}{q}: client=unknown[{ip}], sasl_method=PLAIN, sasl_username={user}")
+        self.add(t + 0.4, smtpd_sasl_client(p, q, f"unknown[{ip}]", user))
         self.add(
             t + 0.8, f"{p}disconnect from unknown[{ip}] ehlo=2 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=7"
         )
