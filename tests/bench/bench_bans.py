@@ -15,15 +15,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from netns_bench import add_inside_option, in_host_netns, rerun_in_new_netns
+
 ROOT = Path(__file__).resolve().parents[2]
-INSIDE = "--inside-netns"
 
 STEP = """
 import json, resource, sys, time
@@ -78,8 +78,7 @@ def step(name: str, log: Path, state: Path, fresh_netns: bool = False) -> dict:
 
 
 def run_inside(args: argparse.Namespace) -> int:
-    if os.stat("/proc/self/ns/net").st_ino == args.inside_netns:
-        print("bench_bans: refusing to run in the host network namespace", file=sys.stderr)
+    if in_host_netns("bench_bans", args.inside_netns):
         return 2
     with tempfile.TemporaryDirectory(prefix="mbg-bench-bans-") as tmp:
         log, state = Path(tmp, "mail.log"), Path(tmp, "state")
@@ -126,22 +125,11 @@ def main() -> int:
     parser.add_argument("--restore-budget", type=float, default=2.0)
     parser.add_argument("--rss-budget", type=float, default=150.0)
     parser.add_argument("--wall", action="store_true", help="budgets on wall-clock time instead of CPU time")
-    parser.add_argument(INSIDE, type=int, default=0, help=argparse.SUPPRESS)
+    add_inside_option(parser)
     args = parser.parse_args()
-    if args.inside_netns:
+    if args.inside_netns is not None:
         return run_inside(args)
-    if os.geteuid() != 0:
-        print("bench_bans: needs root (ipset inside a throwaway network namespace)", file=sys.stderr)
-        return 2
-    for tool in ("unshare", "ipset"):
-        if shutil.which(tool) is None:
-            print(f"bench_bans: {tool} is not installed", file=sys.stderr)
-            return 2
-    argv = [sys.executable, str(Path(__file__).resolve()), INSIDE, str(os.stat("/proc/self/ns/net").st_ino)]
-    argv += ["--addresses", str(args.addresses), "--scan-budget", str(args.scan_budget)]
-    argv += ["--restore-budget", str(args.restore_budget), "--rss-budget", str(args.rss_budget)]
-    argv += ["--wall"] if args.wall else []
-    return subprocess.run(["unshare", "--net", "--", *argv], check=False).returncode
+    return rerun_in_new_netns("bench_bans", ("ipset",))
 
 
 if __name__ == "__main__":

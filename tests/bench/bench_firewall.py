@@ -11,26 +11,19 @@ exceeds the budget (run by `make bench`). Needs root.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from netns_bench import add_inside_option, in_host_netns, rerun_in_new_netns
+
 ROOT = Path(__file__).resolve().parents[2]
-
-INSIDE = "--inside-netns"
-
-
-def netns_id() -> int:
-    """Inode of this process's network namespace."""
-    return os.stat("/proc/self/ns/net").st_ino
 
 
 def run_inside(args: argparse.Namespace) -> int:
-    if netns_id() == args.inside_netns:  # still in the caller's namespace: never touch its sets
-        print("bench_firewall: refusing to run in the host network namespace", file=sys.stderr)
+    if in_host_netns("bench_firewall", args.inside_netns):
         return 2
     try:
         from mail_bruteforce_guard.firewall.base import Ban
@@ -105,29 +98,13 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--budget", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument(INSIDE, type=int, default=0, help=argparse.SUPPRESS)  # the caller's netns inode
+    add_inside_option(parser)
     args = parser.parse_args()
     if args.count < 1 or args.runs < 1:
         parser.error("--count and --runs must be at least 1")
-    if args.inside_netns:
+    if args.inside_netns is not None:
         return run_inside(args)
-    if os.geteuid() != 0:
-        print("bench_firewall: needs root (ipset inside a throwaway network namespace)", file=sys.stderr)
-        return 2
-    for tool in ("unshare", "ipset"):
-        if shutil.which(tool) is None:
-            print(f"bench_firewall: {tool} is not installed", file=sys.stderr)
-            return 2
-    argv = [
-        sys.executable,
-        str(Path(__file__).resolve()),
-        INSIDE,
-        str(netns_id()),
-        "--count",
-        str(args.count),
-    ]
-    argv += ["--budget", str(args.budget), "--runs", str(args.runs)]
-    return subprocess.run(["unshare", "--net", "--", *argv], check=False).returncode
+    return rerun_in_new_netns("bench_firewall", ("ipset",))
 
 
 if __name__ == "__main__":

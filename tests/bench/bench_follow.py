@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -29,16 +28,13 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from netns_bench import add_inside_option, in_host_netns, rerun_in_new_netns
+
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CLI = str(BIN / "mail-bruteforce-guard")
-INSIDE = "--inside-netns"
 TICKS = os.sysconf("SC_CLK_TCK")
 HOLD = 15.0  # parser/correlate.py's HOLD on main (log seconds an event may wait for its later lines)
-
-
-def netns_id() -> int:
-    return os.stat("/proc/self/ns/net").st_ino
 
 
 def cpu_seconds(pid: int) -> float:
@@ -283,8 +279,7 @@ def catch_up(work: Path, count: int) -> dict:
 
 
 def run_inside(args: argparse.Namespace) -> int:
-    if netns_id() == args.inside_netns:
-        print("bench_follow: refusing to run in the host network namespace", file=sys.stderr)
+    if in_host_netns("bench_follow", args.inside_netns):
         return 2
     subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
     with tempfile.TemporaryDirectory(prefix="mbg-bench-follow-") as tmp:
@@ -342,19 +337,11 @@ def main() -> int:
     ap.add_argument("--sustain", type=float, default=30.0)
     ap.add_argument("--rate", type=int, default=5000)
     ap.add_argument("--backlog", type=int, default=1_000_000)
-    ap.add_argument(INSIDE, type=int, default=None, help=argparse.SUPPRESS)
+    add_inside_option(ap)
     args = ap.parse_args()
     if args.inside_netns is not None:
         return run_inside(args)
-    if os.geteuid() != 0:
-        print("bench_follow: needs root (unshare --net, ipset): skipped")
-        return 0
-    for tool in ("unshare", "ipset", "iptables"):
-        if not shutil.which(tool):
-            print(f"bench_follow: {tool} is not installed: skipped")
-            return 0
-    argv = [sys.executable, __file__, *sys.argv[1:], INSIDE, str(netns_id())]
-    return subprocess.run(["unshare", "--net", "--", *argv], check=False).returncode
+    return rerun_in_new_netns("bench_follow", ("ipset", "iptables"), skip=True)
 
 
 if __name__ == "__main__":

@@ -14,22 +14,10 @@ import json
 import os
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def collection_path() -> str:
-    """A directory holding ansible_collections/mailsec/mail_bruteforce_guard -> this checkout."""
-    link = ROOT / ".collections" / "ansible_collections" / "mailsec" / "mail_bruteforce_guard"
-    if link.exists() and link.resolve() == ROOT:
-        return str(ROOT / ".collections")
-    tmp = Path(tempfile.mkdtemp(prefix="mbg-bench-"))
-    (tmp / "ansible_collections" / "mailsec").mkdir(parents=True)
-    (tmp / "ansible_collections" / "mailsec" / "mail_bruteforce_guard").symlink_to(ROOT)
-    return str(tmp)
 
 
 def iso(ts: float) -> str:
@@ -92,7 +80,8 @@ def main() -> int:
     if min(counts) < 1 or args.offenders > args.pool:
         parser.error("counts must be >= 1 and --offenders <= --pool")
 
-    sys.path.insert(0, collection_path())
+    sys.path.insert(0, str(ROOT / "tests" / "helpers"))
+    import plugin_helpers  # noqa: F401 - puts the collection on sys.path
     from ansible_collections.mailsec.mail_bruteforce_guard.plugins.filter.fleet import fleet_merge
 
     reports = make_reports(args.hosts, args.offenders, args.pool)
