@@ -98,6 +98,15 @@ class Daemon:
         except (OSError, ValueError):
             return set()
 
+    def alerts(self, kind: str) -> int:
+        """How many alerts of ``kind`` the daemon raised (the outbox's counters; 0 before it exists)."""
+        try:
+            return json.loads((self.state / "notify-outbox.json").read_text())["counts"]["alerts"].get(
+                kind, 0
+            )
+        except (OSError, ValueError, KeyError):
+            return 0
+
     def wait_for(self, predicate, what: str) -> None:
         deadline = time.monotonic() + WAIT
         while time.monotonic() < deadline:
@@ -367,39 +376,23 @@ def test_a_ban_that_expires_raises_one_unban_alert(daemon):
     daemon.start().ready()
     proc = daemon.cli("ban", "192.0.2.88", "--duration", "2")  # by hand, while the daemon runs
     assert proc.returncode == 0, proc.stderr
-    outbox = daemon.state / "notify-outbox.json"
-
-    def unbans() -> int:
-        try:
-            return json.loads(outbox.read_text())["counts"]["alerts"].get("unban", 0)
-        except (OSError, ValueError, KeyError):
-            return 0
-
-    daemon.wait_for(lambda: unbans() >= 1, "the unban alert of the expired ban")
+    daemon.wait_for(lambda: daemon.alerts("unban") >= 1, "the unban alert of the expired ban")
     time.sleep(1.5)
-    assert unbans() == 1
+    assert daemon.alerts("unban") == 1
     assert daemon.stop() == 0
 
 
 def test_an_unreadable_log_raises_one_failure_alert_until_it_is_back(daemon):
     """A configured log that vanishes stops detection: the daemon tells it once (as a scan would), not every
     cycle, and reads the log again when it is back."""
-    outbox = daemon.state / "notify-outbox.json"
-
-    def told() -> int:
-        try:
-            return json.loads(outbox.read_text())["counts"]["alerts"].get("failure", 0)
-        except (OSError, ValueError, KeyError):
-            return 0
-
     append(daemon.log, "192.0.2.61", 1)
     daemon.start().ready()
     daemon.wait_failures({"192.0.2.61": 1})
-    assert told() == 0
+    assert daemon.alerts("failure") == 0
     daemon.log.unlink()
-    daemon.wait_for(lambda: told() >= 1, "the failure alert of the vanished log")
+    daemon.wait_for(lambda: daemon.alerts("failure") >= 1, "the failure alert of the vanished log")
     time.sleep(2.0)  # many cycles later: still one
-    assert told() == 1
+    assert daemon.alerts("failure") == 1
     append(daemon.log, "192.0.2.62", 1)  # back: read again (a second loss is told again, subject to the
     daemon.wait_failures({"192.0.2.61": 1, "192.0.2.62": 1})  # outbox's de-duplication per alert_interval)
     assert daemon.stop() == 0
@@ -465,18 +458,10 @@ def test_unban_by_hand_of_a_ban_not_saved_yet_is_kept(daemon):
         stderr=daemon.stderr.open("a"),
     )
     daemon.ready()
-    outbox = daemon.state / "notify-outbox.json"
-
-    def ban_alerts() -> int:
-        try:
-            return json.loads(outbox.read_text())["counts"]["alerts"].get("ban", 0)
-        except (OSError, ValueError, KeyError):
-            return 0
-
     append(daemon.log, "198.51.100.1", 3)
     daemon.wait_for(lambda: "198.51.100.1" in daemon.bans(), "the first ban, saved at once")
     append(daemon.log, "203.0.113.50", 3)
-    daemon.wait_for(lambda: ban_alerts() == 2, "the second ban (its save put off)")
+    daemon.wait_for(lambda: daemon.alerts("ban") == 2, "the second ban (its save put off)")
     proc = daemon.cli("unban", "203.0.113.50")
     assert proc.returncode == 0, proc.stderr
     assert "unbanned 203.0.113.50" in proc.stdout, proc.stdout
