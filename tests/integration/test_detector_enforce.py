@@ -56,20 +56,25 @@ SCRIPT = textwrap.dedent(
 )
 
 
-def test_ban_lifecycle_with_real_ipset(tmp_path):
-    ago = time.time() - 120 - T0  # a live attack two minutes ago (offsets are from conftest's T0)
-    lines = [pf_fail(ago + i, ip=ip) for i in range(5) for ip in ("203.0.113.5", "203.0.113.6", "192.0.2.10")]
-    log = tmp_path / "mail.log"
-    log.write_text("".join(lines))
+def run_in_new_netns(script: str, log: Path, state: Path) -> dict:
+    """``script`` (log path, state dir) in a throwaway network namespace: the JSON of its last line."""
     proc = subprocess.run(
-        ["unshare", "--net", sys.executable, "-c", SCRIPT, str(log), str(tmp_path / "state")],
+        ["unshare", "--net", sys.executable, "-c", script, str(log), str(state)],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout.splitlines()[-1])
+    return json.loads(proc.stdout.splitlines()[-1])
+
+
+def test_ban_lifecycle_with_real_ipset(tmp_path):
+    ago = time.time() - 120 - T0  # a live attack two minutes ago (offsets are from conftest's T0)
+    lines = [pf_fail(ago + i, ip=ip) for i in range(5) for ip in ("203.0.113.5", "203.0.113.6", "192.0.2.10")]
+    log = tmp_path / "mail.log"
+    log.write_text("".join(lines))
+    out = run_in_new_netns(SCRIPT, log, tmp_path / "state")
     assert out["decisions"] == {"203.0.113.5": "ban", "203.0.113.6": "ban", "192.0.2.10": "watch"}
     assert out["after_scan"] == ["203.0.113.5", "203.0.113.6"]
     assert out["status"] == [["203.0.113.5", True], ["203.0.113.6", True]]
@@ -151,15 +156,7 @@ def test_a_full_set_saves_what_was_applied_and_reports_the_rest(tmp_path):
     ips = [f"203.0.113.{i}" for i in range(1, 7)]
     log = tmp_path / "mail.log"
     log.write_text("".join(pf_fail(ago + i, ip=ip) for i in range(5) for ip in ips))
-    proc = subprocess.run(
-        ["unshare", "--net", sys.executable, "-c", FULL_SET, str(log), str(tmp_path / "state")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout.splitlines()[-1])
+    out = run_in_new_netns(FULL_SET, log, tmp_path / "state")
     assert len(out["after_scan"]) == 4
     assert "4 of 6 bans applied and saved" in out["scan_error"]
     assert "(raise ipset_maxelem, now 4)" in out["scan_error"]

@@ -158,19 +158,29 @@ DAMAGE = [
 ]
 
 
-def test_damaged_entries_are_set_aside_and_the_rest_kept(env):
-    cfg, log = env
+def damage_saved_state(cfg, log, edit) -> None:
+    """Six failures scanned and saved (monitor mode, see env: no firewall is touched), then ``edit(data)``
+    applied to state.json, as a damaged or forged file would hold it."""
     log.write_text("".join(pf_fail(i) for i in range(6)))
-    scan(cfg, dry_run=False)  # monitor mode (see env): the state is saved, no firewall is touched
+    scan(cfg, dry_run=False)
     state_file = os.path.join(cfg.state_dir, "state.json")
     with open(state_file) as fh:
         data = json.load(fh)
-    data["bans"]["192.0.2.200"] = {"until": LATER + 3600, "reason": "kept", "count": 1, "since": LATER}
-    for section, key, value in DAMAGE:
-        (data["tracker"]["records"] if section == "records" else data[section])[key] = value
-    data["tracker"]["clock"] = "yesterday"
+    edit(data)
     with open(state_file, "w") as fh:
         json.dump(data, fh)
+
+
+def test_damaged_entries_are_set_aside_and_the_rest_kept(env):
+    cfg, log = env
+
+    def damage(data: dict) -> None:
+        data["bans"]["192.0.2.200"] = {"until": LATER + 3600, "reason": "kept", "count": 1, "since": LATER}
+        for section, key, value in DAMAGE:
+            (data["tracker"]["records"] if section == "records" else data[section])[key] = value
+        data["tracker"]["clock"] = "yesterday"
+
+    damage_saved_state(cfg, log, damage)
     for read in (api.status, api.report):  # read-only: warn, change nothing
         warnings = []
         read(cfg, now=LATER, warn=warnings.append)
@@ -353,17 +363,14 @@ HUGE = 10**400
 )
 def test_a_huge_integer_in_the_state_poisons_no_later_run(env, where, value):
     cfg, log = env
-    log.write_text("".join(pf_fail(i) for i in range(6)))
-    scan(cfg, dry_run=False)
-    state_file = os.path.join(cfg.state_dir, "state.json")
-    with open(state_file) as fh:
-        data = json.load(fh)
-    node = data
-    for key in where[:-1]:
-        node = node.setdefault(key, {})
-    node[where[-1]] = value
-    with open(state_file, "w") as fh:
-        json.dump(data, fh)
+
+    def poison(data: dict) -> None:
+        node = data
+        for key in where[:-1]:
+            node = node.setdefault(key, {})
+        node[where[-1]] = value
+
+    damage_saved_state(cfg, log, poison)
     api.status(cfg, now=LATER, warn=[].append)
     api.report(cfg, now=LATER, warn=[].append)
     scan(cfg)
@@ -393,16 +400,9 @@ HELD = [5, T0 + 100, T0 + 100, "203.0.113.5", "auth_failure", "postfix", "smtp",
 )
 def test_a_damaged_held_event_poisons_no_later_scan(env, field, value):
     cfg, log = env
-    log.write_text("".join(pf_fail(i) for i in range(6)))
-    scan(cfg, dry_run=False)
-    state_file = os.path.join(cfg.state_dir, "state.json")
-    with open(state_file) as fh:
-        data = json.load(fh)
     item = list(HELD)
     item[field] = value
-    data["correlator"]["held"] = [item]
-    with open(state_file, "w") as fh:
-        json.dump(data, fh)
+    damage_saved_state(cfg, log, lambda data: data["correlator"].__setitem__("held", [item]))
     for _ in range(2):
         result = scan(cfg, dry_run=False)
         assert "garbage" not in {o["ip"] for o in result["offenders"]}
