@@ -23,15 +23,7 @@ import random
 import sys
 import time
 
-from maillines import (
-    HOST,
-    LIP,
-    dovecot_auth,
-    dovecot_auth_failed,
-    dovecot_login,
-    smtpd_sasl_client,
-    smtpd_sasl_failed,
-)
+import maillines
 
 START = 1795996800.0  # 2026-11-30T00:00:00Z
 DAY = 86400
@@ -89,23 +81,23 @@ class Log:
 
     def imap_ok(self, t: float, ip: str, user: str) -> None:
         self.pid += 1
-        self.add(t, dovecot_login("imap", user, ip, self.pid, self.session()))
+        self.add(t, maillines.dovecot_login("imap", user, ip, self.pid, self.session()))
 
     def imap_fail(self, t: float, ip: str, user: str) -> None:
-        self.add(t, dovecot_auth("passwd-file", user, ip, "Password mismatch"))
+        self.add(t, maillines.dovecot_auth("passwd-file", user, ip, "Password mismatch"))
         how = "Disconnected: Aborted login by logging out"
         self.add(
             t + 2,
-            dovecot_auth_failed("imap", how, attempts=1, secs=2, user=user, ip=ip, session=self.session()),
+            maillines.dovecot_auth_failed("imap", how, attempts=1, secs=2, user=user, ip=ip, session=self.session()),
         )
 
     def smtp_fail(self, t: float, ip: str, user: str) -> None:
         self.pid += 1
         p = f"postfix/submission/smtpd[{self.pid}]: "
         self.add(t, f"{p}connect from unknown[{ip}]")
-        self.add(t + 0.5, dovecot_auth("passwd-file", user, ip, "Password mismatch"))
+        self.add(t + 0.5, maillines.dovecot_auth("passwd-file", user, ip, "Password mismatch"))
         why = f"(reason unavailable), sasl_username={user}"
-        self.add(t + 2.5, smtpd_sasl_failed(p, f"unknown[{ip}]", "LOGIN", why))
+        self.add(t + 2.5, maillines.smtpd_sasl_failed(p, f"unknown[{ip}]", "LOGIN", why))
         self.add(t + 2.6, f"{p}disconnect from unknown[{ip}] ehlo=1 auth=0/1 quit=1 commands=2/3")
 
     def smtp_ok(self, t: float, ip: str, user: str) -> None:
@@ -113,7 +105,7 @@ class Log:
         p = f"postfix/submission/smtpd[{self.pid}]: "
         q = f"{self.rnd.randrange(16**10):010X}"
         self.add(t, f"{p}connect from unknown[{ip}]")
-        self.add(t + 0.4, smtpd_sasl_client(p, q, f"unknown[{ip}]", user))
+        self.add(t + 0.4, maillines.smtpd_sasl_client(p, q, f"unknown[{ip}]", user))
         self.add(
             t + 0.8, f"{p}disconnect from unknown[{ip}] ehlo=2 auth=1 mail=1 rcpt=1 data=1 quit=1 commands=7"
         )
@@ -122,7 +114,7 @@ class Log:
         why = "tried to use disallowed plaintext auth" if plaintext else "no auth attempts in 0 secs"
         self.add(
             t,
-            f"dovecot: pop3-login: Disconnected ({why}): user=<>, rip={ip}, lip={LIP}, "
+            f"dovecot: pop3-login: Disconnected ({why}): user=<>, rip={ip}, lip={maillines.LIP}, "
             f"session=<{self.session()}>",
         )
 
@@ -176,7 +168,7 @@ def build(seed: int = 19) -> list:  # noqa: PLR0912 - the labelled log's story i
     out = []
     for t, _n, text in sorted(log.lines):
         stamp = time.strftime("%b %e %H:%M:%S", time.gmtime(t))
-        out.append(f"{stamp} {HOST} {text}\n")
+        out.append(f"{stamp} {maillines.HOST} {text}\n")
     return out
 
 

@@ -12,10 +12,10 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
+from tcp_server import TcpServer
 
 HERE = Path(__file__).resolve().parent
 
@@ -151,36 +151,29 @@ def test_stale_client_refuses_a_public_target():
     assert "not a private test address" in result.stderr
 
 
-class _FakeImap:
+class _FakeImap(TcpServer):
     """A real IMAP listener on 127.0.0.1 that accepts the password ``right`` and refuses any other."""
 
     def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
         self.logins: list[str] = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            with conn, conn.makefile("rwb") as stream:
-                stream.write(b"* OK ready\r\n")
+    def session(self, conn: socket.socket) -> None:
+        with conn.makefile("rwb") as stream:
+            stream.write(b"* OK ready\r\n")
+            stream.flush()
+            for line in stream:
+                tag, command, *args = line.decode().split()
+                if command.upper() == "LOGIN":
+                    password = args[-1].strip('"')
+                    self.logins.append(password)
+                    verdict = "OK" if password == "right" else "NO [AUTHENTICATIONFAILED]"
+                    stream.write(f"{tag} {verdict} done\r\n".encode())
+                elif command.upper() == "CAPABILITY":
+                    stream.write(f"* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n".encode())
+                else:  # LOGOUT
+                    stream.write(f"* BYE\r\n{tag} OK bye\r\n".encode())
                 stream.flush()
-                for line in stream:
-                    tag, command, *args = line.decode().split()
-                    if command.upper() == "LOGIN":
-                        password = args[-1].strip('"')
-                        self.logins.append(password)
-                        verdict = "OK" if password == "right" else "NO [AUTHENTICATIONFAILED]"
-                        stream.write(f"{tag} {verdict} done\r\n".encode())
-                    elif command.upper() == "CAPABILITY":
-                        stream.write(f"* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n".encode())
-                    else:  # LOGOUT
-                        stream.write(f"* BYE\r\n{tag} OK bye\r\n".encode())
-                    stream.flush()
 
 
 def test_the_stale_client_tells_a_refused_login_from_an_unreachable_server(monkeypatch):

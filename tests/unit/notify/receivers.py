@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+from tcp_server import TcpServer
+
 
 class Hook(http.server.BaseHTTPRequestHandler):
     """Records every POST; answers the status codes queued in ``server.statuses`` (then 200)."""
@@ -90,7 +92,7 @@ def make_cert(directory: Path) -> tuple[str, str]:
     return str(cert), str(key)
 
 
-class SmtpServer:
+class SmtpServer(TcpServer):
     """One SMTP session at a time: EHLO, STARTTLS, AUTH PLAIN/LOGIN, MAIL, RCPT, DATA, QUIT. Records the
     messages, the credentials it was given, and whether the session was under TLS when AUTH came."""
 
@@ -100,27 +102,9 @@ class SmtpServer:
         self.require_tls = require_tls
         self.messages: list[dict] = []
         self.auth: list[tuple[str, str, bool]] = []
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(5)
-        self.port = self.sock.getsockname()[1]
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                self._session(conn)
-            except (OSError, ssl.SSLError):
-                pass
-            finally:
-                conn.close()
-
-    def _session(self, conn: socket.socket) -> None:  # noqa: PLR0912, PLR0915 - an SMTP dialogue, verb by verb
+    def session(self, conn: socket.socket) -> None:  # noqa: PLR0912, PLR0915 - an SMTP dialogue, verb by verb
         tls = False
         f = conn.makefile("rwb")
 
@@ -184,6 +168,3 @@ class SmtpServer:
                 return
             else:
                 say("250 ok")
-
-    def close(self) -> None:
-        self.sock.close()
