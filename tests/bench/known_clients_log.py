@@ -86,10 +86,11 @@ class Log:
     def imap_fail(self, t: float, ip: str, user: str) -> None:
         self.add(t, maillines.dovecot_auth("passwd-file", user, ip, "Password mismatch"))
         how = "Disconnected: Aborted login by logging out"
-        self.add(
-            t + 2,
-            maillines.dovecot_auth_failed("imap", how, attempts=1, secs=2, user=user, ip=ip, session=self.session()),
+        session = self.session()
+        summary = maillines.dovecot_auth_failed(
+            "imap", how, attempts=1, secs=2, user=user, ip=ip, session=session
         )
+        self.add(t + 2, summary)
 
     def smtp_fail(self, t: float, ip: str, user: str) -> None:
         self.pid += 1
