@@ -259,7 +259,7 @@ def test_10000_new_bans_apply_in_one_batch(kit):
     bans = [Ban(f"198.18.{i // 250}.{i % 250 + 1}", now + 3600 + i % 100, "bench") for i in range(10_000)]
     enf = enforcer(kit)
     timings = []
-    for _ in range(2):  # best of two: a shared CI core can stall one run
+    for _run in range(2):  # best of two: a shared CI core can stall one run
         kit.wipe()  # start from nothing: creating the sets (or the table) is part of the figure
         started = time.perf_counter()
         result = enf.ban(bans, now)
@@ -304,7 +304,7 @@ def test_syn_limit_drops_a_connection_flood_per_source(kit, pair):
     client = pair[1]
     enf = enforcer(kit, kit.backend(mail_ports=(PORT,), syn_ports=(PORT,), syn_rate=1, syn_burst=3))
     enf.attach()
-    answered = [connects(client, SERVER_V4, timeout=1.5) for _ in range(5)]  # generous: a busy host
+    answered = [connects(client, SERVER_V4, timeout=1.5) for _attempt in range(5)]  # generous: a busy host
     assert answered[:3] == [True, True, True], answered  # the burst
     assert answered[3:] == [False, False], answered  # then 1/minute: dropped
     assert connects(client, SERVER_V6, timeout=1.0)  # another source (its IPv6 address) has its own bucket

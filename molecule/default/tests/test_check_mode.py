@@ -45,7 +45,7 @@ def test_compliance_check_mode_reports_no_change_and_passes():
 def test_compliance_fails_a_drifted_host():
     _podman("exec", HOSTS[-1], "systemctl", "stop", TIMER)
     try:
-        rc, out, _ = _compliance("--limit", f"{HOSTS[-1]},localhost")
+        rc, out, _recap = _compliance("--limit", f"{HOSTS[-1]},localhost")
     finally:
         _podman("exec", HOSTS[-1], "systemctl", "start", TIMER)
     assert rc != 0, out[-4000:]
