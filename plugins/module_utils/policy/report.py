@@ -94,9 +94,12 @@ def ban_reason(
     )
 
 
-def offender(key: str, rec: AddressRecord, *, banned_now: bool, watch: str, note: Any = None) -> Offender:
+def offender(
+    key: str, rec: AddressRecord, *, banned_now: bool, watch: str, note: Any = None, services: Any = None
+) -> Offender:
     """The report row of one record. ``watch``: the ``thresholds`` text; ``note(key, rec)`` (the known-good
-    memory's :func:`client_note`, when on) may replace the "watch" reason."""
+    memory's :func:`client_note`, when on) may replace the "watch" reason; ``services``: the record's
+    services sorted, when the caller has them (default: sorted here)."""
     if rec.flags & IGNORED_FLAG:
         decision, reason, until = IGNORED, "address in an ignored network: never banned", None
     elif rec.flags & PROTECTED_FLAG:
@@ -113,7 +116,7 @@ def offender(key: str, rec: AddressRecord, *, banned_now: bool, watch: str, note
         (
             key,
             rec.failures,
-            sorted(rec.services),
+            sorted(rec.services) if services is None else services,
             sorted(rec.users),
             iso_utc(rec.first),
             iso_utc(rec.last),

@@ -719,11 +719,18 @@ class Tracker:
                 self._lookup(key)
         keys = list(self.records) if everything else self._touched
         offenders = []
+        # one sorted list per set of services, shared by the rows that have it (read-only, as every row is):
+        # the records share a handful of frozensets, 100,000 rows would make 100,000 copies (7 MB)
+        services: dict[frozenset, list] = {}
         for key in keys:
             rec = self.records.get(key)
             if rec is None or (rec.failures == 0 and rec.ban_until is None):  # (pre-auth bans: no failure)
                 continue
-            offenders.append(self._offender(key, rec, banned_now=self._touched.get(key, False)))
+            shown = services.get(rec.services)
+            if shown is None:
+                shown = services[rec.services] = sorted(rec.services)
+            banned_now = self._touched.get(key, False)
+            offenders.append(self._offender(key, rec, banned_now=banned_now, services=shown))
         offenders.sort(key=lambda o: (-o.failures, o.ip))
         alert_keys = self.alerts.keys() if everything else self._alerted_now
         accounts = [
@@ -739,9 +746,11 @@ class Tracker:
         shared = clients.shared_addresses(when, None if everything else [o.ip for o in offenders])
         return Decisions(offenders, accounts, clients.rows(pairs, when), shared)
 
-    def _offender(self, key: str, rec: AddressRecord, banned_now: bool) -> Offender:
+    def _offender(self, key: str, rec: AddressRecord, banned_now: bool, services: list) -> Offender:
         note = self._client_note if self.clients is not None else None
-        return report.offender(key, rec, banned_now=banned_now, watch=self._thresholds, note=note)
+        return report.offender(
+            key, rec, banned_now=banned_now, watch=self._thresholds, note=note, services=services
+        )
 
     def _client_note(self, key: str, rec: AddressRecord) -> str | None:
         """The "watch" reason of an address with a stale client or known users, else None."""
