@@ -23,8 +23,8 @@ from ..firewall.contest import from_state as contests_from_state
 from ..firewall.contest import to_state as contests_to_state
 from ..gcpause import paused_gc
 from ..limits import MAX_DURATION, MAX_TIME
-from ..notify.events import account_alert, ban_alert, failure_alert, unban_alert
-from ..notify.outbox import raise_alerts
+from ..notify.events import Alerts, account_alert, ban_alert, failure_alert, unban_alert
+from ..notify.outbox import queue_alerts
 from ..parser.events import Event, iso_utc
 from ..printable import printable
 from .config import Config, load_config
@@ -218,7 +218,7 @@ class _Told:
     """What a scan leaves for the alerts and the metrics, whatever way it ends."""
 
     def __init__(self) -> None:
-        self.alerts: list = []
+        self.alerts: Alerts | list = []
         self.lines = self.events = self.bans = 0
         self.failures: dict[str, int] = {}
         self.bans_state: dict | None = None
@@ -283,7 +283,7 @@ def _after_scan(config: Config, told: _Told, now: float, started: float, warn: W
 def _tell(config: Config, alerts: list, now: float, warn: Warn) -> None:
     """Syslog and queue alerts after the firewall change is done; never fails the operation."""
     try:
-        raise_alerts(config, alerts, now=now, warn=warn)
+        queue_alerts(config, alerts, now=now, warn=warn)
     except (MbgError, OSError) as err:
         warn(f"alerts not queued: {err}")
 
@@ -318,12 +318,7 @@ def enforce_pending(
     contest over INPUT position 1 that this check began (firewall/contest.py; logged already, said once per
     contest)."""
     bans = state["bans"]
-    unexpired = [
-        Ban(address, float(entry["until"]), str(entry.get("reason", "")))
-        for address, entry in bans.items()
-        if float(entry.get("until", 0)) > now
-    ]
-    pending = [ban for ban in unexpired if not bans[ban.address].get("enforced")]
+    pending = _unexpired(bans, now, pending=True)
     if not pending and not (check_hook and config.ban_hook and state.get("hook")):
         return []
     enforcer = _enforcer(config)
@@ -332,16 +327,16 @@ def enforce_pending(
     if previous and previous != enforcer.backend.name:
         _retire(config, previous, warn)
         _forget_hook(state)
-        pending = unexpired
+        pending = _unexpired(bans, now)
     elif check_hook and config.ban_hook and previous:
         lines = _attach(enforcer, state)
         begun = [line for line in lines if line.startswith(CONTESTED)]
         if len(lines) > len(begun):  # repaired: whatever removed the hook may have taken the sets too
-            pending = unexpired
+            pending = _unexpired(bans, now)
     if pending:
-        keys = {_canonical(ban.address): ban.address for ban in pending}
+        keys = _state_keys(pending)
         try:
-            result = enforcer.ban(pending, now)
+            result = enforcer.ban(pending, now, ban_lines=False)
         except PartialApplyError as err:  # what went in is saved as enforced; the rest stays pending
             _mark_enforced(bans, keys, err.result.added + err.result.unchanged)
             raise partial_failure(err, len(pending)) from None
@@ -352,6 +347,29 @@ def enforce_pending(
     if config.ban_hook and not state.get("hook"):
         begun += [line for line in _attach(enforcer, state) if line.startswith(CONTESTED)]
     return begun
+
+
+def _unexpired(bans: dict, now: float, pending: bool = False) -> list[Ban]:
+    """The state's bans that have not ended, as Bans in the state's order (``pending``: only those not yet
+    in the firewall)."""
+    return [
+        Ban(address, float(entry["until"]), str(entry.get("reason", "")))
+        for address, entry in bans.items()
+        if float(entry.get("until", 0)) > now and not (pending and entry.get("enforced"))
+    ]
+
+
+def _state_keys(bans: list[Ban]) -> dict[str, str]:
+    """Canonical address -> the state's key, where the two differ (``keys.get(a, a)`` reads it; the
+    canonical IPv4 addresses of nearly every ban need no entry: 100,000 of them took 5 MB)."""
+    keys: dict[str, str] = {}
+    for ban in bans:
+        key = _canonical(ban.address)
+        if key != ban.address:
+            keys[key] = ban.address
+        elif keys:
+            keys.pop(key, None)  # the state's own canonical key comes later: it wins, as it did
+    return keys
 
 
 def _attach(enforcer: Enforcer, state: dict, thorough: bool = False) -> list[str]:
@@ -745,7 +763,7 @@ def notify(
 
     now = _now(now)
     if failure:
-        raise_alerts(config, [failure_alert(failure, f"{failure} failed", now)], now=now, warn=warn)
+        queue_alerts(config, [failure_alert(failure, f"{failure} failed", now)], now=now, warn=warn)
     return deliver(config, now=now, warn=warn)._asdict()
 
 

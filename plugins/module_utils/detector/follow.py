@@ -31,8 +31,8 @@ from typing import Any, Callable
 
 from ..errors import ConfigError, LockedError, MbgError
 from ..gcpause import paused_gc
-from ..notify.events import account_alert, failure_alert, unban_alert
-from ..notify.outbox import raise_alerts
+from ..notify.events import Alerts, account_alert, failure_alert, unban_alert
+from ..notify.outbox import queue_alerts
 from ..printable import printable
 from .config import Config
 from .journaltrust import JournalTrust
@@ -349,7 +349,7 @@ class Follower:
 
     def _cycle(self, *, check_hook: bool = False, force_save: bool = False) -> None:
         """New lines -> the shared step -> bans; the state saved when due. Alerts after the lock."""
-        alerts: list = []
+        alerts = Alerts()
         stale: list = []
         with self._state_lock(), paused_gc():
             now = time.time()
@@ -382,10 +382,9 @@ class Follower:
             if new_bans:
                 self.bans_unsaved = self.dirty = True
             decisions = session.tracker.decide(now)
-            alerts += session.tally.alerts + [
-                account_alert(a.alert, a.username, a.ips, now) for a in decisions.accounts
-            ]
-            session.tally.alerts = []
+            alerts += session.tally.alerts
+            alerts += [account_alert(a.alert, a.username, a.ips, now) for a in decisions.accounts]
+            session.tally.alerts = Alerts()
             session.tracker.start_round()
             alerts += self._expired(now)
             mono = time.monotonic()
@@ -467,11 +466,11 @@ class Follower:
                 out.append(unban_alert(address, now))
         return out
 
-    def _tell(self, alerts: list) -> None:
+    def _tell(self, alerts: Alerts) -> None:
         if not alerts:
             return
         try:
-            raise_alerts(self.config, alerts, now=time.time(), warn=self.warn)
+            queue_alerts(self.config, alerts, now=time.time(), warn=self.warn)
         except (MbgError, OSError) as err:
             self.warn(f"alerts not queued: {err}")
 

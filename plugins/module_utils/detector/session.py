@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from ..errors import MbgError
-from ..notify.events import ban_alert, failure_alert
+from ..notify.events import Alerts, failure_alert
 from ..parser.events import AUTH_FAILURE
 from ..policy.tracker import Tracker
 from .config import Config
@@ -40,7 +40,7 @@ class Tally:
     def __init__(self) -> None:
         self.lines = self.events = self.bytes = self.cut = self.rejected = self.bans = 0
         self.failures: dict[str, int] = {}
-        self.alerts: list = []
+        self.alerts = Alerts()  # each new ban's alert is made only as it is read (outbox.queue_alerts)
         self.unreadable: list[str] = []
         self.read_any = False
 
@@ -150,7 +150,7 @@ class Session:
                     "enforced": False,
                 }
         self.tally.bans += len(new_bans)
-        self.tally.alerts += [ban_alert(b.address, b.until, b.reason, now, count=b.count) for b in new_bans]
+        self.tally.alerts.add_bans(new_bans, now)
         drop_expired(bans, now, self.config)
         failure = None
         if not dry_run and self.config.mode == "enforce":

@@ -196,7 +196,7 @@ def _alerts(value: Any) -> Checked:
 
 
 def _hours(value: Any) -> Checked:
-    # tracker._hours drops malformed pairs itself; only a value of the wrong kind is damaged here
+    # tracker_state._hours drops malformed pairs itself; only a value of the wrong kind is damaged here
     if value is None or isinstance(value, (list, dict)):
         return value, None
     return None, value

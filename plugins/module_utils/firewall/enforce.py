@@ -183,9 +183,11 @@ class Enforcer:
         self.use_syslog = use_syslog
         self.dry_run = dry_run
 
-    def ban(self, bans: Iterable[Ban], now: float) -> EnforceResult:
-        """Add unexpired, allowed bans in one backend batch; refuse never-ban addresses."""
-        return self._apply(list(bans), now, sweep=False)
+    def ban(self, bans: Iterable[Ban], now: float, *, ban_lines: bool = True) -> EnforceResult:
+        """Add unexpired, allowed bans in one backend batch; refuse never-ban addresses. ``ban_lines=False``:
+        each ban's line still goes to syslog, made one at a time, but is left out of ``messages`` (a scan's
+        100,000 bans never read them)."""
+        return self._apply(list(bans), now, sweep=False, ban_lines=ban_lines)
 
     def restore(self, bans: Iterable[Ban], now: float) -> EnforceResult:
         """Boot-time recovery: ensure the sets exist, remove entries the guard forbids (e.g. a controller
@@ -255,6 +257,7 @@ class Enforcer:
         now: float,
         *,
         sweep: bool,
+        ban_lines: bool = True,
     ) -> EnforceResult:
         refused: list[Refusal] = []
         expired: list[Ban] = []
@@ -318,9 +321,14 @@ class Enforcer:
                     failed = [b for b in added if b.address not in present]
                     added = [b for b in added if b.address in present]
         swept_lines = [f"unban {r.address}: {r.reason}" for r in swept]
-        added_lines = [ban_message(b.address, ban_seconds(b.until, now, cap), b.reason) for b in added]
         self._log(syslog.LOG_WARNING, swept_lines)
-        self._log(syslog.LOG_NOTICE, added_lines)
+        added_lines: list[str] = []
+        if ban_lines:
+            added_lines = [ban_message(b.address, ban_seconds(b.until, now, cap), b.reason) for b in added]
+            self._log(syslog.LOG_NOTICE, added_lines)
+        else:  # made only if syslog takes them, one at a time
+            lines = (ban_message(b.address, ban_seconds(b.until, now, cap), b.reason) for b in added)
+            self._log(syslog.LOG_NOTICE, lines)
         result = EnforceResult(
             added=tuple(added),
             refused=tuple(refused),
@@ -350,9 +358,13 @@ class Enforcer:
                 return {}
             raise
 
-    def _log(self, priority: int, messages: Sequence[str]) -> None:
-        if not messages or self.dry_run or not self.use_syslog:
+    def _log(self, priority: int, messages: Iterable[str]) -> None:
+        """Each message to syslog (none in a dry run or with syslog off: ``messages`` is then not read)."""
+        if self.dry_run or not self.use_syslog:
             return
-        syslog.openlog(SYSLOG_IDENT, syslog.LOG_PID, SYSLOG_FACILITY)
+        opened = False
         for message in messages:
+            if not opened:
+                syslog.openlog(SYSLOG_IDENT, syslog.LOG_PID, SYSLOG_FACILITY)
+                opened = True
             syslog.syslog(priority, message)

@@ -24,6 +24,7 @@ import os
 import secrets
 import syslog
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
@@ -214,12 +215,30 @@ def _clamp(data: dict[str, Any], now: float) -> None:
 # ---- raising (the scan, the failure unit) -----------------------------------------------------------
 
 
-def raise_alerts(config: Any, alerts: list[Alert], *, now: float, warn: Warn) -> list[Alert]:
+def raise_alerts(config: Any, alerts: Iterable[Alert], *, now: float, warn: Warn) -> list[Alert]:
     """Log each alert to syslog and queue it for every notifier that wants it, after de-duplication.
     Returns the alerts that were told (not de-duplicated away). Never sends anything itself."""
-    if not alerts:
-        return []
     told: list[Alert] = []
+    queue_alerts(config, alerts, now=now, warn=warn, told=told.append)
+    return told
+
+
+def queue_alerts(
+    config: Any,
+    alerts: Iterable[Alert],
+    *,
+    now: float,
+    warn: Warn,
+    told: Callable[[Alert], None] | None = None,
+) -> int:
+    """:func:`raise_alerts` reading ``alerts`` once, one at a time (an ``events.Alerts`` makes each ban's
+    Alert as it is read): returns how many were told, and passes each to ``told`` when given. The queue is
+    cut to ``MAX_QUEUE`` as it grows, not only at the end: what is kept is the same (the highest severity,
+    the newest within one), without ever holding the entries of a storm of bans."""
+    if not alerts:
+        return 0
+    count = 0
+    use_syslog = config.syslog
     with Outbox(config.state_dir, warn) as box:
         _clamp(box.data, now)
         sent = box.data["sent"]
@@ -228,44 +247,69 @@ def raise_alerts(config: Any, alerts: list[Alert], *, now: float, warn: Warn) ->
         ]:
             del sent[key]
         wanted = notifiers(config.as_dict())
+        by_kind = {kind: [n.name for n in wanted if n.wants(kind)] for kind in KINDS}
         queue = box.data["queue"]
-        added = 0
+        added = dropped = 0
+        had_counts = "alerts" in box.data["counts"]
+        counts = box.data["counts"].setdefault("alerts", {})
         for alert in alerts:
-            if alert.kind in DEDUPED:
+            kind = alert.kind
+            if kind in DEDUPED:
                 if alert.key in sent:
                     continue
                 sent[alert.key] = now
-            told.append(alert)
-            box.count("alerts", alert.kind)
-            _log(_SYSLOG_LEVEL[alert.severity], syslog_line(alert), config.syslog)
-            body = to_json(alert)
-            for n in wanted:
-                if n.wants(alert.kind):
-                    added += 1
-                    queue.append(
-                        {
-                            "id": secrets.token_hex(8),
-                            "notifier": n.name,
-                            "alert": body,
-                            "tries": 0,
-                            "first": now,
-                            "next": now,
-                            "error": "",
-                        }
-                    )
-        if len(queue) > MAX_QUEUE:
-            dropped = len(queue) - MAX_QUEUE
-            queue[:] = _evict(queue, dropped)
+            count += 1
+            if told is not None:
+                told(alert)
+            counts[kind] = counts.get(kind, 0) + 1
+            if use_syslog:
+                _log(_SYSLOG_LEVEL[alert.severity], syslog_line(alert), True)
+            names = by_kind[kind]
+            if names:
+                added += _enqueue(queue, names, alert, now)
+                if len(queue) >= 2 * MAX_QUEUE:
+                    dropped += _cut(queue)
+        dropped += _cut(queue)
+        if dropped:
             box.count("dropped", "overflow", dropped)
             _log(
                 syslog.LOG_ERR,
                 f"notify outbox full: dropped the {dropped} oldest queued alerts of the lowest severity",
-                config.syslog,
+                use_syslog,
             )
+        if not had_counts and not counts:
+            del box.data["counts"]["alerts"]
         box.save()
         if added:
             box.wake()
-    return told
+    return count
+
+
+def _enqueue(queue: list[dict], names: list[str], alert: Alert, now: float) -> int:
+    """Queue ``alert`` for each notifier of ``names`` (one JSON body shared by the entries)."""
+    body = to_json(alert)
+    for name in names:
+        queue.append(
+            {
+                "id": secrets.token_hex(8),
+                "notifier": name,
+                "alert": body,
+                "tries": 0,
+                "first": now,
+                "next": now,
+                "error": "",
+            }
+        )
+    return len(names)
+
+
+def _cut(queue: list[dict]) -> int:
+    """Cut ``queue`` to ``MAX_QUEUE`` entries (see :func:`_evict`); how many were dropped."""
+    over = len(queue) - MAX_QUEUE
+    if over <= 0:
+        return 0
+    queue[:] = _evict(queue, over)
+    return over
 
 
 def _evict(queue: list[dict], n: int) -> list[dict]:

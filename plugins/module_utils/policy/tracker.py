@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable
 from itertools import islice
 from typing import Any, NamedTuple
 
@@ -23,10 +23,22 @@ from ..errors import ConfigError
 from ..gcpause import paused_gc
 from ..limits import MAX_TIME
 from ..parser.correlate import LATE
-from ..parser.events import AUTH_DETAIL, AUTH_FAILURE, AUTH_SUCCESS, PREAUTH_KINDS, Event, iso_utc
+from ..parser.events import AUTH_DETAIL, AUTH_FAILURE, AUTH_SUCCESS, PREAUTH_KINDS, Event
+from . import report, tracker_state
 from .clients import CONVERTED, STALE, Clients
 from .config import PolicyConfig
 from .preauth import PreauthWindows
+from .record import (
+    IGNORED_FLAG,
+    NO_WINDOW,
+    PROTECTED_FLAG,
+    SAVED_FIELDS,
+    AddressRecord,
+    saved_times,
+    with_service,
+)
+from .report import BAN, IGNORED, WATCH, AccountAlert, Decisions, Offender
+from .tracker_state import HOUR
 
 MAX_USERS_PER_ADDRESS = 50  # usernames remembered per address (the report shows at most these)
 MAX_IPS_PER_ACCOUNT = 64  # recent addresses remembered per username
@@ -37,40 +49,32 @@ DEFAULT_MAX_ADDRESSES = 100000
 PRUNE_EVERY = 20000  # events between two pruning passes
 KEY_CACHE = 65536  # addresses whose record key and flags are cached
 TIMELINE_HOURS = 168  # hourly failure counts kept (the newest 7 days of log time)
-HOUR = 3600
 
-BAN = "ban"
-WATCH = "watch"
-IGNORED = "ignored"
 TARGETED = "targeted"
 COMPROMISED = "compromised"
 
-_IGNORED = 1
-_PROTECTED = 2
+# the short names the hot paths use (record.py holds the record; report.py the result rows and wording;
+# tracker_state.py the saved form: names kept importable from here)
+_Record = AddressRecord
+_NO_WINDOW = NO_WINDOW
+_with_service = with_service
+_IGNORED = IGNORED_FLAG
+_PROTECTED = PROTECTED_FLAG
 
-
-class Offender(NamedTuple):
-    """One address (or IPv6 prefix) in a report; times are ISO 8601 strings."""
-
-    ip: str
-    failures: int
-    services: list
-    usernames: list
-    first_seen: str | None
-    last_seen: str | None
-    decision: str
-    reason: str
-    ban_until: str | None
-    bans: int
-
-
-class AccountAlert(NamedTuple):
-    """A username under a distributed attack (``targeted``) or logged into after failures
-    (``compromised``)."""
-
-    username: str
-    alert: str
-    ips: list
+__all__ = [
+    "BAN",
+    "COMPROMISED",
+    "IGNORED",
+    "SAVED_FIELDS",
+    "TARGETED",
+    "WATCH",
+    "AccountAlert",
+    "Decisions",
+    "NewBan",
+    "Offender",
+    "Tracker",
+    "escalated",
+]
 
 
 class NewBan(NamedTuple):
@@ -80,145 +84,6 @@ class NewBan(NamedTuple):
     until: float
     reason: str
     count: int
-
-
-class Decisions(NamedTuple):
-    """What ``Tracker.decide`` returns (``stale_clients``: StaleClient rows, ``shared``: SharedAddress rows,
-    both from ``clients.py``)."""
-
-    offenders: list
-    accounts: list
-    stale_clients: list = ()
-    shared: list = ()
-
-    def as_result(self) -> dict[str, list]:
-        """The JSON shape the scan and the maillog_offenders filter return (without their stats). The
-        offender rows become dicts in place, each tuple freed as its dict is made (a scan may hold many)."""
-        offenders = self.offenders
-        for i, offender in enumerate(offenders):
-            offenders[i] = offender._asdict()
-        return {
-            "offenders": offenders,
-            "accounts": [a._asdict() for a in self.accounts],
-            "stale_clients": [c._asdict() for c in self.stale_clients],
-            "shared_addresses": [c._asdict() for c in self.shared],
-        }
-
-
-_new = tuple.__new__  # a NamedTuple from a tuple of all its fields, without its Python-level __new__
-
-
-def _span(seconds: float) -> str:
-    seconds = round(seconds)
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-
-
-# A saved record (state.json "records") is a list of these fields in this order; read it by their indexes.
-SAVED_FIELDS = (
-    "first",
-    "last",
-    "failures",
-    "window",
-    "services",
-    "users",
-    "bans",
-    "ban_until",
-    "reason",
-    "flags",
-)
-_FIRST, _LAST, _FAILURES, _WINDOW, _SERVICES, _USERS, _BANS, _BAN_UNTIL, _REASON, _FLAGS = range(
-    len(SAVED_FIELDS)
-)
-
-
-class _Record:
-    """Per-address memory; ``window`` holds the latest failures as flat [time, count, ...] (the shared empty
-    tuple while there are none: a banned address's window is empty, and a big attack bans 100,000)."""
-
-    __slots__ = (
-        "ban_until",
-        "bans",
-        "failures",
-        "first",
-        "flags",
-        "last",
-        "reason",
-        "services",
-        "users",
-        "window",
-    )
-
-    def __init__(self, now: float, flags: int) -> None:
-        self.first = now
-        self.last = now
-        self.failures = 0
-        self.window: list | tuple = _NO_WINDOW
-        # memory per record counts (a big attack is 100,000 of them): the services are one of a few shared
-        # frozensets (_with_service), the usernames a tuple (one or two, mostly; 48 bytes for one, where a
-        # list grown by append takes 88 and an empty set 216)
-        self.services: frozenset = _NO_SERVICES
-        self.users: tuple | list = ()
-        self.bans = 0
-        self.ban_until: float | None = None
-        self.reason: str | None = None
-        self.flags = flags
-
-    def to_list(self) -> list:
-        """The saved form, in SAVED_FIELDS order."""
-        return [
-            self.first,
-            self.last,
-            self.failures,
-            self.window or [],  # the shared empty tuple is saved as the empty list it stands for
-            sorted(self.services),
-            sorted(self.users),
-            self.bans,
-            self.ban_until,
-            self.reason,
-            self.flags,
-        ]
-
-    @classmethod
-    def from_list(cls, data: list) -> _Record:
-        rec = cls(float(data[_FIRST]), int(data[_FLAGS]))
-        rec.last = float(data[_LAST])
-        rec.failures = int(data[_FAILURES])
-        window = data[_WINDOW]  # [time, count, ...]: counts stay integers ("5 failures", never "5.0")
-        rec.window = [v for t, c in zip(window[0::2], window[1::2]) for v in (float(t), int(c))]
-        rec.services = _services(data[_SERVICES])
-        rec.users = tuple(dict.fromkeys(data[_USERS]))
-        rec.bans = int(data[_BANS])
-        until = data[_BAN_UNTIL]
-        rec.ban_until = None if until is None else float(until)
-        rec.reason = data[_REASON]
-        return rec
-
-
-_NO_SERVICES: frozenset = frozenset()
-_NO_WINDOW: tuple = ()  # the window of every record without failures in it (never appended to: replaced)
-_SERVICE_SETS: dict[tuple, frozenset] = {}  # (services, one more) -> the shared frozenset of both
-
-
-def _with_service(services: frozenset, service: str) -> frozenset:
-    """``services | {service}``, shared by every record with the same services (a handful of sets)."""
-    key = (services, service)
-    known = _SERVICE_SETS.get(key)
-    if known is None:
-        known = services | {service}
-        if len(_SERVICE_SETS) < 4096:
-            _SERVICE_SETS[key] = known
-    return known
-
-
-def _services(names: Iterable[str]) -> frozenset:
-    services = _NO_SERVICES
-    for name in names:
-        services = _with_service(services, name)
-    return services
 
 
 def escalated(bantime: int, multiplier: float, previous: int, cap: int) -> int:
@@ -273,8 +138,7 @@ class Tracker:
         self._keep = max(config.maxretry, config.slow_maxretry)
         self._horizon = max(config.findtime, config.slow_findtime if config.slow_maxretry else 0)
         self._idle = max(self._horizon, config.targeted_findtime)
-        slow = f", {config.slow_maxretry} in {_span(config.slow_findtime)}" if config.slow_maxretry else ""
-        self._thresholds = f"{config.maxretry} in {_span(config.findtime)}{slow}"  # of every "watch" reason
+        self._thresholds = report.thresholds(config)  # of every "watch" reason
         self.clients: Clients | None = None  # the known-good memory (known_good_days 0: off)
         if config.known_good_days:
             self.clients = Clients(
@@ -392,7 +256,7 @@ class Tracker:
             raw = self._stored.pop(key, None)
             if raw is not None:
                 try:
-                    rec = _Record.from_list(raw)
+                    rec = AddressRecord.from_list(raw)
                 except (TypeError, ValueError, IndexError):
                     return None  # a damaged saved record is dropped
                 rec.flags = self._flags(key)  # the ignore/protected lists may have changed
@@ -536,7 +400,7 @@ class Tracker:
     def timeline(self) -> dict[str, int]:
         """Failures per UTC hour, oldest first: ``{"2026-11-26T17:00:00Z": 12, ...}`` (ignored addresses
         excluded; at most the newest ``TIMELINE_HOURS`` hours of log time)."""
-        return {iso_utc(h): self.hours[h] for h in sorted(self.hours)}
+        return report.timeline(self.hours)
 
     def _stale_ceiling(self, key: str, rec: _Record, t: float) -> None:
         """Ban when the stale failures of ``key`` reach ``stale_maxretry`` within ``stale_findtime``."""
@@ -603,15 +467,8 @@ class Tracker:
         rec.bans += 1
         rec.ban_until = min(t + duration, MAX_TIME)
         rec.window = _NO_WINDOW
-        users = sorted(rec.users)
-        shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
         shared = self.clients.shared(key, t) if self.clients is not None else 0
-        rec.reason = (
-            f"{failures} {what} in {_span(span)} ({kind}{', '.join(sorted(rec.services))})"
-            + (f"; users {shown}" if users else "")
-            + (f"; shared address ({shared} users log in from it)" if shared else "")
-            + (f"; repeat offender, ban #{rec.bans}" if rec.bans > 1 else "")
-        )
+        rec.reason = report.ban_reason(failures, what, span, kind, rec, shared=shared)
         self._touched[key] = True  # banned this round
         self._new_bans.append(NewBan(key, rec.ban_until, rec.reason, rec.bans))
 
@@ -767,8 +624,7 @@ class Tracker:
             drop = []
             for k, raw in self._stored.items():
                 try:
-                    until = raw[_BAN_UNTIL]
-                    if stale(float(raw[_LAST]), None if until is None else float(until)):
+                    if stale(*saved_times(raw)):
                         drop.append(k)
                 except (TypeError, ValueError, IndexError):
                     drop.append(k)
@@ -863,11 +719,18 @@ class Tracker:
                 self._lookup(key)
         keys = list(self.records) if everything else self._touched
         offenders = []
+        # one sorted list per set of services, shared by the rows that have it (read-only, as every row is):
+        # the records share a handful of frozensets, 100,000 rows would make 100,000 copies (7 MB)
+        services: dict[frozenset, list] = {}
         for key in keys:
             rec = self.records.get(key)
             if rec is None or (rec.failures == 0 and rec.ban_until is None):  # (pre-auth bans: no failure)
                 continue
-            offenders.append(self._offender(key, rec, banned_now=self._touched.get(key, False)))
+            shown = services.get(rec.services)
+            if shown is None:
+                shown = services[rec.services] = sorted(rec.services)
+            banned_now = self._touched.get(key, False)
+            offenders.append(self._offender(key, rec, banned_now=banned_now, services=shown))
         offenders.sort(key=lambda o: (-o.failures, o.ip))
         alert_keys = self.alerts.keys() if everything else self._alerted_now
         accounts = [
@@ -883,56 +746,15 @@ class Tracker:
         shared = clients.shared_addresses(when, None if everything else [o.ip for o in offenders])
         return Decisions(offenders, accounts, clients.rows(pairs, when), shared)
 
-    def _offender(self, key: str, rec: _Record, banned_now: bool) -> Offender:
-        if rec.flags & _IGNORED:
-            decision, reason, until = IGNORED, "address in an ignored network: never banned", None
-        elif rec.flags & _PROTECTED:
-            decision, reason, until = WATCH, "protected address (or prefix holding one): never banned", None
-        elif rec.ban_until is not None and (banned_now or rec.ban_until > rec.last):
-            decision, reason, until = BAN, rec.reason or "banned", rec.ban_until
-        else:
-            reason = f"{rec.failures} failures, below the thresholds ({self._thresholds})"
-            decision, until = WATCH, None
-            if self.clients is not None:
-                reason = self._client_note(key, rec) or reason
-        return _new(
-            Offender,
-            (
-                key,
-                rec.failures,
-                sorted(rec.services),
-                sorted(rec.users),
-                iso_utc(rec.first),
-                iso_utc(rec.last),
-                decision,
-                reason,
-                None if until is None else iso_utc(until),
-                rec.bans,
-            ),
+    def _offender(self, key: str, rec: AddressRecord, banned_now: bool, services: list) -> Offender:
+        note = self._client_note if self.clients is not None else None
+        return report.offender(
+            key, rec, banned_now=banned_now, watch=self._thresholds, note=note, services=services
         )
 
-    def _client_note(self, key: str, rec: _Record) -> str | None:
+    def _client_note(self, key: str, rec: AddressRecord) -> str | None:
         """The "watch" reason of an address with a stale client or known users, else None."""
-        clients = self.clients
-        shared = clients.shared(key, rec.last)
-        users = clients.stale.get(key)
-        if not shared and not users:
-            return None
-        cfg = self.config
-        stale = clients.totals.get(key, 0)
-        parts = [f"shared address ({shared} users log in from it)"] if shared else []
-        if users:
-            named = sorted(users.items(), key=lambda kv: -kv[1][2])
-            shown = ", ".join(f"{u} ({e[2]} since {iso_utc(e[0])})" for u, e in named[:3])
-            more = f" and {len(named) - 3} more" if len(named) > 3 else ""
-            parts.append(
-                f"stale client: {shown}{more}, below the stale ceiling "
-                f"({cfg.stale_maxretry} in {_span(cfg.stale_findtime)})"
-            )
-        if rec.failures > stale:
-            other = "other " if stale else ""
-            parts.append(f"{rec.failures - stale} {other}failures, below the thresholds ({self._thresholds})")
-        return "; ".join(parts)
+        return report.client_note(self.clients, self.config, key, rec, self._thresholds)
 
     # ---- lifecycle and persistence -------------------------------------------------------
 
@@ -957,131 +779,10 @@ class Tracker:
         return rec.bans if rec is not None else 0
 
     def to_state(self, lazy: bool = False) -> dict[str, Any]:
-        """JSON-ready state. With ``lazy``, ``records`` is a read-only mapping that makes each saved record
-        only as it is read (``StateDir.save`` writes it in pieces): a copy of 100,000 records is not held."""
-        records: Mapping = _SavedRecords(self._stored, self.records)
-        if not lazy:
-            records = dict(records.items())
-        return {
-            "clock": self.clock,
-            "pruned_at": self.pruned_at,
-            "records": records,
-            "accounts": _SavedAccounts(self.accounts) if lazy else _saved_accounts(self.accounts),
-            "alerts": [[u, a, v[0], list(v[1])] for (u, a), v in self.alerts.items()],
-            "hours": [[h, n] for h, n in sorted(self.hours.items())],
-            **_save_clients(self),
-        }
+        """JSON-ready state (``tracker_state.to_state``; ``lazy``: records made as ``StateDir.save`` reads
+        them)."""
+        return tracker_state.to_state(self, lazy)
 
     def load_state(self, data: dict[str, Any]) -> None:
         """Restore what ``to_state`` produced; raises ValueError/TypeError/KeyError on a damaged shape."""
-        self.clock = data.get("clock")
-        records = data.get("records", {})
-        if not isinstance(records, dict):
-            raise TypeError("records must be a mapping")
-        self.records = {}
-        self._stored = records  # materialised when touched: an incremental scan decodes only those
-        self.pruned_at = data.get("pruned_at")
-        self.accounts = {
-            str(u): {str(ip): float(t) for ip, t in ips.items()}
-            for u, ips in data.get("accounts", {}).items()
-        }
-        if self._pairs:
-            for user, ips in self.accounts.items():
-                if len(ips) == 1:
-                    self.accounts[user] = next(iter(ips.items()))
-        self.alerts = {
-            (str(u), str(a)): [float(t), dict.fromkeys(map(str, ips))]
-            for u, a, t, ips in data.get("alerts", [])
-        }
-        self.hours, self._newest_hour = {}, None
-        for hour, count in _hours(data.get("hours")):
-            self._new_hour(hour, count)
-        _load_clients(self, data)
-
-
-def _save_clients(tracker: Tracker) -> dict[str, Any]:
-    """The known-good memory, stale clients and pre-auth windows, for ``to_state``."""
-    out: dict[str, Any] = {}
-    if tracker.clients is not None:
-        out["clients"] = tracker.clients.to_state()
-    if tracker.preauth is not None:
-        out["preauth"] = tracker.preauth.to_state()
-    return out
-
-
-def _load_clients(tracker: Tracker, data: dict[str, Any]) -> None:
-    """Restore what ``_save_clients`` saved; each part drops its own damaged entries, never raises."""
-    if tracker.clients is not None:
-        tracker.clients.load(data.get("clients"))
-    if tracker.preauth is not None:
-        tracker.preauth.load(data.get("preauth"))
-
-
-class _SavedRecords(Mapping):
-    """The records of ``Tracker.to_state(lazy=True)``: those still in their saved form, then the others,
-    each turned into its saved form when read."""
-
-    def __init__(self, stored: dict, records: dict) -> None:
-        self._stored = stored
-        self._records = records
-
-    def __getitem__(self, key: str) -> list:
-        rec = self._records.get(key)
-        return self._stored[key] if rec is None else rec.to_list()
-
-    def __iter__(self) -> Iterator[str]:
-        yield from self._stored
-        yield from self._records
-
-    def __len__(self) -> int:
-        return len(self._stored) + len(self._records)
-
-    def items(self) -> Iterator[tuple[str, list]]:  # type: ignore[override]
-        yield from self._stored.items()
-        for key, rec in self._records.items():
-            yield key, rec.to_list()
-
-
-def _saved_accounts(accounts: dict) -> dict[str, dict[str, float]]:
-    """The saved form of ``Tracker.accounts``: every account as ``{address: time}``."""
-    return dict(_SavedAccounts(accounts).items())
-
-
-class _SavedAccounts(Mapping):
-    """``Tracker.accounts`` in its saved form, each one-address pair made a mapping when read."""
-
-    def __init__(self, accounts: dict) -> None:
-        self._accounts = accounts
-
-    def __getitem__(self, user: str) -> dict[str, float]:
-        ips = self._accounts[user]
-        return {ips[0]: ips[1]} if isinstance(ips, tuple) else ips
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._accounts)
-
-    def __len__(self) -> int:
-        return len(self._accounts)
-
-    def items(self) -> Iterator[tuple[str, dict[str, float]]]:  # type: ignore[override]
-        for user, ips in self._accounts.items():
-            yield user, ({ips[0]: ips[1]} if isinstance(ips, tuple) else ips)
-
-
-def _hours(saved: Any) -> list:
-    """Valid ``[hour, failures]`` pairs of a saved timeline (oldest first); malformed entries are dropped."""
-    if isinstance(saved, dict):
-        saved = list(saved.items())
-    if not isinstance(saved, list):
-        return []
-    valid = {}
-    for item in saved:
-        try:
-            hour, count = item
-            hour = int(hour)
-            count = int(count)
-        except (TypeError, ValueError, OverflowError):
-            continue
-        if hour % HOUR == 0 and count > 0 and not isinstance(item[1], bool):
-            valid[hour] = valid.get(hour, 0) + count
-    return sorted(valid.items())
+        tracker_state.load_state(self, data)

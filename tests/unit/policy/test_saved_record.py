@@ -3,11 +3,11 @@ to_list(), and from_list reads every field back from its own place."""
 
 from __future__ import annotations
 
-from mail_bruteforce_guard.policy import tracker
+from mail_bruteforce_guard.policy import record
 
 
-def _record() -> tracker._Record:
-    rec = tracker._Record(1000.0, 3)
+def _record() -> record.AddressRecord:
+    rec = record.AddressRecord(1000.0, 3)
     rec.last = 2000.0
     rec.failures = 7
     rec.window = [1500.0, 2, 1900.0, 5]
@@ -22,15 +22,15 @@ def _record() -> tracker._Record:
 def test_every_saved_place_holds_the_field_it_is_named_after():
     rec = _record()
     saved = rec.to_list()
-    assert len(saved) == len(tracker.SAVED_FIELDS) == len(tracker._Record.__slots__)
-    for index, name in enumerate(tracker.SAVED_FIELDS):
+    assert len(saved) == len(record.SAVED_FIELDS) == len(record.AddressRecord.__slots__)
+    for index, name in enumerate(record.SAVED_FIELDS):
         value = getattr(rec, name)
         assert saved[index] == (sorted(value) if name in ("services", "users") else value), name
 
 
 def test_a_saved_record_reads_back_field_by_field():
     rec = _record()
-    back = tracker._Record.from_list(rec.to_list())
-    for name in tracker.SAVED_FIELDS:
+    back = record.AddressRecord.from_list(rec.to_list())
+    for name in record.SAVED_FIELDS:
         want, got = getattr(rec, name), getattr(back, name)
         assert (sorted(got) if name == "users" else got) == (sorted(want) if name == "users" else want), name

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from mail_bruteforce_guard.parser.events import AUTH_FAILURE, Event
-from mail_bruteforce_guard.policy import tracker
+from mail_bruteforce_guard.policy import record
 from mail_bruteforce_guard.policy.config import PolicyConfig
 from mail_bruteforce_guard.policy.tracker import Tracker
 
@@ -21,14 +21,17 @@ def test_a_banned_record_holds_the_shared_empty_window_and_saves_an_empty_list()
     t.feed([fail(1000.0 + i, "203.0.113.5", user=f"u{i % 2}") for i in range(3)])
     rec = t.records["203.0.113.5"]
     assert rec.ban_until is not None
-    assert rec.window is tracker._NO_WINDOW
+    assert rec.window is record.NO_WINDOW
     assert rec.users == ("u0", "u1")
     saved = rec.to_list()
-    assert saved[tracker._WINDOW] == [] and saved[tracker._USERS] == ["u0", "u1"]
+    assert saved[record.SAVED_FIELDS.index("window")] == [] and saved[record.SAVED_FIELDS.index("users")] == [
+        "u0",
+        "u1",
+    ]
     # after the ban the window fills again from the shared empty one, as from an empty list
     t.feed([fail(1000.0 + 3700 + i, "203.0.113.5") for i in range(2)])
     assert rec.window == [4700.0, 1, 4701.0, 1]
-    assert tracker._NO_WINDOW == ()
+    assert record.NO_WINDOW == ()
 
 
 def test_a_tracker_reloaded_from_its_saved_state_decides_the_same():

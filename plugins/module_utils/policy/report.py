@@ -1,0 +1,156 @@
+"""What the tracker reports, and its wording: the result rows (``Offender``, ``AccountAlert``, ``Decisions``),
+the reason text of a ban or a watch, and the hourly timeline. Nothing here decides: the tracker passes the
+figures it decided on, this module says them."""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+from ..parser.events import iso_utc
+from .record import IGNORED_FLAG, PROTECTED_FLAG, AddressRecord
+
+BAN = "ban"
+WATCH = "watch"
+IGNORED = "ignored"
+
+
+class Offender(NamedTuple):
+    """One address (or IPv6 prefix) in a report; times are ISO 8601 strings."""
+
+    ip: str
+    failures: int
+    services: list
+    usernames: list
+    first_seen: str | None
+    last_seen: str | None
+    decision: str
+    reason: str
+    ban_until: str | None
+    bans: int
+
+
+class AccountAlert(NamedTuple):
+    """A username under a distributed attack (``targeted``) or logged into after failures
+    (``compromised``)."""
+
+    username: str
+    alert: str
+    ips: list
+
+
+class Decisions(NamedTuple):
+    """What ``Tracker.decide`` returns (``stale_clients``: StaleClient rows, ``shared``: SharedAddress rows,
+    both from ``clients.py``)."""
+
+    offenders: list
+    accounts: list
+    stale_clients: list = ()
+    shared: list = ()
+
+    def as_result(self) -> dict[str, list]:
+        """The JSON shape the scan and the maillog_offenders filter return (without their stats). The
+        offender rows become dicts in place, each tuple freed as its dict is made (a scan may hold many)."""
+        offenders = self.offenders
+        for i, offender in enumerate(offenders):
+            offenders[i] = offender._asdict()
+        return {
+            "offenders": offenders,
+            "accounts": [a._asdict() for a in self.accounts],
+            "stale_clients": [c._asdict() for c in self.stale_clients],
+            "shared_addresses": [c._asdict() for c in self.shared],
+        }
+
+
+_new = tuple.__new__  # a NamedTuple from a tuple of all its fields, without its Python-level __new__
+
+
+def span(seconds: float) -> str:
+    """A duration as a report says it: ``45s``, ``4m``, ``2h05m``."""
+    seconds = round(seconds)
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+
+
+def thresholds(config: Any) -> str:
+    """The ban thresholds every "watch" reason quotes: ``5 in 10m`` (``, 20 in 12h`` with the slow window)."""
+    slow = f", {config.slow_maxretry} in {span(config.slow_findtime)}" if config.slow_maxretry else ""
+    return f"{config.maxretry} in {span(config.findtime)}{slow}"
+
+
+def ban_reason(
+    failures: int, what: str, seconds: float, kind: str, rec: AddressRecord, *, shared: int
+) -> str:
+    """The reason of a ban just decided (``rec`` holds its services, usernames and ban count already)."""
+    users = sorted(rec.users)
+    shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+    return (
+        f"{failures} {what} in {span(seconds)} ({kind}{', '.join(sorted(rec.services))})"
+        + (f"; users {shown}" if users else "")
+        + (f"; shared address ({shared} users log in from it)" if shared else "")
+        + (f"; repeat offender, ban #{rec.bans}" if rec.bans > 1 else "")
+    )
+
+
+def offender(
+    key: str, rec: AddressRecord, *, banned_now: bool, watch: str, note: Any = None, services: Any = None
+) -> Offender:
+    """The report row of one record. ``watch``: the ``thresholds`` text; ``note(key, rec)`` (the known-good
+    memory's :func:`client_note`, when on) may replace the "watch" reason; ``services``: the record's
+    services sorted, when the caller has them (default: sorted here)."""
+    if rec.flags & IGNORED_FLAG:
+        decision, reason, until = IGNORED, "address in an ignored network: never banned", None
+    elif rec.flags & PROTECTED_FLAG:
+        decision, reason, until = WATCH, "protected address (or prefix holding one): never banned", None
+    elif rec.ban_until is not None and (banned_now or rec.ban_until > rec.last):
+        decision, reason, until = BAN, rec.reason or "banned", rec.ban_until
+    else:
+        reason = f"{rec.failures} failures, below the thresholds ({watch})"
+        decision, until = WATCH, None
+        if note is not None:
+            reason = note(key, rec) or reason
+    return _new(
+        Offender,
+        (
+            key,
+            rec.failures,
+            sorted(rec.services) if services is None else services,
+            sorted(rec.users),
+            iso_utc(rec.first),
+            iso_utc(rec.last),
+            decision,
+            reason,
+            None if until is None else iso_utc(until),
+            rec.bans,
+        ),
+    )
+
+
+def client_note(clients: Any, config: Any, key: str, rec: AddressRecord, watch: str) -> str | None:
+    """The "watch" reason of an address with a stale client or known users (``clients``: the tracker's
+    known-good memory), else None."""
+    shared = clients.shared(key, rec.last)
+    users = clients.stale.get(key)
+    if not shared and not users:
+        return None
+    stale = clients.totals.get(key, 0)
+    parts = [f"shared address ({shared} users log in from it)"] if shared else []
+    if users:
+        named = sorted(users.items(), key=lambda kv: -kv[1][2])
+        shown = ", ".join(f"{u} ({e[2]} since {iso_utc(e[0])})" for u, e in named[:3])
+        more = f" and {len(named) - 3} more" if len(named) > 3 else ""
+        parts.append(
+            f"stale client: {shown}{more}, below the stale ceiling "
+            f"({config.stale_maxretry} in {span(config.stale_findtime)})"
+        )
+    if rec.failures > stale:
+        other = "other " if stale else ""
+        parts.append(f"{rec.failures - stale} {other}failures, below the thresholds ({watch})")
+    return "; ".join(parts)
+
+
+def timeline(hours: dict[int, int]) -> dict[str, int]:
+    """Failures per UTC hour, oldest first: ``{"2026-11-26T17:00:00Z": 12, ...}``."""
+    return {iso_utc(h): hours[h] for h in sorted(hours)}
