@@ -316,6 +316,8 @@ class Follower:
 
     def _timeout(self, last_cycle: float) -> float | None:
         """Seconds until the next timed job (None: none; the watcher and the signals wake the loop)."""
+        if self.more:  # catching up: the next cycle at once (the poll only takes in signals)
+            return 0.0
         mono = time.monotonic()
         due = [self.hook_at + self.config.follow_hook_interval] if self._hooked() else []
         if self.notifier.watchdog_interval:
