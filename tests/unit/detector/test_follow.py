@@ -576,7 +576,7 @@ def test_an_over_long_line_is_skipped_once_and_never_read_again(daemon):
         raise AssertionError("no rchar")
 
     before = read_bytes()
-    for _ in range(20):  # its writer goes on: 20 writes of 1,000 bytes
+    for _write in range(20):  # its writer goes on: 20 writes of 1,000 bytes
         with daemon.log.open("ab") as fh:
             fh.write(b"x" * 1000)
         time.sleep(0.1)

@@ -207,7 +207,7 @@ def test_an_over_long_line_still_being_written_is_never_read_again(tmp_path):
     assert lines == [(1, "before"), (2, "")]
     assert src.cut == 1
     position = src.position
-    for _ in range(5):
+    for _write in range(5):
         write(log, b"z" * 1000)
         lines, src, _ = read(log, position)
         assert (lines, src.cut, src.bytes) == ([], 0, 1000)  # only what was added: never its start again
