@@ -7,11 +7,16 @@
 2. idle: the daemon's CPU over --idle seconds without log traffic, and its RSS (VmRSS, VmHWM); the stat
    poll's own CPU over the same time, for the inotify-or-poll choice;
 3. sustained: CPU share of one core while genlog.py traffic is appended at --rate lines/s for --sustain s;
-4. catch-up: a --backlog-line log read by a starting daemon (first save at the file's end) vs ``scan``.
+4. catch-up: a --backlog-line log read by a starting daemon (first save at the file's end) vs ``scan``;
+5. catch-up memory: the daemon's peak RSS (VmHWM) catching up a backlog of N distinct attackers (one
+   failure each, all within a few hours: what an address sweep leaves while the daemon is stopped), for each
+   N of --distinct, with the load average (the role's follow_memory_max documents these figures).
 
 Targets: median <= 1 s, p95 <= 2 s, idle < 0.1 % of a core, RSS < 40 MB, 5,000 lines/s < 10 % of a core,
-catch-up at the scan's speed. Runs itself inside ``unshare --net`` (never the host's firewall); needs root.
+catch-up at the scan's speed, catch-up memory flat (not growing with the backlog). Runs itself inside
+``unshare --net`` (never the host's firewall); needs root.
 Usage: bench_follow.py [--attackers 60] [--idle 60] [--sustain 30] [--rate 5000] [--backlog 1000000]
+                       [--distinct 300000,1000000] [--only memory]
 """
 
 from __future__ import annotations
@@ -278,12 +283,70 @@ def catch_up(work: Path, count: int) -> dict:
     return {"lines": count, "scan": scan_s, "follow": follow_s}
 
 
+def distinct_backlog(path: Path, count: int) -> None:
+    """``count`` failures of distinct addresses (10.0.0.0/8) and usernames, 5 ms apart, ending now."""
+    start = time.time() - count * 0.005
+    with path.open("w") as fh:
+        for i in range(count):
+            stamp = datetime.fromtimestamp(start + i * 0.005, timezone.utc).isoformat()
+            fh.write(
+                f"{stamp} mail postfix/submission/smtpd[{2000 + i % 5000}]: warning:"
+                f" unknown[10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}]: SASL LOGIN authentication failed:"
+                " (reason unavailable),"
+                f" sasl_username=guess{i}@example.com\n"
+            )
+
+
+def catch_up_memory(work: Path, count: int) -> dict:
+    """Peak RSS of a daemon catching up ``count`` distinct attackers, measured once it has read them all."""
+    where = work / f"memory-{count}"
+    where.mkdir()
+    log = where / "mail.log"
+    distinct_backlog(log, count)
+    size = log.stat().st_size
+    daemon = Daemon(where, log, mode="monitor")
+    began = time.monotonic()
+    daemon.start()
+    state = daemon.state / "state.json"
+    done, mem = None, {}
+    while time.monotonic() - began < 1200 and daemon.proc.poll() is None:
+        try:
+            offset = json.loads(state.read_text())["logs"][str(log)]["offset"]
+        except (OSError, ValueError, KeyError):
+            offset = 0
+        mem = memory(daemon.proc.pid)
+        if offset >= size:
+            done = time.monotonic() - began
+            break
+        time.sleep(0.2)
+    load = Path("/proc/loadavg").read_text().split()[:3]
+    err = daemon.stop()
+    if err.strip():
+        print(f"  daemon stderr: {err.strip()[:500]}")
+    log.unlink()
+    return {"count": count, "seconds": done, "hwm_kb": mem.get("VmHWM", 0), "load": " ".join(load)}
+
+
+def print_catch_up_memory(work: Path, counts: list[int]) -> None:
+    for count in counts:
+        got = catch_up_memory(work, count)
+        took = "did not finish" if got["seconds"] is None else f"read in {got['seconds']:.1f} s"
+        print(
+            f"catch-up memory, {count:,} distinct attackers (one failure each): peak RSS"
+            f" {got['hwm_kb'] / 1024:.0f} MiB, {took} (load average {got['load']})"
+        )
+
+
 def run_inside(args: argparse.Namespace) -> int:
     if in_host_netns("bench_follow", args.inside_netns):
         return 2
     subprocess.run(["ip", "link", "set", "lo", "up"], check=False)
     with tempfile.TemporaryDirectory(prefix="mbg-bench-follow-") as tmp:
         work = Path(tmp)
+        counts = [int(n) for n in args.distinct.split(",") if n.strip()]
+        if args.only == "memory":
+            print_catch_up_memory(work, counts)
+            return 0
         for ago, net, what in (
             (0.0, 113, "lines stamped now"),
             # stamped past the correlator's HOLD: released at once, as issue 14's correlator releases every
@@ -327,6 +390,7 @@ def run_inside(args: argparse.Namespace) -> int:
                 f"catch-up of a {back['lines']:,}-line backlog: follow {shown}, scan {back['scan']:.2f} s"
                 f" ({back['lines'] / back['scan']:,.0f} lines/s)"
             )
+        print_catch_up_memory(work, counts)
     return 0
 
 
@@ -337,6 +401,8 @@ def main() -> int:
     ap.add_argument("--sustain", type=float, default=30.0)
     ap.add_argument("--rate", type=int, default=5000)
     ap.add_argument("--backlog", type=int, default=1_000_000)
+    ap.add_argument("--distinct", default="300000,1000000", help="attackers of the catch-up memory figures")
+    ap.add_argument("--only", choices=("memory",), help="only the catch-up memory figures")
     add_inside_option(ap)
     args = ap.parse_args()
     if args.inside_netns is not None:

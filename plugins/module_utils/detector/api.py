@@ -179,6 +179,7 @@ def scan(
             store.save(state)
             _log_stale(stale_alerts, config, dry_run)
             told.lines, told.events, told.bans_state = tally.lines, tally.events, bans
+            told.cut = tally.cut
             told.alerts += [account_alert(a.alert, a.username, a.ips, now) for a in decisions.accounts]
             # the report is built from the decisions alone: the state and the tracker are freed first (the
             # offenders' dicts of a large attack take their room)
@@ -219,7 +220,7 @@ class _Told:
 
     def __init__(self) -> None:
         self.alerts: Alerts | list = []
-        self.lines = self.events = self.bans = 0
+        self.lines = self.events = self.bans = self.cut = 0
         self.failures: dict[str, int] = {}
         self.bans_state: dict | None = None
         self.error: MbgError | None = None
@@ -268,6 +269,7 @@ def _after_scan(config: Config, told: _Told, now: float, started: float, warn: W
         told.bans,
         told.failures,
         kind,
+        told.cut,
     )
     try:
         data = record(config.state_dir, run, now)

@@ -41,13 +41,19 @@ from .metrics import RunRecord, record, write_textfile
 from .sdnotify import Notifier
 from .session import Session, Tally
 from .state import STATE_FILE, StateDir
-from .tail import FileWatch, JournalFollower
+from .tail import FileWatch, JournalFollower, stat_signature
 
 Warn = Callable[[str], None]
 INSTANCE_LOCK = "follow.lock"  # held for the daemon's life: a second follow exits 3
 LOCK_WAIT = 30.0  # seconds a cycle waits for a ban/unban/restore/scan holding the state lock
 MIN_GAP = 0.05  # seconds between two cycles: a burst of lines is read (and banned) in one batch
 FLUSH_EVERY = 1.0  # while the correlator holds events, a cycle at least this often releases them
+# A cycle reads at most this much of each source; a backlog (catch-up after a stop, a burst) takes as many
+# cycles as it needs, one after the other, each settled like any cycle (bans applied, the state saved every
+# follow_save_interval, the lock released in between). What a cycle holds beyond the state (the addresses it
+# touched, its new bans and alerts) is then bounded by this, not by the backlog: one cycle over a backlog of
+# 300,000 distinct attackers held 254 MiB, growing with the backlog (make bench: bench_follow.py's catch-up).
+CYCLE_BYTES = 8 << 20
 # New bans are saved in the cycle that applies them, so that an unban by hand finds them in the file (taken
 # from a file without them, the daemon would read their lines again and ban once more). Only when a save costs
 # more than 10 ms of CPU (a huge state) are they saved at most every BAN_SAVE_DELAY s or ten times that cost;
@@ -55,14 +61,6 @@ FLUSH_EVERY = 1.0  # while the correlator holds events, a cycle at least this of
 BAN_SAVE_DELAY = 1.0
 METRICS_EVERY = 5.0  # counters and the metrics file, when something happened
 HEARTBEAT_EVERY = 30.0  # ... and at least this often (status --check: the last success stays fresh)
-
-
-def _signature(path: str) -> tuple:
-    try:
-        st = Path(path).stat()
-    except OSError:
-        return ()
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 class _Once:
@@ -124,6 +122,7 @@ class Follower:
         self.busy = 0.0  # seconds spent in cycles since the last metrics record
         self.error: MbgError | None = None
         self.cycles = 0
+        self.more = False  # the last cycle stopped at CYCLE_BYTES: the next one follows at once
 
     # ---- start and stop ------------------------------------------------------------------------
 
@@ -146,7 +145,7 @@ class Follower:
     def _adopt(self, now: float) -> None:
         """Take state.json as it is now (at start, after another command wrote it, after a reload)."""
         state = self.store.load()
-        self.signature = _signature(self.state_file)
+        self.signature = stat_signature(self.state_file)
         self.session = Session(self.config, state, self.store, now=now, warn=self.quiet)
         self.known |= set(state["logs"])
         self.expiries = [
@@ -267,7 +266,8 @@ class Follower:
                         poller.register(fd, select.POLLIN | select.POLLHUP)
                     registered[name] = fd
             mono = time.monotonic()
-            if woke and mono - last_cycle < MIN_GAP:  # gather the rest of a burst first
+            woke = woke or self.more
+            if woke and not self.more and mono - last_cycle < MIN_GAP:  # gather the rest of a burst first
                 time.sleep(MIN_GAP - (mono - last_cycle))
                 mono = time.monotonic()
             hook_due = mono - self.hook_at >= self.config.follow_hook_interval
@@ -316,6 +316,8 @@ class Follower:
 
     def _timeout(self, last_cycle: float) -> float | None:
         """Seconds until the next timed job (None: none; the watcher and the signals wake the loop)."""
+        if self.more:  # catching up: the next cycle at once (the poll only takes in signals)
+            return 0.0
         mono = time.monotonic()
         due = [self.hook_at + self.config.follow_hook_interval] if self._hooked() else []
         if self.notifier.watchdog_interval:
@@ -353,19 +355,22 @@ class Follower:
         stale: list = []
         with self._state_lock(), paused_gc():
             now = time.time()
-            if _signature(self.state_file) != self.signature:  # another command wrote it
+            if stat_signature(self.state_file) != self.signature:  # another command wrote it
                 self._adopt(now)
             session = self.session
             config = self.config
+            self.more = False
             for path in config.logs:
                 source = FileSource(
                     path,
                     session.state["logs"].get(path),
                     rotated=config.read_rotated and path not in self.known,
                     warn=self.quiet,
+                    limit=CYCLE_BYTES,
                 )
                 before = session.state["logs"].get(path)
                 session.read(source, now, between=self._ping)
+                self.more = self.more or source.more
                 alerts += self._readable(path, source.ok, now)
                 if source.position is not None:
                     self.known.add(path)
@@ -374,16 +379,19 @@ class Follower:
                 self.dirty = self.dirty or source.position != before
             if self.journal is not None:
                 before = session.tally.lines
+                self.journal.limit = CYCLE_BYTES
                 session.read(self.journal, now, between=self._ping)
+                self.more = self.more or self.journal.more
                 self.dirty = self.dirty or session.tally.lines != before
             new_bans, stale, failure = session.settle(now, check_hook=check_hook)
             for ban in new_bans:
                 heapq.heappush(self.expiries, (ban.until, ban.address))
             if new_bans:
                 self.bans_unsaved = self.dirty = True
-            decisions = session.tracker.decide(now)
             alerts += session.tally.alerts
-            alerts += [account_alert(a.alert, a.username, a.ips, now) for a in decisions.accounts]
+            alerts += [
+                account_alert(a.alert, a.username, a.ips, now) for a in session.tracker.account_alerts()
+            ]
             session.tally.alerts = Alerts()
             session.tracker.start_round()
             alerts += self._expired(now)
@@ -445,7 +453,7 @@ class Follower:
         session.finish()
         self.store.save(session.state)
         # finish() put the tracker's lazy view into the state: the live tracker goes on from here
-        self.signature = _signature(self.state_file)
+        self.signature = stat_signature(self.state_file)
         self.saved_at = time.monotonic()
         self.save_seconds = time.process_time() - started  # CPU: the fsync's wait costs nothing
         self.dirty = self.bans_unsaved = False
@@ -495,6 +503,7 @@ class Follower:
             tally.bans,
             tally.failures,
             _error_kind(self.error),
+            tally.cut,
         )
         self.busy = 0.0
         self.metrics_at = mono

@@ -42,13 +42,16 @@ def _no_warn(_msg: str) -> None:
 class _Counter:
     """Bytes and lines consumed from one open file (``cut``: lines skipped for being too long)."""
 
-    __slots__ = ("bytes", "cut", "lines", "offset")
+    __slots__ = ("bytes", "cut", "lines", "more", "offset", "skipping")
 
-    def __init__(self, offset: int) -> None:
+    def __init__(self, offset: int, skipping: bool = False) -> None:
         self.offset = offset
         self.bytes = 0
         self.lines = 0
         self.cut = 0
+        # inside an over-long line already counted in ``cut``: its rest, up to its newline, is passed over
+        self.skipping = skipping
+        self.more = False  # stopped at its byte budget before the end of the file
 
 
 def count_newlines(data: bytes, start: int = 0, end: int | None = None) -> int:
@@ -92,18 +95,36 @@ class Block:
         return iter(self.data[self.start : self.end].decode("utf-8", "replace").split("\n"))
 
 
-def _iter_batches(fh, counter: _Counter, final: bool) -> Iterator:
+def _iter_batches(fh, counter: _Counter, final: bool, limit: int | None = None) -> Iterator:  # noqa: PLR0912, PLR0915 - the one read loop (chunks, carried and over-long lines, a budget)
     """Batches of lines of ``fh`` from its current position: per read chunk, a one-line list for a line
     that began in an earlier chunk, then a ``Block`` of the chunk's other complete lines;
     ``counter.offset`` ends after the last complete line. A line longer than ``MAX_LINE`` comes as an empty
-    line (so the numbers of the next ones stay right) and is counted in ``counter.cut``."""
+    line (so the numbers of the next ones stay right) and is counted in ``counter.cut``, once: when the end
+    of the file is reached inside it, it is taken as skipped there (``counter.skipping``), and its rest is
+    passed over up to its newline, by this call or by the next one (started with ``counter.skipping``), never
+    read again from its start each time its writer adds to it. With ``limit``, it stops once that many bytes
+    are consumed (``counter.more``; the line being read when it stops is read by the next call)."""
     carry = b""  # kept start (<= MAX_LINE bytes) of the line still being read
     carry_len = 0  # its real length in the file
     decode = bytes.decode
     while True:
+        if limit is not None and counter.bytes >= limit:
+            counter.more = True
+            return
         data = fh.read(CHUNK)
         if not data:
             break
+        if counter.skipping:  # the rest of an over-long line counted before
+            nl = data.find(b"\n")
+            skipped = len(data) if nl < 0 else nl + 1
+            counter.offset += skipped
+            counter.bytes += skipped
+            if nl < 0:
+                continue
+            counter.skipping = False
+            data = data[skipped:]
+            if not data:
+                continue
         last_nl = data.rfind(b"\n")
         if last_nl < 0:
             if len(carry) < MAX_LINE:
@@ -136,12 +157,13 @@ def _iter_batches(fh, counter: _Counter, final: bool) -> Iterator:
                 counter.lines += len(block)
         tail = data[last_nl + 1 :]
         carry, carry_len = tail[:MAX_LINE], len(tail)
-    if final and carry_len:
+    if carry_len and (final or carry_len > MAX_LINE):
         counter.offset += carry_len
         counter.bytes += carry_len
         counter.lines += 1
         if carry_len > MAX_LINE:
             counter.cut += 1
+            counter.skipping = not final  # its writer may add more to it: passed over, never read again
             yield [""]
         else:
             yield [decode(carry, "utf-8", "replace")]
@@ -242,8 +264,11 @@ class FileSource:
         from_start: bool = False,
         rotated: bool = False,
         warn: Warn = _no_warn,
+        limit: int | None = None,
     ) -> None:
         self.path = path
+        self.limit = limit  # bytes read at most from the current or renamed file (then ``more``)
+        self.more = False
         self.old = None if from_start else position
         self.position = position
         self.rotated = rotated
@@ -258,7 +283,7 @@ class FileSource:
         for first, batch in self.batches():
             yield from enumerate(batch, first)
 
-    def batches(self) -> Iterator[tuple]:  # noqa: PLR0912 - one read loop over rotation, truncation, cut lines
+    def batches(self) -> Iterator[tuple]:  # noqa: PLR0912, PLR0915 - one read loop over rotation, truncation, cut lines
         """``(number of the first line, [lines])`` pairs: the fast way to read."""
         old = self.old
         path = self.path
@@ -275,7 +300,7 @@ class FileSource:
                 self._old_end = None
                 yield from self._finish_old(old, None)
                 end = self._old_end
-                self.position = None if end is None else dict(old, offset=end[0], line=end[1])
+                self.position = None if end is None else dict(old, offset=end[0], line=end[1], skip=end[2])
             return
         except OSError as err:
             self.warn(f"cannot read log {path}: {err.strerror or err}")
@@ -287,6 +312,7 @@ class FileSource:
                 return
             start = 0
             line = 0
+            skipping = False
             if old is None:
                 if self.rotated:
                     for older in rotated_files(path):
@@ -294,7 +320,11 @@ class FileSource:
             elif (old.get("dev"), old.get("ino")) == (st.st_dev, st.st_ino):
                 offset = int(old.get("offset", 0))
                 head_len = int(old.get("head_len", 0))
-                if st.st_size < offset or (head_len and _head_hash(fh, head_len) != old.get("head")):
+                copy = None if head_len else self._new_copy(old, fh)
+                if copy is not None:
+                    # copytruncate while the file held no complete line: the copy holds all that came since
+                    yield from self._read_whole(copy, st)
+                elif st.st_size < offset or (head_len and _head_hash(fh, head_len) != old.get("head")):
                     # copytruncate: finish the old content from the copy, then read the file from the start
                     found = yield from self._finish_copy(old)
                     if not found:  # or rotated, compressed, and its inode number reused at once
@@ -305,36 +335,82 @@ class FileSource:
                             " reading it from the start (lines written just before may be lost)"
                         )
                 else:
-                    start, line = offset, int(old.get("line", 0))
+                    start, line, skipping = offset, int(old.get("line", 0)), bool(old.get("skip"))
             else:
+                self._old_end = None
                 yield from self._finish_old(old, st)
+                if (
+                    self.more
+                ):  # the rest of the renamed file next time (its position: where this read stopped)
+                    self.ok = True
+                    end = self._old_end
+                    self.position = dict(old, offset=end[0], line=end[1], skip=end[2])
+                    return
             self.ok = True
-            yield from self._read(fh, st, start, line)
+            yield from self._read(fh, st, start, line, skipping)
         finally:
             fh.close()
 
-    def _read(self, fh, st: os.stat_result, start: int, line: int) -> Iterator[tuple]:
+    def _read(self, fh, st: os.stat_result, start: int, line: int, skipping: bool = False) -> Iterator[tuple]:
         fh.seek(start)
-        counter = yield from self._drain(fh, start, line, final=False)
+        counter = yield from self._drain(fh, start, line, final=False, skipping=skipping, limit=self.limit)
+        self.more = counter.more
         position = {
             "dev": st.st_dev,
             "ino": st.st_ino,
             "offset": counter.offset,
             "line": line + counter.lines,
         }
+        if counter.skipping:
+            position["skip"] = True
         if counter.offset:
             position["head_len"], position["head"] = _head_of(fh, counter.offset)
+        else:  # no first line to know the file by: its newest rotated sibling tells a copytruncate instead
+            position["copy"] = self._newest_copy()[1]
         self.position = position
 
-    def _drain(self, fh, offset: int, line: int, *, final: bool) -> Iterator[tuple]:
-        """The numbered batches of ``fh`` from its position (``offset`` in the file, after ``line`` lines),
-        their bytes, lines and cut lines added to this source's counts; returns the file's ``_Counter``."""
-        counter = _Counter(offset)
-        yield from _numbered(_iter_batches(fh, counter, final=final), line)
+    def _drain(
+        self, fh, offset: int, line: int, *, final: bool, skipping: bool = False, limit: int | None = None
+    ) -> Iterator[tuple]:
+        """The numbered batches of ``fh`` from its position (``offset`` in the file, after ``line`` lines,
+        ``skipping`` the rest of an over-long line, at most ``limit`` bytes), their bytes, lines and cut lines
+        added to this source's counts; returns the file's ``_Counter``."""
+        counter = _Counter(offset, skipping)
+        yield from _numbered(_iter_batches(fh, counter, final=final, limit=limit), line)
         self.bytes += counter.bytes
         self.lines += counter.lines
         self.cut += counter.cut
         return counter
+
+    def _newest_copy(self) -> tuple:
+        """(path, [dev, ino, size, mtime_ns]) of the most recent rotated sibling, or (None, [])."""
+        for candidate in reversed(rotated_files(self.path)):
+            try:
+                st = Path(candidate).stat()
+            except OSError:
+                continue
+            return candidate, [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
+        return None, []
+
+    def _new_copy(self, old: dict, fh) -> str | None:
+        """The copy made by a copytruncate since a look that found no complete line in the file (offset 0,
+        no head: a rewrite to the same size or more is invisible to the inode and the size), or None. A
+        rotated sibling newer than the one seen then is that copy, unless the file still starts with the
+        copy's first line (copied, not truncated yet: the file itself is read, and its truncation is seen by
+        its head next time). Positions saved before this check (no ``copy``) are left alone."""
+        if "copy" not in old:
+            return None
+        path, signature = self._newest_copy()
+        if path is None or signature == old["copy"]:
+            return None
+        try:
+            with _open_log(path) as copy:
+                head = _head_of(copy, HEAD_BYTES)
+        except (OSError, EOFError, zlib.error):
+            return None
+        if head[0] and _head_of(fh, HEAD_BYTES) == head:
+            return None
+        return path
 
     def _finish_old(self, old: dict, current: os.stat_result | None) -> Iterator[tuple]:
         """Read the rest of the previous file, renamed to a rotated name next to it (found by inode)."""
@@ -352,10 +428,17 @@ class FileSource:
                         return
                     fh.seek(int(old.get("offset", 0)))
                     # final=False: a last line without its newline may still be completed by its writer
+                    line = int(old.get("line", 0))
                     counter = yield from self._drain(
-                        fh, fh.tell(), int(old.get("line", 0)), final=current is not None
+                        fh,
+                        fh.tell(),
+                        line,
+                        final=current is not None,
+                        skipping=bool(old.get("skip")),
+                        limit=self.limit,
                     )
-                    self._old_end = (counter.offset, int(old.get("line", 0)) + counter.lines)
+                    self._old_end = (counter.offset, line + counter.lines, counter.skipping)
+                    self.more = counter.more
             except OSError as err:
                 self.warn(f"cannot read rotated log {candidate}: {err.strerror or err}")
             return
@@ -380,7 +463,9 @@ class FileSource:
                     fh.seek(offset)
                     if fh.tell() != offset:
                         continue
-                    yield from self._drain(fh, offset, int(old.get("line", 0)), final=True)
+                    yield from self._drain(
+                        fh, offset, int(old.get("line", 0)), final=True, skipping=bool(old.get("skip"))
+                    )
                     return True
             except (OSError, EOFError, zlib.error):
                 continue
@@ -405,7 +490,9 @@ class FileSource:
                     if os.fstat(fh.fileno()).st_size < offset or _head_hash(fh, head_len) != old.get("head"):
                         continue
                     fh.seek(offset)
-                    yield from self._drain(fh, offset, int(old.get("line", 0)), final=True)
+                    yield from self._drain(
+                        fh, offset, int(old.get("line", 0)), final=True, skipping=bool(old.get("skip"))
+                    )
                     return True
             except OSError:
                 continue

@@ -30,6 +30,7 @@ class RunRecord(NamedTuple):
     bans: int
     failures: dict  # service -> failed attempts
     error: str  # the error's kind ("" when ok): log, backend, state, config, scan
+    lines_too_long: int = 0  # skipped, longer than logsource.MAX_LINE (each counted once)
 
 
 def _path(state_dir: str) -> str:
@@ -94,6 +95,8 @@ def record(state_dir: str, run: RunRecord, now: float, unbans: int = 0) -> dict[
     counters["events"] += run.events
     counters["bans"] += run.bans
     counters["unbans"] += unbans
+    if run.lines_too_long:
+        _add(counters, "lines_too_long", run.lines_too_long)
     for service, n in run.failures.items():
         _add(failures, service, n)
     data["last_run"] = now
@@ -159,6 +162,12 @@ def render(data: dict[str, Any], bans: dict, state_size: int, outbox: dict[str, 
         "alerts_total", "counter", "Alerts raised (after de-duplication), by kind.", labelled("kind", alerts)
     )
     metric("lines_read_total", "counter", "Log lines read.", [("", counters.get("lines", 0))])
+    metric(
+        "lines_too_long_total",
+        "counter",
+        "Log lines skipped for being too long.",
+        [("", counters.get("lines_too_long", 0))],
+    )
     metric("runs_total", "counter", "Scans run.", [("", counters.get("runs", 0))])
     metric(
         "errors_total", "counter", "Failed scans, by kind of error.", labelled("kind", data.get("errors", {}))

@@ -52,6 +52,16 @@ WATCH_MASK = (
 _EVENT = struct.Struct("iIII")  # wd, mask, cookie, len; the name follows
 
 
+def stat_signature(path: str) -> tuple:
+    """(device, inode, size, mtime) of ``path``, or () when it cannot be stat'ed: what says a file changed
+    (the watcher's poll; the daemon's "another command wrote state.json")."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return ()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def _libc():
     name = ctypes.util.find_library("c") or "libc.so.6"
     libc = ctypes.CDLL(name, use_errno=True)
@@ -90,7 +100,7 @@ class FileWatch:
                 self._libc, self.fd, self.kind = libc, fd, "inotify"
                 self._watch_all()
         for path in self.paths:
-            self._seen[path] = self._look(path)
+            self._seen[path] = stat_signature(path)
 
     def _watch_all(self) -> None:
         by_dir: dict[str, set[str]] = {}
@@ -145,14 +155,6 @@ class FileWatch:
                     hit = True
         return hit
 
-    @staticmethod
-    def _look(path: str) -> tuple:
-        try:
-            st = Path(path).stat()
-        except OSError:
-            return ()
-        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
     def changed(self) -> bool:
         """Poll: did any file change since the last look (also retries unwatchable directories)?"""
         if self._unwatched and self.fd is not None:
@@ -162,7 +164,7 @@ class FileWatch:
                 return True  # a directory appeared: its file may have been written already
         hit = False
         for path in self.paths:
-            now = self._look(path)
+            now = stat_signature(path)
             if now != self._seen.get(path):
                 self._seen[path] = now
                 hit = True
@@ -204,6 +206,8 @@ class JournalFollower:
         self.ok = False
         self.position = dict(position or {})
         self.lines = self.bytes = self.cut = self.rejected = 0
+        self.limit: int | None = None  # bytes read at most per batches() call (then ``more``)
+        self.more = False
 
     def ensure(self, now_monotonic: float) -> None:
         """Start journalctl (again) when it is not running."""
@@ -260,9 +264,13 @@ class JournalFollower:
         before = (entries.lines, entries.bytes, entries.cut, entries.rejected)
         texts: list[str] = []
         first = entries.line + 1
+        self.more = False
         if self.proc is not None:
             fd = self.proc.stdout.fileno()
             while True:
+                if self.limit is not None and entries.bytes - before[1] >= self.limit:
+                    self.more = True  # the rest waits in the pipe for the next call
+                    break
                 try:
                     data = os.read(fd, 1 << 20)
                 except BlockingIOError:

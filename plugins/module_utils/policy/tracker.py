@@ -732,12 +732,7 @@ class Tracker:
             banned_now = self._touched.get(key, False)
             offenders.append(self._offender(key, rec, banned_now=banned_now, services=shown))
         offenders.sort(key=lambda o: (-o.failures, o.ip))
-        alert_keys = self.alerts.keys() if everything else self._alerted_now
-        accounts = [
-            AccountAlert(user, alert, sorted(self.alerts[(user, alert)][1]))
-            for user, alert in sorted(alert_keys)
-            if (user, alert) in self.alerts
-        ]
+        accounts = self.account_alerts(everything=everything)
         clients = self.clients
         if clients is None:
             return Decisions(offenders, accounts, [], [])
@@ -745,6 +740,16 @@ class Tracker:
         pairs = clients.all_pairs() if everything else clients.touched
         shared = clients.shared_addresses(when, None if everything else [o.ip for o in offenders])
         return Decisions(offenders, accounts, clients.rows(pairs, when), shared)
+
+    def account_alerts(self, *, everything: bool = False) -> list:
+        """The AccountAlerts raised since ``start_round`` (or all remembered ones): ``decide``'s, without its
+        offenders (the follow daemon needs only these after each cycle)."""
+        alert_keys = self.alerts.keys() if everything else self._alerted_now
+        return [
+            AccountAlert(user, alert, sorted(self.alerts[(user, alert)][1]))
+            for user, alert in sorted(alert_keys)
+            if (user, alert) in self.alerts
+        ]
 
     def _offender(self, key: str, rec: AddressRecord, banned_now: bool, services: list) -> Offender:
         note = self._client_note if self.clients is not None else None

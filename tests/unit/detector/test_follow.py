@@ -470,3 +470,108 @@ def test_unban_by_hand_of_a_ban_not_saved_yet_is_kept(daemon):
     assert daemon.stop() == 0
     assert daemon.bans() == {"198.51.100.1"}
     assert daemon.failures()["203.0.113.50"] == 3
+
+
+def noise(n: int) -> str:
+    stamp = datetime.fromtimestamp(time.time() - 120, timezone.utc).isoformat()
+    ip = f"198.18.{n % 250}.{n % 200 + 1}"
+    return f"{stamp} mx1 postfix/smtpd[{5000 + n % 1000}]: connect from unknown[{ip}]\n"
+
+
+def saved_offset(daemon: Daemon) -> int:
+    try:
+        return json.loads((daemon.state / "state.json").read_text())["logs"][str(daemon.log)]["offset"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def test_a_backlog_is_read_in_bounded_cycles_saved_as_it_goes_and_survives_kill_9(daemon):
+    """A backlog was read in one cycle: what the cycle holds (the addresses it touched, their offenders) grew
+    with the backlog until its end, the first save (300,000 distinct attackers: 254 MiB). It is read
+    CYCLE_BYTES at a time, each cycle settled and saved as any other: the saved position moves on during the
+    catch-up, and a kill -9 in the middle of it loses and doubles nothing."""
+    from mail_bruteforce_guard.detector.follow import CYCLE_BYTES
+
+    expected: dict[str, int] = {}
+    with daemon.log.open("w") as fh:
+        n = 0
+        while fh.tell() < 3 * CYCLE_BYTES:  # about 130,000 failures of 2,000 addresses: seconds of reading
+            ip = f"10.1.{n % 2000 // 250}.{n % 250 + 1}"
+            expected[ip] = expected.get(ip, 0) + 1
+            fh.write(fail_line(ip, n, ago=300))
+            n += 1
+    size = daemon.log.stat().st_size
+    daemon.start().ready()
+    offsets = set()
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        offset = saved_offset(daemon)
+        offsets.add(offset)
+        if 0 < offset < size:
+            break
+        assert offset < size, "the backlog was read in one cycle: no save in between"
+        time.sleep(0.02)
+    assert any(0 < o < size for o in offsets), offsets
+    assert daemon.stop(signal.SIGKILL) == -signal.SIGKILL
+    daemon.start().ready()
+    daemon.wait_for(lambda: saved_offset(daemon) == size, "the end of the backlog")
+    daemon.settled(expected)
+    assert daemon.stop() == 0
+
+
+def test_copytruncate_of_an_empty_log_between_two_looks_loses_nothing(daemon):
+    """The daemon had read an empty log (offset 0: no first line to know the file by); before its next look,
+    lines were written, copied and the file truncated and written again, no smaller than before: the copied
+    lines were lost (a busy or stopped daemon, logrotate's copytruncate at that moment)."""
+    daemon.log.touch()
+    daemon.start().ready()
+    daemon.wait_for((daemon.state / "state.json").exists, "the first save")
+    time.sleep(1.0)
+    daemon.proc.send_signal(signal.SIGSTOP)  # between two looks
+    try:
+        append(daemon.log, "192.0.2.31", 3)
+        (daemon.log.parent / "mail.log.1").write_bytes(daemon.log.read_bytes())
+        with daemon.log.open("r+") as fh:
+            fh.truncate(0)
+        append(daemon.log, "192.0.2.32", 4)
+    finally:
+        daemon.proc.send_signal(signal.SIGCONT)
+    daemon.settled({"192.0.2.31": 3, "192.0.2.32": 4})
+    assert daemon.stop() == 0
+    assert daemon.errors() == []
+
+
+def test_an_over_long_line_is_skipped_once_and_never_read_again(daemon):
+    """A line beyond MAX_LINE still being written (no newline yet) was read again from its start on every
+    write to it (megabytes per write, for ever with a line that never ends). It is skipped once, counted once
+    in the run counters (metrics.json lines_too_long) and never read again."""
+    from mail_bruteforce_guard.detector.logsource import MAX_LINE
+
+    append(daemon.log, "192.0.2.41", 1)
+    daemon.start().ready()
+    daemon.wait_failures({"192.0.2.41": 1})
+    with daemon.log.open("ab") as fh:
+        fh.write(b"x" * (MAX_LINE + 1))
+    time.sleep(1.0)
+
+    def read_bytes() -> int:
+        for line in Path(f"/proc/{daemon.proc.pid}/io").read_text().splitlines():
+            if line.startswith("rchar:"):
+                return int(line.split()[1])
+        raise AssertionError("no rchar")
+
+    before = read_bytes()
+    for _write in range(20):  # its writer goes on: 20 writes of 1,000 bytes
+        with daemon.log.open("ab") as fh:
+            fh.write(b"x" * 1000)
+        time.sleep(0.1)
+    time.sleep(1.0)
+    grown = read_bytes() - before
+    assert grown < MAX_LINE // 2, f"the daemon read {grown} bytes for 20,000 written"
+    with daemon.log.open("ab") as fh:
+        fh.write(b"x\n")
+    append(daemon.log, "192.0.2.41", 1, 1)
+    daemon.settled({"192.0.2.41": 2})
+    assert daemon.stop() == 0
+    counters = json.loads((daemon.state / "metrics.json").read_text())["counters"]
+    assert counters["lines_too_long"] == 1

@@ -186,16 +186,97 @@ def test_garbage_nul_invalid_utf8_and_long_line(tmp_path):
 
 def test_long_line_split_across_reads_is_skipped_once(tmp_path):
     log = tmp_path / "mail.log"
-    write(log, b"y" * (MAX_LINE + 10))  # no newline yet
+    write(log, b"y" * (MAX_LINE + 10))  # no newline yet, already too long: skipped and counted now
     lines, src, _ = read(log)
-    assert lines == []
-    assert src.position["offset"] == 0
+    assert lines == [(1, "")]
+    assert src.cut == 1
+    assert src.position["offset"] == MAX_LINE + 10
     write(log, b"tail\nnext\n")
     lines, src, _ = read(log, src.position)
-    assert [n for n, _ in lines] == [1, 2]
-    assert lines[0][1] == ""
+    assert lines == [(2, "next")]
+    assert src.cut == 0  # counted once, by the read that found it too long
+
+
+def test_an_over_long_line_still_being_written_is_never_read_again(tmp_path):
+    """Each write to the end of an over-long line used to read the whole line again (a line that never ends
+    was read again on every write: megabytes per write). It is skipped once, counted once, and only the new
+    bytes are read after that, wherever its newline falls."""
+    log = tmp_path / "mail.log"
+    write(log, b"before\n" + b"z" * (MAX_LINE + 1))
+    lines, src, _ = read(log)
+    assert lines == [(1, "before"), (2, "")]
     assert src.cut == 1
-    assert lines[1][1] == "next"
+    position = src.position
+    for _write in range(5):
+        write(log, b"z" * 1000)
+        lines, src, _ = read(log, position)
+        assert (lines, src.cut, src.bytes) == ([], 0, 1000)  # only what was added: never its start again
+        position = src.position
+    write(log, b"z" * 10 + b"\nafter\n")
+    lines, src, _ = read(log, position)
+    assert (lines, src.cut, src.bytes) == ([(3, "after")], 0, 17)
+    assert "skip" not in src.position
+
+
+def test_an_over_long_line_renamed_away_is_finished_without_reading_it_again(tmp_path):
+    log = tmp_path / "mail.log"
+    write(log, b"w" * (MAX_LINE + 1))
+    _, src, _ = read(log)
+    write(log, b"w" * 100 + b"\nold end\n")
+    os.rename(log, str(log) + ".1")
+    write(log, "new\n")
+    lines, src, _ = read(log, src.position)
+    assert lines == [(2, "old end"), (1, "new")]
+    assert src.cut == 0
+
+
+def test_copytruncate_of_a_file_that_was_empty_keeps_the_copied_lines(tmp_path):
+    """An empty file (offset 0: no first line to hash) copied and truncated after lines were written: the
+    size is no smaller than before and there is no head to compare, so the lines in the copy were lost."""
+    log = tmp_path / "mail.log"
+    write(log, "")
+    _, src, _ = read(log)
+    write(log, "a1 in the copy only\na2 in the copy only\n")
+    shutil.copy(log, str(log) + ".1")
+    with open(log, "r+b") as fh:
+        fh.truncate(0)
+    write(log, "b1 after the truncation, longer than before\n")
+    lines, src, warnings = read(log, src.position)
+    assert [t for _, t in lines] == [
+        "a1 in the copy only",
+        "a2 in the copy only",
+        "b1 after the truncation, longer than before",
+    ]
+    assert warnings == []
+    assert read(log, src.position)[0] == []
+    # the next copytruncate while the file is empty again (the copy already read is not read again)
+    with open(log, "r+b") as fh:
+        fh.truncate(0)
+    _, src, _ = read(log, src.position)
+    write(log, "c1 second copy\n")
+    os.rename(str(log) + ".1", str(log) + ".2")
+    shutil.copy(log, str(log) + ".1")
+    with open(log, "r+b") as fh:
+        fh.truncate(0)
+    write(log, "d1\n")
+    lines, src, _ = read(log, src.position)
+    assert [t for _, t in lines] == ["c1 second copy", "d1"]
+    assert read(log, src.position)[0] == []
+
+
+def test_copy_made_but_file_not_truncated_yet_is_read_once(tmp_path):
+    log = tmp_path / "mail.log"
+    write(log, "")
+    _, src, _ = read(log)
+    write(log, "a1\na2\n")
+    shutil.copy(log, str(log) + ".1")  # logrotate's copy; the truncation comes a moment later
+    lines, src, _ = read(log, src.position)
+    assert [t for _, t in lines] == ["a1", "a2"]
+    with open(log, "r+b") as fh:
+        fh.truncate(0)
+    write(log, "b1\n")
+    lines, src, _ = read(log, src.position)
+    assert [t for _, t in lines] == ["b1"]
 
 
 def test_missing_and_unreadable_logs_warn(tmp_path):
