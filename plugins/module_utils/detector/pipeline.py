@@ -5,10 +5,10 @@ from __future__ import annotations
 from itertools import repeat
 from typing import Any, Callable
 
-from ..gcpause import paused_gc
 from ..parser.correlate import HOLD, Correlator
 from ..parser.events import Event
-from ..parser.stream import candidate_lines, iter_events, parse_candidates
+from ..parser.gate import Gate
+from ..parser.stream import iter_events, parse_candidates
 from ..parser.timestamps import TimestampParser
 from .logsource import Block, count_newlines
 
@@ -56,10 +56,10 @@ class Pipeline:
         """Events released by consecutive lines numbered from ``first`` (the hot loop of a scan): a list of
         lines, or a ``Block`` of raw bytes, of which only the lines that pass the gate are decoded."""
         self.correlator.settled()  # keep_success: the caller has counted the previous batches' events
-        with paused_gc():  # many small allocations, no reference cycles (a scan pauses it throughout)
-            if isinstance(lines, Block):
-                return self._feed_block(first, lines)
-            return self._feed_lines(first, lines)
+        # (many small allocations, no reference cycles: the entry points pause the collector, see gcpause)
+        if isinstance(lines, Block):
+            return self._feed_block(first, lines)
+        return self._feed_lines(first, lines)
 
     def _feed_lines(self, first: int, lines: list) -> list[Event]:
         """``feed_batch`` on a list of decoded lines."""
@@ -74,7 +74,7 @@ class Pipeline:
         and branch predictors; interleaving the stages per line was measurably slower (``make bench``).
         """
         data = block.data
-        spans = candidate_lines(data, self.info, block.start, block.end, self.preauth)
+        spans = Gate.of(self.info, self.preauth).spans(data, block.start, block.end)
         texts = [data[start:end].decode("utf-8", "replace") for start, end in spans]
         numbers: list[int] | None = None
         if self.numbered:

@@ -20,7 +20,6 @@ from typing import Any, NamedTuple
 
 from ..addresses import aggregate, is_canonical_ipv4, is_ignored, parse_networks
 from ..errors import ConfigError
-from ..gcpause import paused_gc
 from ..limits import MAX_TIME
 from ..parser.correlate import LATE
 from ..parser.events import AUTH_DETAIL, AUTH_FAILURE, AUTH_SUCCESS, PREAUTH_KINDS, Event, iso_utc
@@ -295,9 +294,9 @@ class Tracker:
     # ---- feeding ---------------------------------------------------------------------------
 
     def feed(self, events: Iterable[Event], now: float | None = None) -> int:
-        """Count the auth events of ``events``; returns how many were counted. ``now`` dates timeless ones."""
-        with paused_gc():  # many small allocations, no reference cycles
-            return self._feed(events, now)
+        """Count the auth events of ``events``; returns how many were counted. ``now`` dates timeless ones.
+        (Many small allocations, no reference cycles: the entry points pause the collector, see gcpause.)"""
+        return self._feed(events, now)
 
     def _feed(self, events: Iterable[Event], now: float | None) -> int:
         counted = 0
