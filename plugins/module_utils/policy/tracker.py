@@ -515,6 +515,8 @@ class Tracker:
             return False
         if ip in good:
             return True
+        if isinstance(self._keys.get(ip), int):
+            return False  # the address is its own record key (see _key), and that is not in the memory
         key, flags = self._key(ip)
         return not flags & _IGNORED and key in good
 
