@@ -494,7 +494,12 @@ class Correlator:
                 recent.popleft()
             recent.append(item)
             if item.user is not None and not item.plesk:
-                self._pf_named.setdefault(rec.host, deque()).append(item)
+                named = self._pf_named.get(rec.host)
+                if named is None:
+                    named = self._pf_named[rec.host] = deque()
+                while named and named[0].t < t - PLESK_WINDOW:  # bounded too
+                    named.popleft()
+                named.append(item)
             if self.prompt and item.user is None and rec.host in self._plesk_hosts:
                 # its username may still come: when the policy's judgement needs it, the failure waits for it
                 # (at most HOLD); else until the end of this batch (the policy counts a batch after it: no

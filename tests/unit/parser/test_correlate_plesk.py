@@ -65,3 +65,18 @@ def test_plesk_lines_name_the_failures_of_the_plain_search(seed: int, prompt: bo
         events.append(got + corr.flush())
     assert events[0] == events[1]
     assert any(e.user for e in events[0] if e.service == "postfix")  # Plesk lines really named some
+
+
+def test_the_named_failures_stay_bounded_where_no_plesk_line_comes() -> None:
+    """Postfix >= 3.9 names every failure; without a Plesk line to take them, the failures kept apart for
+    Plesk lines are only those of the last PLESK_WINDOW seconds."""
+    stamp = "Nov 26 08:{:02d}:{:02d}"
+    lines = [
+        f"{stamp.format(i // 60, i % 60)} mail postfix/smtpd[7]: warning: unknown[203.0.113.5]: SASL LOGIN "
+        f"authentication failed: authentication failure, sasl_username=u{i}"
+        for i in range(3000)
+    ]
+    corr = Correlator(prompt=True)
+    events = list(parse_lines(lines, now=NOW, tz=timezone.utc, correlator=corr, flush=False))
+    assert len(events) == 3000
+    assert len(corr._pf_named["mail"]) <= PLESK_WINDOW + 1
