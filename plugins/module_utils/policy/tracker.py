@@ -491,7 +491,7 @@ class Tracker:
             rec.services = _with_service(rec.services, ev.service)
         user = ev.user
         users = rec.users
-        if user and user not in users and len(users) < MAX_USERS_PER_ADDRESS:
+        if user and len(users) < MAX_USERS_PER_ADDRESS and user not in users:  # (the scan of users last)
             rec.users = (*users, user)
         touched = self._touched
         if key not in touched:
