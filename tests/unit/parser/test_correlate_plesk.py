@@ -38,7 +38,7 @@ def _log(seed: int, count: int) -> list[str]:
     rnd = random.Random(seed)
     when = 1795737600.0
     out = []
-    for _ in range(count):
+    for _step in range(count):
         when += rnd.choice((0, 0, 0, 1, 1, 2, 4, 7)) - (3 if rnd.random() < 0.03 else 0)  # steps back too
         stamp = time.strftime("%b %d %H:%M:%S", time.gmtime(when))
         host = rnd.choice(("mail", "mail", "mx2"))
