@@ -19,6 +19,9 @@ def paused_gc() -> Iterator[None]:
     everything as before. The command line pauses it for a whole command: after a scan, every object the
     run kept (the policy's records, the state) would otherwise be walked again by the collections that
     writing the report (thousands of offenders as JSON) sets off.
+
+    Only entry points pause it (the command line, ``api.scan``, each cycle of the follow daemon, the fleet
+    merge): the layers below them (pipeline, correlator, tracker) never switch it themselves.
     """
     was_on = gc.isenabled()
     if was_on:

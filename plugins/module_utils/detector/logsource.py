@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..parser.lines import claimed_daemon
+from ..parser.stream import count_newlines
 from .journaltrust import JournalTrust
 
 MAX_LINE = 1 << 20  # longest line parsed; a longer one is skipped (counted in ``cut``)
@@ -52,19 +53,6 @@ class _Counter:
         # inside an over-long line already counted in ``cut``: its rest, up to its newline, is passed over
         self.skipping = skipping
         self.more = False  # stopped at its byte budget before the end of the file
-
-
-def count_newlines(data: bytes, start: int = 0, end: int | None = None) -> int:
-    """``data.count(b"\\n", start, end)``, faster on a large span: CPython deletes one byte value with
-    ``memchr`` (``replace``) faster than it counts it byte by byte. ``replace`` takes the whole object, so
-    the newlines outside the span are counted and taken off instead of copying the span."""
-    if end is None:
-        end = len(data)
-    # exactly bytes: a memoryview or bytearray has no cheap replace()
-    if end - start < 1 << 16 or type(data) is not bytes or start < 0 or end > len(data):  # pylint: disable=unidiomatic-typecheck
-        return data.count(b"\n", start, end)
-    deleted = len(data) - len(data.replace(b"\n", b""))
-    return deleted - data.count(b"\n", 0, start) - data.count(b"\n", end)
 
 
 class Block:

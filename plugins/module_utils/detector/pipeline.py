@@ -5,12 +5,12 @@ from __future__ import annotations
 from itertools import repeat
 from typing import Any, Callable
 
-from ..gcpause import paused_gc
 from ..parser.correlate import HOLD, Correlator
 from ..parser.events import Event
-from ..parser.stream import candidate_lines, iter_events, parse_candidates
+from ..parser.gate import Gate
+from ..parser.stream import block_candidates, iter_events, parse_candidates
 from ..parser.timestamps import TimestampParser
-from .logsource import Block, count_newlines
+from .logsource import Block
 
 
 class Pipeline:
@@ -56,10 +56,10 @@ class Pipeline:
         """Events released by consecutive lines numbered from ``first`` (the hot loop of a scan): a list of
         lines, or a ``Block`` of raw bytes, of which only the lines that pass the gate are decoded."""
         self.correlator.settled()  # keep_success: the caller has counted the previous batches' events
-        with paused_gc():  # many small allocations, no reference cycles (a scan pauses it throughout)
-            if isinstance(lines, Block):
-                return self._feed_block(first, lines)
-            return self._feed_lines(first, lines)
+        # (many small allocations, no reference cycles: the entry points pause the collector, see gcpause)
+        if isinstance(lines, Block):
+            return self._feed_block(first, lines)
+        return self._feed_lines(first, lines)
 
     def _feed_lines(self, first: int, lines: list) -> list[Event]:
         """``feed_batch`` on a list of decoded lines."""
@@ -73,26 +73,21 @@ class Pipeline:
         policy then takes the block's events): a loop that runs one stage's code stays in the CPU's caches
         and branch predictors; interleaving the stages per line was measurably slower (``make bench``).
         """
-        data = block.data
-        spans = candidate_lines(data, self.info, block.start, block.end, self.preauth)
-        texts = [data[start:end].decode("utf-8", "replace") for start, end in spans]
-        numbers: list[int] | None = None
-        if self.numbered:
-            numbers = []
-            count = data.count
-            number, prev = first, block.start
-            for start, _end in spans:
-                number += count(b"\n", prev, start)
-                prev = start
-                numbers.append(number)
-            if block.count is None:
-                block.count = number - first + count(b"\n", prev, block.end) + 1
-        indexes, records = parse_candidates(texts, self.timestamps)
+        found = block_candidates(
+            block.data,
+            block.start,
+            block.end,
+            Gate.of(self.info, self.preauth),
+            first=first if self.numbered else None,
+            count=block.count is None,
+        )
+        if found.lines is not None:
+            block.count = found.lines
+        indexes, records = parse_candidates(found.texts, self.timestamps)
         out: list[Event] = []
+        numbers = found.numbers
         lines = repeat(0) if numbers is None else map(numbers.__getitem__, indexes)
         self.correlator.feed_all(records, lines, out)
-        if block.count is None:
-            block.count = count_newlines(data, block.start, block.end) + 1
         return out
 
     def flush(self, until: float | None = None) -> list[Event]:

@@ -262,6 +262,9 @@ class Correlator:
         self._auth_held: dict[str, list[_Item]] = {}  # ip -> held, unclaimed auth process failures
         self._last_auth: dict[str, tuple] = {}  # ip -> (t, user, driver, line time) of its last auth line
         self._pf_recent: dict[str, deque[_Item]] = {}  # host -> smtpd failures a Plesk line may name
+        self._pf_named: dict[
+            str, deque[_Item]
+        ] = {}  # host -> those of them with a username (see _plesk_target)
         self._plesk_held: dict[str, deque[_Item]] = {}  # host -> held Plesk lines waiting for smtpd
         self._plesk_hosts: dict[str, None] = {}  # hosts whose plesk_saslauthd names users (insertion order)
         self._waiting: dict[str, deque[_Item]] = {}  # prompt: ip -> its unreleased items, a pending one first
@@ -490,6 +493,13 @@ class Correlator:
             while recent and recent[0].t < t - PLESK_WINDOW:  # bounded even where no Plesk line ever comes
                 recent.popleft()
             recent.append(item)
+            if item.user is not None and not item.plesk:
+                named = self._pf_named.get(rec.host)
+                if named is None:
+                    named = self._pf_named[rec.host] = deque()
+                while named and named[0].t < t - PLESK_WINDOW:  # bounded too
+                    named.popleft()
+                named.append(item)
             if self.prompt and item.user is None and rec.host in self._plesk_hosts:
                 # its username may still come: when the policy's judgement needs it, the failure waits for it
                 # (at most HOLD); else until the end of this batch (the policy counts a batch after it: no
@@ -632,7 +642,7 @@ class Correlator:
             item.count = ok
             self._put(item)
 
-    def _plesk(self, rec: Record, line: int, t: float) -> None:  # noqa: PLR0912 - each way Plesk's late username joins
+    def _plesk(self, rec: Record, line: int, t: float) -> None:
         host = rec.host
         when = rec.time
         hosts = self._plesk_hosts
@@ -644,18 +654,7 @@ class Correlator:
         if recent:
             while recent and (recent[0].t < t - PLESK_WINDOW or not recent[0].alive or recent[0].plesk):
                 recent.popleft()
-            chosen = None
-            for item in reversed(recent):  # same user (Postfix >= 3.9 names it), else the newest unnamed
-                if item.plesk:
-                    continue
-                it_time = item.time  # _far(when, item.time, PLESK_WINDOW), inlined: many items, each line
-                if when is not None and it_time is not None and abs(when - it_time) > PLESK_WINDOW:
-                    continue
-                if item.user == rec.user:
-                    chosen = item
-                    break
-                if item.user is None and chosen is None:
-                    chosen = item
+            chosen = self._plesk_target(recent, host, rec.user, when, t)
             if chosen is not None:
                 chosen.plesk = True
                 if chosen.user is None:
@@ -679,6 +678,34 @@ class Correlator:
             waiting.popleft()
         waiting.append(item)
         self._put(item)
+
+    def _plesk_target(
+        self, recent: deque[_Item], host: str, user: str | None, when: float | None, t: float
+    ) -> _Item | None:
+        """The smtpd failure a Plesk line of ``user`` names, of those in ``recent`` (the host's of the last
+        PLESK_WINDOW seconds, none named by a Plesk line yet, times within PLESK_WINDOW): the newest one of
+        that user (Postfix >= 3.9 names it), else the newest one without a username.
+
+        The failures with a username are also kept apart (``_pf_named``): where Postfix names none (the usual
+        host) the newest failure is taken at once, instead of reading every failure of the last
+        PLESK_WINDOW seconds in search of a named one (tests/unit/parser/test_correlate_plesk.py holds the
+        plain search over ``recent`` as the reference).
+        """
+        named = self._pf_named.get(host)
+        while named and (named[0].t < t - PLESK_WINDOW or named[0].plesk):
+            named.popleft()
+        if named and user is not None:
+            for item in reversed(named):
+                if not item.plesk and item.user == user and not _far(when, item.time, PLESK_WINDOW):
+                    return item
+        for item in reversed(recent):
+            if item.plesk or item.user is not None:
+                continue
+            it_time = item.time  # _far(when, item.time, PLESK_WINDOW), inlined: each Plesk line
+            if when is not None and it_time is not None and abs(when - it_time) > PLESK_WINDOW:
+                continue
+            return item
+        return None
 
     def _take_plesk(self, host: str, user: str | None, t: float, when: float | None) -> str | None:
         waiting = self._plesk_held.get(host)
@@ -767,6 +794,8 @@ class Correlator:
             self._plesk_held.setdefault(item.host, deque()).append(item)
         elif item.src == "pf" and item.kind == AUTH_FAILURE and not item.plesk:
             self._pf_recent.setdefault(item.host, deque()).append(item)
+            if item.user is not None:
+                self._pf_named.setdefault(item.host, deque()).append(item)
 
     def _release(self, cutoff: float, out: list[Event]) -> None:
         """Release the held items fed before ``cutoff`` (and the oldest past ``MAX_HELD``)."""
@@ -837,6 +866,6 @@ class Correlator:
             self._last_auth = {k: v for k, v in self._last_auth.items() if v[0] >= old}
         if len(self._genuine_at) > len(self._genuine):  # a failure's line time outlives nothing else
             self._genuine_at = {k: v for k, v in self._genuine_at.items() if k in self._genuine}
-        for table in (self._pf_recent, self._plesk_held):
+        for table in (self._pf_recent, self._pf_named, self._plesk_held):
             for host in [h for h, q in table.items() if not q or q[-1].t < now - HOLD]:
                 del table[host]

@@ -7,6 +7,7 @@ from typing import NamedTuple
 
 from ..addresses import normalize_ip
 from ..memo import remember
+from .gate import Gate
 from .patterns import (
     DC_AUTH_DRIVERS,
     DC_AUTH_FAILED_RE,
@@ -22,11 +23,6 @@ from .patterns import (
     DC_NO_AUTH,
     DC_PLAINTEXT_REFUSED,
     DC_PROXY_FAILED,
-    GATE_AFTER_AUTH,
-    GATE_AUTH,
-    GATE_AUTH_RES,
-    GATE_LOGIN,
-    GATE_SASL_LOGIN,
     HEADER_RE,
     PAM_RUSER,
     PAM_UNIX_FAILURE,
@@ -132,15 +128,9 @@ _ips: dict[str, str | None] = {}  # address text -> normalize_ip(text) (a pure f
 
 
 def is_candidate(text: str, info: bool = True) -> bool:
-    """The cheap gate: False for lines that cannot be an event (most lines of a mail log).
-
-    A gate "auth" is one of ``patterns.GATE_AUTH_RES[info]``: not the counters of an smtpd summary that
-    cannot add anything and, with ``info=False`` (callers that drop informational kinds), not the "auth" of
-    Dovecot's ``(no auth attempts``, which can only give that informational kind.
-    """
-    if GATE_AUTH in text and GATE_AUTH_RES[info].search(text) is not None:
-        return True
-    return GATE_SASL_LOGIN in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text
+    """The cheap gate: False for lines that cannot be an event (most lines of a mail log); ``info=False``
+    for callers that drop informational kinds (see ``gate.Gate``)."""
+    return Gate.of(info).passes(text)
 
 
 def parse_line(text: str, ts: TimestampParser | None = None) -> Record | None:

@@ -2,7 +2,8 @@
 
 Rules that keep the hot path fast and hostile lines harmless:
 
-* a line is only looked at when it contains one of the GATE substrings (most mail-log lines contain none);
+* a line is only looked at when it passes the gate (``gate.Gate``: one of the GATE substrings, most mail-log
+  lines contain none);
 * each regex is used with ``match`` at a fixed position (never ``search`` over attacker text), uses bounded
   character classes that exclude its own delimiters, and has no nested or adjacent overlapping quantifiers,
   so matching is linear in the line length. The exceptions are the gates' own patterns
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-# --- substring gates (lines.parse_line tests these with ``in`` before any regex) ----------------------------
+# --- substring gates (gate.Gate tests them before any regex) ----------------------------------------------
 GATE_AUTH = (
     "auth"  # SASL failures, auth=N/M summaries, auth processes, plesk_saslauthd, dovecot "auth failed"
 )
@@ -53,7 +54,6 @@ GATE_AUTH_PATTERNS = {  # info kinds wanted -> the pattern of a gate "auth" (str
     False: _AUTH_AT + _NOT_NO_AUTH + _SUMMARY_DONE,
 }
 GATE_SASL_LOGIN_PATTERN = "_method=(?<=" + GATE_SASL_LOGIN + ")"  # "sasl_method=", found by its "_"
-GATE_AUTH_RES = {info: re.compile(pattern) for info, pattern in GATE_AUTH_PATTERNS.items()}
 
 # --- timestamps ---------------------------------------------------------------------------------------------
 # RFC 3339 / rsyslog high precision ("2026-11-26T17:29:09.818109+00:00 ") and "2026-11-26 08:08:18 " (local)

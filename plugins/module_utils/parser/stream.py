@@ -1,95 +1,69 @@
 """The parser's entry points: text or lines in, counted Events out.
 
-``parse_text`` is the fast one: it finds the few candidate lines of a whole block with C-speed searches (the
-gate's regex and ``str.find``) and never touches the other lines one by one; ``parse_lines`` takes any
-iterable of lines. ``candidate_lines`` is the same gate on raw bytes (the detector's read buffers).
+``parse_text`` is the fast one: it finds the few candidate lines of a whole block with C-speed searches
+(``gate.Gate.spans``) and never touches the other lines one by one; ``parse_lines`` takes any iterable of
+lines. The detector's pipeline runs the same stages on raw bytes (``block_candidates``, then
+``parse_candidates``).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from datetime import tzinfo
 from itertools import compress, starmap
+from typing import NamedTuple
 
 from .correlate import Correlator
 from .events import Event
-from .lines import Record, is_candidate, locate_all, parse_candidate, parse_message
-from .patterns import (
-    GATE_AFTER_AUTH,
-    GATE_AUTH,
-    GATE_AUTH_PATTERNS,
-    GATE_LOGIN,
-    GATE_SASL_LOGIN,
-    GATE_SASL_LOGIN_PATTERN,
-)
+from .gate import Gate
+from .lines import Record, locate_all, parse_candidate, parse_message
 from .timestamps import TimestampParser
 
-_GATES = (GATE_AUTH, GATE_SASL_LOGIN, GATE_LOGIN, GATE_AFTER_AUTH)
-# The same gates for raw bytes: they are ASCII, and UTF-8 decoding (errors="replace") neither creates nor
-# removes ASCII characters, so a line's bytes contain a gate exactly when its decoded text does.
-# A gate and the rest of its line: one finditer pass yields each line once, with its end (the fastest search
-# over a read buffer; patterns.GATE_AUTH_PATTERNS says which "auth" is a gate, with or without info kinds).
-_OTHER_LINE_RES = tuple(
-    re.compile(pattern.encode("ascii") + rb"[^\n]*")
-    for pattern in (re.escape(GATE_LOGIN), GATE_SASL_LOGIN_PATTERN)
-)
-_GATE_LINE_RES = {
-    info: (re.compile(pattern.encode("ascii") + rb"[^\n]*"), *_OTHER_LINE_RES)
-    for info, pattern in GATE_AUTH_PATTERNS.items()
-}
-_GATE_LINE_TEXT_RES = {info: re.compile(pattern + "[^\n]*") for info, pattern in GATE_AUTH_PATTERNS.items()}
-# "too many errors after AUTH" is informational only (the attempts were counted already): without info
-# kinds its search pass over the block is skipped
-_GATES_FIND = {True: (GATE_AFTER_AUTH.encode("ascii"),), False: ()}
 
-
-def candidate_starts(text: str, info: bool = True) -> list[int]:
-    """Sorted start offsets of the lines of ``text`` that pass the gate of ``lines.is_candidate``."""
-    starts = set()
-    add = starts.add
-    find = text.find
-    rfind = text.rfind
-    for m in _GATE_LINE_TEXT_RES[info].finditer(text):
-        add(rfind("\n", 0, m.start()) + 1)
-    for gate in _GATES[1:]:
-        i = find(gate)
-        while i >= 0:
-            add(rfind("\n", 0, i) + 1)
-            nl = find("\n", i)
-            if nl < 0:
-                break
-            i = find(gate, nl)
-    return sorted(starts)
-
-
-def candidate_lines(
-    data: bytes, info: bool = True, start: int = 0, end: int | None = None, preauth: bool = False
-) -> list[tuple[int, int]]:
-    """(start, end) offsets, in order, of the lines of ``data[start:end]`` (raw bytes of complete lines;
-    ``start`` is 0 or follows a newline) that pass the gate of ``lines.is_candidate``; a line's end is the
-    offset of its newline (or ``end``). ``info=False`` also leaves out the lines only informational kinds
-    come from (``too many errors after AUTH``); ``preauth`` keeps Dovecot's ``(no auth attempts`` lines then
-    (the policy counts that pre-auth kind)."""
+def count_newlines(data: bytes, start: int = 0, end: int | None = None) -> int:
+    """``data.count(b"\\n", start, end)``, faster on a large span: CPython deletes one byte value with
+    ``memchr`` (``replace``) faster than it counts it byte by byte. ``replace`` takes the whole object, so
+    the newlines outside the span are counted and taken off instead of copying the span."""
     if end is None:
         end = len(data)
-    spans: dict[int, int] = {}
-    rfind = data.rfind
-    find = data.find
-    low = start - 1 if start else 0  # rfind from the newline before the block: it starts the first line
-    for gate_line in _GATE_LINE_RES[info or preauth]:
-        for m in gate_line.finditer(data, start, end):
-            at, stop = m.span()
-            spans[rfind(b"\n", low, at) + 1] = stop
-    for gate in _GATES_FIND[info]:
-        i = find(gate, start, end)
-        while i >= 0:
-            stop = find(b"\n", i, end)
-            spans[rfind(b"\n", low, i) + 1] = end if stop < 0 else stop
-            if stop < 0:
-                break
-            i = find(gate, stop, end)
-    return sorted(spans.items())
+    # exactly bytes: a memoryview or bytearray has no cheap replace()
+    if end - start < 1 << 16 or type(data) is not bytes or start < 0 or end > len(data):  # pylint: disable=unidiomatic-typecheck
+        return data.count(b"\n", start, end)
+    deleted = len(data) - len(data.replace(b"\n", b""))
+    return deleted - data.count(b"\n", 0, start) - data.count(b"\n", end)
+
+
+class Candidates(NamedTuple):
+    """The candidate lines of a block of raw bytes (``block_candidates``), decoded."""
+
+    texts: list[str]
+    numbers: list[int] | None  # the line number of each text (None: not numbered)
+    lines: int | None  # how many lines the block holds (None: not counted)
+
+
+def block_candidates(
+    data: bytes, start: int, end: int, gate: Gate, *, first: int | None = None, count: bool = False
+) -> Candidates:
+    """The lines of ``data[start:end]`` (complete lines; ``start`` is 0 or follows a newline) that pass
+    ``gate``, decoded (``errors="replace"``; only those lines are), numbered from ``first`` when it is given;
+    with ``count``, the block's lines are counted too (on the way, when numbering)."""
+    spans = gate.spans(data, start, end)
+    texts = [data[at:stop].decode("utf-8", "replace") for at, stop in spans]
+    numbers: list[int] | None = None
+    lines = None
+    if first is not None:
+        numbers = []
+        newlines = data.count
+        number, prev = first, start
+        for at, _stop in spans:
+            number += newlines(b"\n", prev, at)
+            prev = at
+            numbers.append(number)
+        if count:
+            lines = number - first + newlines(b"\n", prev, end) + 1
+    elif count:
+        lines = count_newlines(data, start, end) + 1
+    return Candidates(texts, numbers, lines)
 
 
 def parse_candidates(texts: list[str], ts: TimestampParser) -> tuple[list[int], list[Record]]:
@@ -118,21 +92,18 @@ def parse_text(
     Same options as ``parse_lines``; ``timestamps`` reuses a TimestampParser across blocks.
     """
     ts = timestamps or TimestampParser(now, tz)
-    corr = Correlator(info=info) if correlator is None else correlator
-    info = corr.info or corr.preauth  # the gate: pre-auth kinds need Dovecot's "(no auth attempts" lines
+    corr = _correlator(correlator, info)
     out: list[Event] = []
     count = text.count
-    find = text.find
     numbers = []
     texts = []
     line = start_line
     prev = 0
-    for start in candidate_starts(text, info):
+    for start, end in Gate.of(corr.info, corr.preauth).spans(text):
         line += count("\n", prev, start)
         prev = start
         numbers.append(line)
-        end = find("\n", start)
-        texts.append(text[start:] if end < 0 else text[start:end])
+        texts.append(text[start:end])
     indexes, records = parse_candidates(texts, ts)
     corr.feed_all(records, map(numbers.__getitem__, indexes), out)
     if flush if flush is not None else correlator is None:
@@ -159,7 +130,7 @@ def parse_lines(
     (only when the correlator is created here); ``tz`` is the zone of zoneless stamps (default: local).
     """
     ts = TimestampParser(now, tz)
-    corr = Correlator(info=info) if correlator is None else correlator
+    corr = _correlator(correlator, info)
     yield from iter_events(lines, start_line, ts, corr)
     if flush if flush is not None else correlator is None:
         yield from corr.flush()
@@ -171,15 +142,19 @@ def iter_events(
     """The events ``corr`` releases for ``lines`` numbered from ``start_line`` (the per-line loop that
     ``parse_lines`` and the detector's pipeline share)."""
     feed = corr.feed
-    info = corr.info or corr.preauth  # the gate: pre-auth kinds need Dovecot's "(no auth attempts" lines
+    passes = Gate.of(corr.info, corr.preauth).passes
+    auth, sasl, login, after = Gate.WORDS
     for number, text in enumerate(lines, start_line):
-        # the substring tests of lines.is_candidate first, inlined: most lines of a mail log stop here
-        if not (
-            GATE_AUTH in text or GATE_SASL_LOGIN in text or GATE_LOGIN in text or GATE_AFTER_AUTH in text
-        ) or not is_candidate(text, info):
+        # the gate's inline form first: most lines of a mail log stop here, without a call
+        if not (auth in text or sasl in text or login in text or after in text) or not passes(text):
             continue
         rec = parse_candidate(text, ts)
         if rec is not None:
             events = feed(rec, number)
             if events:
                 yield from events
+
+
+def _correlator(correlator: Correlator | None, info: bool) -> Correlator:
+    """The caller's correlator, or a new one (``info``: keep informational kinds)."""
+    return Correlator(info=info) if correlator is None else correlator

@@ -20,7 +20,6 @@ from typing import Any, NamedTuple
 
 from ..addresses import aggregate, is_canonical_ipv4, is_ignored, parse_networks
 from ..errors import ConfigError
-from ..gcpause import paused_gc
 from ..limits import MAX_TIME
 from ..parser.correlate import LATE
 from ..parser.events import AUTH_DETAIL, AUTH_FAILURE, AUTH_SUCCESS, PREAUTH_KINDS, Event
@@ -159,9 +158,9 @@ class Tracker:
     # ---- feeding ---------------------------------------------------------------------------
 
     def feed(self, events: Iterable[Event], now: float | None = None) -> int:
-        """Count the auth events of ``events``; returns how many were counted. ``now`` dates timeless ones."""
-        with paused_gc():  # many small allocations, no reference cycles
-            return self._feed(events, now)
+        """Count the auth events of ``events``; returns how many were counted. ``now`` dates timeless ones.
+        (Many small allocations, no reference cycles: the entry points pause the collector, see gcpause.)"""
+        return self._feed(events, now)
 
     def _feed(self, events: Iterable[Event], now: float | None) -> int:
         counted = 0
@@ -356,7 +355,7 @@ class Tracker:
             rec.services = _with_service(rec.services, ev.service)
         user = ev.user
         users = rec.users
-        if user and user not in users and len(users) < MAX_USERS_PER_ADDRESS:
+        if user and len(users) < MAX_USERS_PER_ADDRESS and user not in users:  # (the scan of users last)
             rec.users = (*users, user)
         touched = self._touched
         if key not in touched:
@@ -380,6 +379,8 @@ class Tracker:
             return False
         if ip in good:
             return True
+        if isinstance(self._keys.get(ip), int):
+            return False  # the address is its own record key (see _key), and that is not in the memory
         key, flags = self._key(ip)
         return not flags & _IGNORED and key in good
 

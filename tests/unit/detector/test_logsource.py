@@ -17,10 +17,10 @@ from mail_bruteforce_guard.detector.logsource import (
     MAX_LINE,
     FileSource,
     JournalSource,
-    count_newlines,
     journal_line,
     rotated_files,
 )
+from mail_bruteforce_guard.parser.stream import count_newlines
 from mbg_detector_lines import journal_file
 
 

@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mail_bruteforce_guard.parser import lines
+from mail_bruteforce_guard.parser.gate import Gate
 from mail_bruteforce_guard.parser.lines import is_candidate, parse_line
 from mail_bruteforce_guard.parser.patterns import (
     DC_AUTH_PREFIX_RE,
@@ -14,7 +15,6 @@ from mail_bruteforce_guard.parser.patterns import (
     HEADER_RE,
     PAM_UNIX_FAILURE,
 )
-from mail_bruteforce_guard.parser.stream import candidate_lines, candidate_starts
 from mail_bruteforce_guard.parser.timestamps import TimestampParser
 
 PIECES = ["mail", "mx-1.example", " ", ":", ": ", "[", "]", "(", ")", "postfix/smtpd", "dovecot",
@@ -90,6 +90,18 @@ def reference_gate(line: str, info: bool, after_auth: bool = True) -> bool:
     return "sasl_method=" in line or "Login: " in line or (after_auth and "after AUTH" in line)
 
 
+def candidate_lines(
+    data: bytes, info: bool = True, start: int = 0, end: int | None = None, preauth: bool = False
+) -> list[tuple[int, int]]:
+    """The gate's byte form (a block of the detector's read buffer)."""
+    return Gate.of(info, preauth).spans(data, start, end)
+
+
+def candidate_starts(text: str, info: bool = True) -> list[int]:
+    """The gate's text form (parse_text): where its candidate lines start."""
+    return [start for start, _end in Gate.of(info).spans(text)]
+
+
 def _line_starts(data: bytes) -> list[int]:
     return [0] + [i + 1 for i, byte in enumerate(data) if byte == 10]
 
@@ -104,22 +116,30 @@ GATE_PIECES = [b"auth", b"AUTH", b"after AUTH", b"sasl_method=", b"Login: ", b"L
 @settings(max_examples=1500, deadline=None)
 @given(st.lists(st.sampled_from(GATE_PIECES), max_size=30), st.booleans())
 def test_the_three_gates_agree_with_the_reference(parts: list, info: bool) -> None:
-    """The byte gate (blocks), the text gate (parse_text) and the line gate (is_candidate) keep exactly
-    the lines of the reference gate (the byte gate without info kinds leaves out "after AUTH" too)."""
+    """The gate's three forms, on bytes (blocks), on text (parse_text) and on a line (is_candidate), keep
+    exactly the lines of the reference gate (without info kinds no "after AUTH" lines: informational only)."""
     data = b"".join(parts)
     texts = data.decode("utf-8", "replace").split("\n")
     starts = _line_starts(data)
-    assert [is_candidate(text, info) for text in texts] == [reference_gate(text, info) for text in texts]
+    assert [is_candidate(text, info) for text in texts] == [
+        reference_gate(text, info, after_auth=info) for text in texts
+    ]
     text = "\n".join(texts)
     text_starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
-    assert candidate_starts(text, info) == [s for s, t in zip(text_starts, texts) if reference_gate(t, info)]
+    assert candidate_starts(text, info) == [
+        s for s, t in zip(text_starts, texts) if reference_gate(t, info, after_auth=info)
+    ]
     spans = candidate_lines(data, info)
-    # the byte gate without info kinds does not search for "after AUTH" (informational only)
     assert [s for s, _ in spans] == [
         s for s, t in zip(starts, texts) if reference_gate(t, info, after_auth=info)
     ]
     for start, end in spans:
         assert data[start:end] == data[start:].split(b"\n", 1)[0]
+    for start, end in Gate.of(info).spans(text):
+        assert text[start:end] == text[start:].split("\n", 1)[0]
+    assert [Gate.of(info, preauth=True).passes(t) for t in texts] == [
+        reference_gate(t, True, after_auth=info) for t in texts
+    ]
     # a scan that counts pre-auth kinds: the "(no auth attempts" lines too, still not "after AUTH"
     assert [s for s, _ in candidate_lines(data, info, preauth=True)] == [
         s for s, t in zip(starts, texts) if reference_gate(t, True, after_auth=info)

@@ -16,7 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mail_bruteforce_guard.parser.correlate import Correlator
 from mail_bruteforce_guard.parser.events import AUTH_FAILURE, Event, event_to_json, iso_utc
-from mail_bruteforce_guard.parser.stream import candidate_starts, parse_lines, parse_text
+from mail_bruteforce_guard.parser.gate import Gate
+from mail_bruteforce_guard.parser.stream import parse_lines, parse_text
 from mail_bruteforce_guard.parser.timestamps import TimestampParser
 from mail_bruteforce_guard.times import format_utc
 from truth import GENLOG, generate, tally
@@ -79,10 +80,11 @@ def test_blocks_with_saved_state_equal_one_pass(generated: dict, block: int) -> 
     assert got == whole
 
 
-def test_candidate_starts() -> None:
+def test_gate_spans_of_text() -> None:
     text = "a\nx auth y\nb\nLogin: z\n\nsasl_username=q after AUTH\nauth"
-    assert candidate_starts(text) == [2, 13, 23, 50]
-    assert candidate_starts("") == []
+    assert Gate.of().spans(text) == [(2, 10), (13, 21), (23, 49), (50, 54)]
+    assert Gate.of(info=False).spans(text) == [(2, 10), (13, 21), (50, 54)]  # "after AUTH": info only
+    assert Gate.of().spans("") == []
 
 
 def test_event_to_json() -> None:
