@@ -25,7 +25,7 @@ lint: setup ## ruff, yamllint, ansible-lint (production profile), ansible-test s
 
 unit: setup ## pytest: unit and integration tests, in a throwaway network namespace (never this machine's firewall)
 	scripts/in-netns.sh pytest
-	@echo "== the plugin unit tests again under the minimum ansible-core ($$(.venv-min/bin/ansible --version | head -1))"
+	@echo "== the plugin unit tests again under the minimum ansible-core ($$(.venv-min/bin/ansible --version | sed -n 1p))"
 	scripts/in-netns.sh .venv-min/bin/python -m pytest -q tests/unit/plugins tests/integration/test_guard_ban_enforce.py
 
 molecule: setup ## every molecule scenario in real podman containers
