@@ -1,11 +1,12 @@
 """Pack the detector's files that differ on a host into one gzipped tar on the controller; print its path.
 
-pack_library.py SPEC, SPEC the base64 of a JSON object {"members": [[PATH, MODE, SHA1, SRC], ...], "content": {PATH: TEXT}}: a member is
-the text content[PATH] when given (the rendered launcher), else the controller's file SRC, else (SRC null) a
-directory. PATH is absolute (the role unpacks the archive in /), every member is owned by root with MODE, so
-the role installs the library, the launcher and their directories in one transfer (tasks/detector.yml).
-Base64 keeps SPEC shell-safe: the role runs this through the pipe lookup (no task of its own). Stdlib only: it
-runs on the controller's Python, wherever that is.
+pack_library.py SPEC, SPEC the base64 of a JSON object
+{"members": [[PATH, MODE, SHA1, SRC], ...], "content": {PATH: TEXT}}: a member is the text content[PATH] when
+given (the rendered launcher), else the controller's file SRC, else (SRC null) a directory. PATH is absolute
+(the role unpacks the archive in /), every member is owned by root with MODE, so the role installs the
+library, the launcher and their directories in one transfer (tasks/detector.yml). Base64 keeps SPEC
+shell-safe: the role runs this through the pipe lookup (no task of its own). Stdlib only: it runs on the
+controller's Python, wherever that is.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from pathlib import Path
 
 
 def _info(path: str, mode: str) -> tarfile.TarInfo:
@@ -44,9 +46,9 @@ def main(argv: list[str]) -> int:
                 info.type = tarfile.DIRTYPE
                 tar.addfile(info)
             else:
-                info.size = os.path.getsize(src)
-                info.mtime = int(os.path.getmtime(src))
-                with open(src, "rb") as handle:
+                source = Path(src)
+                info.size, info.mtime = source.stat().st_size, int(source.stat().st_mtime)
+                with source.open("rb") as handle:
                     tar.addfile(info, handle)
     print(archive)
     return 0

@@ -3,8 +3,8 @@
 probe_host.py SPEC prints one JSON object; SPEC is base64 of a JSON object (shell-safe), every key optional:
   want      [[PATH, MODE, SHA1, ...], ...] files, [[PATH, MODE, null, ...], ...] directories, owned by root:
             "differ" lists the paths that are missing or not as wanted, in SPEC's order
-  read      [PATH, ...]: "read" maps each to {"mode": "0644", "uid": 0, "gid": 0, "sha1": HEX} (sha1 null for a
-            directory), or null when it does not exist (for what the controller can only compare afterwards)
+  read      [PATH, ...]: "read" maps each to {"mode": "0644", "uid": 0, "gid": 0, "sha1": HEX} (sha1 null
+            for a directory), or null when it does not exist (what the controller can only compare afterwards)
   bytecode  a directory: "bytecode_missing" is true when one of its .py files has no __pycache__/*.pyc as new
   logs      candidate paths: "logs" lists those that exist, in SPEC's order
   units     systemd units: "units" maps each to its `systemctl is-active` word (inactive when not installed)
@@ -21,85 +21,75 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
 import stat
 import subprocess
 import sys
+from pathlib import Path
 
 
-def _read(path: str):
+def _read(path: str) -> dict | None:
     """{mode, uid, gid, sha1} of a regular file or a directory (sha1 None), else None."""
     try:
-        info = os.lstat(path)
+        info = Path(path).lstat()
     except OSError:
         return None
     if stat.S_ISDIR(info.st_mode):
         digest = None
     elif stat.S_ISREG(info.st_mode):
-        with open(path, "rb") as handle:
-            digest = hashlib.sha1(handle.read()).hexdigest()  # noqa: S324 - a content check, not a secret
+        digest = hashlib.sha1(Path(path).read_bytes()).hexdigest()
     else:
         return None
-    return {"mode": f"{stat.S_IMODE(info.st_mode):04o}", "uid": info.st_uid, "gid": info.st_gid, "sha1": digest}
+    mode = f"{stat.S_IMODE(info.st_mode):04o}"
+    return {"mode": mode, "uid": info.st_uid, "gid": info.st_gid, "sha1": digest}
 
 
-def _differs(path: str, mode: str, sha1) -> bool:
+def _differs(path: str, mode: str, sha1: str | None) -> bool:
     return _read(path) != {"mode": mode, "uid": 0, "gid": 0, "sha1": sha1}
 
 
 def _bytecode_missing(root: str) -> bool:
-    for folder, _dirs, files in os.walk(root):
-        if os.path.basename(folder) == "__pycache__":
-            continue
-        cache = os.path.join(folder, "__pycache__")
-        compiled = os.listdir(cache) if os.path.isdir(cache) else []
-        for name in files:
-            if not name.endswith(".py"):
-                continue
-            source = os.path.getmtime(os.path.join(folder, name))
-            prefix = name[:-3] + "."
-            if not any(
-                pyc.startswith(prefix) and pyc.endswith(".pyc") and os.path.getmtime(os.path.join(cache, pyc)) >= source
-                for pyc in compiled
-            ):
-                return True
+    """A module without bytecode at least as new as itself (any interpreter's: the role compiles with one)."""
+    for source in Path(root).rglob("*.py"):
+        cache = source.parent / "__pycache__"
+        mtime = source.stat().st_mtime
+        if not any(pyc.stat().st_mtime >= mtime for pyc in cache.glob(f"{source.stem}.*.pyc")):
+            return True
     return False
 
 
-def _run(argv: list) -> subprocess.CompletedProcess:
+def _run(argv: list[str]) -> subprocess.CompletedProcess:
     try:
-        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+        return subprocess.run(argv, capture_output=True, text=True, check=False)
     except OSError as exc:
         return subprocess.CompletedProcess(argv, 127, "", str(exc))
 
 
 def probe(spec: dict) -> dict:
-    result = {}
+    result: dict = {"calendar_error": None}
     result["differ"] = [path for path, mode, sha1, *_ in spec.get("want") or [] if _differs(path, mode, sha1)]
     result["read"] = {path: _read(path) for path in spec.get("read") or []}
     if spec.get("bytecode"):
         result["bytecode_missing"] = _bytecode_missing(spec["bytecode"])
-    result["logs"] = [path for path in spec.get("logs") or [] if os.path.exists(path)]
-    result["calendar_error"] = None
+    result["logs"] = [path for path in spec.get("logs") or [] if Path(path).exists()]
+    units = list(spec.get("units") or [])
+    if units:
+        words = _run(["systemctl", "is-active", "--", *units]).stdout.split()
+        result["units"] = dict(zip(units, words + ["unknown"] * (len(units) - len(words))))
     if spec.get("calendar"):
         run = _run(["systemd-analyze", "calendar", "--", spec["calendar"]])
         if run.returncode != 0:
             lines = (run.stderr or run.stdout).strip().splitlines()
             result["calendar_error"] = lines[-1] if lines else f"systemd-analyze exit {run.returncode}"
-    units = list(spec.get("units") or [])
-    if units:
-        words = _run(["systemctl", "is-active", "--"] + units).stdout.split()
-        result["units"] = dict(zip(units, words + ["unknown"] * (len(units) - len(words))))
     packages = spec.get("packages") or {}
     if packages.get("names"):
-        run = _run(list(packages["query"]) + list(packages["names"]))
+        run = _run([*packages["query"], *packages["names"]])
         installed = set(re.findall(r"(?m)^installed (\S+)$", run.stdout))
         result["packages_missing"] = [name for name in packages["names"] if name not in installed]
     return result
 
 
-def main(argv: list) -> int:
+def main(argv: list[str]) -> int:
     try:
         spec = json.loads(base64.b64decode(argv[0], validate=True))
     except (IndexError, ValueError) as exc:
