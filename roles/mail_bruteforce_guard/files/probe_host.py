@@ -67,7 +67,8 @@ def _run(argv: list[str]) -> subprocess.CompletedProcess:
 
 def probe(spec: dict) -> dict:
     result: dict = {"calendar_error": None}
-    result["differ"] = [path for path, mode, sha1, *_ in spec.get("want") or [] if _differs(path, mode, sha1)]
+    want = spec.get("want") or []
+    result["differ"] = [path for path, mode, sha1, *_source in want if _differs(path, mode, sha1)]
     result["read"] = {path: _read(path) for path in spec.get("read") or []}
     if spec.get("bytecode"):
         result["bytecode_missing"] = _bytecode_missing(spec["bytecode"])
