@@ -94,7 +94,10 @@ def user_project(path: Path, venv: Path, tarball: Path, host: str) -> dict[str, 
         json.dumps({
             "mail_servers": {
                 "hosts": {host: None},
-                "vars": {"ansible_connection": "containers.podman.podman", "mail_bruteforce_guard_become": False},
+                "vars": {
+                    "ansible_connection": "containers.podman.podman",
+                    "mail_bruteforce_guard_become": False,
+                },
             }
         })
     )  # fmt: skip
