@@ -172,9 +172,9 @@ summary_of attack
 
 step "Fleet report: ansible-playbook playbooks/report.yml"
 REPORT_DIR="$ROOT/reports/demo-$(date -u +%Y-%m-%d-%H%M%S)"
-run_playbook report -i "$INVENTORY" playbooks/report.yml -e "mbg_report_dir=$REPORT_DIR"
+run_playbook report -i "$INVENTORY" playbooks/report.yml -e "mail_bruteforce_guard_report_dir=$REPORT_DIR"
 summary_of report
-run_playbook check_report -i "$INVENTORY" "$SCENARIO/files/check_report.yml" -e "mbg_report_dir=$REPORT_DIR"
+run_playbook check_report -i "$INVENTORY" "$SCENARIO/files/check_report.yml" -e "mail_bruteforce_guard_report_dir=$REPORT_DIR"
 if [ -f "$REPORT_DIR/fleet.md" ]; then
   say "fleet.md, the attacker's line:"
   grep -F "$ATTACKER_IP" "$REPORT_DIR/fleet.md" | head -n 2 | cut -c1-200 | sed 's/^/      /'

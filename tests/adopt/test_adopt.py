@@ -94,7 +94,10 @@ def user_project(path: Path, venv: Path, tarball: Path, host: str) -> dict[str, 
         json.dumps({
             "mail_servers": {
                 "hosts": {host: None},
-                "vars": {"ansible_connection": "containers.podman.podman", "mbg_become": False},
+                "vars": {
+                    "ansible_connection": "containers.podman.podman",
+                    "mail_bruteforce_guard_become": False,
+                },
             }
         })
     )  # fmt: skip
@@ -110,6 +113,7 @@ def playbook(path: Path, env: dict[str, str], *args: str) -> tuple[float, str]:
     run = sh("ansible-playbook", "mailsec.mail_bruteforce_guard.site", *args, cwd=path, env=env)
     seconds = time.monotonic() - start
     assert "WARNING" not in run.stdout + run.stderr, run.stdout + run.stderr
+    assert "DEPRECATED" not in run.stdout, run.stdout
     return seconds, run.stdout
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -42,11 +45,13 @@ def test_templates_and_task_files_referenced_exist():
 
 
 def test_area_flags_and_tags():
-    """Each area is its own task file with an enable flag and a tag; none runs when the role uninstalls."""
+    """Each area is its own task file with an enable flag and a tag; none runs when the role uninstalls.
+
+    Static imports, so `--list-tasks` shows every task (test_list_tasks_shows_every_area below).
+    """
     main = yaml.safe_load((ROLE / "tasks" / "main.yml").read_text())
-    areas = {
-        t["ansible.builtin.include_tasks"]["file"]: t for t in main if "ansible.builtin.include_tasks" in t
-    }
+    assert not any("ansible.builtin.include_tasks" in t for t in main)
+    areas = {t["ansible.builtin.import_tasks"]: t for t in main[1:]}
     assert set(areas) == {
         "uninstall.yml",
         "detector.yml",
@@ -63,7 +68,26 @@ def test_area_flags_and_tags():
             f"mail_bruteforce_guard_{area}_enabled | bool",
         ]
         assert task["tags"] == [area]
-        assert task["ansible.builtin.include_tasks"]["apply"]["tags"] == [area]
+
+
+def test_list_tasks_shows_every_area():
+    """ansible-playbook --list-tasks names the tasks of every area under its tag (include_tasks hid them)."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")}
+    run = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible-playbook"), "--list-tasks", "playbooks/site.yml"],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    for task, tag in (
+        ("Unpack the files that differ", "detector"),
+        ("Write the sysctl hardening file", "sysctl"),
+        ("Install the follow daemon's unit", "timers"),
+        ("Install the alert delivery units", "notify"),
+        ("Read the firewall status (backend, ban hook, other firewall tools)", "firewall"),
+        ("Remove the units, the sysctl drop-in, the launcher, the library and the config", "uninstall"),
+    ):
+        line = next((line for line in run.stdout.splitlines() if f": {task}\t" in line), "")
+        assert line.endswith(f"TAGS: [{tag}]"), f"{task} not listed under {tag}:\n{run.stdout}"
 
 
 def test_os_variables_define_the_same_keys():

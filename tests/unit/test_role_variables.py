@@ -47,15 +47,44 @@ def test_every_variable_is_prefixed():
             )
 
 
+# The playbooks' own variables (playbooks/*.yml, each listed in its header), prefixed like the role's but not
+# role variables; mail_bruteforce_guard_state_dir is both (the playbooks read the state the role configured).
+PLAYBOOK_VARIABLES = {
+    f"{PREFIX}{name}"
+    for name in (
+        "hosts",
+        "become",
+        "config",
+        "report_dir",
+        "report_min_hosts",
+        "share_min_hosts",
+        "share_bantime",
+        "unban",
+        "unban_reset",
+    )
+}
+
+
 def test_every_public_variable_used_is_defined():
     """A typo in a task or template (mail_bruteforce_guard_maxretr) would silently be undefined."""
     defaults = set(_defaults())
+    assert not PLAYBOOK_VARIABLES & defaults
     files = [*ROLE.rglob("*.yml"), *ROLE.rglob("*.j2"), *(ROOT / "playbooks").glob("*.yml")]
     used = set()
     for path in files:
         used |= set(re.findall(r"\b(mail_bruteforce_guard_[a-z0-9][a-z0-9_]*)", path.read_text()))
-    assert used - defaults == set()
+    assert used - defaults - PLAYBOOK_VARIABLES == set()
     assert defaults - used == set(), "variables nobody reads"
+
+
+def test_every_playbook_variable_is_listed_in_the_header_of_a_playbook_that_reads_it():
+    for path in (ROOT / "playbooks").glob("*.yml"):
+        text = path.read_text()
+        header = "".join(line for line in text.splitlines(keepends=True) if line.startswith("#"))
+        body = "".join(line for line in text.splitlines(keepends=True) if not line.startswith("#"))
+        for name in PLAYBOOK_VARIABLES:
+            if re.search(rf"\b{name}\b", body):
+                assert re.search(rf"\b{name}\b", header), f"{path.name}: {name} is not in its header"
 
 
 def test_config_keys_follow_the_design_contract():

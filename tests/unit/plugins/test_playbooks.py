@@ -41,7 +41,7 @@ def fleet(tmp_path_factory) -> dict:
         host: {
             "ansible_connection": "local",
             "ansible_python_interpreter": sys.executable,
-            "mbg_config": str(det.config_path),
+            "mail_bruteforce_guard_config": str(det.config_path),
         }
         for host, det in detectors.items()
     }
@@ -64,7 +64,7 @@ def playbook(fleet: dict, name: str, *extra: str) -> subprocess.CompletedProcess
         str(fleet["inventory"]),
         str(ROOT / "playbooks" / name),
         "-e",
-        "mbg_become=false",
+        "mail_bruteforce_guard_become=false",
         *extra,
     ]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240, check=False)
@@ -87,7 +87,7 @@ def bans(det: Detector) -> dict:
 
 def test_report_writes_four_files_and_a_summary(fleet):
     out_dir = fleet["base"] / "report"
-    run = playbook(fleet, "report.yml", "-e", f"mbg_report_dir={out_dir}")
+    run = playbook(fleet, "report.yml", "-e", f"mail_bruteforce_guard_report_dir={out_dir}")
     assert run.returncode == 0, run.stdout + run.stderr
     assert sorted(p.name for p in out_dir.iterdir()) == ["fleet.csv", "fleet.json", "fleet.md", "report.html"]
     doc = json.loads((out_dir / "fleet.json").read_text())
@@ -121,7 +121,7 @@ def test_share_bans_bans_everywhere_then_changes_nothing(fleet):
         assert {ATTACKER, PROBER} <= set(shared)
         # mail3 was never attacked: its ban names the hosts that were
         assert shared[PROBER]["reason"].startswith("seen on mbg-mail1, mbg-mail2: ")
-    second = playbook(fleet, "share_bans.yml", "-e", "min_hosts=2")
+    second = playbook(fleet, "share_bans.yml", "-e", "mail_bruteforce_guard_share_min_hosts=2")
     assert second.returncode == 0, second.stdout + second.stderr
     assert recap_changed(second.stdout) == dict.fromkeys(HOSTS, 0)
     assert "Bans added or extended: 0 across 3 host(s)" in second.stdout
@@ -130,8 +130,11 @@ def test_share_bans_bans_everywhere_then_changes_nothing(fleet):
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ((), "give the address(es) to unban: -e address="),
-        (("-e", "address=203.0.113.7,999.1.1.1"), "address: invalid address '999.1.1.1'"),
+        ((), "give the address(es) to unban: -e mail_bruteforce_guard_unban="),
+        (
+            ("-e", "mail_bruteforce_guard_unban=203.0.113.7,999.1.1.1"),
+            "mail_bruteforce_guard_unban: invalid address '999.1.1.1'",
+        ),
     ],
 )
 def test_unban_refuses_missing_or_malformed_address(fleet, extra, message):
@@ -142,8 +145,29 @@ def test_unban_refuses_missing_or_malformed_address(fleet, extra, message):
 
 
 def test_unban_lifts_fleet_wide(fleet):
-    run = playbook(fleet, "unban.yml", "-e", f"address={ATTACKER}")
+    run = playbook(fleet, "unban.yml", "-e", f"mail_bruteforce_guard_unban={ATTACKER}")
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"{ATTACKER}: ban lifted on 3 of 3 host(s)" in run.stdout
+    assert "DEPRECATED" not in run.stdout
     for det in fleet["detectors"].values():
         assert ATTACKER not in bans(det)
+
+
+def test_the_short_names_of_1_0_still_work_and_are_named_deprecated(fleet):
+    """mbg_*, min_hosts, address, reset: deprecated aliases for 1.x (playbooks/tasks/deprecated_names.yml)."""
+    old_names = ("-e", f"address={PROBER}", "-e", "reset=false", "-e", "mbg_become=false")
+    run = playbook(fleet, "unban.yml", *old_names)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"{PROBER}: ban lifted on " in run.stdout
+    for old, new in (
+        ("address", "mail_bruteforce_guard_unban"),
+        ("reset", "mail_bruteforce_guard_unban_reset"),
+        ("mbg_become", "mail_bruteforce_guard_become"),
+    ):
+        assert f"DEPRECATED: {old} is {new} now" in run.stdout, run.stdout
+    report_dir = fleet["base"] / "old-names"
+    run = playbook(fleet, "report.yml", "-e", f"mbg_report_dir={report_dir}", "-e", "min_hosts=2")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (report_dir / "report.html").is_file()
+    assert "DEPRECATED: min_hosts is mail_bruteforce_guard_report_min_hosts now" in run.stdout
+    assert json.loads((report_dir / "fleet.json").read_text())["min_hosts"] == 2
