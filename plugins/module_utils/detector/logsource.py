@@ -27,6 +27,7 @@ from typing import Callable
 from ..parser.lines import claimed_daemon
 from ..parser.stream import count_newlines
 from .journaltrust import JournalTrust
+from .statecheck import copy_ok
 
 MAX_LINE = 1 << 20  # longest line parsed; a longer one is skipped (counted in ``cut``)
 CHUNK = 1 << 20  # read size: never more than MAX_LINE, so a line inside one chunk is never too long
@@ -323,7 +324,7 @@ class FileSource:
                             " reading it from the start (lines written just before may be lost)"
                         )
                 else:
-                    start, line, skipping = offset, int(old.get("line", 0)), bool(old.get("skip"))
+                    start, line, skipping = offset, int(old.get("line", 0)), old.get("skip") is True
             else:
                 self._old_end = None
                 yield from self._finish_old(old, st)
@@ -371,33 +372,51 @@ class FileSource:
         return counter
 
     def _newest_copy(self) -> tuple:
-        """(path, [dev, ino, size, mtime_ns]) of the most recent rotated sibling, or (None, [])."""
-        for candidate in reversed(rotated_files(self.path)):
-            try:
-                st = Path(candidate).stat()
-            except OSError:
-                continue
-            return candidate, [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns]
-        return None, []
+        """(path, [length, sha1] of its first line) of logrotate's newest rotated sibling by name
+        (``.0``/``.1``, else the latest ``-DATE``; compressed or not), or (None, []). Known by its
+        content, not by its inode or mtime: a later ``gzip`` of ``.1`` or a syslog daemon's last line
+        appended to it leaves it the same."""
+        base = Path(self.path).name
+        newest, rank = None, None
+        for candidate in rotated_files(self.path):
+            match = _ROTATED.match(Path(candidate).name, len(base))
+            number, date = match.group(1), match.group(2)
+            key = (0, int(number)) if number is not None else (1, -int(date.ljust(10, "0")))
+            if rank is None or key < rank:
+                newest, rank = candidate, key
+        if newest is None:
+            return None, []
+        try:
+            with _open_log(newest) as copy:
+                return newest, list(_head_of(copy, HEAD_BYTES))
+        except (OSError, EOFError, zlib.error):
+            return None, []
 
     def _new_copy(self, old: dict, fh) -> str | None:
         """The copy made by a copytruncate since a look that found no complete line in the file (offset 0,
-        no head: a rewrite to the same size or more is invisible to the inode and the size), or None. A
-        rotated sibling newer than the one seen then is that copy, unless the file still starts with the
-        copy's first line (copied, not truncated yet: the file itself is read, and its truncation is seen by
-        its head next time). Positions saved before this check (no ``copy``) are left alone."""
-        if "copy" not in old:
+        no head: a rewrite to the same size or more is invisible to the inode and the size), or None. The
+        newest rotated sibling with another first line than the one seen then is that copy, unless the file
+        still holds the copy's last bytes where the copy ends (copied, not truncated yet: the file itself is
+        read, and its truncation is seen by its head next time). Positions saved without ``copy`` (an older
+        version) or with a damaged one are left alone."""
+        saved = old.get("copy")
+        if not copy_ok(saved):
             return None
-        path, signature = self._newest_copy()
-        if path is None or signature == old["copy"]:
+        path, head = self._newest_copy()
+        if path is None or not head[0] or head == saved:
             return None
-        try:
-            with _open_log(path) as copy:
-                head = _head_of(copy, HEAD_BYTES)
-        except (OSError, EOFError, zlib.error):
-            return None
-        if head[0] and _head_of(fh, HEAD_BYTES) == head:
-            return None
+        if not path.endswith(".gz"):
+            try:
+                with open_regular(path) as copy:
+                    size = os.fstat(copy.fileno()).st_size
+                    tail = min(size, HEAD_BYTES)
+                    copy.seek(size - tail)
+                    end = copy.read(tail)
+                fh.seek(size - tail)
+                if fh.read(tail) == end:
+                    return None
+            except OSError:
+                return None
         return path
 
     def _finish_old(self, old: dict, current: os.stat_result | None) -> Iterator[tuple]:
@@ -422,7 +441,7 @@ class FileSource:
                         fh.tell(),
                         line,
                         final=current is not None,
-                        skipping=bool(old.get("skip")),
+                        skipping=old.get("skip") is True,
                         limit=self.limit,
                     )
                     self._old_end = (counter.offset, line + counter.lines, counter.skipping)
@@ -452,7 +471,7 @@ class FileSource:
                     if fh.tell() != offset:
                         continue
                     yield from self._drain(
-                        fh, offset, int(old.get("line", 0)), final=True, skipping=bool(old.get("skip"))
+                        fh, offset, int(old.get("line", 0)), final=True, skipping=old.get("skip") is True
                     )
                     return True
             except (OSError, EOFError, zlib.error):
@@ -479,7 +498,7 @@ class FileSource:
                         continue
                     fh.seek(offset)
                     yield from self._drain(
-                        fh, offset, int(old.get("line", 0)), final=True, skipping=bool(old.get("skip"))
+                        fh, offset, int(old.get("line", 0)), final=True, skipping=old.get("skip") is True
                     )
                     return True
             except OSError:

@@ -51,16 +51,26 @@ def _mapping(value: Any, entry_ok: Callable[[str, Any], bool]) -> Checked:
 # ---- sections of state.json ----------------------------------------------------------------------------
 
 
+def copy_ok(saved: Any) -> bool:
+    """A log position's ``copy``: [] (no rotated sibling then) or [length, sha1] of the newest rotated
+    sibling's first line (logsource.FileSource._new_copy)."""
+    return isinstance(saved, list) and (
+        saved == [] or (len(saved) == 2 and is_count(saved[0]) and isinstance(saved[1], str))
+    )
+
+
 def _position_ok(_path: str, pos: Any) -> bool:
     if not isinstance(pos, dict):
         return False
     if not all(is_count(pos.get(key, 0)) for key in ("dev", "ino", "offset", "line", "head_len")):
         return False
+    if not isinstance(pos.get("skip", False), bool) or ("copy" in pos and not copy_ok(pos["copy"])):
+        return False
     return isinstance(pos.get("head", ""), str)
 
 
 def check_logs(value: Any) -> Checked:
-    """``{path: {dev, ino, offset, line[, head_len, head]}}``."""
+    """``{path: {dev, ino, offset, line[, head_len, head, skip, copy]}}``."""
     return _mapping(value, _position_ok)
 
 

@@ -154,6 +154,8 @@ DAMAGE = [
     ("bans", "198.51.100.4", {"until": float("inf")}),
     ("logs", "/var/log/x.log", {"offset": "12"}),
     ("logs", "/var/log/y.log", {"offset": -1}),
+    ("logs", "/var/log/s.log", {"offset": 0, "skip": "false"}),  # would skip the next real line
+    ("logs", "/var/log/c.log", {"offset": 0, "copy": [1, 2]}),  # would re-read a rotated file
     ("records", "203.0.113.99", {"first": 1}),
 ]
 
@@ -184,10 +186,10 @@ def test_damaged_entries_are_set_aside_and_the_rest_kept(env):
     for read in (api.status, api.report):  # read-only: warn, change nothing
         warnings = []
         read(cfg, now=LATER, warn=warnings.append)
-        assert len(warnings) == 1 and "8 damaged entries" in warnings[0]
+        assert len(warnings) == 1 and "10 damaged entries" in warnings[0]
     warnings = []
     result = scan(cfg, warnings)
-    assert len(warnings) == 1 and "8 damaged entries (logs: 2, bans: 4, tracker: 2)" in warnings[0]
+    assert len(warnings) == 1 and "10 damaged entries (logs: 4, bans: 4, tracker: 2)" in warnings[0]
     aside = [p for p in os.listdir(cfg.state_dir) if p.startswith("state.json.damaged-")]
     assert len(aside) == 1
     with open(os.path.join(cfg.state_dir, aside[0])) as fh:

@@ -279,6 +279,54 @@ def test_copy_made_but_file_not_truncated_yet_is_read_once(tmp_path):
     assert [t for _, t in lines] == ["b1"]
 
 
+def test_rotated_sibling_compressed_later_is_no_copytruncate(tmp_path):
+    """logrotate create + compress (no delaycompress): the new, empty log is looked at before ``.1`` is
+    gzipped. The new ``.1.gz`` (another inode, size, mtime) is the same rotated file, not a copy: read again,
+    its failures were counted twice (a false ban from 3 failures, found by a hostile review)."""
+    log = tmp_path / "mail.log"
+    write(log, "".join(f"old {i}\n" for i in range(10)))
+    lines, src, _ = read(log)
+    assert len(lines) == 10
+    os.rename(log, str(log) + ".1")
+    write(log, "")
+    lines, src, _ = read(log, src.position)
+    assert lines == []
+    subprocess.run(["gzip", str(log) + ".1"], check=True)
+    assert read(log, src.position)[0] == []
+    with open(str(log) + ".1.gz", "ab") as fh:  # and a syslog daemon's last line, appended before its HUP
+        fh.write(gzip.compress(b"late line\n"))
+    assert read(log, src.position)[0] == []
+
+
+def test_late_line_appended_to_the_rotated_file_is_no_copytruncate(tmp_path):
+    log = tmp_path / "mail.log"
+    write(log, "".join(f"old {i}\n" for i in range(10)))
+    _, src, _ = read(log)
+    os.rename(log, str(log) + ".1")
+    write(log, "")
+    _, src, _ = read(log, src.position)
+    with open(str(log) + ".1", "a") as fh:
+        fh.write("late line\n")
+    assert [t for _, t in read(log, src.position)[0]] == []
+
+
+def test_copytruncate_refilled_with_the_copys_first_line_keeps_the_copy(tmp_path):
+    """The truncated log starts again with a line byte-identical to the copy's first one (one smtpd pid
+    repeating a failure within a second): the copy is still told from the log by its end, not its head."""
+    log = tmp_path / "mail.log"
+    write(log, "")
+    _, src, _ = read(log)
+    same = "Dec  6 10:00:00 mx postfix/smtpd[7]: warning: x[192.0.2.7]: SASL LOGIN authentication failed\n"
+    write(log, same * 5)
+    shutil.copy(log, str(log) + ".1")
+    with open(log, "r+b") as fh:
+        fh.truncate(0)
+    write(log, same * 3)
+    lines, src, _ = read(log, src.position)
+    assert len(lines) == 8
+    assert read(log, src.position)[0] == []
+
+
 def test_missing_and_unreadable_logs_warn(tmp_path):
     lines, src, warnings = read(tmp_path / "nope.log")
     assert lines == []
