@@ -121,3 +121,33 @@ def test_a_bad_spec_is_one_line_and_exit_2():
     )
     assert run.returncode == 2
     assert run.stderr.count("\n") == 1 and "base64 of a JSON object expected" in run.stderr
+
+
+def test_a_directory_of_ours_replaced_by_a_symbolic_link_is_named(tmp_path):
+    """A symlink at one of our directories: the unpack would write through it (out of our paths) and tar's
+    "already there" would keep it, so the probe names it and validate.yml refuses to go on (hostile review)."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    lib = tmp_path / "lib"
+    lib.mkdir(mode=0o755)
+    (lib / "parser").symlink_to(outside)
+    got = probe(
+        {
+            "want": [
+                [str(lib), "0755", None, None],
+                [str(lib / "parser"), "0755", None, None],
+                [str(lib / "parser" / "gate.py"), "0644", sha1(b""), None],
+            ]
+        }
+    )
+    assert got["links"] == [str(lib / "parser")]
+    assert str(lib / "parser") in got["differ"]
+
+
+def test_the_role_owns_the_mode_of_every_library_directory():
+    """The library's directories are detector files of their own (0755, root): a 0777 directory, where any
+    local user could swap a module root imports, is put back, as the files are."""
+    text = (FILES.parent / "vars" / "main.yml").read_text()
+    assert "mail_bruteforce_guard__library_dirs" in text
+    block = text[text.index("mail_bruteforce_guard__detector_files:") :]
+    assert "mail_bruteforce_guard__library_dirs\n" in block.split("mail_bruteforce_guard__launcher_text")[0]

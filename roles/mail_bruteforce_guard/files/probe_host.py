@@ -2,7 +2,8 @@
 
 probe_host.py SPEC prints one JSON object; SPEC is base64 of a JSON object (shell-safe), every key optional:
   want      [[PATH, MODE, SHA1, ...], ...] files, [[PATH, MODE, null, ...], ...] directories, owned by root:
-            "differ" lists the paths that are missing or not as wanted, in SPEC's order
+            "differ" lists the paths that are missing or not as wanted, in SPEC's order; "links" the wanted
+            directories that are symbolic links (the unpack would write through them, out of our paths)
   read      [PATH, ...]: "read" maps each to {"mode": "0644", "uid": 0, "gid": 0, "sha1": HEX} (sha1 null
             for a directory), or null when it does not exist (what the controller can only compare afterwards)
   bytecode  a directory: "bytecode_missing" is true when one of its .py files has no __pycache__/*.pyc as new
@@ -69,6 +70,7 @@ def probe(spec: dict) -> dict:
     result: dict = {"calendar_error": None}
     want = spec.get("want") or []
     result["differ"] = [path for path, mode, sha1, *_source in want if _differs(path, mode, sha1)]
+    result["links"] = [path for path, _mode, sha1, *_source in want if sha1 is None and Path(path).is_symlink()]
     result["read"] = {path: _read(path) for path in spec.get("read") or []}
     if spec.get("bytecode"):
         result["bytecode_missing"] = _bytecode_missing(spec["bytecode"])
