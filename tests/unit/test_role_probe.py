@@ -125,7 +125,8 @@ def test_a_bad_spec_is_one_line_and_exit_2():
 
 def test_a_directory_of_ours_replaced_by_a_symbolic_link_is_named(tmp_path):
     """A symlink at one of our directories: the unpack would write through it (out of our paths) and tar's
-    "already there" would keep it, so the probe names it and validate.yml refuses to go on (hostile review)."""
+    "already there" would keep it, so the probe names it and validate.yml refuses to go on (hostile
+    review)."""
     outside = tmp_path / "outside"
     outside.mkdir()
     lib = tmp_path / "lib"

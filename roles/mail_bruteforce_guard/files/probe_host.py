@@ -70,7 +70,8 @@ def probe(spec: dict) -> dict:
     result: dict = {"calendar_error": None}
     want = spec.get("want") or []
     result["differ"] = [path for path, mode, sha1, *_source in want if _differs(path, mode, sha1)]
-    result["links"] = [path for path, _mode, sha1, *_source in want if sha1 is None and Path(path).is_symlink()]
+    dirs = [path for path, _mode, sha1, *_source in want if sha1 is None]
+    result["links"] = [path for path in dirs if Path(path).is_symlink()]
     result["read"] = {path: _read(path) for path in spec.get("read") or []}
     if spec.get("bytecode"):
         result["bytecode_missing"] = _bytecode_missing(spec["bytecode"])
