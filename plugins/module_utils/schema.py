@@ -27,6 +27,56 @@ CHAIN_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:+-]{0,27}\Z")  # an iptables 
 # what hook_trusted_chains may not name: verdicts, built-in chains, our own chains
 _NOT_TRUSTED = re.compile(r"(ACCEPT|DROP|REJECT|RETURN|N?FQUEUE|QUEUE|INPUT|FORWARD|OUTPUT)\Z|MBG-", re.I)
 _ROLE_PATH = re.compile(r"/\S*[^/\s]\Z")  # absolute, no white space: it is written into systemd units
+# Directories of the system or of other software: the role sets a state directory's mode to 0700 (and
+# removes it on uninstall with purge), so it must be one of its own, never one of these (a hostile review
+# made /var/lib 0700 with mail_bruteforce_guard_state_dir=/var/lib).
+SYSTEM_DIRS = frozenset(
+    (
+        "/",
+        "/bin",
+        "/boot",
+        "/dev",
+        "/etc",
+        "/home",
+        "/lib",
+        "/lib32",
+        "/lib64",
+        "/media",
+        "/mnt",
+        "/opt",
+        "/proc",
+        "/root",
+        "/run",
+        "/sbin",
+        "/srv",
+        "/sys",
+        "/tmp",
+        "/usr",
+        "/usr/bin",
+        "/usr/lib",
+        "/usr/lib64",
+        "/usr/libexec",
+        "/usr/local",
+        "/usr/local/bin",
+        "/usr/local/etc",
+        "/usr/local/lib",
+        "/usr/local/sbin",
+        "/usr/local/share",
+        "/usr/sbin",
+        "/usr/share",
+        "/var",
+        "/var/cache",
+        "/var/lib",
+        "/var/local",
+        "/var/log",
+        "/var/mail",
+        "/var/opt",
+        "/var/run",
+        "/var/spool",
+        "/var/tmp",
+        "/var/www",
+    )
+)
 _SAME = object()
 
 
@@ -243,7 +293,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "state_dir", "path", "/var/lib/mail-bruteforce-guard",
         "Detector state directory (mode 0700; the only path the sandboxed units may write).",
-        role_path=True,
+        rule="own_dir", role_path=True,
     ),
     Setting("syslog", "bool", True, "Log every ban and unban to syslog."),
     # alerts, metrics, health (issue 16: notify/, detector/metrics.py, detector/health.py; docs/alerts.md)
@@ -360,6 +410,8 @@ def problem(setting: Setting, value: Any, for_role: bool = False) -> str | None:
         return f"must be 1-31 letters, digits, '_', '.' or '-', got {value!r}"
     if for_role and setting.role_path and not _ROLE_PATH.match(value):
         return f"must be an absolute path without spaces, got {value!r}"
+    if for_role and setting.rule == "own_dir" and "/" + value.strip("/") in SYSTEM_DIRS | {"/"}:
+        return f"must be a directory of its own (the role makes it 0700), not the system's {value!r}"
     return None
 
 

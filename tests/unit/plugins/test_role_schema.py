@@ -147,6 +147,19 @@ def test_the_role_alone_wants_absolute_paths():
     assert _role_accepts("logs", ["/var/log/mail.log"])
 
 
+@pytest.mark.parametrize("path", ["/var/lib", "/etc", "/usr/local", "/tmp", "/var/log", "/srv"])
+def test_the_role_refuses_a_system_directory_as_its_state_dir(path):
+    """The role makes the state directory 0700 (and purges it on uninstall): /var/lib was accepted and made
+    0700 by a converge (hostile review). A directory of its own below them is fine."""
+    errors = role_errors({schema.ROLE_PREFIX + "state_dir": path})
+    assert errors == [
+        f"mail_bruteforce_guard_state_dir: must be a directory of its own (the role makes it 0700),"
+        f" not the system's {path!r}"
+    ]
+    assert _role_accepts("state_dir", path + "/mail-bruteforce-guard")
+    assert _library_accepts("state_dir", path)  # the detector run by hand: the admin's choice
+
+
 def test_optional_strings_and_object_lists_for_new_keys():
     """What a key like issue 16's metrics_file ("" = off) or notify (a list of objects checked by its own
     module) needs from the schema."""
