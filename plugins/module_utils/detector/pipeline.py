@@ -18,9 +18,12 @@ class Pipeline:
 
     ``now`` anchors the year of year-less timestamps; ``info`` keeps informational kinds (``parse``);
     ``numbered=False`` gives the events of raw blocks line number 0 (a scan never shows them, and it saves
-    counting the newlines before each candidate line): ``Block.count`` is still exact. ``keep_success`` is the
-    correlator's: a scan passes ``Tracker.wants_success`` and feeds each batch's events to that tracker
-    before the next batch. ``preauth`` keeps the pre-auth kinds (``events.PREAUTH_KINDS``) without ``info``.
+    counting the newlines before each candidate line): ``Block.count`` is still exact. ``success_policy``
+    is the policy's hook for successful logins (a scan passes ``Tracker.wants_success`` and feeds each
+    batch's events to that tracker before the next batch): the pipeline's success filter keeps a login
+    from an address that failed lately (``Correlator.failed_lately``, a fact of the log) and asks the hook
+    about the others, which are most logins: the users' own, which then cost no correlation.
+    ``preauth`` keeps the pre-auth kinds (``events.PREAUTH_KINDS``) without ``info``.
     ``prompt`` releases each event as its line is read (the correlator's ``prompt``: a failure counts at
     once); ``needs_user`` is the policy's ``Tracker.needs_user`` (which failures wait for their username).
     """
@@ -33,7 +36,7 @@ class Pipeline:
         info: bool = False,
         numbered: bool = True,
         warn: Callable[[str], None] | None = None,
-        keep_success: Callable[[str, str | None, float], bool] | None = None,
+        success_policy: Callable[[str, str | None, float], bool] | None = None,
         preauth: bool = False,
         prompt: bool = False,
         needs_user: Callable[[str], bool] | None = None,
@@ -47,7 +50,9 @@ class Pipeline:
             if state
             else Correlator(info=info, preauth=preauth, prompt=prompt)
         )
-        self.correlator.keep_success = keep_success
+        self.correlator.admit_success = (
+            None if success_policy is None else success_filter(self.correlator.failed_lately, success_policy)
+        )
         self.correlator.needs_user = needs_user
         if warn is not None and state and not _restored(state, self.correlator):
             warn("correlator state in the state file is damaged or outdated: starting it afresh")
@@ -55,7 +60,7 @@ class Pipeline:
     def feed_batch(self, first: int, lines: list | Block) -> list[Event]:
         """Events released by consecutive lines numbered from ``first`` (the hot loop of a scan): a list of
         lines, or a ``Block`` of raw bytes, of which only the lines that pass the gate are decoded."""
-        self.correlator.settled()  # keep_success: the caller has counted the previous batches' events
+        self.correlator.settled()  # the caller has counted the previous batches' events
         # (many small allocations, no reference cycles: the entry points pause the collector, see gcpause)
         if isinstance(lines, Block):
             return self._feed_block(first, lines)
@@ -102,6 +107,19 @@ class Pipeline:
     def state(self) -> dict:
         """The correlator's state (held events included)."""
         return self.correlator.to_dict()
+
+
+def success_filter(
+    failed_lately: Callable[[str], bool], policy: Callable[[str, str | None, float], bool]
+) -> Callable[[str, str | None, float], bool]:
+    """The correlator's ``admit_success``: a login from an address that failed lately always goes on (a
+    ``compromised`` alert may follow); the policy's hook judges the others (it also notes the logins it
+    turns away in the known-good memory)."""
+
+    def admit(ip: str, user: str | None, t: float) -> bool:
+        return failed_lately(ip) or policy(ip, user, t)
+
+    return admit
 
 
 def _restored(state: Any, correlator: Correlator) -> bool:

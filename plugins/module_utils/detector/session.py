@@ -81,14 +81,14 @@ class Session:
         else:
             self.tracker = load_tracker(config, state["tracker"], store)
         self.tracker.start_round()
-        # logins from addresses without failures are dropped early (the known-good memory notes them first):
-        # only the policy's alert could use them
+        # logins from addresses without recent failures are dropped early unless the policy wants them (the
+        # known-good memory notes them first): only the policy's alert could use them
         self.pipeline = Pipeline(
             state["correlator"],
             now=now,
             numbered=False,
             warn=warn,
-            keep_success=self.tracker.wants_success,
+            success_policy=self.tracker.wants_success,
             preauth=bool(config.policy.preauth_maxretry),
             prompt=True,  # a failure counts as its line is read (issue 14)
             needs_user=self.tracker.needs_user,

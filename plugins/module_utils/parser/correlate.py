@@ -29,9 +29,9 @@ session again. The correlator keeps each attempt once:
   or after it;
 * ``Connection lost to authentication server`` counts only after genuine failures from the same address
   within ``LOST_WINDOW`` s (Dovecot's penalty outlasting Postfix's wait), else it is informational;
-* with ``keep_success`` (a scan), a successful login from an address the correlator remembers no failure
-  from is kept only when the policy says it can still matter (see ``Correlator``): most logins are the
-  users' own, and a scan spends no time on them.
+* with ``admit_success`` (the caller's filter of successful logins, see ``Correlator``), only the logins it
+  admits are held and released: the correlator knows no policy; it offers the policy-free fact the caller's
+  filter starts from (``failed_lately``).
 
 The state is small and bounded (old sessions and memories are evicted) and round-trips through JSON with
 ``to_dict()`` / ``from_dict()``, so a scan every minute continues where the last one stopped.
@@ -221,11 +221,11 @@ class Correlator:
 
     ``info=False`` drops informational kinds (the policy only needs AUTH_FAILURE and AUTH_SUCCESS), except
     the pre-auth kinds (``events.PREAUTH_KINDS``) when ``preauth`` is set (the policy counts them).
-    ``keep_success(ip, user, t)``, when set, is asked about each successful login from an address with no
-    failure fed within ``LOST_WINDOW`` s nor since the last ``settled()`` call (every held failure is such
-    a one); the login is dropped when it says False. The policy answers (``Tracker.wants_success``) from the
-    failures it has counted: the caller calls ``settled()`` once the policy has counted every event
-    released so far (the detector's pipeline: at the start of each batch).
+    ``admit_success(ip, user, t)``, when set, is asked about each successful login as it is fed; the login
+    is dropped (never held, never released) when it says False. The correlator applies no policy of its own:
+    the detector's pipeline passes its success filter here (``Pipeline``), which starts from
+    ``failed_lately(ip)``: whether the correlator fed a failure from ``ip`` within ``LOST_WINDOW`` s or since
+    the last ``settled()`` call (the caller calls it once it has counted every event released so far).
     ``prompt`` releases each event as its line is read (see the module's docstring); ``needs_user(ip)`` (the
     policy: ``Tracker.needs_user``) says whether a failure from ``ip`` must wait for its username, asked
     only when one may still come. An address that logged in since ``settled()`` is asked about too: its
@@ -236,7 +236,7 @@ class Correlator:
         self,
         *,
         info: bool = True,
-        keep_success: Callable[[str, str | None, float], bool] | None = None,
+        admit_success: Callable[[str, str | None, float], bool] | None = None,
         preauth: bool = False,
         prompt: bool = False,
         needs_user: Callable[[str], bool] | None = None,
@@ -244,7 +244,7 @@ class Correlator:
         self.info = info
         self.preauth = preauth
         self._released = _COUNTED + tuple(PREAUTH_KINDS) if preauth else _COUNTED  # kinds kept without info
-        self.keep_success = keep_success
+        self.admit_success = admit_success
         self.prompt = prompt
         self.needs_user = needs_user
         self.last_time = 0.0  # the clock: arrival order (see the module's docstring), never decreasing
@@ -255,7 +255,7 @@ class Correlator:
         self._genuine: dict[str, float] = {}  # ip -> time of its last genuine failure
         self._genuine_at: dict[str, float | None] = {}  # ip -> its line time
         self._genuine_floor: float | None = None  # no time in _genuine is older (None: not known)
-        self._evicted: set[str] = set()  # (with keep_success) _genuine's entries evicted since settled()
+        self._evicted: set[str] = set()  # (with admit_success) _genuine's entries evicted since settled()
         self._overflowed = False  # _genuine lost recent entries to its size bound: keep every login now
         # ip -> [[t, user, session, line time]] released auth failures
         self._credits: dict[str, list[list]] = {}
@@ -355,7 +355,8 @@ class Correlator:
         self._out = []
 
     def settled(self) -> None:
-        """The policy has counted every event released so far (see ``keep_success``)."""
+        """The caller has counted every event released so far: ``failed_lately`` forgets the failures
+        evicted before, and the failures that wait for a username no longer ask about this batch's logins."""
         self._evicted.clear()
         self._logged_in.clear()
 
@@ -519,17 +520,16 @@ class Correlator:
             self._put(item)
 
     def _success(self, rec: Record, line: int, t: float) -> None:
-        """Hold a successful login, unless ``keep_success`` says the policy cannot use it."""
-        ip = rec.ip
-        keep = self.keep_success
-        if (
-            keep is None
-            or self._overflowed
-            or ip in self._genuine
-            or ip in self._evicted
-            or keep(ip, rec.user, t)
-        ):
+        """Hold a successful login, unless the caller's ``admit_success`` turns it away."""
+        admit = self.admit_success
+        if admit is None or admit(rec.ip, rec.user, t):
             self._put(_Item(line, rec, t, AUTH_SUCCESS, ""))
+
+    def failed_lately(self, ip: str) -> bool:
+        """Whether a failure from ``ip`` was fed within ``LOST_WINDOW`` s or since the last ``settled()``
+        (True for every address once the failure memory overflowed: it may have lost one). A fact of the
+        log, the starting point of a success filter: such a login may follow a guessed password."""
+        return self._overflowed or ip in self._genuine or ip in self._evicted
 
     def _take_auth(self, ip: str, user: str | None, t: float, when: float | None) -> tuple | None:
         """Claim the auth process failure behind an smtpd failure: (user, already released) or None."""
@@ -838,7 +838,7 @@ class Correlator:
         if floor is None or floor < old:
             earliest = min(genuine.values(), default=self.last_time)
             self._genuine_floor = min(earliest, self.last_time)
-        if self.keep_success is not None and gone:
+        if self.admit_success is not None and gone:
             # released, but maybe not counted by the policy yet: a failing address until settled()
             self._evicted.update(gone)
 

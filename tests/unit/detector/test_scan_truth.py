@@ -153,7 +153,7 @@ def decided(batches, *, prompt: bool) -> tuple:
     """(failures per address, the tracker's decisions) of a scan's pipeline over ``batches``."""
     tracker = Tracker(PolicyConfig())
     pipeline = Pipeline(None, now=NOW, prompt=prompt, needs_user=tracker.needs_user,
-                        keep_success=tracker.wants_success)  # fmt: skip
+                        success_policy=tracker.wants_success)  # fmt: skip
     events = []
     for first, batch in batches:
         released = pipeline.feed_batch(first, batch)

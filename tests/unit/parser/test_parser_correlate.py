@@ -12,6 +12,7 @@ from datetime import timezone
 from pathlib import Path
 
 import pytest
+from mail_bruteforce_guard.detector.pipeline import success_filter
 from mail_bruteforce_guard.parser import correlate
 from mail_bruteforce_guard.parser import lines as raw
 from mail_bruteforce_guard.parser.correlate import Correlator
@@ -359,7 +360,7 @@ def test_success_summaries_skipped_or_used() -> None:
     assert [(e.kind, e.user, e.line) for e in events] == [(AUTH_SUCCESS, "al", 1), (AUTH_SUCCESS, None, 3)]
 
 
-# --- keep_success: logins the policy cannot use are dropped ------------------------------------------------------
+# --- admit_success: the caller's filter of logins (the pipeline's success filter) ------------------------------
 def login_ok(sec: float, ip: str, user: str = "al") -> str:
     return (f"{at(sec)} mx dovecot: imap-login: Login: user=<{user}>, method=PLAIN, rip={ip}, lip=192.0.2.10, "
             "mpid=7, TLS, session=<S9>")  # fmt: skip
@@ -370,49 +371,69 @@ def client_ok(sec: float, ip: str, pid: int) -> str:
             "sasl_username=al")  # fmt: skip
 
 
-def test_keep_success_drops_the_logins_the_policy_cannot_use() -> None:
+def test_admit_success_is_asked_about_every_login_and_drops_the_ones_it_turns_away() -> None:
+    """The correlator applies no policy of its own: each login is the filter's to judge."""
     asked: list[str] = []
     wanted = {"192.0.2.4"}
 
-    def keep(ip: str, _user: str | None, _t: float) -> bool:
+    def admit(ip: str, _user: str | None, _t: float) -> bool:
         asked.append(ip)
         return ip in wanted
 
     a, b, c, d = "198.51.100.1", "198.51.100.2", "198.51.100.3", "192.0.2.4"
     lines = [warn(0, a), login_ok(5, a), login_ok(6, b), client_ok(7, c, 9), summary(8, c, 9, "1"),
              login_ok(9, d)]  # fmt: skip
-    corr = Correlator(info=False, keep_success=keep)
+    corr = Correlator(info=False, admit_success=admit)
     events = list(parse_lines(lines, now=NOW, tz=UTC, correlator=corr, flush=True))
-    # a failed just before: kept without asking; b and c dropped (c's summary does not report the login
-    # again, its session knows it); d kept because the policy wants it
-    assert [(e.kind, e.ip) for e in events] == [(AUTH_FAILURE, a), (AUTH_SUCCESS, a), (AUTH_SUCCESS, d)]
-    assert asked == [b, c, d]
-    # without keep_success, every login is an event
+    # c's summary does not report the dropped login again: its session knows it
+    assert [(e.kind, e.ip) for e in events] == [(AUTH_FAILURE, a), (AUTH_SUCCESS, d)]
+    assert asked == [a, b, c, d]
+    assert corr.failed_lately(a) and not corr.failed_lately(b)
+    # without a filter, every login is an event
     assert kinds(run(lines, info=False))[AUTH_SUCCESS] == 4
 
 
-def test_keep_success_remembers_failures_evicted_before_the_policy_counted_them() -> None:
+def test_the_pipelines_success_filter_keeps_logins_after_a_failure_without_asking() -> None:
+    """``success_filter``: a login from an address that failed lately goes on; the policy judges the rest."""
+    asked: list[str] = []
+
+    def policy(ip: str, _user: str | None, _t: float) -> bool:
+        asked.append(ip)
+        return ip == "192.0.2.4"
+
+    a, b, c, d = "198.51.100.1", "198.51.100.2", "198.51.100.3", "192.0.2.4"
+    lines = [warn(0, a), login_ok(5, a), login_ok(6, b), client_ok(7, c, 9), summary(8, c, 9, "1"),
+             login_ok(9, d)]  # fmt: skip
+    corr = Correlator(info=False)
+    corr.admit_success = success_filter(corr.failed_lately, policy)
+    events = list(parse_lines(lines, now=NOW, tz=UTC, correlator=corr, flush=True))
+    assert [(e.kind, e.ip) for e in events] == [(AUTH_FAILURE, a), (AUTH_SUCCESS, a), (AUTH_SUCCESS, d)]
+    assert asked == [b, c, d]
+
+
+def test_failed_lately_remembers_failures_evicted_before_the_caller_counted_them() -> None:
     """A failure older than LOST_WINDOW leaves the correlator's memory (at its periodic eviction) maybe
-    before the policy counted it: its address still counts as failing until ``settled()``."""
-    corr = Correlator(info=False, keep_success=lambda *_: False)
+    before the caller counted it: its address still failed lately until ``settled()``."""
+    corr = Correlator(info=False, admit_success=lambda *_: False)
     others = [warn(1 + i * 700 / 4096, f"10.{i // 250}.{i % 250}.1", pid=2000 + i) for i in range(4096)]
     list(parse_lines([warn(0, IP), *others], now=NOW, tz=UTC, correlator=corr))
     assert IP not in corr.to_dict()["genuine"]  # evicted: the failure is 700 s old
-    late = list(parse_lines([login_ok(705, IP)], now=NOW, tz=UTC, correlator=corr, flush=True))
-    assert [e.ip for e in late if e.kind == AUTH_SUCCESS] == [IP]
-    corr.settled()  # the policy has counted it now, and answers for it
-    assert list(parse_lines([login_ok(706, IP)], now=NOW, tz=UTC, correlator=corr, flush=True)) == []
+    assert corr.failed_lately(IP)
+    corr.settled()  # the caller has counted it now, and its policy answers for it
+    assert not corr.failed_lately(IP)
 
 
-def test_keep_success_is_off_once_the_failure_memory_overflowed(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_lately_holds_for_every_address_once_the_failure_memory_overflowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setattr(correlate, "MAX_ADDRESSES", 100)
-    corr = Correlator(info=False, keep_success=lambda *_: False)
+    corr = Correlator(info=False, admit_success=lambda *_: False)
     failed = [warn(i / 10, f"10.{i // 250}.{i % 250}.1", pid=2000 + i) for i in range(4096)]
     list(parse_lines(failed, now=NOW, tz=UTC, correlator=corr))  # 4096 addresses failing in 410 s
     corr.settled()
     # the first addresses were dropped from the memory before their time: a login must not be lost
-    got = list(parse_lines([login_ok(420, "10.0.0.1")], now=NOW, tz=UTC, correlator=corr, flush=True))
-    assert [(e.kind, e.ip) for e in got if e.kind == AUTH_SUCCESS] == [(AUTH_SUCCESS, "10.0.0.1")]
+    assert "10.0.0.1" not in corr.to_dict()["genuine"]
+    assert corr.failed_lately("10.0.0.1") and corr.failed_lately("192.0.2.99")
 
 
 def test_restored_held_failures_are_failing_addresses() -> None:
@@ -421,7 +442,7 @@ def test_restored_held_failures_are_failing_addresses() -> None:
     state = json.loads(json.dumps(corr.to_dict()))
     state["genuine"] = {}  # an older state file, or an address evicted when the memory was full
     corr2 = Correlator.from_dict(state, info=False)
-    corr2.keep_success = lambda *_: False
+    corr2.admit_success = success_filter(corr2.failed_lately, lambda *_: False)
     got = list(parse_lines([login_ok(1, IP)], now=NOW, tz=UTC, correlator=corr2, flush=True))
     assert [(e.kind, e.ip) for e in got] == [(AUTH_FAILURE, IP), (AUTH_SUCCESS, IP)]
 
@@ -462,9 +483,15 @@ class _ReferenceEviction(Correlator):
         while len(genuine) > correlate.MAX_ADDRESSES:
             del genuine[next(iter(genuine))]
             self._overflowed = True
-        if self.keep_success is not None and len(genuine) < len(self._genuine):
+        if self.admit_success is not None and len(genuine) < len(self._genuine):
             self._evicted.update(self._genuine.keys() - genuine.keys())
         self._genuine = genuine
+
+
+def _filtered(corr: Correlator) -> Correlator:
+    """``corr`` with the pipeline's success filter over a policy that wants the logins of ...7 addresses."""
+    corr.admit_success = success_filter(corr.failed_lately, lambda ip, _user, _t: ip.endswith("7"))
+    return corr
 
 
 @pytest.mark.parametrize("seed", [1, 2])
@@ -478,8 +505,8 @@ def test_genuine_eviction_matches_the_reference(
     bound small enough to overflow, and a save/restore half way."""
     monkeypatch.setattr(correlate, "MAX_ADDRESSES", bound)
     rng = random.Random(seed)
-    fast = Correlator(info=False, keep_success=lambda ip, _user, _t: ip.endswith("7"))
-    ref = _ReferenceEviction(info=False, keep_success=lambda ip, _user, _t: ip.endswith("7"))
+    fast = _filtered(Correlator(info=False))
+    ref = _filtered(_ReferenceEviction(info=False))
     when = 1_790_000_000.0
     for batch in range(12):
         records = []
@@ -499,9 +526,8 @@ def test_genuine_eviction_matches_the_reference(
         fast.settled()
         ref.settled()
         if batch == 5:  # an incremental scan: the state goes through JSON
-            fast = Correlator.from_dict(json.loads(json.dumps(fast.to_dict())), info=False)
-            ref = _ReferenceEviction.from_dict(json.loads(json.dumps(ref.to_dict())), info=False)
-            fast.keep_success = ref.keep_success = lambda ip, _user, _t: ip.endswith("7")
+            fast = _filtered(Correlator.from_dict(json.loads(json.dumps(fast.to_dict())), info=False))
+            ref = _filtered(_ReferenceEviction.from_dict(json.loads(json.dumps(ref.to_dict())), info=False))
     assert fast._overflowed or bound == 400  # both ways of deleting the overflow were compared
     assert fast.to_dict() == ref.to_dict()
 

@@ -283,7 +283,7 @@ def test_the_memory_survives_a_restart_and_damaged_entries_are_dropped_one_by_on
 
 
 def test_dropped_logins_still_reach_the_memory():
-    """``wants_success`` (the correlator's keep_success) notes a login it drops."""
+    """``wants_success`` (the pipeline's success policy) notes a login it drops."""
     tr = Tracker(PolicyConfig())
     assert not tr.wants_success(HOME, "dave@example.net", T0)
     assert tr.clients.good.knows(HOME, "dave@example.net", T0 + 1)
@@ -327,7 +327,7 @@ def test_the_labelled_log_decides_as_labelled(tmp_path: Path) -> None:
 
 def test_the_labelled_log_raises_one_stale_alert_per_user_and_address() -> None:
     tr = Tracker(PolicyConfig())
-    pipeline = Pipeline(None, now=kc.NOW, keep_success=tr.wants_success, preauth=True)
+    pipeline = Pipeline(None, now=kc.NOW, success_policy=tr.wants_success, preauth=True)
     lines = kc.build()
     alerts = []
     for first in range(0, len(lines), 50):  # a scan every 50 lines
