@@ -584,10 +584,15 @@ class Correlator:
         self._genuine[ip] = t
         self._genuine_at[ip] = when
         need = rec.count
+        items = self._auth_held.get(ip)
+        credits = self._credits.get(ip)
+        if not items and not credits:  # the usual line: no auth process line of this address to take over
+            if need > 0:
+                self._release_login_failure(rec, line, t, need)
+            return
         span = min(rec.extra + 5, CREDIT_TTL) if rec.extra >= 0 else CREDIT_TTL
         since = t - span
         # auth process lines of this session: same session id first, then lines without one
-        items = self._auth_held.get(ip)
         if items:
             for want in (rec.session, None) if rec.session is not None else (None,):
                 keep = []
@@ -604,7 +609,6 @@ class Correlator:
                     else:
                         keep.append(item)
                 items[:] = keep
-        credits = self._credits.get(ip)
         if credits and need > 0:
             keep_c = []
             for c in credits:
@@ -619,9 +623,19 @@ class Correlator:
                     keep_c.append(c)
             credits[:] = keep_c
         if need > 0:
-            item = _Item(line, rec, t, AUTH_FAILURE, "")
-            item.count = need
-            self._put(item)
+            self._release_login_failure(rec, line, t, need)
+
+    def _release_login_failure(self, rec: Record, line: int, t: float, need: int) -> None:
+        """The ``need`` attempts of a login summary that no auth process line reported: an Event at once
+        when nothing of its address waits (``_put`` and ``_emit`` of a new item, inlined: no item is
+        needed, as no later line joins a login summary), else a held item."""
+        if self.prompt and rec.ip not in self._waiting:
+            self._out.append(_new(Event, (line, rec.time, rec.ip, AUTH_FAILURE, rec.service, rec.protocol,
+                                          rec.user, need, rec.pid)))  # fmt: skip
+            return
+        item = _Item(line, rec, t, AUTH_FAILURE, "")
+        item.count = need
+        self._put(item)
 
     def _summary(self, rec: Record, line: int, t: float) -> None:
         sess = self._sessions.pop(f"{rec.host}|{rec.pid}", None)

@@ -42,7 +42,7 @@ from .patterns import (
     PLESK_NO_USER_TAIL,
     PLESK_PROGRAM,
 )
-from .timestamps import TimestampParser
+from .timestamps import ISO_SECOND_LEN, TimestampParser
 
 # Raw record kinds (internal to the parser; the correlator turns them into Event kinds)
 SASL_FAILURE = "sasl_failure"  # postfix: SASL <MECH> authentication failed
@@ -169,11 +169,15 @@ def locate_all(texts: Iterable[str], ts: TimestampParser | None = None) -> tuple
     for index, text in enumerate(texts):
         if text.endswith(("\n", "\r")):
             text = text.rstrip("\r\n")  # noqa: PLW2901
-        when = seconds.get(text[:16])  # ts.split, its first step inlined: a stamp seen this second
+        when = seconds.get(text[:16])  # ts.split, its first steps inlined: a stamp seen this second
         if when is not None:
             pos = 16
         else:
-            when, pos = split_new(text)
+            when = seconds.get(text[:ISO_SECOND_LEN])
+            if when is not None:
+                pos = ISO_SECOND_LEN
+            else:
+                when, pos = split_new(text)
         end = text.find(": ", pos) + 2
         if end < 2 or end - pos > _HEADER_MAX:
             continue
@@ -382,16 +386,15 @@ def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Rec
     end = body.find("): ", at)
     if end < 0:
         return None
-    head = body[at : end + 1]  # Dovecot's words, e.g. "Disconnected: Inactivity (auth failed, 1 attempts)"
-    i = head.find("(auth failed, ")
+    # Dovecot's words end at body[end], e.g. "Disconnected: Inactivity (auth failed, 1 attempts)"
+    i = body.find("(auth failed, ", at, end)
     if i >= 0:
-        m = DC_AUTH_FAILED_RE.match(head, i)
+        m = DC_AUTH_FAILED_RE.match(body, i, end + 1)
         if m is None:
             return None
-        kind, count = LOGIN_FAILURE, int(m.group(1))
-        secs = m.group(0).rsplit(" in ", 1)
-        extra = int(secs[1].split(" ", 1)[0]) if len(secs) == 2 else -1
-    elif DC_PROXY_FAILED in head:
+        attempts, secs = m.group(1, 2)
+        kind, count, extra = LOGIN_FAILURE, int(attempts), -1 if secs is None else int(secs)
+    elif DC_PROXY_FAILED in (head := body[at : end + 1]):
         kind, count, extra = LOGIN_FAILURE, 1, -1
     elif DC_NO_AUTH in head:
         kind, count, extra = NO_AUTH, 0, 0
@@ -414,11 +417,11 @@ def _login_fields(text: str, at: int) -> tuple[str | None, str | None, str | Non
     The username comes first and may contain anything (``>, rip=6.6.6.6``); every field after the real
     ``rip=`` is Dovecot's, so the address is the value of the LAST ``rip=`` that starts a field.
     """
-    k = text.rfind("rip=", at)
-    while k > at and (k < at + 2 or not text.startswith(", ", k - 2)):  # a field starts after ", "
-        k = text.rfind("rip=", at, k)
-    if k < 0:
-        return None, None, None
+    k = text.rfind(", rip=", at) + 2  # a field starts after ", " (or is the first one)
+    if k < 2:
+        if not text.startswith("rip=", at):
+            return None, None, None
+        k = at
     end = text.find(",", k)
     raw = text[k + 4 : end if end >= 0 else len(text)]
     ip = _ips.get(raw, _MISSING)

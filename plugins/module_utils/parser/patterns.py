@@ -98,7 +98,8 @@ PF_BAD_MECH = "Invalid authentication mechanism"
 DC_LOGIN_PREFIXES = ("imap-login: ", "pop3-login: ", "submission-login: ", "managesieve-login: ")
 DC_LEVEL_PREFIXES = ("Info: ", "Warning: ", "Error: ", "Debug: ")
 # "(auth failed, 3 attempts in 12 secs)" inside the dovecot-written reason, before the field list
-DC_AUTH_FAILED_RE = re.compile(r"\(auth failed, (\d{1,6}) attempts?(?: in \d{1,9} secs?)?\)")
+# groups: the attempts, the seconds
+DC_AUTH_FAILED_RE = re.compile(r"\(auth failed, (\d{1,6}) attempts?(?: in (\d{1,9}) secs?)?\)")
 DC_PROXY_FAILED = "(proxy dest auth failed)"
 DC_PLAINTEXT_REFUSED = ("(tried to use disabled plaintext auth)", "(tried to use disallowed plaintext auth)")
 # auth process line prefix up to "driver(": "auth: ", "auth-worker(304): ", "Info: ",

@@ -21,6 +21,9 @@ FUTURE_SLACK = 32 * 86400
 # A line of a repeated local minute (DST end) this much earlier than the last line of one is the second pass.
 FOLD_BACK = 600
 _CACHE_MAX = 4096
+# A RFC 3339 stamp to the second with a numeric offset, and the space after it: "2026-11-26T17:29:09+00:00 "
+# (rsyslog without fractions): ``seconds`` also holds it whole, so a hot loop finds it by ``line[:26]``
+ISO_SECOND_LEN = 26
 
 
 class TimestampParser:
@@ -35,7 +38,8 @@ class TimestampParser:
         self._now_year = self._local_year(self.now)
         self._cache: dict[str, float] = {}
         # per-second cache: "Nov 26 08:08:18 " (the 16 characters of a RFC 3164 stamp) -> POSIX time, and
-        # RFC 3339 second+offset -> POSIX time of that second; a hot loop may look a line's [:16] up itself
+        # RFC 3339 second+offset -> POSIX time of that second (and the whole stamp, when it is one of
+        # ISO_SECOND_LEN); a hot loop may look a line's [:16] and [:ISO_SECOND_LEN] up itself
         self.seconds: dict[str, float] = {}
         # local minutes that happen twice (DST end: 02:00-02:59 in Europe/Berlin): key -> (first, second)
         # epoch; never in the caches above, each line chooses (``_fold``)
@@ -120,10 +124,13 @@ class TimestampParser:
         known = self.seconds.get(line[:16])  # RFC 3164 "Nov 26 08:08:18 " seen in this second already
         if known is not None:
             return known, 16
+        known = self.seconds.get(line[:ISO_SECOND_LEN])  # a RFC 3339 stamp to the second, seen already
+        if known is not None:
+            return known, ISO_SECOND_LEN
         return self.split_new(line)
 
     def split_new(self, line: str) -> tuple[float | None, int]:  # noqa: PLR0911, PLR0912 - one return per timestamp format (hot path)
-        """``split`` for a line whose first 16 characters are not in ``seconds`` (the caller looked)."""
+        """``split`` for a line whose first 16 and 26 characters are not in ``seconds`` (caller looked)."""
         if len(line) < 16:
             return None, 0
         first = line[0]
@@ -164,15 +171,15 @@ class TimestampParser:
             if key is not None:
                 base = self.seconds.get(key)
                 if base is not None:
+                    if end == ISO_SECOND_LEN and not frac:  # first seen with a fraction: now whole too
+                        self._iso_second(key, base, line[:end])
                     return base + frac, end
             m = ISO_TIME_RE.match(line)
             if m is None:
                 return None, 0
             when = self._iso(m)
             if key is not None and when is not None and m.end() == end:
-                if len(self.seconds) >= _CACHE_MAX:
-                    self.seconds.clear()
-                self.seconds[key] = when - frac
+                self._iso_second(key, when - frac, line[:end] if end == ISO_SECOND_LEN and not frac else None)
             return when, m.end()
         if first.isupper():
             m = RFC3164_LOOSE_RE.match(line)  # "Aug 3 15:30:49", "Aug  3 15:30:49.123"
@@ -192,6 +199,16 @@ class TimestampParser:
                 return self._fold(key, int(m.group(5))) + _fraction(m.group(6)), m.end()
             return base + int(m.group(5)) + _fraction(m.group(6)), m.end()
         return None, 0
+
+    def _iso_second(self, key: str, base: float, stamp: str | None) -> None:
+        """Cache a RFC 3339 second under its second+offset ``key``, and the whole ``stamp`` when it is one of
+        ``ISO_SECOND_LEN`` without a fraction ("2026-11-26T17:29:09+00:00 ": a hot loop finds it by [:26])."""
+        seconds = self.seconds
+        if len(seconds) >= _CACHE_MAX:
+            seconds.clear()
+        seconds[key] = base
+        if stamp is not None:
+            seconds[stamp] = base
 
     def _iso(self, m) -> float | None:
         """RFC 3339 (with its offset) or zoneless ``YYYY-MM-DD HH:MM:SS`` (local time)."""

@@ -9,7 +9,10 @@ import time
 from datetime import timedelta, timezone
 
 import pytest
-from mail_bruteforce_guard.parser.timestamps import TimestampParser
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mail_bruteforce_guard.parser.lines import locate_all
+from mail_bruteforce_guard.parser.timestamps import ISO_SECOND_LEN, TimestampParser
 
 UTC = timezone.utc
 
@@ -114,3 +117,34 @@ def test_local_time_zone_of_the_machine(monkeypatch: pytest.MonkeyPatch) -> None
         monkeypatch.delenv("TZ")
         time.tzset()
     assert os.environ.get("TZ") is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(0, 3 * 86400),  # second of three days
+            st.sampled_from(["", ".5", ".1234", ".818109"]),  # ".1234Z " is ISO_SECOND_LEN long too
+            st.sampled_from(["+00:00", "-07:30", "Z", "+14:00"]),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_rfc3339_stamps_seen_again_read_as_the_first_time(stamps: list) -> None:
+    """The per-second cache (``split``'s [:16] and [:ISO_SECOND_LEN] lookups, ``locate_all`` inlines them)
+    gives every repeated RFC 3339 stamp exactly the time a parser that never saw it gives."""
+    ts = TimestampParser(NOW)
+    lines = []
+    for sec, frac, offset in stamps:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(NOW - sec)) + frac + offset
+        lines.append(f"{stamp} mx1 dovecot: imap-login: Login: x")
+    for line in lines + lines:
+        assert ts.split(line) == TimestampParser(NOW).split_new(line)
+    assert any(len(k) == ISO_SECOND_LEN for k in ts.seconds) == any(
+        not frac and offset != "Z" for _s, frac, offset in stamps
+    )
+    _indexes, located = locate_all(lines + lines, ts)
+    assert [(when, text[:at]) for _h, text, at, when in located] == [
+        (TimestampParser(NOW).split_new(line)[0], line[: line.index(": ") + 2]) for line in lines + lines
+    ]
