@@ -7,7 +7,7 @@ Rules that keep the hot path fast and hostile lines harmless:
 * each regex is used with ``match`` at a fixed position (never ``search`` over attacker text), uses bounded
   character classes that exclude its own delimiters, and has no nested or adjacent overlapping quantifiers,
   so matching is linear in the line length. The exceptions are the gates' own patterns
-  (``GATE_AUTH_PATTERNS``, ``GATE_SASL_LOGIN_PATTERN``): they are searched for by a literal part of the gate,
+  (``GATE_AUTH_PATTERNS``): they are searched for by a literal part of the gate,
   and what they check around each occurrence is a fixed look back or a bounded stretch of the line;
 * addresses come from fixed daemon-written fields only; usernames are cut out with string operations
   anchored on the daemon's structure (see ``lines.py``).
@@ -47,13 +47,12 @@ _NO_AUTH_HEAD, _NO_AUTH_TAIL = (re.escape(part) for part in DC_NO_AUTH.split(GAT
 _NOT_NO_AUTH = r"(?!(?<=" + _NO_AUTH_HEAD + GATE_AUTH + r")" + _NO_AUTH_TAIL + r")"
 # Searched for over whole read buffers, these patterns start with a rare letter of their gate and look back
 # for the rest: the regex engine jumps from one occurrence of a pattern's first letter to the next at C
-# speed, and "u" and "_" are far rarer in a mail log than "a" and "s".
+# speed, and "u" is far rarer in a mail log than "a".
 _AUTH_AT = "uth(?<=" + GATE_AUTH + ")"  # "auth", found by its "u"
 GATE_AUTH_PATTERNS = {  # info kinds wanted -> the pattern of a gate "auth" (str; callers compile it)
     True: _AUTH_AT + _SUMMARY_DONE,
     False: _AUTH_AT + _NOT_NO_AUTH + _SUMMARY_DONE,
 }
-GATE_SASL_LOGIN_PATTERN = "_method=(?<=" + GATE_SASL_LOGIN + ")"  # "sasl_method=", found by its "_"
 
 # --- timestamps ---------------------------------------------------------------------------------------------
 # RFC 3339 / rsyslog high precision ("2026-11-26T17:29:09.818109+00:00 ") and "2026-11-26 08:08:18 " (local)
