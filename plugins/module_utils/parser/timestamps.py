@@ -125,7 +125,7 @@ class TimestampParser:
         if known is not None:
             return known, 16
         known = self.seconds.get(line[:ISO_SECOND_LEN])  # a RFC 3339 stamp to the second, seen already
-        if known is not None:
+        if known is not None and len(line) >= ISO_SECOND_LEN:  # (a shorter line may be a second+offset key)
             return known, ISO_SECOND_LEN
         return self.split_new(line)
 

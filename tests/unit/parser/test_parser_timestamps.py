@@ -148,3 +148,15 @@ def test_rfc3339_stamps_seen_again_read_as_the_first_time(stamps: list) -> None:
     assert [(when, text[:at]) for _h, text, at, when in located] == [
         (TimestampParser(NOW).split_new(line)[0], line[: line.index(": ") + 2]) for line in lines + lines
     ]
+
+
+@pytest.mark.parametrize(
+    "stamp", ["2026-11-26T17:29:09+00:00", "2026-11-26T17:29:09Z", "2026-11-26T17:29:09-07:30"]
+)
+def test_a_line_that_is_only_a_cached_rfc3339_second_ends_where_it_ends(stamp: str) -> None:
+    """The per-second cache's key of a stamp ("...09+00:00", "...09Z") is also a whole line of 25 or 20
+    characters: ``split``'s [:ISO_SECOND_LEN] lookup must not give such a line an end past its last character
+    (953120b gave it ``len(line)``, as a parser that never saw the second does)."""
+    ts = TimestampParser(NOW)
+    ts.split(stamp + " mx dovecot: x")  # caches the second
+    assert ts.split(stamp) == TimestampParser(NOW).split_new(stamp) == (ts.split(stamp)[0], len(stamp))
