@@ -167,11 +167,13 @@ def scan(
             tracker, tally = session.tracker, session.tally
             for source in _sources(config, state, from_start, warn, journal_command):
                 session.read(source, now)
-            forget_all()  # the lookup caches of the reading: their room goes to the bans and the decisions
-            tracker.drop_caches()
+            # the reading's lookup caches and spare table room go before 100,000 bans are recorded and applied
+            forget_all()
+            tracker.compact()
             # the new bans' rows are dropped once recorded (the state and the alerts hold what they say):
             # 100,000 of them are not held during the firewall batch
             stale_alerts = session.take(now)[1]
+            session.end_reading()
             failure = session.apply(now, dry_run=dry_run)
             told.failures, told.unreadable, told.bans = tally.failures, tally.unreadable, tally.bans
             told.alerts = tally.alerts

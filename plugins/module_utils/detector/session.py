@@ -176,10 +176,20 @@ class Session:
             return err
         return None
 
+    def end_reading(self) -> None:
+        """For a scan that reads nothing more after ``take``: the correlator's state goes into the state now,
+        each of its tables copied to its size (a live table keeps the room of the most entries it ever held:
+        4 MB where 50,000 of 100,000 addresses remain), and the pipeline is dropped."""
+        saved = self.pipeline.state()
+        self.state["correlator"] = {key: dict(v) if isinstance(v, dict) else v for key, v in saved.items()}
+        self.pipeline = None  # type: ignore[assignment]
+
     def finish(self) -> None:
-        """The tracker (written in pieces by ``save``) and the correlator into the state."""
+        """The tracker (written in pieces by ``save``) and the correlator (unless ``end_reading`` put it there
+        already) into the state."""
         self.state["tracker"] = self.tracker.to_state(lazy=True)
-        self.state["correlator"] = self.pipeline.state()
+        if self.pipeline is not None:
+            self.state["correlator"] = self.pipeline.state()
 
 
 def drop_expired(bans: dict, now: float, config: Config) -> None:

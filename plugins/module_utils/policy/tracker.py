@@ -702,10 +702,12 @@ class Tracker:
             self.clients.touched = set()
             self.clients.alerts = []
 
-    def drop_caches(self) -> None:
-        """Empty the address -> record key cache (a scan whose reading is done: 65,536 entries take 1 MB its
-        decisions need; the follow daemon keeps it)."""
+    def compact(self) -> None:
+        """For a scan whose reading is done (the follow daemon keeps both as they are): the address -> record
+        key cache emptied (65,536 entries take 1 MB) and the accounts' table copied to its size (it keeps the
+        room of the most accounts it ever held: MAX_ACCOUNTS take 4 MB)."""
         self._keys = {}
+        self.accounts = dict(self.accounts)
 
     def known_clients(self, now: float) -> tuple:
         """(every StaleClient row, every SharedAddress row) the memory holds: ``status``."""
