@@ -173,13 +173,15 @@ def scan(
             # the new bans' rows are dropped once recorded (the state and the alerts hold what they say):
             # 100,000 of them are not held during the firewall batch
             stale_alerts = session.take(now)[1]
+            # chosen before pruning forgets what they say; their rows are made once the state is saved and
+            # freed (the offenders of a large attack take the room of its bans and records). The round is
+            # over then: its tables of touched addresses go before the firewall batch
+            decided = tracker.decide_later(now)
+            tracker.start_round()
             session.end_reading()
             failure = session.apply(now, dry_run=dry_run)
             told.failures, told.unreadable, told.bans = tally.failures, tally.unreadable, tally.bans
             told.alerts = tally.alerts
-            # chosen before pruning forgets what they say; their rows are made once the state is saved and
-            # freed (the offenders of a large attack take the room of its bans and records)
-            decided = tracker.decide_later(now)
             tracker.maybe_prune(tracker.clock)
             timeline = tracker.timeline()
             session.finish()  # written in pieces by save()

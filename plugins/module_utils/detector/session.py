@@ -13,7 +13,8 @@ from typing import Any, Callable
 from ..errors import MbgError
 from ..notify.events import Alerts, failure_alert
 from ..parser.events import AUTH_FAILURE
-from ..policy.tracker import Tracker
+from ..policy.tracker import Tracker, new_bans
+from .banentry import BanEntry
 from .config import Config
 from .logsource import FileSource, JournalSource
 from .pipeline import HOLD, Pipeline
@@ -132,34 +133,35 @@ class Session:
         """Release held events, record new bans and apply what is pending. Returns ``(new bans, stale
         alerts, failure)``: ``failure`` is the MbgError of the firewall batch, or None (the caller raises it
         after saving what was applied)."""
-        new_bans, stale_alerts = self.take(now)
-        return new_bans, stale_alerts, self.apply(now, dry_run=dry_run, check_hook=check_hook)
+        banned, stale_alerts = self.take(now)
+        rows = new_bans(banned)
+        return rows, stale_alerts, self.apply(now, dry_run=dry_run, check_hook=check_hook)
 
-    def take(self, now: float) -> tuple[list, list]:
+    def take(self, now: float) -> tuple[dict, list]:
         """``settle``'s first half: release held events and record the new bans in ``state["bans"]`` (their
-        alerts in ``tally.alerts``). Returns ``(new bans, stale alerts)``; a scan drops the new bans before
-        ``apply``: the state and the alerts hold what they said (100,000 rows take 8 MB)."""
+        alerts in ``tally.alerts``). Returns ``(new bans as address -> record, stale alerts)``
+        (``Tracker.take_banned``: no row per ban is made, a scan's 100,000 took 9 MB)."""
         batch = self.pipeline.flush(now - HOLD)  # released once the log has been quiet for HOLD s
         self.tally.events += len(batch)
         self.tally.count_failures(batch)
         self.tracker.feed(batch, now)
         stale_alerts = self.tracker.take_stale_alerts()
-        new_bans = self.tracker.take_new_bans()
+        banned = self.tracker.take_banned()
         bans = self.state["bans"]
-        for ban in new_bans:
-            entry = bans.get(ban.address)
-            if entry is None or float(entry.get("until", 0)) < ban.until:
-                bans[ban.address] = {
-                    "until": ban.until,
-                    "reason": ban.reason,
-                    "count": ban.count,
-                    "since": now,
-                    "enforced": False,
-                }
-        self.tally.bans += len(new_bans)
-        self.tally.alerts.add_bans(new_bans, now)
+        addresses, untils, reasons, counts = [], [], [], []  # the alerts' columns
+        for address, rec in banned.items():
+            until, reason, count = rec.ban_until, rec.reason, rec.bans
+            entry = bans.get(address)
+            if entry is None or float(entry.get("until", 0)) < until:
+                bans[address] = BanEntry(until, reason, count, now, False)
+            addresses.append(address)
+            untils.append(until)
+            reasons.append(reason)
+            counts.append(count)
+        self.tally.bans += len(banned)
+        self.tally.alerts.add_ban_columns(addresses, untils, reasons, counts, now=now)
         drop_expired(bans, now, self.config)
-        return new_bans, stale_alerts
+        return banned, stale_alerts
 
     def apply(self, now: float, *, dry_run: bool = False, check_hook: bool = True) -> MbgError | None:
         """``settle``'s second half: unless ``dry_run`` or monitor mode, every pending ban in one firewall

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import LockedError, MbgError
+from .banentry import json_default
 from .statecheck import MIGRATED_SECTIONS, SECTIONS, count_damaged, is_time
 
 STATE_VERSION = 1
@@ -46,14 +47,17 @@ def empty_state() -> dict[str, Any]:
     }
 
 
-_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, check_circular=False).encode
+_DUMPS = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=True, check_circular=False, default=json_default
+).encode
 PIECE_ENTRIES = 4096  # entries of a large mapping encoded at a time
 
 
 def json_pieces(value: Any, depth: int = 0) -> Iterator[str]:
     """The compact JSON text of ``value`` in pieces, the same text ``json.dumps`` gives: the large mappings
     of a state (bans, log positions, tracker records: 100,000 entries in a big attack) are encoded
-    ``PIECE_ENTRIES`` at a time, so saving never holds the whole text (nor a second, encoded copy)."""
+    ``PIECE_ENTRIES`` at a time, so saving never holds the whole text (nor a second, encoded copy). A
+    ``BanEntry`` is written as its dict."""
     if not isinstance(value, Mapping):
         yield _DUMPS(value)
         return

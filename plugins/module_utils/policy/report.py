@@ -153,7 +153,7 @@ class LateDecisions:
         self,
         keys: list,
         recs: list,
-        banned: list,
+        banned: bytearray,
         *,
         watch: str,
         notes: dict,
@@ -171,13 +171,14 @@ class LateDecisions:
     def decisions(self) -> Decisions:
         """The Decisions, each offender row made now (call it once)."""
         keys, recs, banned = self._rows
-        self._rows = ((), (), ())
+        self._rows = ((), (), b"")
         notes, watch = self._notes, self._watch
         # one sorted list per set of services, shared by the rows that have it (read-only, as every row is):
         # the records share a handful of frozensets, 100,000 rows would make 100,000 copies (7 MB)
         services: dict[frozenset, list] = {}
         offenders = []
-        for key, rec, banned_now in zip(keys, recs, banned):
+        for key, rec, flag in zip(keys, recs, banned):
+            banned_now = flag == 1
             shown = services.get(rec.services)
             if shown is None:
                 shown = services[rec.services] = sorted(rec.services)
