@@ -71,7 +71,7 @@ class BanEntry(MutableMapping):
             yield from self.extra
 
     def __len__(self) -> int:
-        return sum(1 for _ in self)
+        return sum(1 for _key in self)
 
     def __repr__(self) -> str:
         return f"BanEntry({self.as_dict()!r})"
