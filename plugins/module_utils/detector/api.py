@@ -23,6 +23,7 @@ from ..firewall.contest import from_state as contests_from_state
 from ..firewall.contest import to_state as contests_to_state
 from ..gcpause import paused_gc
 from ..limits import MAX_DURATION, MAX_TIME
+from ..memo import forget_all
 from ..notify.events import Alerts, account_alert, ban_alert, failure_alert, unban_alert
 from ..notify.outbox import queue_alerts
 from ..parser.events import Event, iso_utc
@@ -30,7 +31,7 @@ from ..printable import printable
 from .config import Config, load_config
 from .journaltrust import JournalTrust
 from .logsource import FileSource, JournalSource
-from .metrics import RunRecord, count_unban, record, write_textfile
+from .metrics import ActiveBans, RunRecord, active_bans, count_unban, record, write_textfile
 from .pipeline import Pipeline
 from .session import Session, load_tracker
 from .state import StateDir
@@ -166,28 +167,38 @@ def scan(
             tracker, tally = session.tracker, session.tally
             for source in _sources(config, state, from_start, warn, journal_command):
                 session.read(source, now)
-            stale_alerts, failure = session.settle(now, dry_run=dry_run)[1:]
+            # the reading's lookup caches and spare table room go before 100,000 bans are recorded and applied
+            forget_all()
+            tracker.compact()
+            # the new bans' rows are dropped once recorded (the state and the alerts hold what they say):
+            # 100,000 of them are not held during the firewall batch
+            stale_alerts = session.take(now)[1]
+            # chosen before pruning forgets what they say; their rows are made once the state is saved and
+            # freed (the offenders of a large attack take the room of its bans and records). The round is
+            # over then: its tables of touched addresses go before the firewall batch
+            decided = tracker.decide_later(now)
+            tracker.start_round()
+            session.end_reading()
+            failure = session.apply(now, dry_run=dry_run)
             told.failures, told.unreadable, told.bans = tally.failures, tally.unreadable, tally.bans
             told.alerts = tally.alerts
-            bans = state["bans"]
-            # decided once the firewall batch is done (nothing there changes the tracker): the offenders of a
-            # large attack and the batch's temporaries are never in memory together
-            decisions = tracker.decide(now)
             tracker.maybe_prune(tracker.clock)
             timeline = tracker.timeline()
             session.finish()  # written in pieces by save()
             store.save(state)
+            if config.metrics_file:  # what the metrics need of the bans, counted before they go
+                told.active_bans = active_bans(state["bans"], now)
             _log_stale(stale_alerts, config, dry_run)
-            told.lines, told.events, told.bans_state = tally.lines, tally.events, bans
+            told.lines, told.events = tally.lines, tally.events
             told.cut = tally.cut
-            told.alerts += [account_alert(a.alert, a.username, a.ips, now) for a in decisions.accounts]
-            # the report is built from the decisions alone: the state and the tracker are freed first (the
-            # offenders' dicts of a large attack take their room)
+            told.alerts += [account_alert(a.alert, a.username, a.ips, now) for a in decided.accounts]
             state = tracker = session = None  # type: ignore[assignment]
             if failure is not None:
                 raise failure
             if not tally.read_any:
                 raise MbgError("no log source could be read")
+            decisions = decided.decisions()
+            decided = None  # type: ignore[assignment]
         stats = {
             "lines": tally.lines,
             "events": tally.events,
@@ -222,7 +233,7 @@ class _Told:
         self.alerts: Alerts | list = []
         self.lines = self.events = self.bans = self.cut = 0
         self.failures: dict[str, int] = {}
-        self.bans_state: dict | None = None
+        self.active_bans: ActiveBans | None = None  # counted after the scan saved its state
         self.error: MbgError | None = None
         self.unreadable: list[str] = []
 
@@ -274,7 +285,7 @@ def _after_scan(config: Config, told: _Told, now: float, started: float, warn: W
     try:
         data = record(config.state_dir, run, now)
         if config.metrics_file:
-            bans = told.bans_state
+            bans: Any = told.active_bans
             if bans is None:
                 bans = StateDir(config.state_dir, warn).load(quarantine=False)["bans"]
             write_textfile(config.metrics_file, data, bans, state_dir=config.state_dir, now=now, warn=warn)

@@ -33,6 +33,26 @@ class RunRecord(NamedTuple):
     lines_too_long: int = 0  # skipped, longer than logsource.MAX_LINE (each counted once)
 
 
+class ActiveBans(NamedTuple):
+    """Bans in force at one time, by address family: all the metrics need of a state's bans (a scan counts
+    them before it frees 100,000 bans)."""
+
+    ipv4: int
+    ipv6: int
+
+
+def active_bans(bans: dict, now: float) -> ActiveBans:
+    """The bans of a state's ``bans`` section still in force at ``now`` (damaged entries are not counted)."""
+    active = {"ipv4": 0, "ipv6": 0}
+    for address, entry in bans.items():
+        try:
+            if float(entry.get("until", 0)) > now:
+                active["ipv6" if ":" in address else "ipv4"] += 1
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return ActiveBans(**active)
+
+
 def _path(state_dir: str) -> str:
     return str(Path(state_dir) / COUNTERS)
 
@@ -123,16 +143,13 @@ def _escape(value: str) -> str:
     return str(value).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
-def render(data: dict[str, Any], bans: dict, state_size: int, outbox: dict[str, Any], now: float) -> str:
-    """The exposition text (every metric with HELP and TYPE, counters ending in ``_total``)."""
+def render(
+    data: dict[str, Any], bans: dict | ActiveBans, state_size: int, outbox: dict[str, Any], now: float
+) -> str:
+    """The exposition text (every metric with HELP and TYPE, counters ending in ``_total``); ``bans``: the
+    state's bans, or their ``active_bans`` at ``now``."""
     counters = data.get("counters", {})
-    active = {"ipv4": 0, "ipv6": 0}
-    for address, entry in bans.items():
-        try:
-            if float(entry.get("until", 0)) > now:
-                active["ipv6" if ":" in address else "ipv4"] += 1
-        except (AttributeError, TypeError, ValueError):
-            continue
+    active = (bans if isinstance(bans, ActiveBans) else active_bans(bans, now))._asdict()
     alerts = outbox.get("counts", {}).get("alerts", {})
     out: list[str] = []
 
@@ -194,8 +211,11 @@ def render(data: dict[str, Any], bans: dict, state_size: int, outbox: dict[str, 
     return "\n".join(out) + "\n"
 
 
-def write_textfile(path: str, data: dict[str, Any], bans: dict, *, state_dir: str, now: float, warn) -> None:
-    """Render and write ``path`` atomically (0644: node_exporter reads it as another user)."""
+def write_textfile(
+    path: str, data: dict[str, Any], bans: dict | ActiveBans, *, state_dir: str, now: float, warn
+) -> None:
+    """Render and write ``path`` atomically (0644: node_exporter reads it as another user); ``bans`` as
+    ``render`` takes them."""
     try:
         size = (Path(state_dir) / "state.json").stat().st_size
     except OSError:

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import LockedError, MbgError
+from .banentry import json_default
 from .statecheck import MIGRATED_SECTIONS, SECTIONS, count_damaged, is_time
 
 STATE_VERSION = 1
@@ -46,14 +47,17 @@ def empty_state() -> dict[str, Any]:
     }
 
 
-_DUMPS = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True, check_circular=False).encode
+_DUMPS = json.JSONEncoder(
+    separators=(",", ":"), ensure_ascii=True, check_circular=False, default=json_default
+).encode
 PIECE_ENTRIES = 4096  # entries of a large mapping encoded at a time
 
 
 def json_pieces(value: Any, depth: int = 0) -> Iterator[str]:
     """The compact JSON text of ``value`` in pieces, the same text ``json.dumps`` gives: the large mappings
     of a state (bans, log positions, tracker records: 100,000 entries in a big attack) are encoded
-    ``PIECE_ENTRIES`` at a time, so saving never holds the whole text (nor a second, encoded copy)."""
+    ``PIECE_ENTRIES`` at a time, so saving never holds the whole text (nor a second, encoded copy). A
+    ``BanEntry`` is written as its dict."""
     if not isinstance(value, Mapping):
         yield _DUMPS(value)
         return
@@ -153,13 +157,11 @@ class StateDir:
         are passed through as they are, unchecked (a restore reads 100,000 bans and no tracker record)."""
         self.loaded_as_is = False
         try:
-            raw = Path(self.file).read_bytes()
+            data = self._read()
         except FileNotFoundError:
             return empty_state()
         except OSError as err:
             raise MbgError(f"cannot read state file {self.file}: {err.strerror or err}") from None
-        try:
-            data = json.loads(raw)
         except (ValueError, RecursionError) as err:
             self._damaged(f"not valid JSON: {err}", quarantine)
             return empty_state()
@@ -189,6 +191,17 @@ class StateDir:
             self._set_aside(damaged, quarantine)
         self.loaded_as_is = not migrated and not damaged
         return state
+
+    def _read(self) -> Any:
+        """The decoded JSON of the state file. Read as text: ``json.loads`` of the bytes would hold them and
+        their text (36 MB each for 100,000 bans) at once; a file that is no UTF-8 goes the bytes' way (JSON's
+        own detection of UTF-16 and UTF-32)."""
+        try:
+            with Path(self.file).open(encoding="utf-8-sig") as fh:
+                text = fh.read()
+        except UnicodeDecodeError:
+            return json.loads(Path(self.file).read_bytes())
+        return json.loads(text)
 
     def _set_aside(self, damaged: dict[str, Any], quarantine: bool) -> None:
         """One warning for all damaged entries; with ``quarantine`` (a run that saves the state again) they

@@ -166,17 +166,29 @@ class Alerts:
     def add_bans(self, rows: Sequence, now: float, host: str | None = None) -> None:
         """One ban alert per row, dated ``now``, each made when read."""
         if rows:
-            self._parts.append(
-                _Burst(
-                    [r.address for r in rows],
-                    [r.until for r in rows],
-                    [r.reason for r in rows],
-                    [r.count for r in rows],
-                    now,
-                    host,
-                )
+            self.add_ban_columns(
+                [r.address for r in rows],
+                [r.until for r in rows],
+                [r.reason for r in rows],
+                [r.count for r in rows],
+                now=now,
+                host=host,
             )
-            self._count += len(rows)
+
+    def add_ban_columns(
+        self,
+        addresses: list,
+        untils: list,
+        reasons: list,
+        counts: list,
+        *,
+        now: float,
+        host: str | None = None,
+    ) -> None:
+        """``add_bans`` of rows given by column (the lists are kept as they are)."""
+        if addresses:
+            self._parts.append(_Burst(addresses, untils, reasons, counts, now, host))
+            self._count += len(addresses)
 
     def __len__(self) -> int:
         return self._count

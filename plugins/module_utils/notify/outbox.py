@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from ..errors import MbgError
-from .channels import DeliveryError, send
 from .events import KINDS, SYSLOG_IDENT, Alert, from_json, severity_rank, syslog_line, to_json
 from .settings import Notifier, notifiers
 
@@ -334,10 +333,18 @@ def _messages(due: list[dict], allowance: int, digest_min: int) -> list[list[dic
 
 
 def deliver(
-    config: Any, *, now: float | None = None, warn: Warn, sender: Callable[[Notifier, list], None] = send
+    config: Any,
+    *,
+    now: float | None = None,
+    warn: Warn,
+    sender: Callable[[Notifier, list], None] | None = None,
 ) -> Outcome:
-    """Send what is due. The lock is held only to pick the entries (leased for ``LEASE`` seconds) and to
-    write the results back."""
+    """Send what is due (``sender``: default ``channels.send``). The lock is held only to pick the entries
+    (leased for ``LEASE`` seconds) and to write the results back."""
+    # the channels (smtplib, ssl, http.client, email: 3 MB) only here: a scan queues, never sends
+    from .channels import DeliveryError, send  # noqa: PLC0415
+
+    sender = send if sender is None else sender
     now = time.time() if now is None else now
     by_name = {n.name: n for n in notifiers(config.as_dict())}
     plan: list[tuple[Notifier, list[dict]]] = []

@@ -94,23 +94,37 @@ def ban_reason(
     )
 
 
+def _banned(rec: AddressRecord, banned_now: bool) -> bool:
+    return rec.ban_until is not None and (banned_now or rec.ban_until > rec.last)
+
+
+def plain_watch(rec: AddressRecord, banned_now: bool) -> bool:
+    """True when ``offender`` words the record's row as a watch below the thresholds: the one row the
+    known-good memory's note may word instead."""
+    return not rec.flags & (IGNORED_FLAG | PROTECTED_FLAG) and not _banned(rec, banned_now)
+
+
 def offender(
-    key: str, rec: AddressRecord, *, banned_now: bool, watch: str, note: Any = None, services: Any = None
+    key: str,
+    rec: AddressRecord,
+    *,
+    banned_now: bool,
+    watch: str,
+    note: str | None = None,
+    services: Any = None,
 ) -> Offender:
-    """The report row of one record. ``watch``: the ``thresholds`` text; ``note(key, rec)`` (the known-good
-    memory's :func:`client_note`, when on) may replace the "watch" reason; ``services``: the record's
-    services sorted, when the caller has them (default: sorted here)."""
+    """The report row of one record. ``watch``: the ``thresholds`` text; ``note``: the known-good memory's
+    :func:`client_note` of a ``plain_watch`` row, replacing its reason when it says something; ``services``:
+    the record's services sorted, when the caller has them (default: sorted here)."""
     if rec.flags & IGNORED_FLAG:
         decision, reason, until = IGNORED, "address in an ignored network: never banned", None
     elif rec.flags & PROTECTED_FLAG:
         decision, reason, until = WATCH, "protected address (or prefix holding one): never banned", None
-    elif rec.ban_until is not None and (banned_now or rec.ban_until > rec.last):
+    elif _banned(rec, banned_now):
         decision, reason, until = BAN, rec.reason or "banned", rec.ban_until
     else:
-        reason = f"{rec.failures} failures, below the thresholds ({watch})"
+        reason = note or f"{rec.failures} failures, below the thresholds ({watch})"
         decision, until = WATCH, None
-        if note is not None:
-            reason = note(key, rec) or reason
     return _new(
         Offender,
         (
@@ -126,6 +140,52 @@ def offender(
             rec.bans,
         ),
     )
+
+
+class LateDecisions:
+    """``Decisions`` chosen now, their offender rows made later by ``decisions()``: the records to report,
+    in the report's order, with everything else the tracker would change before then (whether each was
+    banned this round, the known-good memory's notes, the account alerts and the known-good rows) read
+    already. A row reads only its record, which nothing changes once no more events are fed: a scan makes
+    100,000 rows (20 MB) after it has pruned, saved and freed its state."""
+
+    def __init__(
+        self,
+        keys: list,
+        recs: list,
+        banned: bytearray,
+        *,
+        watch: str,
+        notes: dict,
+        accounts: list,
+        stale_clients: list,
+        shared: list,
+    ) -> None:
+        self._rows = (keys, recs, banned)
+        self._watch = watch
+        self._notes = notes
+        self.accounts = accounts
+        self.stale_clients = stale_clients
+        self.shared = shared
+
+    def decisions(self) -> Decisions:
+        """The Decisions, each offender row made now (call it once)."""
+        keys, recs, banned = self._rows
+        self._rows = ((), (), b"")
+        notes, watch = self._notes, self._watch
+        # one sorted list per set of services, shared by the rows that have it (read-only, as every row is):
+        # the records share a handful of frozensets, 100,000 rows would make 100,000 copies (7 MB)
+        services: dict[frozenset, list] = {}
+        offenders = []
+        for key, rec, flag in zip(keys, recs, banned):
+            banned_now = flag == 1
+            shown = services.get(rec.services)
+            if shown is None:
+                shown = services[rec.services] = sorted(rec.services)
+            note = notes.get(key) if notes else None
+            row = offender(key, rec, banned_now=banned_now, watch=watch, note=note, services=shown)
+            offenders.append(row)
+        return Decisions(offenders, self.accounts, self.stale_clients, self.shared)
 
 
 def client_note(clients: Any, config: Any, key: str, rec: AddressRecord, watch: str) -> str | None:

@@ -85,6 +85,11 @@ class NewBan(NamedTuple):
     count: int
 
 
+def new_bans(banned: dict[str, AddressRecord]) -> list[NewBan]:
+    """The NewBan rows of ``Tracker.take_banned``'s records."""
+    return [NewBan(key, rec.ban_until, rec.reason, rec.bans) for key, rec in banned.items()]
+
+
 def escalated(bantime: int, multiplier: float, previous: int, cap: int) -> int:
     """``bantime * multiplier ** previous`` seconds, saturating at ``cap`` without computing a power past it
     (the 1,025th ban of an address must not overflow)."""
@@ -127,7 +132,10 @@ class Tracker:
         # keys touched since start_round -> banned in that time (one table: 100,000 keys take 4 MB a table)
         self._touched: dict[str, bool] = {}
         self._alerted_now: set = set()
-        self._new_bans: list = []
+        # the bans decided since take_new_bans: each key and its record (whose ban fields are that ban's until
+        # the next one; a NewBan each held 80 bytes for a whole scan, 100,000 of them)
+        self._banned_keys: list[str] = []
+        self._banned_recs: list[_Record] = []
         self._since_prune = 0
         self._keys: dict[str, tuple | int] = {}  # address -> (record key, flags) or flags, a bounded cache
         # failures per UTC hour (hour start in POSIX seconds -> weighted count), newest TIMELINE_HOURS
@@ -471,7 +479,8 @@ class Tracker:
         shared = self.clients.shared(key, t) if self.clients is not None else 0
         rec.reason = report.ban_reason(failures, what, span, kind, rec, shared=shared)
         self._touched[key] = True  # banned this round
-        self._new_bans.append(NewBan(key, rec.ban_until, rec.reason, rec.bans))
+        self._banned_keys.append(key)
+        self._banned_recs.append(rec)
 
     def _account_failure(self, user: str, key: str, t: float) -> None:
         cfg = self.config
@@ -684,20 +693,31 @@ class Tracker:
 
     def take_new_bans(self) -> list:
         """Bans decided since the last call, in the order they were decided (one per address: the latest)."""
-        latest: dict[str, NewBan] = {}
-        for ban in self._new_bans:
-            latest[ban.address] = ban
-        self._new_bans = []
-        return list(latest.values())
+        return new_bans(self.take_banned())
+
+    def take_banned(self) -> dict[str, AddressRecord]:
+        """``take_new_bans`` as address -> the record of its latest ban, without a row per ban (a scan's
+        100,000 rows took 9 MB): nothing but ``_ban`` sets a record's ban fields while events are fed, so
+        they are that ban's until more events are."""
+        latest = dict(zip(self._banned_keys, self._banned_recs))  # an address banned twice: its latest record
+        self._banned_keys, self._banned_recs = [], []
+        return latest
 
     def start_round(self) -> None:
         """Forget which addresses and accounts the previous scan touched."""
         self._touched = {}
         self._alerted_now = set()
-        self._new_bans = []
+        self._banned_keys, self._banned_recs = [], []
         if self.clients is not None:
             self.clients.touched = set()
             self.clients.alerts = []
+
+    def compact(self) -> None:
+        """For a scan whose reading is done (the follow daemon keeps both as they are): the address -> record
+        key cache emptied (65,536 entries take 1 MB) and the accounts' table copied to its size (it keeps the
+        room of the most accounts it ever held: MAX_ACCOUNTS take 4 MB)."""
+        self._keys = {}
+        self.accounts = dict(self.accounts)
 
     def known_clients(self, now: float) -> tuple:
         """(every StaleClient row, every SharedAddress row) the memory holds: ``status``."""
@@ -715,32 +735,53 @@ class Tracker:
 
     def decide(self, now: float | None = None, *, everything: bool = False) -> Decisions:
         """Offenders and alerts touched since ``start_round`` (or all remembered ones with ``everything``)."""
+        return self.decide_later(now, everything=everything).decisions()
+
+    def decide_later(self, now: float | None = None, *, everything: bool = False) -> report.LateDecisions:
+        """``decide``, its offender rows made only by ``decisions()`` on the result: pruning, ``start_round``
+        and ``forget`` change nothing they say; feeding more events does (see ``report.LateDecisions``)."""
         if everything:
             for key in list(self._stored):
                 self._lookup(key)
-        keys = list(self.records) if everything else self._touched
-        offenders = []
-        # one sorted list per set of services, shared by the rows that have it (read-only, as every row is):
-        # the records share a handful of frozensets, 100,000 rows would make 100,000 copies (7 MB)
-        services: dict[frozenset, list] = {}
-        for key in keys:
-            rec = self.records.get(key)
-            if rec is None or (rec.failures == 0 and rec.ban_until is None):  # (pre-auth bans: no failure)
-                continue
-            shown = services.get(rec.services)
-            if shown is None:
-                shown = services[rec.services] = sorted(rec.services)
-            banned_now = self._touched.get(key, False)
-            offenders.append(self._offender(key, rec, banned_now=banned_now, services=shown))
-        offenders.sort(key=lambda o: (-o.failures, o.ip))
+        records, touched = self.records, self._touched
+        keys = [
+            key
+            for key in (list(records) if everything else touched)
+            # (pre-auth bans: no failure)
+            if (rec := records.get(key)) is not None and (rec.failures or rec.ban_until is not None)
+        ]
+        # the report's order, most failures first, then by address: two stable sorts on values the rows share
+        # (one on (-failures, address) made a tuple per row: 100,000 took 6 MB)
+        keys.sort()
+        keys.sort(key=lambda key: records[key].failures, reverse=True)
+        recs = [records[key] for key in keys]
+        banned = bytearray(touched.get(key, False) for key in keys)  # (a byte each: 100,000 flags)
+        notes: dict[str, str] = {}
+        if self.clients is not None:  # read now: pruning changes the memory
+            for key, rec, banned_now in zip(keys, recs, banned):
+                if report.plain_watch(rec, banned_now):
+                    note = report.client_note(self.clients, self.config, key, rec, self._thresholds)
+                    if note:
+                        notes[key] = note
         accounts = self.account_alerts(everything=everything)
+        stale_rows: list = []
+        shared: list = []
         clients = self.clients
-        if clients is None:
-            return Decisions(offenders, accounts, [], [])
-        when = now if now is not None else (self.clock or 0.0)
-        pairs = clients.all_pairs() if everything else clients.touched
-        shared = clients.shared_addresses(when, None if everything else [o.ip for o in offenders])
-        return Decisions(offenders, accounts, clients.rows(pairs, when), shared)
+        if clients is not None:
+            when = now if now is not None else (self.clock or 0.0)
+            pairs = clients.all_pairs() if everything else clients.touched
+            shared = clients.shared_addresses(when, None if everything else keys)
+            stale_rows = clients.rows(pairs, when)
+        return report.LateDecisions(
+            keys,
+            recs,
+            banned,
+            watch=self._thresholds,
+            notes=notes,
+            accounts=accounts,
+            stale_clients=stale_rows,
+            shared=shared,
+        )
 
     def account_alerts(self, *, everything: bool = False) -> list:
         """The AccountAlerts raised since ``start_round`` (or all remembered ones): ``decide``'s, without its
@@ -751,16 +792,6 @@ class Tracker:
             for user, alert in sorted(alert_keys)
             if (user, alert) in self.alerts
         ]
-
-    def _offender(self, key: str, rec: AddressRecord, banned_now: bool, services: list) -> Offender:
-        note = self._client_note if self.clients is not None else None
-        return report.offender(
-            key, rec, banned_now=banned_now, watch=self._thresholds, note=note, services=services
-        )
-
-    def _client_note(self, key: str, rec: AddressRecord) -> str | None:
-        """The "watch" reason of an address with a stale client or known users, else None."""
-        return report.client_note(self.clients, self.config, key, rec, self._thresholds)
 
     # ---- lifecycle and persistence -------------------------------------------------------
 

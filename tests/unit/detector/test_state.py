@@ -175,3 +175,15 @@ def test_state_pieces_are_exactly_json_dumps(value, piece):
     finally:
         state_module.PIECE_ENTRIES = old
     assert text == json.dumps({"a": value, "b": {"c": value}}, separators=(",", ":"), ensure_ascii=True)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32"])
+def test_a_state_file_json_can_decode_is_read_as_before(tmp_path, encoding):
+    """load() decodes the file's text (not bytes and text at once); what json.loads of the bytes read (a
+    byte order mark, UTF-16/32) still loads."""
+    state = empty_state()
+    state["bans"]["192.0.2.1"] = {"until": 5.0, "reason": "x \u00e9", "count": 1}
+    (tmp_path / "state.json").write_bytes(json.dumps(state, ensure_ascii=False).encode(encoding))
+    warnings = []
+    loaded = StateDir(str(tmp_path), warnings.append).load()
+    assert loaded["bans"] == state["bans"] and warnings == []

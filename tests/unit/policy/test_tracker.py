@@ -333,3 +333,33 @@ def test_timeline_state_round_trip_and_old_or_damaged_state():
     tr5 = Tracker(cfg)
     tr5.load_state(dict(json.loads(saved), hours=[[int(H0), 5], "junk", [int(H0) + 3600, "7"], [None, 1]]))
     assert tr5.hours == {int(H0): 5, int(H0) + 3600: 7}
+
+
+def test_late_decisions_say_what_decide_said_before_pruning():
+    """A scan chooses its offenders (decide_later), prunes, saves and frees its state, then makes the rows:
+    the same rows, in the same order (most failures first, then by address), as decide before pruning."""
+    tr = Tracker(PolicyConfig())
+    tr.feed([fail(i, ip=f"203.0.113.{i % 7}") for i in range(40)])  # 7 addresses, 5 or 6 failures each
+    tr.feed([fail(50, ip="198.51.100.1")])  # one below the thresholds
+    before = tr.decide(T0 + 60)
+    late = tr.decide_later(T0 + 60)
+    tr.start_round()
+    tr.prune(T0 + 30 * 86400)  # a month later: every record forgotten
+    assert tr.records == {}
+    after = late.decisions()
+    assert after == before
+    order = [(o.failures, o.ip) for o in after.offenders]
+    assert order == sorted(order, key=lambda fi: (-fi[0], fi[1]))
+    assert order[0][0] == 6 and order[-1] == (1, "198.51.100.1")
+
+
+def test_take_banned_holds_what_take_new_bans_says():
+    """The new bans as address -> record (a scan's 100,000 without a row each): the same bans, in order."""
+    live, other = Tracker(PolicyConfig()), Tracker(PolicyConfig())
+    for tr in (live, other):
+        tr.feed([fail(i * 10, ip=f"203.0.113.{i % 3}") for i in range(15)])
+    rows = live.take_new_bans()
+    banned = other.take_banned()
+    assert len(rows) == 3
+    assert [(k, r.ban_until, r.reason, r.bans) for k, r in banned.items()] == [tuple(b) for b in rows]
+    assert other.take_banned() == {} and other.take_new_bans() == []
