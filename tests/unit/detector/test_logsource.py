@@ -36,6 +36,18 @@ def write(path, text, mode="a"):
         fh.write(text.encode() if isinstance(text, str) else text)
 
 
+def truncate(path):
+    """What copytruncate does to the log after its copy: the same inode, emptied in place."""
+    with open(path, "r+b") as fh:
+        fh.truncate(0)
+
+
+def copytruncate(path):
+    """logrotate's copytruncate: the log copied to ``.1``, then emptied in place."""
+    shutil.copy(path, str(path) + ".1")
+    truncate(path)
+
+
 def test_first_run_reads_all_then_only_new_lines(tmp_path):
     log = tmp_path / "mail.log"
     write(log, "one\ntwo\n")
@@ -95,9 +107,7 @@ def test_copytruncate_finishes_the_copy_then_reads_from_start(tmp_path):
     write(log, "a1 long line here\na2 another long line\n")
     _, src, _ = read(log)
     write(log, "a3 written after our scan, before the copy\n")
-    shutil.copy(log, str(log) + ".1")
-    with open(log, "r+b") as fh:
-        fh.truncate(0)
+    copytruncate(log)
     write(log, "b1\n")
     lines, src, warnings = read(log, src.position)
     assert lines == [(3, "a3 written after our scan, before the copy"), (1, "b1")]
@@ -110,8 +120,7 @@ def test_copytruncate_without_copy_warns(tmp_path):
     log = tmp_path / "mail.log"
     write(log, "a1 long line here\na2 another long line\n")
     _, src, _ = read(log)
-    with open(log, "r+b") as fh:
-        fh.truncate(0)
+    truncate(log)
     write(log, "b1\n")
     lines, src, warnings = read(log, src.position)
     assert lines == [(1, "b1")]
@@ -122,8 +131,7 @@ def test_copytruncate_regrown_past_offset_detected_by_head_hash(tmp_path):
     log = tmp_path / "mail.log"
     write(log, "Nov 26 08:00:00 a1\n")
     _, src, _ = read(log)
-    with open(log, "r+b") as fh:
-        fh.truncate(0)
+    truncate(log)
     write(log, "Nov 26 09:00:00 b1\nNov 26 09:00:01 b2\n")
     lines, _, warnings = read(log, src.position)
     assert [t for _, t in lines] == ["Nov 26 09:00:00 b1", "Nov 26 09:00:01 b2"]
@@ -237,9 +245,7 @@ def test_copytruncate_of_a_file_that_was_empty_keeps_the_copied_lines(tmp_path):
     write(log, "")
     _, src, _ = read(log)
     write(log, "a1 in the copy only\na2 in the copy only\n")
-    shutil.copy(log, str(log) + ".1")
-    with open(log, "r+b") as fh:
-        fh.truncate(0)
+    copytruncate(log)
     write(log, "b1 after the truncation, longer than before\n")
     lines, src, warnings = read(log, src.position)
     assert [t for _, t in lines] == [
@@ -250,14 +256,11 @@ def test_copytruncate_of_a_file_that_was_empty_keeps_the_copied_lines(tmp_path):
     assert warnings == []
     assert read(log, src.position)[0] == []
     # the next copytruncate while the file is empty again (the copy already read is not read again)
-    with open(log, "r+b") as fh:
-        fh.truncate(0)
+    truncate(log)
     _, src, _ = read(log, src.position)
     write(log, "c1 second copy\n")
     os.rename(str(log) + ".1", str(log) + ".2")
-    shutil.copy(log, str(log) + ".1")
-    with open(log, "r+b") as fh:
-        fh.truncate(0)
+    copytruncate(log)
     write(log, "d1\n")
     lines, src, _ = read(log, src.position)
     assert [t for _, t in lines] == ["c1 second copy", "d1"]
@@ -272,8 +275,7 @@ def test_copy_made_but_file_not_truncated_yet_is_read_once(tmp_path):
     shutil.copy(log, str(log) + ".1")  # logrotate's copy; the truncation comes a moment later
     lines, src, _ = read(log, src.position)
     assert [t for _, t in lines] == ["a1", "a2"]
-    with open(log, "r+b") as fh:
-        fh.truncate(0)
+    truncate(log)
     write(log, "b1\n")
     lines, src, _ = read(log, src.position)
     assert [t for _, t in lines] == ["b1"]
@@ -318,9 +320,7 @@ def test_copytruncate_refilled_with_the_copys_first_line_keeps_the_copy(tmp_path
     _, src, _ = read(log)
     same = "Dec  6 10:00:00 mx postfix/smtpd[7]: warning: x[192.0.2.7]: SASL LOGIN authentication failed\n"
     write(log, same * 5)
-    shutil.copy(log, str(log) + ".1")
-    with open(log, "r+b") as fh:
-        fh.truncate(0)
+    copytruncate(log)
     write(log, same * 3)
     lines, src, _ = read(log, src.position)
     assert len(lines) == 8
