@@ -24,6 +24,7 @@ from mail_bruteforce_guard.notify import channels, outbox
 from mail_bruteforce_guard.notify.events import account_alert, ban_alert, syslog_line
 from mail_bruteforce_guard.notify.settings import notifier
 from receivers import WebhookServer
+from tcp_server import TcpServer
 
 NOW = 1_800_000_000.0
 TOKEN = "T0KEN-xoxb-Never-In-A-Message"
@@ -36,36 +37,17 @@ def a_ban(i: int = 5, now: float = NOW):
 # ---- webhook receivers --------------------------------------------------------------------------------
 
 
-class RawServer:
-    """A TCP server on 127.0.0.1 whose every connection runs ``behaviour(conn)`` in a thread."""
+class RawServer(TcpServer):
+    """A receiver whose every connection, once its request is read, runs ``behaviour(conn)`` (each in its own
+    thread)."""
 
     def __init__(self, behaviour) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
         self.behaviour = behaviour
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__(concurrent=True)
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn = self.sock.accept()[0]
-            except OSError:
-                return
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        try:
-            conn.recv(65536)
-            self.behaviour(conn)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        self.sock.close()
+    def session(self, conn: socket.socket) -> None:
+        conn.recv(65536)
+        self.behaviour(conn)
 
 
 def _drip(head: bytes, each: bytes):
