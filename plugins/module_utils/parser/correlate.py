@@ -80,6 +80,9 @@ STEP = 5.0  # a line this much earlier than the one before is a clock step, not 
 # username, a line flushed late): the policy's windows still count it among them (policy/tracker.py)
 LATE = HOLD + STEP
 AUTH_WINDOW = 15.0  # Dovecot auth process line -> Postfix warning for the same attempt
+# one password lookup asks each passdb in turn, and each one that fails logs its own auth process line: a
+# lookup's lines of one session come within this many seconds (PAM alone waits 2 s before it answers)
+LOOKUP_WINDOW = 10.0
 PLESK_WINDOW = 5.0  # plesk_saslauthd line <-> smtpd failure
 LOST_WINDOW = 600.0  # "Connection lost" counts after a genuine failure this recent
 CREDIT_TTL = 600.0  # released auth process failures a later login summary may still claim
@@ -141,6 +144,29 @@ class _Session:
     @classmethod
     def from_list(cls, raw: list) -> _Session:
         return cls(_text(raw[0]), float(raw[1]), int(raw[2]), int(raw[3]), _text(raw[4]))
+
+
+class _Lookup:
+    """The password lookup an address (or one of its sessions) is in: the passdbs that answered it so far.
+    Dovecot asks each passdb in turn and each one that fails logs a line: one attempt, counted once."""
+
+    __slots__ = ("drivers", "session", "t", "user", "when")
+
+    def __init__(self, t: float, user: str | None, driver: str, when: float | None, session: str | None):
+        self.t = t  # the correlator's clock when its last line was fed
+        self.user = user
+        self.drivers = (driver,)  # the passdbs that answered, in order (a passdb asked again: a new lookup)
+        self.when = when  # the line time of its last line
+        self.session = session
+
+    def takes(self, rec: Record, t: float) -> bool:
+        """Whether ``rec`` (an auth process failure at ``t``) is the next passdb's answer in this lookup:
+        the same username, a passdb not asked yet, from the same session within ``LOOKUP_WINDOW`` s (lines
+        without a session: within 1 s, the lines of a lookup that no passdb delays)."""
+        if rec.user != self.user or rec.driver in self.drivers:
+            return False
+        window = LOOKUP_WINDOW if rec.session is not None and rec.session == self.session else 1.0
+        return abs(t - self.t) <= window and not _far(rec.time, self.when, window)
 
 
 class _Item:
@@ -260,7 +286,8 @@ class Correlator:
         # ip -> [[t, user, session, line time]] released auth failures
         self._credits: dict[str, list[list]] = {}
         self._auth_held: dict[str, list[_Item]] = {}  # ip -> held, unclaimed auth process failures
-        self._last_auth: dict[str, tuple] = {}  # ip -> (t, user, driver, line time) of its last auth line
+        # ip, or "ip <session>" when the line names its session -> the password lookup it is in
+        self._last_auth: dict[str, _Lookup] = {}
         self._pf_recent: dict[str, deque[_Item]] = {}  # host -> smtpd failures a Plesk line may name
         self._pf_named: dict[
             str, deque[_Item]
@@ -563,16 +590,14 @@ class Correlator:
         when = rec.time
         self._genuine[ip] = t
         self._genuine_at[ip] = when
-        last = self._last_auth.get(ip)
-        if (
-            last is not None
-            and last[1] == rec.user
-            and last[2] != rec.driver
-            and abs(t - last[0]) <= 1.0
-            and not _far(when, last[3], 1.0)
-        ):
-            return  # the next passdb of the same lookup ("unknown user" from each passdb)
-        self._last_auth[ip] = (t, rec.user, rec.driver, when)
+        key = ip if rec.session is None else f"{ip} <{rec.session}>"
+        lookup = self._last_auth.get(key)
+        if lookup is not None and lookup.takes(rec, t):
+            # the next passdb of the same lookup ("unknown user" from each passdb): its attempt counts once
+            lookup.drivers += (rec.driver,)
+            lookup.t, lookup.when = t, when
+            return
+        self._last_auth[key] = _Lookup(t, rec.user, rec.driver, when, rec.session)
         item = _Item(line, rec, t, AUTH_FAILURE, "auth")
         self._put(item)
         if not item.out:
@@ -876,8 +901,8 @@ class Correlator:
             while len(self._credits) > MAX_ADDRESSES:
                 del self._credits[next(iter(self._credits))]
         if self._last_auth:
-            old = now - 1.0  # only the next passdb's line of the same lookup is compared with it
-            self._last_auth = {k: v for k, v in self._last_auth.items() if v[0] >= old}
+            old = now - LOOKUP_WINDOW  # only the next passdb's line of the same lookup is compared with it
+            self._last_auth = {k: v for k, v in self._last_auth.items() if v.t >= old}
         if len(self._genuine_at) > len(self._genuine):  # a failure's line time outlives nothing else
             self._genuine_at = {k: v for k, v in self._genuine_at.items() if k in self._genuine}
         for table in (self._pf_recent, self._pf_named, self._plesk_held):

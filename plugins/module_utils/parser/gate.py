@@ -3,10 +3,11 @@ need: a single line (``passes``), a block of text and a block of raw bytes (``sp
 
 Most lines of a mail log are no event; the gate lets every reader skip them with C-speed searches before any
 parsing. A line is a candidate when it holds one of the gate words of ``patterns`` (``GATE_AUTH``,
-``GATE_SASL_LOGIN``, ``GATE_LOGIN`` and, with informational kinds, ``GATE_AFTER_AUTH``), where an "auth"
-counts only when it matches ``patterns.GATE_AUTH_PATTERNS`` (not the counters of a done smtpd summary, and
-without pre-auth kinds not the "auth" of Dovecot's ``(no auth attempts``). A gate only saves work: the parsers
-apply the same rules themselves, so a line let through needlessly changes nothing.
+``GATE_SASL_LOGIN``, ``GATE_LOGIN``, ``GATE_LOGGED_IN`` and, with informational kinds, ``GATE_AFTER_AUTH``),
+where an "auth" counts only when it matches ``patterns.GATE_AUTH_PATTERNS`` (not the counters of a done smtpd
+summary, and without pre-auth kinds not the "auth" of Dovecot's ``(no auth attempts``).
+A gate only saves work: the parsers apply the same rules themselves, so a line let through needlessly
+changes nothing.
 
 The gate words are ASCII, and UTF-8 decoding (``errors="replace"``) neither creates nor removes ASCII
 characters, so a line's raw bytes hold a gate exactly when its decoded text does: the byte form and the text
@@ -22,6 +23,7 @@ from .patterns import (
     GATE_AFTER_AUTH,
     GATE_AUTH,
     GATE_AUTH_PATTERNS,
+    GATE_LOGGED_IN,
     GATE_LOGIN,
     GATE_SASL_LOGIN,
 )
@@ -44,7 +46,7 @@ class Gate:
 
     # Every candidate line of every gate holds one of these words: the inline form, for per-line loops, that
     # spell the ``in`` tests out before calling ``passes`` (most lines stop there, without a call)
-    WORDS = (GATE_AUTH, GATE_SASL_LOGIN, GATE_LOGIN, GATE_AFTER_AUTH)
+    WORDS = (GATE_AUTH, GATE_SASL_LOGIN, GATE_LOGIN, GATE_LOGGED_IN, GATE_AFTER_AUTH)
 
     def __init__(self, info: bool = True, preauth: bool = False) -> None:
         self.info = info
@@ -52,11 +54,11 @@ class Gate:
         auth = GATE_AUTH_PATTERNS[info or preauth]  # "(no auth attempts" lines: for info and pre-auth kinds
         words = (GATE_AFTER_AUTH,) if info else ()  # informational only (the attempts were counted already)
         self._auth = re.compile(auth)
-        self._words = (GATE_SASL_LOGIN, GATE_LOGIN, *words)
+        self._words = (GATE_SASL_LOGIN, GATE_LOGIN, GATE_LOGGED_IN, *words)
         # block forms: "auth" by a regex pass (its rare first letter found at C speed and its look-arounds
         # checked in C, see patterns.GATE_AUTH_PATTERNS), the plain words by find (CPython's substring search
         # skips ahead by the word's length: a pass costs less than the regex's, make bench)
-        found = (GATE_SASL_LOGIN, GATE_LOGIN, *words)
+        found = (GATE_SASL_LOGIN, GATE_LOGIN, GATE_LOGGED_IN, *words)
         self._text = _BlockForm((re.compile(auth + "[^\n]*"),), found, "\n")
         self._bytes = _BlockForm(
             (re.compile(auth.encode("ascii") + rb"[^\n]*"),),

@@ -9,20 +9,24 @@ from ..addresses import normalize_ip
 from ..memo import remember
 from .gate import Gate
 from .patterns import (
+    DC24_AUTH_FIELDS_RE,
+    DC24_AUTH_PREFIXES,
     DC_AUTH_DRIVERS,
     DC_AUTH_FAILED_RE,
     DC_AUTH_FIELDS_RE,
+    DC_AUTH_MESSAGE_FIXED,
+    DC_AUTH_MESSAGE_PASSWORD,
+    DC_AUTH_MESSAGE_VARIABLE,
     DC_AUTH_PREFIX_RE,
     DC_AUTH_PROCESS_RE,
-    DC_AUTH_TAIL_FIXED,
-    DC_AUTH_TAIL_PASSWORD,
-    DC_AUTH_TAIL_VARIABLE,
     DC_LEVEL_PREFIXES,
     DC_LOG_USER_MAX,
     DC_LOGIN_PREFIXES,
     DC_NO_AUTH,
     DC_PLAINTEXT_REFUSED,
     DC_PROXY_FAILED,
+    GATE_LOGGED_IN,
+    GATE_LOGIN,
     HEADER_RE,
     PAM_RUSER,
     PAM_UNIX_FAILURE,
@@ -58,9 +62,10 @@ AUTH_PROCESS_FAILURE = "auth_process_failure"  # dovecot auth: passdb(user,ip): 
 PLESK_FAILURE = "plesk_failure"  # plesk_saslauthd: failed mail authentication attempt for user 'x'
 
 _AUTH_DRIVERS = frozenset(DC_AUTH_DRIVERS)
-_AUTH_TAILS_FIXED = frozenset(DC_AUTH_TAIL_FIXED)
-_AUTH_TAIL_LONGEST = max(map(len, DC_AUTH_TAIL_FIXED))
-_AUTH_TAILS_SERVER = tuple(t for t in DC_AUTH_TAIL_VARIABLE if t not in DC_AUTH_TAIL_PASSWORD)
+_AUTH_MESSAGES_FIXED = frozenset(DC_AUTH_MESSAGE_FIXED)
+_AUTH_MESSAGE_LONGEST = max(map(len, DC_AUTH_MESSAGE_FIXED))
+_AUTH_MESSAGES_SERVER = tuple(m for m in DC_AUTH_MESSAGE_VARIABLE if m not in DC_AUTH_MESSAGE_PASSWORD)
+_LOGIN_SUCCESS = (GATE_LOGIN, GATE_LOGGED_IN)  # "Login: " (Dovecot <= 2.3), "Logged in: " (2.4)
 _DOVECOT_PROGRAMS = frozenset(("dovecot", "dovecot-auth", "auth", "auth-worker"))
 _LOGIN_PROGRAMS = {p[:-2]: p[:-8] for p in DC_LOGIN_PREFIXES}  # "imap-login" -> "imap"
 _LOGIN_PREFIXES = {p: p[:-8] for p in DC_LOGIN_PREFIXES}  # "imap-login: " -> "imap"
@@ -359,6 +364,19 @@ def _dovecot(msg: str, at: int, when: float | None, host: str) -> Record | None:
     proto = _LOGIN_PREFIXES.get(msg[at:cut]) if cut > 1 else None
     if proto is not None:
         return _login(proto, msg, cut, when, host)
+    older = _auth_line(msg, at, when, host)
+    if msg.startswith(DC24_AUTH_PREFIXES, at):
+        # Dovecot 2.4's form, and maybe also an older one ("auth-worker(7): pam(USER,IP): ..."): a username
+        # may make a line of one form read as the other too, so both readings must give the same address
+        newer = _auth_request(msg, msg.find("(", at) + 1, when, host)
+        if newer is not False:
+            return newer if newer is None or older is None or older.ip == newer.ip else None
+    return older
+
+
+def _auth_line(msg: str, at: int, when: float | None, host: str) -> Record | None:
+    """An auth process failure as Dovecot up to 2.3 writes it (``auth: DRIVER(USER,IP): ...``, its workers',
+    pam_unix's), the message starting at ``msg[at]``."""
     if msg.startswith("auth: ", at):
         # "auth: DRIVER(", the usual form: what DC_AUTH_PROCESS_RE finds first on it, without running it
         # (and no pam_unix line: its words would have to follow "auth: " directly, not a driver)
@@ -378,8 +396,8 @@ def _dovecot(msg: str, at: int, when: float | None, host: str) -> Record | None:
 def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Record | None:  # noqa: PLR0911 - one return per unusable field
     if body.startswith(DC_LEVEL_PREFIXES, at):
         at = body.find(" ", at) + 1  # each level prefix ("Info: ") ends with its only space
-    if body.startswith("Login: ", at):
-        ip, user, session = _login_fields(body, at + 7)
+    if body.startswith(_LOGIN_SUCCESS, at):
+        ip, user, session = _login_fields(body, body.find(": ", at) + 2)
         if ip is None:
             return None
         return _dovecot_record(when, LOGIN_SUCCESS, proto, ip, user=user, host=host, session=session)
@@ -482,14 +500,52 @@ def _auth_process(msg: str, start: int, driver: str, when: float | None, host: s
 
 def _auth_message(msg: str, close: int) -> bool:
     """Whether the text from the ")" at ``msg[close]`` on is "): " + a failure message Dovecot writes."""
-    if len(msg) - close <= _AUTH_TAIL_LONGEST and msg[close:] in _AUTH_TAILS_FIXED:
+    return msg.startswith("): ", close) and _auth_text(msg, close + 3)
+
+
+def _auth_text(msg: str, start: int) -> bool:
+    """Whether ``msg[start:]`` is a failure message of Dovecot's auth process."""
+    if len(msg) - start <= _AUTH_MESSAGE_LONGEST and msg[start:] in _AUTH_MESSAGES_FIXED:
         return True
-    if msg.startswith(DC_AUTH_TAIL_PASSWORD, close):
+    if msg.startswith(DC_AUTH_MESSAGE_PASSWORD, start):
         return True  # the client's password follows: anything may
-    for marker in _AUTH_TAILS_SERVER:  # server text follows: never another "): "
-        if msg.startswith(marker, close):
-            return msg.find("): ", close + len(marker)) < 0
+    for marker in _AUTH_MESSAGES_SERVER:  # server text follows: never another "): "
+        if msg.startswith(marker, start):
+            return msg.find("): ", start + len(marker)) < 0
     return False
+
+
+def _auth_request(msg: str, start: int, when: float | None, host: str) -> Record | bool | None:
+    """Dovecot 2.4's auth process line ``auth(USER,IP[,sasl:MECH][,master])[<SESSION>]: PASSDB: MESSAGE`` (or
+    its worker's, see ``patterns.DC24_AUTH_FIELDS_RE``), the username starting at ``msg[start]``: as
+    ``_auth_process`` reads the 2.3 form, each comma within reach of the "(" is a possible end of the
+    username, a reading is one whose fields fit and whose message is one Dovecot writes, and every reading
+    must give the same address (else None: the login summary still counts the attempt). False when no
+    reading fits (the line may be of an older form: ``auth-worker(304): sql(...``)."""
+    found = None
+    limit = start + DC_LOG_USER_MAX + 1
+    c = msg.find(",", start, limit)
+    while c >= 0:
+        m = DC24_AUTH_FIELDS_RE.match(msg, c + 1)
+        if m is not None and _auth_text(msg, m.end()):
+            raw = m.group(1)
+            ip = _ips.get(raw, _MISSING)
+            if ip is _MISSING:
+                ip = _ip(raw)
+            if ip is not None:
+                if found is None:
+                    found = (ip, c, m.group(2), m.group(3))
+                elif found[0] != ip:
+                    return None  # two readings, two addresses: no way to tell the real one
+        c = msg.find(",", c + 1, limit)
+    if found is None:
+        return False
+    ip, c, session, passdb = found
+    user = msg[start:c]
+    return _dovecot_record(
+        when, AUTH_PROCESS_FAILURE, None, ip, user=None if user == "?" else _user(user), host=host,
+        session=session, driver=passdb,
+    )  # fmt: skip
 
 
 def _pam_unix(msg: str, i: int, when: float | None, host: str) -> Record | None:

@@ -24,7 +24,8 @@ GATE_AUTH = (
 GATE_SASL_LOGIN = (
     "sasl_method="  # Postfix successful SASL login (client=..., sasl_method=..., sasl_username=)
 )
-GATE_LOGIN = "Login: "  # Dovecot successful login
+GATE_LOGIN = "Login: "  # Dovecot successful login (up to 2.3)
+GATE_LOGGED_IN = "Logged in: "  # Dovecot successful login (2.4: Debian 13)
 GATE_AFTER_AUTH = "after AUTH"  # too many errors after AUTH
 DC_NO_AUTH = "(no auth attempts"  # Dovecot's informational disconnect: no password was tried
 
@@ -118,27 +119,33 @@ DC_AUTH_PROCESS_RE = re.compile(_DC_AUTH_PREFIX + "(" + "|".join(DC_AUTH_DRIVERS
 # what may stand before pam_unix's message: the same Dovecot-written prefix, nothing an attacker wrote (a
 # username holding the pam_unix words must not turn a passdb line into a pam_unix one)
 DC_AUTH_PREFIX_RE = re.compile(_DC_AUTH_PREFIX)
-# the fixed message that ends an auth process failure line, after "(user,ip[,<session>])"
-DC_AUTH_TAIL_FIXED = (
-    "): unknown user",
-    "): Unknown user",
-    "): Password mismatch",
-    "): invalid credentials",
-    "): Invalid credentials",
-)
-DC_AUTH_TAIL_VARIABLE = (
-    "): pam_authenticate() failed: ",
-    "): Password mismatch (",
-    "): unknown user (",
-    "): invalid credentials (",
-)
-# the tails after which the client's password follows (``auth_verbose_passwords``): attacker text, so a
-# line with one of them may read in two ways (see ``lines._auth_process``); the others are server text
-DC_AUTH_TAIL_PASSWORD = ("): Password mismatch (", "): unknown user (", "): invalid credentials (")
+# the failure messages of the auth process: the fixed ones end the line; after the others comes more text
+DC_AUTH_MESSAGE_FIXED = ("unknown user", "Unknown user", "Password mismatch", "invalid credentials",
+                         "Invalid credentials")  # fmt: skip
+DC_AUTH_MESSAGE_VARIABLE = ("pam_authenticate() failed: ", "Password mismatch (", "unknown user (",
+                            "invalid credentials (")  # fmt: skip
+# the messages after which the client's password follows (``auth_verbose_passwords``): attacker text, so a
+# line with one of them may read in two ways (see ``lines._auth_process``); after the others, server text
+DC_AUTH_MESSAGE_PASSWORD = ("Password mismatch (", "unknown user (", "invalid credentials (")
+# up to Dovecot 2.3 the message follows the prefix "driver(user,ip[,<session>])" directly: these tails end
+# such a line ("): Password mismatch")
+DC_AUTH_TAIL_FIXED = tuple("): " + message for message in DC_AUTH_MESSAGE_FIXED)
+DC_AUTH_TAIL_VARIABLE = tuple("): " + message for message in DC_AUTH_MESSAGE_VARIABLE)
+DC_AUTH_TAIL_PASSWORD = tuple("): " + message for message in DC_AUTH_MESSAGE_PASSWORD)
 DC_SESSION_RE = re.compile(r"<[A-Za-z0-9+/=]{1,64}>")
 # the fields after the username in Dovecot's auth log prefix "driver(USER,IP[,master][,<SESSION>]): "
 # (get_log_prefix in src/auth/auth-request.c), up to the prefix's closing parenthesis
 DC_AUTH_FIELDS_RE = re.compile(r"([0-9A-Fa-f:.]{1,45})(?:,master)?(?:,(<[A-Za-z0-9+/=]{1,64}>))?,?(?=\): )")
+# Dovecot 2.4 (Debian 13) names the passdb after the prefix: "auth(USER,IP[,sasl:MECH][,master])[<SESSION>]: "
+# or, from an auth worker, "auth-worker(USER,IP[,master])<PID>[<SESSION>]: request [N]: ", then (Dovecot's own
+# log file only) the level, then "PASSDB: " and the message (get_log_prefix and auth_request_get_log_prefix_db
+# in src/auth/auth-request.c). These are its fields after the username, up to the passdb's name; groups: the
+# address, the session, the passdb's name (its driver, or the name the admin gave the passdb block)
+DC24_AUTH_PREFIXES = ("auth(", "auth-worker(")
+DC24_AUTH_FIELDS_RE = re.compile(
+    r"([0-9A-Fa-f:.]{1,45})(?:,sasl:[a-z0-9_-]{1,40})?(?:,master)?\)(?:<\d{1,10}>)?(?:<([A-Za-z0-9+/=]{1,64})>)?"
+    r"(?:: request \[\d{1,10}\])?: (?:(?:Info|Debug): )?([A-Za-z0-9_.-]{1,64}): "
+)
 # Dovecot writes at most 64 bytes of a username into that prefix (MAX_LOG_USERNAME_LEN), then "..." (or
 # "\u2026"): the comma before the address is within this many characters of the "(" (never further)
 DC_LOG_USER_MAX = 67

@@ -143,10 +143,12 @@ def iter_events(
     ``parse_lines`` and the detector's pipeline share)."""
     feed = corr.feed
     passes = Gate.of(corr.info, corr.preauth).passes
-    auth, sasl, login, after = Gate.WORDS
+    auth, sasl, login, logged_in, after = Gate.WORDS
     for number, text in enumerate(lines, start_line):
         # the gate's inline form first: most lines of a mail log stop here, without a call
-        if not (auth in text or sasl in text or login in text or after in text) or not passes(text):
+        if not (
+            auth in text or sasl in text or login in text or logged_in in text or after in text
+        ) or not passes(text):
             continue
         rec = parse_candidate(text, ts)
         if rec is not None:

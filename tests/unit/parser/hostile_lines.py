@@ -34,6 +34,24 @@ def passdb_pam(user: str, _password: str, ip: str = REAL) -> str:
     )
 
 
+def passdb24(user: str, password: str, ip: str = REAL) -> str:
+    """Dovecot 2.4's passdb failure with auth_verbose_passwords=plain: the passdb named after the prefix."""
+    prefix = f"{H}dovecot: auth({dovecot_user(user)},{ip},sasl:plain)<Ab12Cd34>: passwd-file"
+    return f"{prefix}: Password mismatch (given password: {password})"
+
+
+def passdb24_worker(user: str, _password: str, ip: str = REAL) -> str:
+    """Dovecot 2.4's auth worker: its pid and the request's number in the prefix."""
+    return (
+        f"{H}dovecot: auth-worker({dovecot_user(user)},{ip})<2559><Ab12Cd34>: request [1]: pam:"
+        " pam_authenticate() failed: Authentication failure (Password mismatch?)"
+    )
+
+
+def logged_in24(user: str, _password: str, ip: str = REAL) -> str:
+    return f"{H}dovecot: imap-login: Logged in: user=<{user}>, method=PLAIN, rip={ip}, lip=10.0.0.2, mpid=9"
+
+
 PAM = "auth: pam_unix(dovecot:auth): authentication failure; logname= uid=0 euid=0 tty=dovecot ruser="
 
 
@@ -78,6 +96,9 @@ BUILDERS: dict[Callable[..., str], bool] = {
     passdb: True,
     passdb_plain: False,
     passdb_pam: False,
+    passdb24: True,
+    passdb24_worker: False,
+    logged_in24: False,
     pam_ruser: False,
     pam_no_ruser: False,
     login_failure: False,
@@ -99,4 +120,6 @@ PIECES = [
     # whole attack shapes (the properties then meet them often, not once in a million draws)
     ",6.6.6.6): Password mismatch (", ",6.6.6.6,<S1>): unknown user (", " rhost=6.6.6.6  user=",
     ", rip=6.6.6.6", "x rhost=6.6.6.6", ",6.6.6.6): pam_authenticate() failed: ",
+    ",6.6.6.6,sasl:plain)<S1>: passwd-file: Password mismatch (", ",6.6.6.6)<1><S1>: request [1]: pam: ",
+    ": p: unknown user", "Logged in: ",
 ]  # fmt: skip

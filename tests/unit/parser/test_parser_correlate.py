@@ -179,6 +179,59 @@ def test_each_passdb_reporting_the_same_lookup_is_one_attempt() -> None:
     assert failures(events) == {IP: 2}
 
 
+def auth24(
+    sec: float, ip: str, user: str, session: str, passdb: str = "passwd-file", *, worker: bool = False
+) -> str:
+    """Dovecot 2.4's auth process line (an auth worker's with ``worker``), as Debian 13 logs it."""
+    if worker:
+        return (f"{at(sec)} mx dovecot: auth-worker({user},{ip})<2559><{session}>: request [1]: {passdb}: "
+                "pam_authenticate() failed: Authentication failure (Password mismatch?)")  # fmt: skip
+    return f"{at(sec)} mx dovecot: auth({user},{ip},sasl:plain)<{session}>: {passdb}: Password mismatch"
+
+
+def aborted24(sec: float, ip: str, n: int, user: str, session: str) -> str:
+    return (f"{at(sec)} mx dovecot: imap-login: Login aborted: Logged out (auth failed, {n} attempts in 4 secs) "
+            f"(auth_failed): user=<{user}>, method=PLAIN, rip={ip}, lip=127.0.0.1, secured, session=<{session}>")  # fmt: skip
+
+
+@pytest.mark.parametrize("prompt", [False, True])
+def test_each_passdb_of_a_dovecot_24_lookup_is_one_attempt(prompt: bool) -> None:
+    """passwd-file, then PAM in an auth worker (2 s later: PAM's own delay), then the login summary: one
+    attempt (a trixie container logged this sequence). A passdb asked again starts the next attempt."""
+    lines = [auth24(10, IP, "alice", "S1"), auth24(12, IP, "alice", "S1", "pam", worker=True),
+             auth24(14, IP, "alice", "S1"), auth24(16, IP, "alice", "S1", "pam", worker=True),
+             aborted24(18, IP, 2, "alice", "S1")]  # fmt: skip
+    corr = Correlator(info=False, prompt=prompt)
+    events = list(parse_lines(lines, now=NOW, tz=UTC, correlator=corr, flush=True))
+    assert failures(events) == {IP: 2}
+    assert [e.line for e in events if e.kind == AUTH_FAILURE] == [1, 3]  # counted from the auth lines
+
+
+def test_a_passdb_that_pam_delays_is_still_the_same_lookup() -> None:
+    """Dovecot 2.3's form: passwd-file, then PAM 2 s later (PAM's failure delay), one session: one attempt."""
+    lines = [auth_line(10, IP, "carol", "S1"), auth_line(12, IP, "carol", "S1", driver="pam")]
+    assert failures(run(lines)) == {IP: 1}
+
+
+def test_lookups_of_two_sessions_of_one_address_interleave() -> None:
+    """Two connections of one client fail at once: each session's passdbs are its own lookup."""
+    lines = [auth24(10, IP, "alice", "S1"), auth24(10.5, IP, "alice", "S2"),
+             auth24(12, IP, "alice", "S1", "pam", worker=True), auth24(12.5, IP, "alice", "S2", "pam", worker=True),
+             aborted24(14, IP, 1, "alice", "S1"), aborted24(14.5, IP, 1, "alice", "S2")]  # fmt: skip
+    events = run(lines)
+    assert failures(events) == {IP: 2}
+    assert [e.line for e in events if e.kind == AUTH_FAILURE] == [1, 2]
+
+
+def test_a_second_passdb_long_after_the_first_is_another_attempt() -> None:
+    """Beyond LOOKUP_WINDOW of each other two lines of one session are two lookups."""
+    lines = [
+        auth24(10, IP, "alice", "S1"),
+        auth24(10 + correlate.LOOKUP_WINDOW + 1, IP, "alice", "S1", "pam"),
+    ]
+    assert failures(run(lines)) == {IP: 2}
+
+
 # --- Dovecot login summaries ---------------------------------------------------------------------------------------
 def test_login_summary_and_auth_lines_describe_the_same_attempts() -> None:
     lines = [auth_line(10, IP, "a", "S1"), auth_line(12, IP, "b", "S1"), auth_line(14, IP, "c", "S1"),

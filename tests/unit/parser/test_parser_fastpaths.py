@@ -11,6 +11,7 @@ from mail_bruteforce_guard.parser.lines import is_candidate, parse_line
 from mail_bruteforce_guard.parser.patterns import (
     DC_AUTH_PREFIX_RE,
     DC_AUTH_PROCESS_RE,
+    DC_AUTH_TAIL_FIXED,
     DC_NO_AUTH,
     HEADER_RE,
     PAM_UNIX_FAILURE,
@@ -87,7 +88,8 @@ def reference_gate(line: str, info: bool, after_auth: bool = True) -> bool:
         if not done_summary_at(line, i) and (info or not in_no_auth):
             return True
         i = line.find("auth", i + 1)
-    return "sasl_method=" in line or "Login: " in line or (after_auth and "after AUTH" in line)
+    words = ("sasl_method=", "Login: ", "Logged in: ", *(("after AUTH",) if after_auth else ()))
+    return any(word in line for word in words)
 
 
 def candidate_lines(
@@ -107,6 +109,7 @@ def _line_starts(data: bytes) -> list[int]:
 
 
 GATE_PIECES = [b"auth", b"AUTH", b"after AUTH", b"sasl_method=", b"Login: ", b"Login:", b"disconnect from ",
+               b"Logged in: ", b"Logged in",
                b"x", b" ", b"\n", b"\r", b"\xe2\x82", b"\xff", b"au", b"th", b"(no auth attempts", b"(no ",
                b" attempts", b"=1", b"/2", b" rcpt=1", b" rcpt=0", b" mail=1", b" auth=1", b"=", b"9", b" ",
                b"sasl", b"_method=", b"uth", b"a",
@@ -304,5 +307,5 @@ def test_auth_process_fast_path_agrees_with_the_regex(head: str, pieces: list, e
     assert lines._dovecot(msg, 0, 1.0, "h") == expected
     head = "Nov 26 08:08:18 mx dovecot: "  # the parsers read a message in place, after its line's header
     assert lines._dovecot(head + msg, len(head), 1.0, "h") == expected
-    found = msg[msg.rfind("): ") :] in lines._AUTH_TAILS_FIXED
-    assert found is any(msg.endswith(tail) for tail in lines.DC_AUTH_TAIL_FIXED)
+    found = msg[msg.rfind("): ") :] in set(DC_AUTH_TAIL_FIXED)
+    assert found is any(msg.endswith(tail) for tail in DC_AUTH_TAIL_FIXED)

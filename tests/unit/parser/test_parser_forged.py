@@ -18,6 +18,7 @@ from hostile_lines import (
     pam_no_ruser,
     pam_ruser,
     passdb,
+    passdb24,
     passdb_plain,
     smtpd_failure,
 )
@@ -103,10 +104,11 @@ def test_a_default_charset_username_is_always_read_whatever_the_password(user, p
     """Dovecot's default auth_username_chars (letters, digits, ".-_@") hold no comma: whatever the client's
     password, a failure of such a user is read, from its real address, unless the password reads as
     another address's line (then nothing is)."""
-    rec = parse_line(passdb(user, password), TS)
-    assert rec is None or (rec.ip, rec.user) == (REAL, user)
-    if "," not in password:
-        assert rec is not None and rec.ip == REAL
+    for build in (passdb, passdb24):
+        rec = parse_line(build(user, password), TS)
+        assert rec is None or (rec.ip, rec.user) == (REAL, user)
+        if "," not in password:
+            assert rec is not None and rec.ip == REAL
 
 
 # ---- item 15: New Year's Eve ----------------------------------------------------------------------------
