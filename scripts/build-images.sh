@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the local systemd container images the tests and the demo use (no registry is needed):
 #   localhost/mbg-debian:11|12|13  systemd, python3, iptables, ipset, rsyslog (molecule default scenario)
-#   localhost/mbg-mail:12          the same plus real Postfix and Dovecot (the end-to-end mail scenario, the demo)
+#   localhost/mbg-mail:12|13       the same plus real Postfix and Dovecot (2.3 on 12, 2.4 on 13: the end-to-end
+#                                  mail scenario, the demo)
 #   localhost/mbg-coexist:12|13    mail hosts that also run ufw, fail2ban and nftables.service (molecule coexist;
 #                                  nothing is installed at test time; about 2 minutes each)
 # An image that exists is skipped. Usage: scripts/build-images.sh [IMAGE...]   (default: all)
@@ -54,11 +55,11 @@ build() {  # build NAME:TAG SUITE PACKAGES
 }
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(mbg-debian:11 mbg-debian:12 mbg-debian:13 mbg-mail:12 mbg-coexist:12 mbg-coexist:13)
+[ ${#targets[@]} -gt 0 ] || targets=(mbg-debian:11 mbg-debian:12 mbg-debian:13 mbg-mail:12 mbg-mail:13 mbg-coexist:12 mbg-coexist:13)
 for t in "${targets[@]}"; do
   case "$t" in
     mbg-debian:11|mbg-debian:12|mbg-debian:13) build "$t" "${SUITE[${t#*:}]}" "$BASE_PKGS" ;;
-    mbg-mail:12) build "$t" bookworm "$MAIL_PKGS" ;;
+    mbg-mail:12|mbg-mail:13) build "$t" "${SUITE[${t#*:}]}" "$MAIL_PKGS" ;;
     mbg-coexist:12|mbg-coexist:13) build "$t" "${SUITE[${t#*:}]}" "$COEXIST_PKGS" ;;
     *) echo "build-images: unknown image $t" >&2; exit 2 ;;
   esac

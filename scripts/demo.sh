@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `make demo`: the whole story on a local container fleet, from a fresh machine after `make setup`.
-#   three Debian 12 mail hosts with real Postfix + Dovecot, an attacker, a legitimate client (podman network
+#   three mail hosts (Debian 12, 12, 13) with real Postfix + Dovecot, an attacker, a legitimate client (podman network
 #   mbg-mailnet) -> deploy the guard (playbooks/site.yml) -> the attacker guesses passwords over SMTP AUTH and
 #   IMAP on mbg-mail1 and mbg-mail2 -> the follow daemon bans it (the reaction time is measured and printed)
 #   -> fleet report -> share_bans.yml bans it on mbg-mail3 too -> check that the attacker is cut off and the client is not -> remove the containers.
@@ -110,7 +110,7 @@ trap 'exit 130' INT TERM
 step "Container images (built locally with debootstrap when missing: about a minute each)"
 missing=()
 pids=()
-for image in mbg-mail:12 mbg-debian:12; do
+for image in mbg-mail:12 mbg-mail:13 mbg-debian:12; do
   if podman image exists "localhost/$image"; then
     say "localhost/$image: present"
   else
