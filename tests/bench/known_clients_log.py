@@ -1,7 +1,8 @@
 """A seeded, labelled three-day mail log of known clients and attackers (issue 19), in the line formats of
-Debian 12's Postfix and Dovecot (see ../shared/ENVIRONMENT.md): what each address must come to is in LABELS.
+Debian 12's Postfix and Dovecot (see ../shared/ENVIRONMENT.md), or with ``--dovecot 2.4`` Debian 13's Dovecot
+(its logins, login summaries and auth process lines): what each address must come to is in LABELS.
 
-    python tests/bench/known_clients_log.py [--seed N] > known.log
+    python tests/bench/known_clients_log.py [--seed N] [--dovecot 2.3|2.4] > known.log
 
 * the office NAT: twelve users log in every day; bob's phone keeps his old password on day 2 (IMAP, every
   5 min for 6 h, 72 failures, then the phone is fixed); carol mistypes twice: no ban, no ``compromised``,
@@ -65,10 +66,11 @@ ATTACKER_USERS = (
 
 
 class Log:
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, dovecot: str = "2.3") -> None:
         self.rnd = random.Random(seed)
         self.lines: list = []
         self.pid = 4000
+        self.dovecot24 = dovecot == "2.4"
 
     def session(self) -> str:
         return "".join(
@@ -81,22 +83,33 @@ class Log:
 
     def imap_ok(self, t: float, ip: str, user: str) -> None:
         self.pid += 1
-        self.add(t, maillines.dovecot_login("imap", user, ip, self.pid, self.session()))
+        login = maillines.dovecot_login24 if self.dovecot24 else maillines.dovecot_login
+        self.add(t, login("imap", user, ip, self.pid, self.session()))
 
     def imap_fail(self, t: float, ip: str, user: str) -> None:
-        self.add(t, maillines.dovecot_auth("passwd-file", user, ip, "Password mismatch"))
-        how = "Disconnected: Aborted login by logging out"
         session = self.session()
-        summary = maillines.dovecot_auth_failed(
-            "imap", how, attempts=1, secs=2, user=user, ip=ip, session=session
-        )
+        if self.dovecot24:
+            self.add(t, maillines.dovecot_auth24("passwd-file", user, ip, "Password mismatch", session))
+            summary = maillines.dovecot_auth_failed24(
+                "imap", "Logged out", attempts=1, secs=2, user=user, ip=ip, session=session
+            )
+        else:
+            self.add(t, maillines.dovecot_auth("passwd-file", user, ip, "Password mismatch"))
+            how = "Disconnected: Aborted login by logging out"
+            summary = maillines.dovecot_auth_failed(
+                "imap", how, attempts=1, secs=2, user=user, ip=ip, session=session
+            )
         self.add(t + 2, summary)
 
     def smtp_fail(self, t: float, ip: str, user: str) -> None:
         self.pid += 1
         p = f"postfix/submission/smtpd[{self.pid}]: "
         self.add(t, f"{p}connect from unknown[{ip}]")
-        self.add(t + 0.5, maillines.dovecot_auth("passwd-file", user, ip, "Password mismatch"))
+        if self.dovecot24:
+            auth = maillines.dovecot_auth24("passwd-file", user, ip, "Password mismatch", mech="login")
+        else:
+            auth = maillines.dovecot_auth("passwd-file", user, ip, "Password mismatch")
+        self.add(t + 0.5, auth)
         why = f"(reason unavailable), sasl_username={user}"
         self.add(t + 2.5, maillines.smtpd_sasl_failed(p, f"unknown[{ip}]", "LOGIN", why))
         self.add(t + 2.6, f"{p}disconnect from unknown[{ip}] ehlo=1 auth=0/1 quit=1 commands=2/3")
@@ -112,11 +125,19 @@ class Log:
         )
 
     def preauth(self, t: float, ip: str, plaintext: bool) -> None:
-        why = "tried to use disallowed plaintext auth" if plaintext else "no auth attempts in 0 secs"
+        if self.dovecot24:
+            why = (
+                "(tried to use disallowed cleartext auth, 1 attempts in 0 secs) (cleartext_auth_disabled)"
+                if plaintext
+                else "(no auth attempts in 0 secs) (no_auth_attempts)"
+            )
+            how = f"Login aborted: Logged out {why}"
+        else:
+            why = "tried to use disallowed plaintext auth" if plaintext else "no auth attempts in 0 secs"
+            how = f"Disconnected ({why})"
         self.add(
             t,
-            f"dovecot: pop3-login: Disconnected ({why}): user=<>, rip={ip}, lip={maillines.LIP}, "
-            f"session=<{self.session()}>",
+            f"dovecot: pop3-login: {how}: user=<>, rip={ip}, lip={maillines.LIP}, session=<{self.session()}>",
         )
 
     def inbound(self, t: float) -> None:
@@ -130,9 +151,9 @@ class Log:
         )
 
 
-def build(seed: int = 19) -> list:  # noqa: PLR0912 - the labelled log's story in order
-    """The log's lines, in time order, with RFC 3164 stamps (UTC)."""
-    log = Log(seed)
+def build(seed: int = 19, dovecot: str = "2.3") -> list:  # noqa: PLR0912 - the labelled log's story in order
+    """The log's lines, in time order, with RFC 3164 stamps (UTC); ``dovecot``: "2.3" or "2.4"'s wording."""
+    log = Log(seed, dovecot)
     r = log.rnd
     for day in range(3):
         base = START + day * DAY
@@ -176,8 +197,9 @@ def build(seed: int = 19) -> list:  # noqa: PLR0912 - the labelled log's story i
 def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--seed", type=int, default=19)
+    parser.add_argument("--dovecot", choices=("2.3", "2.4"), default="2.3")
     args = parser.parse_args(argv)
-    sys.stdout.write("".join(build(args.seed)))
+    sys.stdout.write("".join(build(args.seed, args.dovecot)))
     return 0
 
 

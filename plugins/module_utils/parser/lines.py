@@ -416,7 +416,7 @@ def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Rec
         kind, count, extra = LOGIN_FAILURE, 1, -1
     elif DC_NO_AUTH in head:
         kind, count, extra = NO_AUTH, 0, 0
-    elif DC_PLAINTEXT_REFUSED[0] in head or DC_PLAINTEXT_REFUSED[1] in head:
+    elif any(reason in head for reason in DC_PLAINTEXT_REFUSED):
         kind, count, extra = PLAINTEXT_REFUSED, 0, 0
     else:
         return None

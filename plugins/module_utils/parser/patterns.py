@@ -101,7 +101,13 @@ DC_LEVEL_PREFIXES = ("Info: ", "Warning: ", "Error: ", "Debug: ")
 # groups: the attempts, the seconds
 DC_AUTH_FAILED_RE = re.compile(r"\(auth failed, (\d{1,6}) attempts?(?: in (\d{1,9}) secs?)?\)")
 DC_PROXY_FAILED = "(proxy dest auth failed)"
-DC_PLAINTEXT_REFUSED = ("(tried to use disabled plaintext auth)", "(tried to use disallowed plaintext auth)")
+# a cleartext login refused before any password check; Dovecot 2.4 names the attempts after it ("(tried to
+# use disallowed cleartext auth, 1 attempts in 0 secs) (cleartext_auth_disabled)"): the reasons' starts
+DC_PLAINTEXT_REFUSED = (
+    "(tried to use disabled plaintext auth)",
+    "(tried to use disallowed plaintext auth)",
+    "(tried to use disallowed cleartext auth, ",
+)
 # auth process line prefix up to "driver(": "auth: ", "auth-worker(304): ", "Info: ",
 # "conn unix:auth-worker (pid=27359,uid=97): auth-worker<55>: " in any of the forms Dovecot 2.2-2.4 log.
 # Only the Info and Debug levels: Dovecot logs passdb failures at Info (Debug with auth_debug), and the

@@ -298,16 +298,18 @@ def test_dropped_logins_still_reach_the_memory():
 # ---- the labelled log ----------------------------------------------------------------------------------
 
 
-def scan_log(tmp_path: Path, **settings) -> tuple:
+def scan_log(tmp_path: Path, dovecot: str = "2.3", **settings) -> tuple:
     log = tmp_path / "known.log"
-    log.write_text("".join(kc.build()))
+    log.write_text("".join(kc.build(dovecot=dovecot)))
     cfg = Config({"logs": [str(log)], "state_dir": str(tmp_path / "state"), "syslog": False, **settings})
     result = api.scan(cfg, from_start=True, dry_run=True, now=kc.NOW, warn=lambda _msg: None)
     return result, cfg
 
 
-def test_the_labelled_log_decides_as_labelled(tmp_path: Path) -> None:
-    result, _ = scan_log(tmp_path)
+@pytest.mark.parametrize("dovecot", ["2.3", "2.4"])
+def test_the_labelled_log_decides_as_labelled(tmp_path: Path, dovecot: str) -> None:
+    """Also in Dovecot 2.4's wording (Debian 13): its "Logged in" lines teach the known clients."""
+    result, _ = scan_log(tmp_path, dovecot)
     decisions = {o["ip"]: o["decision"] for o in result["offenders"]}
     assert {ip: decisions.get(ip) for ip in kc.LABELS} == kc.LABELS
     assert [ip for ip, d in decisions.items() if d == "ban"] == [
@@ -325,10 +327,11 @@ def test_the_labelled_log_decides_as_labelled(tmp_path: Path) -> None:
     assert [s["ip"] for s in result["shared_addresses"]] == [kc.OFFICE]
 
 
-def test_the_labelled_log_raises_one_stale_alert_per_user_and_address() -> None:
+@pytest.mark.parametrize("dovecot", ["2.3", "2.4"])
+def test_the_labelled_log_raises_one_stale_alert_per_user_and_address(dovecot: str) -> None:
     tr = Tracker(PolicyConfig())
     pipeline = Pipeline(None, now=kc.NOW, success_policy=tr.wants_success, preauth=True)
-    lines = kc.build()
+    lines = kc.build(dovecot=dovecot)
     alerts = []
     for first in range(0, len(lines), 50):  # a scan every 50 lines
         tr.start_round()
