@@ -903,6 +903,10 @@ class Correlator:
         if self._last_auth:
             old = now - LOOKUP_WINDOW  # only the next passdb's line of the same lookup is compared with it
             self._last_auth = {k: v for k, v in self._last_auth.items() if v.t >= old}
+            # one per session: bounded like the sessions (a flood of them while the clock stands still); a
+            # lookup forgotten early only counts its next passdb's line as an attempt of its own
+            while len(self._last_auth) > MAX_SESSIONS:
+                del self._last_auth[next(iter(self._last_auth))]
         if len(self._genuine_at) > len(self._genuine):  # a failure's line time outlives nothing else
             self._genuine_at = {k: v for k, v in self._genuine_at.items() if k in self._genuine}
         for table in (self._pf_recent, self._pf_named, self._plesk_held):

@@ -49,7 +49,7 @@ def passdb24_worker(user: str, _password: str, ip: str = REAL) -> str:
 
 
 def passdb24_lookup(user: str, _password: str, ip: str = REAL) -> str:
-    """A Dovecot 2.4 auth line of the same request that is no failure (auth_debug): the username in its prefix."""
+    """A Dovecot 2.4 auth line of a request that is no failure (auth_debug): the username in its prefix."""
     return (
         f"{H}dovecot: auth({dovecot_user(user)},{ip},sasl:plain)<Ab12Cd34>: passwd-file: lookup: user=x"
         " file=/etc/dovecot/users"
@@ -57,7 +57,7 @@ def passdb24_lookup(user: str, _password: str, ip: str = REAL) -> str:
 
 
 def passdb24_own(user: str, password: str, ip: str = REAL) -> str:
-    """Dovecot 2.4's failure in Dovecot's own log file (log_path): its prefix where a syslog header would be."""
+    """Dovecot 2.4's failure in its own log file (log_path): its prefix where a syslog header would be."""
     return (
         f"Nov 26 08:00:00 auth({dovecot_user(user)},{ip},sasl:plain): Info: passwd-file: Password mismatch"
         f" (given password: {password})"

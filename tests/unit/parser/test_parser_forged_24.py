@@ -9,7 +9,7 @@ import calendar
 from datetime import timezone
 
 import pytest
-from hostile_lines import H, REAL
+from hostile_lines import REAL, H
 from mail_bruteforce_guard.parser import correlate
 from mail_bruteforce_guard.parser.correlate import Correlator
 from mail_bruteforce_guard.parser.lines import parse_line
@@ -20,7 +20,9 @@ TS = TimestampParser(NOW, timezone.utc)
 
 # usernames (a widened auth_username_chars: commas, parentheses, colons, spaces) of at most 64 characters
 OLDER_IN_USER = "a): pam(x,6.6.6.6): Password mismatch ("  # an older form's failure after "auth(a): "
-NEWER_IN_USER = "a,6.6.6.6): p: Password mismatch ("  # a 2.4 failure (passdb "p") after "auth(" / "auth-worker("
+NEWER_IN_USER = (
+    "a,6.6.6.6): p: Password mismatch ("  # a 2.4 failure (passdb "p") after "auth(" / "auth-worker("
+)
 NEWER_AND_TWO_OLDER = NEWER_IN_USER + ",7.7.7.7): unknown user ("  # and the older reading: two addresses
 
 FORGED = {
@@ -77,7 +79,9 @@ READ = {  # the real lines these checks must leave alone
         " (password mismatch?)"
     ),
     "older own log": f"2013-08-11 03:56:40 auth-worker(default): Info: pam(alice,{REAL}): unknown user",
-    "older own log, pid": f"Jan 29 13:54:06 auth-worker(22401): Info: sql(alice,{REAL},<n4JLdHNV>): unknown user",
+    "older own log, pid": (
+        f"Jan 29 13:54:06 auth-worker(22401): Info: sql(alice,{REAL},<n4JLdHNV>): unknown user"
+    ),
 }
 
 
