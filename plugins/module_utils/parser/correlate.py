@@ -159,6 +159,19 @@ class _Lookup:
         self.when = when  # the line time of its last line
         self.session = session
 
+    def to_list(self) -> list:
+        return [self.t, self.user, list(self.drivers), self.when, self.session]
+
+    @classmethod
+    def from_list(cls, raw: list) -> _Lookup:
+        drivers = tuple(_text(d) for d in raw[2])
+        if not drivers or None in drivers:
+            raise ValueError(f"damaged lookup: {raw!r}")
+        lookup = cls(float(raw[0]), _text(raw[1]), drivers[0], None if raw[3] is None else float(raw[3]),
+                     _text(raw[4]))  # fmt: skip
+        lookup.drivers = drivers
+        return lookup
+
     def takes(self, rec: Record, t: float) -> bool:
         """Whether ``rec`` (an auth process failure at ``t``) is the next passdb's answer in this lookup:
         the same username, a passdb not asked yet, from the same session within ``LOOKUP_WINDOW`` s (lines
@@ -421,6 +434,7 @@ class Correlator:
             "genuine": self._genuine,
             "genuine_at": self._genuine_at,
             "credits": self._credits,
+            "lookups": {key: lookup.to_list() for key, lookup in self._last_auth.items()},
             "plesk_hosts": list(self._plesk_hosts),
             "held": [item.to_list() for item in self._held if item.alive and not item.out],
         }
@@ -431,7 +445,8 @@ class Correlator:
     ) -> Correlator:
         """Rebuild from ``to_dict()`` output; anything unreadable gives a fresh correlator (never raises).
         The keys issue 14 added (``ref``, ``genuine_at``, ``plesk_hosts``, a credit's line time, a held
-        item's ``pending``) are optional: a state saved before them is read as it was."""
+        item's ``pending``) and ``lookups`` (the password lookups of the last ``LOOKUP_WINDOW`` s) are
+        optional: a state saved before them is read as it was."""
         corr = cls(info=info, preauth=preauth, prompt=prompt)
         if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
             return corr
@@ -456,6 +471,7 @@ class Correlator:
                 for k, v in data["credits"].items()
             }
             corr._plesk_hosts = dict.fromkeys(_text(h) for h in data.get("plesk_hosts", ()))
+            corr._last_auth = {str(k): _Lookup.from_list(v) for k, v in data.get("lookups", {}).items()}
             for raw in data["held"]:
                 item = _Item.from_list(raw)
                 corr._held.append(item)
