@@ -174,12 +174,14 @@ class _Lookup:
 
     def takes(self, rec: Record, t: float) -> bool:
         """Whether ``rec`` (an auth process failure at ``t``) is the next passdb's answer in this lookup:
-        the same username, a passdb not asked yet, from the same session within ``LOOKUP_WINDOW`` s (lines
-        without a session: within 1 s, the lines of a lookup that no passdb delays)."""
+        the same username, a passdb not asked yet, from the same session (lines without one: the same
+        address, as Postfix's SASL requests) within ``LOOKUP_WINDOW`` s. Without a session, lookups of
+        parallel connections may interleave: a passdb answering again starts a new attempt, so no guess
+        goes uncounted (Postfix's warning counts each guess the auth lines leave out) and at most one
+        more is counted per interleaving (with 1 s, each lookup PAM delayed counted twice)."""
         if rec.user != self.user or rec.driver in self.drivers:
             return False
-        window = LOOKUP_WINDOW if rec.session is not None and rec.session == self.session else 1.0
-        return abs(t - self.t) <= window and not _far(rec.time, self.when, window)
+        return abs(t - self.t) <= LOOKUP_WINDOW and not _far(rec.time, self.when, LOOKUP_WINDOW)
 
 
 class _Item:
