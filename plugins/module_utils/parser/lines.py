@@ -402,9 +402,23 @@ def _auth_either(msg: str, at: int, when: float | None, host: str) -> Record | N
     only when the failure read names the address of every reading of either form's fields after it, a
     failure message after them or not (and both forms' failures, when both read, name the same one)."""
     start = msg.find("(", at) + 1
-    older = _auth_line(msg, at, when, host)
     newer = _auth_request(msg, start)
+    # the older form, as _auth_line reads it (a line that starts so takes neither its "auth: " fast path nor,
+    # unless pam_unix's words follow the prefix, anything but DC_AUTH_PROCESS_RE), with the comma it read at
     m = DC_AUTH_PROCESS_RE.match(msg, at)  # where an older form's username starts, if any
+    older_at = None
+    i = msg.find(PAM_UNIX_FAILURE, at)
+    if i >= 0 and DC_AUTH_PREFIX_RE.fullmatch(msg, at, i):
+        older = _pam_unix(msg, i, when, host)  # (its address: from the prefix's start)
+    elif m is not None:
+        older_at = _auth_fields(msg, m.end())
+        older = (
+            None
+            if older_at is None
+            else _auth_record(msg, m.end(), m.group(1), older_at, when=when, host=host)
+        )
+    else:
+        older = None
     if newer is not None:
         ip, c, session, passdb = newer
         if (older is not None and older.ip != ip) or (
@@ -418,7 +432,6 @@ def _auth_either(msg: str, at: int, when: float | None, host: str) -> Record | N
         )  # fmt: skip
     if older is None:
         return None
-    older_at = _auth_fields(msg, m.end()) if m is not None else None  # (a pam_unix line: from its start)
     after = older_at[1] if older_at is not None else at
     return None if _fields_elsewhere(msg, start, after, DC24_AUTH_FIELDS_RE, older.ip) else older
 
@@ -521,8 +534,11 @@ def _auth_process(msg: str, start: int, driver: str, when: float | None, host: s
     address from a field no client text precedes and follows, still counts that attempt).
     """
     found = _auth_fields(msg, start)
-    if found is None:
-        return None
+    return None if found is None else _auth_record(msg, start, driver, found, when=when, host=host)
+
+
+def _auth_record(msg: str, start: int, driver: str, found: tuple, *, when: float | None, host: str) -> Record:
+    """The Record of the reading ``found`` (``_auth_fields``) of an older form's line."""
     ip, c, session = found
     if session is not None:
         session = session[1:-1]
