@@ -54,6 +54,10 @@ FORGED = {
     "Dovecot 2.4's own log file, without a session": (
         f"Nov 26 08:00:00 auth({OLDER_IN_USER},{REAL},sasl:plain): Info: passwd-file: Password mismatch"
     ),
+    "Dovecot 2.4's own log file: a username that reads as a login process's successful login": (
+        f"Nov 26 08:00:00 auth(x): imap-login: Logged in: user=<x>, rip=6.6.6.6,{REAL},sasl:plain)<Ab12>:"
+        " Info: passwd-file: Password mismatch"
+    ),
     "Dovecot 2.4's own log file: an auth worker's failure": (
         f"Nov 26 08:00:00 auth-worker({OLDER_IN_USER},{REAL})<2559><Ab12>: request [1]: Info: pam:"
         " pam_authenticate() failed: Authentication failure (Password mismatch?)"
