@@ -121,7 +121,7 @@ def scan_code(lib: Path, log: Path, state: Path) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--lines", type=int, default=100_000)
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()

@@ -159,14 +159,29 @@ class _Lookup:
         self.when = when  # the line time of its last line
         self.session = session
 
+    def to_list(self) -> list:
+        return [self.t, self.user, list(self.drivers), self.when, self.session]
+
+    @classmethod
+    def from_list(cls, raw: list) -> _Lookup:
+        drivers = tuple(_text(d) for d in raw[2])
+        if not drivers or None in drivers:
+            raise ValueError(f"damaged lookup: {raw!r}")
+        lookup = cls(float(raw[0]), _text(raw[1]), drivers[0], None if raw[3] is None else float(raw[3]),
+                     _text(raw[4]))  # fmt: skip
+        lookup.drivers = drivers
+        return lookup
+
     def takes(self, rec: Record, t: float) -> bool:
         """Whether ``rec`` (an auth process failure at ``t``) is the next passdb's answer in this lookup:
-        the same username, a passdb not asked yet, from the same session within ``LOOKUP_WINDOW`` s (lines
-        without a session: within 1 s, the lines of a lookup that no passdb delays)."""
+        the same username, a passdb not asked yet, from the same session (lines without one: the same
+        address, as Postfix's SASL requests) within ``LOOKUP_WINDOW`` s. Without a session, lookups of
+        parallel connections may interleave: a passdb answering again starts a new attempt, so no guess
+        goes uncounted (Postfix's warning counts each guess the auth lines leave out) and at most one
+        more is counted per interleaving (with 1 s, each lookup PAM delayed counted twice)."""
         if rec.user != self.user or rec.driver in self.drivers:
             return False
-        window = LOOKUP_WINDOW if rec.session is not None and rec.session == self.session else 1.0
-        return abs(t - self.t) <= window and not _far(rec.time, self.when, window)
+        return abs(t - self.t) <= LOOKUP_WINDOW and not _far(rec.time, self.when, LOOKUP_WINDOW)
 
 
 class _Item:
@@ -421,6 +436,7 @@ class Correlator:
             "genuine": self._genuine,
             "genuine_at": self._genuine_at,
             "credits": self._credits,
+            "lookups": {key: lookup.to_list() for key, lookup in self._last_auth.items()},
             "plesk_hosts": list(self._plesk_hosts),
             "held": [item.to_list() for item in self._held if item.alive and not item.out],
         }
@@ -431,7 +447,8 @@ class Correlator:
     ) -> Correlator:
         """Rebuild from ``to_dict()`` output; anything unreadable gives a fresh correlator (never raises).
         The keys issue 14 added (``ref``, ``genuine_at``, ``plesk_hosts``, a credit's line time, a held
-        item's ``pending``) are optional: a state saved before them is read as it was."""
+        item's ``pending``) and ``lookups`` (the password lookups of the last ``LOOKUP_WINDOW`` s) are
+        optional: a state saved before them is read as it was."""
         corr = cls(info=info, preauth=preauth, prompt=prompt)
         if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
             return corr
@@ -456,6 +473,7 @@ class Correlator:
                 for k, v in data["credits"].items()
             }
             corr._plesk_hosts = dict.fromkeys(_text(h) for h in data.get("plesk_hosts", ()))
+            corr._last_auth = {str(k): _Lookup.from_list(v) for k, v in data.get("lookups", {}).items()}
             for raw in data["held"]:
                 item = _Item.from_list(raw)
                 corr._held.append(item)
@@ -903,6 +921,10 @@ class Correlator:
         if self._last_auth:
             old = now - LOOKUP_WINDOW  # only the next passdb's line of the same lookup is compared with it
             self._last_auth = {k: v for k, v in self._last_auth.items() if v.t >= old}
+            # one per session: bounded like the sessions (a flood of them while the clock stands still); a
+            # lookup forgotten early only counts its next passdb's line as an attempt of its own
+            while len(self._last_auth) > MAX_SESSIONS:
+                del self._last_auth[next(iter(self._last_auth))]
         if len(self._genuine_at) > len(self._genuine):  # a failure's line time outlives nothing else
             self._genuine_at = {k: v for k, v in self._genuine_at.items() if k in self._genuine}
         for table in (self._pf_recent, self._pf_named, self._plesk_held):

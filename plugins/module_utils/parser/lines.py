@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -10,6 +11,7 @@ from ..memo import remember
 from .gate import Gate
 from .patterns import (
     DC24_AUTH_FIELDS_RE,
+    DC24_AUTH_PASSDB_RE,
     DC24_AUTH_PREFIXES,
     DC_AUTH_DRIVERS,
     DC_AUTH_FAILED_RE,
@@ -124,8 +126,17 @@ _default_ts: TimestampParser | None = None
 _HEADER_MAX = 364  # longest header HEADER_RE can match: host 255 + " " + program 64 + "(id)" 42 + ": "
 _HEADERS_MAX = 8192
 _IPS_MAX = 131072  # more than a scan's distinct addresses in all but the largest attacks (else: cleared)
-_POSTFIX, _DOVECOT, _LOGIN, _PLESK = 1, 2, 3, 4
-_DAEMON_OF = {_POSTFIX: "postfix", _DOVECOT: "dovecot", _LOGIN: "dovecot", _PLESK: "plesk"}
+# _DOVECOT_OWN: Dovecot's own log file, "auth(X)...: " / "auth-worker(X)...: " where a syslog header would be
+# (X: an older auth worker's pid, or Dovecot 2.4's "USER,IP,..."): its message is read from "auth" on
+_POSTFIX, _DOVECOT, _LOGIN, _PLESK, _DOVECOT_OWN = 1, 2, 3, 4, 5
+_DAEMON_OF = {
+    _POSTFIX: "postfix",
+    _DOVECOT: "dovecot",
+    _LOGIN: "dovecot",
+    _PLESK: "plesk",
+    _DOVECOT_OWN: "dovecot",
+}
+_AUTH_PROGRAMS = frozenset(p[:-1] for p in DC24_AUTH_PREFIXES)  # "auth", "auth-worker"
 _MISSING = ()
 _headers: dict[str, tuple | None] = {}  # header text -> (which parser, host, pid, login protocol) or None
 _programs: dict[str, tuple | None] = {}  # "host program" of "host program[pid]: " -> the same, pid aside
@@ -212,6 +223,8 @@ def parse_message(header: tuple, text: str, at: int, when: float | None) -> Reco
         return _dovecot(text, at, when, host)
     if where == _LOGIN:
         return _login(proto, text, at, when, host)
+    if where == _DOVECOT_OWN:  # ``proto``: how far before ``at`` the program's name starts
+        return _dovecot(text, at - proto, when, host)
     return _plesk(text, at, when, host)
 
 
@@ -224,7 +237,12 @@ def _header(head: str) -> tuple | None:
     result = None
     bracket = head.rfind("[") if head.endswith("]: ") else -1
     digits = head[bracket + 1 : -3]
-    if bracket > 0 and 0 < len(digits) <= 10 and digits.isdecimal():  # HEADER_RE's \d{1,10}
+    if (
+        bracket > 0
+        and 0 < len(digits) <= 10
+        and digits.isdecimal()
+        and not head.startswith(DC24_AUTH_PREFIXES)
+    ):
         rest = head[:bracket]
         known = _programs.get(rest, _MISSING)
         if known is _MISSING:
@@ -237,6 +255,10 @@ def _header(head: str) -> tuple | None:
 
 
 def _parse_header(head: str) -> tuple | None:
+    if head.startswith(DC24_AUTH_PREFIXES):
+        # Dovecot's own log file: an auth process's prefix where a syslog header would be, 2.4's with the
+        # client's username in it ("auth(USER,IP,sasl:plain)<SESSION>: "): the message starts at "auth"
+        return (_DOVECOT_OWN, "", None, len(head))
     m = HEADER_RE.fullmatch(head)
     result = None
     if m is not None:
@@ -246,6 +268,10 @@ def _parse_header(head: str) -> tuple | None:
         proto = _LOGIN_PROGRAMS.get(name)
         if name.startswith("postfix") and name.endswith("/smtpd"):
             result = (_POSTFIX, host, pid, None)
+        elif name in _AUTH_PROGRAMS and head.startswith("(", m.end(2)):
+            # Dovecot's own log file: "auth(X): " is no header but the start of the message (2.4 writes the
+            # client's username there): read from the program's name on, in both forms (see _dovecot)
+            result = (_DOVECOT_OWN, host, None, len(head) - m.start(2))
         elif name in _DOVECOT_PROGRAMS:
             result = (_DOVECOT, host, pid, None)
         elif proto is not None:
@@ -364,14 +390,50 @@ def _dovecot(msg: str, at: int, when: float | None, host: str) -> Record | None:
     proto = _LOGIN_PREFIXES.get(msg[at:cut]) if cut > 1 else None
     if proto is not None:
         return _login(proto, msg, cut, when, host)
-    older = _auth_line(msg, at, when, host)
     if msg.startswith(DC24_AUTH_PREFIXES, at):
-        # Dovecot 2.4's form, and maybe also an older one ("auth-worker(7): pam(USER,IP): ..."): a username
-        # may make a line of one form read as the other too, so both readings must give the same address
-        newer = _auth_request(msg, msg.find("(", at) + 1, when, host)
-        if newer is not False:
-            return newer if newer is None or older is None or older.ip == newer.ip else None
-    return older
+        return _auth_either(msg, at, when, host)
+    return _auth_line(msg, at, when, host)
+
+
+def _auth_either(msg: str, at: int, when: float | None, host: str) -> Record | None:
+    """A line that starts as Dovecot 2.4's auth process prefix (``auth(``, ``auth-worker(``), maybe also an
+    older form (``auth-worker(7): pam(USER,IP): ...``): a username may make a line of one form, or one that
+    is no failure (a debug line of the same request), read as a failure of either form. So the line reads
+    only when the failure read names the address of every reading of either form's fields after it, a
+    failure message after them or not (and both forms' failures, when both read, name the same one)."""
+    start = msg.find("(", at) + 1
+    newer = _auth_request(msg, start)
+    # the older form, as _auth_line reads it (a line that starts so takes neither its "auth: " fast path nor,
+    # unless pam_unix's words follow the prefix, anything but DC_AUTH_PROCESS_RE), with the comma it read at
+    m = DC_AUTH_PROCESS_RE.match(msg, at)  # where an older form's username starts, if any
+    older_at = None
+    i = msg.find(PAM_UNIX_FAILURE, at)
+    if i >= 0 and DC_AUTH_PREFIX_RE.fullmatch(msg, at, i):
+        older = _pam_unix(msg, i, when, host)  # (its address: from the prefix's start)
+    elif m is not None:
+        older_at = _auth_fields(msg, m.end())
+        older = (
+            None
+            if older_at is None
+            else _auth_record(msg, m.end(), m.group(1), older_at, when=when, host=host)
+        )
+    else:
+        older = None
+    if newer is not None:
+        ip, c, session, passdb = newer
+        if (older is not None and older.ip != ip) or (
+            m is not None and _fields_elsewhere(msg, m.end(), c, DC_AUTH_FIELDS_RE, ip)
+        ):
+            return None
+        user = msg[start:c]
+        return _dovecot_record(
+            when, AUTH_PROCESS_FAILURE, None, ip, user=None if user == "?" else _user(user), host=host,
+            session=session, driver=passdb,
+        )  # fmt: skip
+    if older is None:
+        return None
+    after = older_at[1] if older_at is not None else at
+    return None if _fields_elsewhere(msg, start, after, DC24_AUTH_FIELDS_RE, older.ip) else older
 
 
 def _auth_line(msg: str, at: int, when: float | None, host: str) -> Record | None:
@@ -471,24 +533,12 @@ def _auth_process(msg: str, start: int, driver: str, when: float | None, host: s
     username AND password) is dropped (the login process's summary or Postfix's warning, which read the
     address from a field no client text precedes and follows, still counts that attempt).
     """
-    found = None
-    limit = start + DC_LOG_USER_MAX + 1
-    c = msg.find(",", start, limit)
-    while c >= 0:
-        m = DC_AUTH_FIELDS_RE.match(msg, c + 1)
-        if m is not None and _auth_message(msg, m.end()):
-            raw = m.group(1)
-            ip = _ips.get(raw, _MISSING)
-            if ip is _MISSING:
-                ip = _ip(raw)
-            if ip is not None:
-                if found is None:
-                    found = (ip, c, m.group(2))
-                elif found[0] != ip:
-                    return None  # two readings, two addresses: no way to tell the real one
-        c = msg.find(",", c + 1, limit)
-    if found is None:
-        return None
+    found = _auth_fields(msg, start)
+    return None if found is None else _auth_record(msg, start, driver, found, when=when, host=host)
+
+
+def _auth_record(msg: str, start: int, driver: str, found: tuple, *, when: float | None, host: str) -> Record:
+    """The Record of the reading ``found`` (``_auth_fields``) of an older form's line."""
     ip, c, session = found
     if session is not None:
         session = session[1:-1]
@@ -496,6 +546,31 @@ def _auth_process(msg: str, start: int, driver: str, when: float | None, host: s
     return _dovecot_record(
         when, AUTH_PROCESS_FAILURE, None, ip, user=user, host=host, session=session, driver=driver
     )
+
+
+def _auth_fields(msg: str, start: int) -> tuple | None:
+    """``(ip, comma, <session> or None)`` of the failure ``_auth_process`` reads. After the first reading
+    with a failure message, any comma that Dovecot's fields follow, whatever comes after them, must name
+    its address too: else the first may be a username's text, and the real fields, of a line that is no
+    failure (a debug line of the same request), follow it."""
+    found = None
+    limit = start + DC_LOG_USER_MAX + 1
+    c = msg.find(",", start, limit)
+    while c >= 0:
+        m = DC_AUTH_FIELDS_RE.match(msg, c + 1)
+        if m is not None:
+            raw = m.group(1)
+            ip = _ips.get(raw, _MISSING)
+            if ip is _MISSING:
+                ip = _ip(raw)
+            if ip is not None:
+                if found is None:
+                    if _auth_message(msg, m.end()):
+                        found = (ip, c, m.group(2))
+                elif found[0] != ip:
+                    return None  # two readings, two addresses: no way to tell the real one
+        c = msg.find(",", c + 1, limit)
+    return found
 
 
 def _auth_message(msg: str, close: int) -> bool:
@@ -515,37 +590,50 @@ def _auth_text(msg: str, start: int) -> bool:
     return False
 
 
-def _auth_request(msg: str, start: int, when: float | None, host: str) -> Record | bool | None:
+def _auth_request(msg: str, start: int) -> tuple | None:
     """Dovecot 2.4's auth process line ``auth(USER,IP[,sasl:MECH][,master])[<SESSION>]: PASSDB: MESSAGE`` (or
     its worker's, see ``patterns.DC24_AUTH_FIELDS_RE``), the username starting at ``msg[start]``: as
-    ``_auth_process`` reads the 2.3 form, each comma within reach of the "(" is a possible end of the
-    username, a reading is one whose fields fit and whose message is one Dovecot writes, and every reading
-    must give the same address (else None: the login summary still counts the attempt). False when no
-    reading fits (the line may be of an older form: ``auth-worker(304): sql(...``)."""
+    ``_auth_fields`` reads the 2.3 form, each comma within reach of the "(" is a possible end of the
+    username, a reading is one whose fields fit and whose message is one Dovecot writes, and every comma
+    after it that the prefix's fields follow must name the same address (else None: the login summary still
+    counts the attempt). ``(ip, comma, session, passdb)``, or None."""
     found = None
     limit = start + DC_LOG_USER_MAX + 1
     c = msg.find(",", start, limit)
     while c >= 0:
         m = DC24_AUTH_FIELDS_RE.match(msg, c + 1)
-        if m is not None and _auth_text(msg, m.end()):
+        if m is not None:
             raw = m.group(1)
             ip = _ips.get(raw, _MISSING)
             if ip is _MISSING:
                 ip = _ip(raw)
             if ip is not None:
                 if found is None:
-                    found = (ip, c, m.group(2), m.group(3))
+                    p = DC24_AUTH_PASSDB_RE.match(msg, m.end())
+                    if p is not None and _auth_text(msg, p.end()):
+                        found = (ip, c, m.group(2), p.group(1))
                 elif found[0] != ip:
                     return None  # two readings, two addresses: no way to tell the real one
         c = msg.find(",", c + 1, limit)
-    if found is None:
-        return False
-    ip, c, session, passdb = found
-    user = msg[start:c]
-    return _dovecot_record(
-        when, AUTH_PROCESS_FAILURE, None, ip, user=None if user == "?" else _user(user), host=host,
-        session=session, driver=passdb,
-    )  # fmt: skip
+    return found
+
+
+def _fields_elsewhere(msg: str, start: int, after: int, fields: re.Pattern, ip: str) -> bool:
+    """Whether a comma after ``msg[after]`` within reach of ``msg[start]`` is followed by Dovecot's
+    ``fields`` (whatever comes after them) naming another address than ``ip``."""
+    limit = start + DC_LOG_USER_MAX + 1
+    c = msg.find(",", max(start, after + 1), limit)
+    while c >= 0:
+        m = fields.match(msg, c + 1)
+        if m is not None:
+            raw = m.group(1)
+            other = _ips.get(raw, _MISSING)
+            if other is _MISSING:
+                other = _ip(raw)
+            if other is not None and other != ip:
+                return True
+        c = msg.find(",", c + 1, limit)
+    return False
 
 
 def _pam_unix(msg: str, i: int, when: float | None, host: str) -> Record | None:

@@ -146,11 +146,18 @@ DC_AUTH_FIELDS_RE = re.compile(r"([0-9A-Fa-f:.]{1,45})(?:,master)?(?:,(<[A-Za-z0
 # or, from an auth worker, "auth-worker(USER,IP[,master])<PID>[<SESSION>]: request [N]: ", then (Dovecot's own
 # log file only) the level, then "PASSDB: " and the message (get_log_prefix and auth_request_get_log_prefix_db
 # in src/auth/auth-request.c). These are its fields after the username, up to the passdb's name; groups: the
-# address, the session, the passdb's name (its driver, or the name the admin gave the passdb block)
+# address, the session; then (DC24_AUTH_PASSDB_RE) the passdb's name (its driver, or the name the admin gave
+# the passdb block). Every line of an auth request has the prefix, failure or not (debug lines, "anonymous
+# login"): lines._auth_request compares the address of every prefix a comma may start, not only of those a
+# failure message follows
 DC24_AUTH_PREFIXES = ("auth(", "auth-worker(")
 DC24_AUTH_FIELDS_RE = re.compile(
     r"([0-9A-Fa-f:.]{1,45})(?:,sasl:[a-z0-9_-]{1,40})?(?:,master)?\)(?:<\d{1,10}>)?(?:<([A-Za-z0-9+/=]{1,64})>)?"
-    r"(?:: request \[\d{1,10}\])?: (?:(?:Info|Debug): )?([A-Za-z0-9_.-]{1,64}): "
+    r"(?:: request \[\d{1,10}\])?: "
+)
+# (a level word is no passdb: failures are read at the Info and Debug levels only, see _DC_AUTH_PREFIX)
+DC24_AUTH_PASSDB_RE = re.compile(
+    r"(?:(?:Info|Debug): )?(?!(?:Error|Warning|Fatal|Panic): )([A-Za-z0-9_.-]{1,64}): "
 )
 # Dovecot writes at most 64 bytes of a username into that prefix (MAX_LOG_USERNAME_LEN), then "..." (or
 # "\u2026"): the comma before the address is within this many characters of the "(" (never further)

@@ -48,6 +48,32 @@ def passdb24_worker(user: str, _password: str, ip: str = REAL) -> str:
     )
 
 
+def passdb24_lookup(user: str, _password: str, ip: str = REAL) -> str:
+    """A Dovecot 2.4 auth line of a request that is no failure (auth_debug): the username in its prefix."""
+    return (
+        f"{H}dovecot: auth({dovecot_user(user)},{ip},sasl:plain)<Ab12Cd34>: passwd-file: lookup: user=x"
+        " file=/etc/dovecot/users"
+    )
+
+
+def passdb24_own(user: str, password: str, ip: str = REAL) -> str:
+    """Dovecot 2.4's failure in its own log file (log_path): its prefix where a syslog header would be."""
+    return (
+        f"Nov 26 08:00:00 auth({dovecot_user(user)},{ip},sasl:plain): Info: passwd-file: Password mismatch"
+        f" (given password: {password})"
+    )
+
+
+def passdb_worker_lookup(user: str, _password: str, ip: str = REAL) -> str:
+    """An older auth worker's line that is no failure (auth_debug): the username in the passdb's prefix."""
+    return f"{H}dovecot: auth-worker(7): pam({dovecot_user(user)},{ip}): lookup service=dovecot"
+
+
+def passdb_lookup(user: str, _password: str, ip: str = REAL) -> str:
+    """An older auth process line that is no failure (auth_debug)."""
+    return f"{H}dovecot: auth: passwd-file({dovecot_user(user)},{ip}): lookup: user=x file=/etc/dovecot/users"
+
+
 def logged_in24(user: str, _password: str, ip: str = REAL) -> str:
     return f"{H}dovecot: imap-login: Logged in: user=<{user}>, method=PLAIN, rip={ip}, lip=10.0.0.2, mpid=9"
 
@@ -98,6 +124,10 @@ BUILDERS: dict[Callable[..., str], bool] = {
     passdb_pam: False,
     passdb24: True,
     passdb24_worker: False,
+    passdb24_lookup: False,
+    passdb24_own: True,
+    passdb_worker_lookup: False,
+    passdb_lookup: False,
     logged_in24: False,
     pam_ruser: False,
     pam_no_ruser: False,
@@ -122,4 +152,7 @@ PIECES = [
     ", rip=6.6.6.6", "x rhost=6.6.6.6", ",6.6.6.6): pam_authenticate() failed: ",
     ",6.6.6.6,sasl:plain)<S1>: passwd-file: Password mismatch (", ",6.6.6.6)<1><S1>: request [1]: pam: ",
     ": p: unknown user", "Logged in: ",
+    # a failure of the other form (or of its own) planted in the username of a line (review of 0a0f024)
+    "a): pam(x,6.6.6.6): Password mismatch (", ",6.6.6.6): p: Password mismatch (", "7): pam(",
+    ",6.6.6.6)<S1>: p: Password mismatch (", ",7.7.7.7): unknown user (",
 ]  # fmt: skip

@@ -19,11 +19,15 @@ from mail_bruteforce_guard.parser.patterns import (
 from mail_bruteforce_guard.parser.timestamps import TimestampParser
 
 PIECES = ["mail", "mx-1.example", " ", ":", ": ", "[", "]", "(", ")", "postfix/smtpd", "dovecot",
-          "imap-login", "plesk_saslauthd", "auth", "12345", "0", "٣", "\t", "é", "x" * 70, "a:b"]  # fmt: skip
+          "auth-worker", "imap-login", "plesk_saslauthd", "auth", "12345", "0", "٣", "\t", "é", "x" * 70,
+          "a:b"]  # fmt: skip
 
 
 def regex_header(head: str) -> tuple | None:
-    """What parse_candidate did before the cache: HEADER_RE at the header position, then the dispatch."""
+    """What parse_candidate did before the cache: HEADER_RE at the header position, then the dispatch (an
+    auth process's prefix in Dovecot's own log file, "auth(...): ", is the start of its message)."""
+    if head.startswith(("auth(", "auth-worker(")):
+        return (lines._DOVECOT_OWN, "", None, len(head))
     m = HEADER_RE.match(head)
     if m is None or m.end() != len(head):
         return None
