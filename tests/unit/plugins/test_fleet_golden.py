@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import gzip
+import hashlib
 import json
 import os
 import random
@@ -213,6 +214,8 @@ def _cases() -> dict[str, Callable[[], Any]]:
     sparse = make_reports(40, 150, 6000)  # most on one host or none: min_hosts > 1 leaves those out first
     edge = _edge_reports()
     return {
+        # the inputs themselves first: a change of bench_merge.make_reports or of the edge cases is named so
+        "inputs_sha256": lambda: hashlib.sha256(json.dumps([dense, sparse, edge]).encode()).hexdigest(),
         "bench_dense_min1": lambda: _merge_output(dense),
         "bench_dense_min3_bantime": lambda: _merge_output(dense, 3, 3600),
         "bench_sparse_min2": lambda: _merge_output(sparse, "2", 86400),
@@ -274,6 +277,11 @@ def test_output_matches_the_golden_file(name: str, golden: dict, produced: dict)
         GOLDEN.write_bytes(gzip.compress(json.dumps(data, indent=0, sort_keys=True).encode(), 9, mtime=0))
         return
     assert name in golden, f"no golden output for {name}: run with MBG_REGEN_GOLDEN=1"
+    if name == "inputs_sha256":
+        assert text == golden[name], (
+            "bench_merge.make_reports or this module's edge cases make other reports than the golden file was"
+            " made from: if that change is meant, regenerate it (MBG_REGEN_GOLDEN=1, see the docstring)"
+        )
     assert text == golden[name], f"{name} differs from its golden, {_first_difference(text, golden[name])}"
 
 
