@@ -239,7 +239,8 @@ def _exact_types(value: Any, path: str = "$") -> None:
     assert kind in (dict, list, str, int, bool, type(None)), f"{path}: {kind.__name__}"
     if kind is dict:
         for key, item in value.items():
-            assert type(key) is str, f"{path}: key {key!r} is a {type(key).__name__}"
+            key_kind = type(key)
+            assert key_kind is str, f"{path}: key {key!r} is a {key_kind.__name__}"
             _exact_types(item, f"{path}.{key}")
     elif kind is list:
         for index, item in enumerate(value):
