@@ -17,8 +17,10 @@ from .patterns import (
     DC_AUTH_TAIL_FIXED,
     DC_AUTH_TAIL_PASSWORD,
     DC_AUTH_TAIL_VARIABLE,
+    DC_FAILED_USUAL_RE,
     DC_LEVEL_PREFIXES,
     DC_LOG_USER_MAX,
+    DC_LOGIN_FAILED_USUAL_RE,
     DC_LOGIN_PREFIXES,
     DC_NO_AUTH,
     DC_PLAINTEXT_REFUSED,
@@ -65,6 +67,8 @@ _DOVECOT_PROGRAMS = frozenset(("dovecot", "dovecot-auth", "auth", "auth-worker")
 _LOGIN_PROGRAMS = {p[:-2]: p[:-8] for p in DC_LOGIN_PREFIXES}  # "imap-login" -> "imap"
 _LOGIN_PREFIXES = {p: p[:-8] for p in DC_LOGIN_PREFIXES}  # "imap-login: " -> "imap"
 _MAX_USER = 512
+_NO_USER = "(unavailable)"  # Dovecot's word for a username it did not get
+_MAX_ATTEMPTS = 100000  # a login summary counting more attempts is not believed
 
 
 class Record(NamedTuple):
@@ -261,7 +265,7 @@ def _clean(text: str) -> str:
 
 
 def _user(text: str | None) -> str | None:
-    if not text or text == "(unavailable)":
+    if not text or text == _NO_USER:
         return None
     text = text[:_MAX_USER]
     return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")  # _clean, inlined
@@ -352,13 +356,22 @@ def _postfix(  # noqa: PLR0911, PLR0912, PLR0915 - one return per Postfix line s
 
 
 def _dovecot(msg: str, at: int, when: float | None, host: str) -> Record | None:
+    """A line of program "dovecot": the usual failure summary in one match, else ``_dovecot_general``."""
+    m = DC_LOGIN_FAILED_USUAL_RE.fullmatch(msg, at)
+    if m is not None:  # most lines of an attack on IMAP or POP3
+        return _usual_failure(m.groups(), when, host)
+    return _dovecot_general(msg, at, when, host)
+
+
+def _dovecot_general(msg: str, at: int, when: float | None, host: str) -> Record | None:
+    """``_dovecot`` without its fast path (the reference its tests compare it with)."""
     if msg.startswith("dovecot: ", at):
         at += 9
     # each login prefix ends with the only ": " it holds: look the text up to the first ": " up
     cut = msg.find(": ", at) + 2
     proto = _LOGIN_PREFIXES.get(msg[at:cut]) if cut > 1 else None
     if proto is not None:
-        return _login(proto, msg, cut, when, host)
+        return _login_general(proto, msg, cut, when, host)
     if msg.startswith("auth: ", at):
         # "auth: DRIVER(", the usual form: what DC_AUTH_PROCESS_RE finds first on it, without running it
         # (and no pam_unix line: its words would have to follow "auth: " directly, not a driver)
@@ -375,7 +388,41 @@ def _dovecot(msg: str, at: int, when: float | None, host: str) -> Record | None:
     return _auth_process(msg, m.end(), m.group(1), when, host)
 
 
-def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Record | None:  # noqa: PLR0911 - one return per unusable field
+def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Record | None:
+    """A login process's message at ``body[at]`` (``proto``: its protocol): the usual failure summary in one
+    match, else ``_login_general``."""
+    m = DC_FAILED_USUAL_RE.fullmatch(body, at)
+    if m is not None:
+        return _usual_failure((proto, *m.groups()), when, host)
+    return _login_general(proto, body, at, when, host)
+
+
+def _usual_failure(fields: tuple, when: float | None, host: str) -> Record | None:
+    """The record of a usual failure summary, ``fields`` (protocol, attempts, seconds, user, rip, session)
+    the groups of ``DC_LOGIN_FAILED_USUAL_RE``: what ``_login_general`` reads from it, without its searches
+    (the pattern proved where each field is)."""
+    proto, attempts, secs, user, raw, session = fields
+    ip = _ips.get(raw, _MISSING)
+    if ip is _MISSING:
+        ip = _ip(raw)
+    count = int(attempts)
+    if ip is None or count > _MAX_ATTEMPTS:
+        return None
+    return _dovecot_record(
+        when,
+        LOGIN_FAILURE,
+        proto,
+        ip,
+        user=user if user and user != _NO_USER else None,  # _user's answer (the pattern's user needs no cut)
+        count=count,
+        host=host,
+        session=session,
+        extra=-1 if secs is None else int(secs),
+    )
+
+
+def _login_general(proto: str, body: str, at: int, when: float | None, host: str) -> Record | None:  # noqa: PLR0911 - one return per unusable field
+    """``_login`` without its fast path (the reference its tests compare it with)."""
     if body.startswith(DC_LEVEL_PREFIXES, at):
         at = body.find(" ", at) + 1  # each level prefix ("Info: ") ends with its only space
     if body.startswith("Login: ", at):
@@ -403,7 +450,7 @@ def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Rec
     else:
         return None
     ip, user, session = _login_fields(body, end + 3)
-    if ip is None or count > 100000:
+    if ip is None or count > _MAX_ATTEMPTS:
         return None
     return _dovecot_record(
         when, kind, proto, ip, user=user, count=count, host=host, session=session, extra=extra
