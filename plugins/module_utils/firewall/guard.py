@@ -37,6 +37,9 @@ class Verdict(NamedTuple):
     refusal: str | None
 
 
+_new = tuple.__new__  # a Verdict from both its fields, without the NamedTuple's Python-level __new__
+
+
 def _parse_list(entries: Iterable[str], what: str) -> tuple[Target, ...]:
     """Parse configured addresses/networks (a lone string counts as a list); ConfigError names ``what``."""
     try:
@@ -77,7 +80,7 @@ class Guard:
             for first, last, why in self._v4_rules:
                 if first <= value <= last:
                     return Verdict(address, why)
-            return Verdict(address, None)
+            return _new(Verdict, (address, None))  # (nearly every ban of a batch)
         try:
             target = parse_target(address)
         except ValueError as err:
