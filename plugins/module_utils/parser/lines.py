@@ -359,7 +359,7 @@ def _dovecot(msg: str, at: int, when: float | None, host: str) -> Record | None:
     """A line of program "dovecot": the usual failure summary in one match, else ``_dovecot_general``."""
     m = DC_LOGIN_FAILED_USUAL_RE.fullmatch(msg, at)
     if m is not None:  # most lines of an attack on IMAP or POP3
-        return _usual_failure(m.groups(), when, host)
+        return _usual_failure_record(m.groups(), when, host)
     return _dovecot_general(msg, at, when, host)
 
 
@@ -393,14 +393,15 @@ def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Rec
     match, else ``_login_general``."""
     m = DC_FAILED_USUAL_RE.fullmatch(body, at)
     if m is not None:
-        return _usual_failure((proto, *m.groups()), when, host)
+        return _usual_failure_record((proto, *m.groups()), when, host)
     return _login_general(proto, body, at, when, host)
 
 
-def _usual_failure(fields: tuple, when: float | None, host: str) -> Record | None:
+def _usual_failure_record(fields: tuple, when: float | None, host: str) -> Record | None:
     """The record of a usual failure summary, ``fields`` (protocol, attempts, seconds, user, rip, session)
     the groups of ``DC_LOGIN_FAILED_USUAL_RE``: what ``_login_general`` reads from it, without its searches
-    (the pattern proved where each field is)."""
+    (the pattern proved where each field is). A builder of its own (the fast path's: no keyword call of
+    ``_dovecot_record``), each field named in the comment beside it."""
     proto, attempts, secs, user, raw, session = fields
     ip = _ips.get(raw, _MISSING)
     if ip is _MISSING:
@@ -408,16 +409,22 @@ def _usual_failure(fields: tuple, when: float | None, host: str) -> Record | Non
     count = int(attempts)
     if ip is None or count > _MAX_ATTEMPTS:
         return None
-    return _dovecot_record(
-        when,
-        LOGIN_FAILURE,
-        proto,
-        ip,
-        user=user if user and user != _NO_USER else None,  # _user's answer (the pattern's user needs no cut)
-        count=count,
-        host=host,
-        session=session,
-        extra=-1 if secs is None else int(secs),
+    return _new(
+        Record,
+        (
+            when,  # time
+            LOGIN_FAILURE,  # kind
+            "dovecot",  # service
+            proto,  # protocol
+            ip,  # ip
+            user if user and user != _NO_USER else None,  # user: _user's answer (no cut: at most 512)
+            count,  # count
+            None,  # pid
+            host,  # host
+            session,  # session
+            -1 if secs is None else int(secs),  # extra: the session's seconds
+            "",  # driver
+        ),
     )
 
 
