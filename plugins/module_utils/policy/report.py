@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from ..memo import remember
 from ..parser.events import iso_utc
 from .record import IGNORED_FLAG, PROTECTED_FLAG, AddressRecord
 
@@ -80,14 +81,24 @@ def thresholds(config: Any) -> str:
     return f"{config.maxretry} in {span(config.findtime)}{slow}"
 
 
+_SPANS: dict[float, str] = {}  # seconds -> span(seconds): the windows of a burst of bans take few values
+_SERVICES: dict[frozenset, str] = {}  # a record's services (one of a few shared sets) -> their text
+
+
 def ban_reason(
     failures: int, what: str, seconds: float, kind: str, rec: AddressRecord, *, shared: int
 ) -> str:
-    """The reason of a ban just decided (``rec`` holds its services, usernames and ban count already)."""
+    """The reason of a ban just decided (``rec`` holds its services, usernames and ban count already). Made
+    for every ban as it is decided (100,000 in a big attack): the texts of its span and services are
+    remembered."""
     users = sorted(rec.users)
     shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+    took = _SPANS.get(seconds) or remember(_SPANS, seconds, span(seconds), 4096)
+    services = _SERVICES.get(rec.services)
+    if services is None:
+        services = remember(_SERVICES, rec.services, ", ".join(sorted(rec.services)), 4096)
     return (
-        f"{failures} {what} in {span(seconds)} ({kind}{', '.join(sorted(rec.services))})"
+        f"{failures} {what} in {took} ({kind}{services})"
         + (f"; users {shown}" if users else "")
         + (f"; shared address ({shared} users log in from it)" if shared else "")
         + (f"; repeat offender, ban #{rec.bans}" if rec.bans > 1 else "")

@@ -476,7 +476,8 @@ class Tracker:
         rec.bans += 1
         rec.ban_until = min(t + duration, MAX_TIME)
         rec.window = _NO_WINDOW
-        shared = self.clients.shared(key, t) if self.clients is not None else 0
+        good = self._good  # (an address with no known user, nearly every banned one, is shared by no one)
+        shared = self.clients.shared(key, t) if good and key in good else 0
         rec.reason = report.ban_reason(failures, what, span, kind, rec, shared=shared)
         self._touched[key] = True  # banned this round
         self._banned_keys.append(key)
