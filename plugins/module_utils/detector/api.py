@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..addresses import is_canonical_ipv4
+from ..addresses import is_canonical_ipv4, match_canonical_ipv4
 from ..errors import ConfigError, MbgError
 from ..firewall.base import Ban, PartialApplyError, normalize_target, unique_targets
 from ..firewall.contest import CONTESTED, FAMILIES
@@ -385,7 +385,8 @@ def _state_keys(bans: list[Ban]) -> dict[str, str]:
     canonical IPv4 addresses of nearly every ban need no entry: 100,000 of them took 5 MB)."""
     keys: dict[str, str] = {}
     for ban in bans:
-        key = _canonical(ban.address)
+        address = ban.address  # (a canonical IPv4 address, nearly every one, without _canonical's calls)
+        key = address if isinstance(address, str) and match_canonical_ipv4(address) else _canonical(address)
         if key != ban.address:
             keys[key] = ban.address
         elif keys:

@@ -197,5 +197,10 @@ class Session:
 def drop_expired(bans: dict, now: float, config: Config) -> None:
     """Forget bans that ended more than ``bantime_max`` ago (the tracker keeps escalation counts)."""
     horizon = now - config.bantime_max
-    for address in [a for a, b in bans.items() if float(b.get("until", 0)) < horizon]:
+    ended = [
+        a
+        for a, b in bans.items()  # (a BanEntry with every field read by its attribute: get is a Python call)
+        if float(b.until if isinstance(b, BanEntry) and b.extra is None else b.get("until", 0)) < horizon
+    ]
+    for address in ended:
         del bans[address]

@@ -52,8 +52,9 @@ class Decisions(NamedTuple):
         """The JSON shape the scan and the maillog_offenders filter return (without their stats). The
         offender rows become dicts in place, each tuple freed as its dict is made (a scan may hold many)."""
         offenders = self.offenders
+        fields = Offender._fields
         for i, offender in enumerate(offenders):
-            offenders[i] = offender._asdict()
+            offenders[i] = dict(zip(fields, offender))  # its _asdict(), without the Python-level call
         return {
             "offenders": offenders,
             "accounts": [a._asdict() for a in self.accounts],
@@ -131,7 +132,7 @@ def offender(
         decision, reason, until = IGNORED, "address in an ignored network: never banned", None
     elif rec.flags & PROTECTED_FLAG:
         decision, reason, until = WATCH, "protected address (or prefix holding one): never banned", None
-    elif _banned(rec, banned_now):
+    elif rec.ban_until is not None and (banned_now or rec.ban_until > rec.last):  # _banned, inlined
         decision, reason, until = BAN, rec.reason or "banned", rec.ban_until
     else:
         reason = note or f"{rec.failures} failures, below the thresholds ({watch})"
