@@ -759,8 +759,11 @@ class Tracker:
         banned = bytearray(touched.get(key, False) for key in keys)  # (a byte each: 100,000 flags)
         notes: dict[str, str] = {}
         if self.clients is not None:  # read now: pruning changes the memory
+            # only an address with known users or a stale client has a note (client_note): not one of a
+            # burst of bans, whose rows are looked at no further
+            good, stale = self._good, self.clients.stale
             for key, rec, banned_now in zip(keys, recs, banned):
-                if report.plain_watch(rec, banned_now):
+                if (key in good or key in stale) and report.plain_watch(rec, banned_now):
                     note = report.client_note(self.clients, self.config, key, rec, self._thresholds)
                     if note:
                         notes[key] = note
