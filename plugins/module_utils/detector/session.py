@@ -46,10 +46,19 @@ class Tally:
         self.read_any = False
 
     def count_failures(self, events: list) -> None:
+        """Add the failures of ``events`` to ``failures`` (service -> weighted count): each run of failures of
+        one service (a batch's are mostly one run) is added up first, then added to the table once."""
         table = self.failures
+        service, total = None, 0
         for event in events:
             if event.kind == AUTH_FAILURE:
-                table[event.service] = table.get(event.service, 0) + event.count
+                if event.service != service:
+                    if service is not None:
+                        table[service] = table.get(service, 0) + total
+                    service, total = event.service, 0
+                total += event.count
+        if service is not None:
+            table[service] = table.get(service, 0) + total
 
 
 class Session:
