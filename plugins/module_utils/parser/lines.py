@@ -69,6 +69,7 @@ _LOGIN_PREFIXES = {p: p[:-8] for p in DC_LOGIN_PREFIXES}  # "imap-login: " -> "i
 _MAX_USER = 512
 _NO_USER = "(unavailable)"  # Dovecot's word for a username it did not get
 _MAX_ATTEMPTS = 100000  # a login summary counting more attempts is not believed
+_USUAL_FAILURE_WORDS = "(auth failed, "  # what every line DC_LOGIN_FAILED_USUAL_RE reads holds
 
 
 class Record(NamedTuple):
@@ -357,9 +358,10 @@ def _postfix(  # noqa: PLR0911, PLR0912, PLR0915 - one return per Postfix line s
 
 def _dovecot(msg: str, at: int, when: float | None, host: str) -> Record | None:
     """A line of program "dovecot": the usual failure summary in one match, else ``_dovecot_general``."""
-    m = DC_LOGIN_FAILED_USUAL_RE.fullmatch(msg, at)
-    if m is not None:  # most lines of an attack on IMAP or POP3
-        return _usual_failure_record(m.groups(), when, host)
+    if _USUAL_FAILURE_WORDS in msg:  # (the cheap test first: logins and "no auth attempts" lines lack them)
+        m = DC_LOGIN_FAILED_USUAL_RE.fullmatch(msg, at)
+        if m is not None:  # most lines of an attack on IMAP or POP3
+            return _usual_failure_record(m.groups(), when, host)
     return _dovecot_general(msg, at, when, host)
 
 
@@ -391,9 +393,10 @@ def _dovecot_general(msg: str, at: int, when: float | None, host: str) -> Record
 def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Record | None:
     """A login process's message at ``body[at]`` (``proto``: its protocol): the usual failure summary in one
     match, else ``_login_general``."""
-    m = DC_FAILED_USUAL_RE.fullmatch(body, at)
-    if m is not None:
-        return _usual_failure_record((proto, *m.groups()), when, host)
+    if _USUAL_FAILURE_WORDS in body:
+        m = DC_FAILED_USUAL_RE.fullmatch(body, at)
+        if m is not None:
+            return _usual_failure_record((proto, *m.groups()), when, host)
     return _login_general(proto, body, at, when, host)
 
 
