@@ -356,24 +356,20 @@ def _postfix(  # noqa: PLR0911, PLR0912, PLR0915 - one return per Postfix line s
 # --- Dovecot ------------------------------------------------------------------------------------------------
 
 
-def _dovecot(msg: str, at: int, when: float | None, host: str) -> Record | None:
-    """A line of program "dovecot": the usual failure summary in one match, else ``_dovecot_general``."""
-    if _USUAL_FAILURE_WORDS in msg:  # (the cheap test first: logins and "no auth attempts" lines lack them)
+def _dovecot(msg: str, at: int, when: float | None, host: str, usual: bool = True) -> Record | None:
+    """A line of program "dovecot": the usual failure summary in one match (``usual``: its fast path; the
+    general reading without it is the reference the tests compare it with), else the general reading."""
+    if usual and _USUAL_FAILURE_WORDS in msg:  # (a substring test first: logins, "no auth attempts" lack it)
         m = DC_LOGIN_FAILED_USUAL_RE.fullmatch(msg, at)
         if m is not None:  # most lines of an attack on IMAP or POP3
             return _usual_failure_record(m.groups(), when, host)
-    return _dovecot_general(msg, at, when, host)
-
-
-def _dovecot_general(msg: str, at: int, when: float | None, host: str) -> Record | None:
-    """``_dovecot`` without its fast path (the reference its tests compare it with)."""
     if msg.startswith("dovecot: ", at):
         at += 9
     # each login prefix ends with the only ": " it holds: look the text up to the first ": " up
     cut = msg.find(": ", at) + 2
     proto = _LOGIN_PREFIXES.get(msg[at:cut]) if cut > 1 else None
     if proto is not None:
-        return _login_general(proto, msg, cut, when, host)
+        return _login(proto, msg, cut, when, host, usual=False)  # (the pattern said no already)
     if msg.startswith("auth: ", at):
         # "auth: DRIVER(", the usual form: what DC_AUTH_PROCESS_RE finds first on it, without running it
         # (and no pam_unix line: its words would have to follow "auth: " directly, not a driver)
@@ -390,49 +386,16 @@ def _dovecot_general(msg: str, at: int, when: float | None, host: str) -> Record
     return _auth_process(msg, m.end(), m.group(1), when, host)
 
 
-def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Record | None:
+def _login(  # noqa: PLR0911, PLR0912, PLR0917 - one return per unusable field (a hot path: no keywords)
+    proto: str, body: str, at: int, when: float | None, host: str, usual: bool = True
+) -> Record | None:
     """A login process's message at ``body[at]`` (``proto``: its protocol): the usual failure summary in one
-    match, else ``_login_general``."""
-    if _USUAL_FAILURE_WORDS in body:
+    match (``usual``, as in ``_dovecot``), else the general reading: a login, or a summary of a connection."""
+    if usual and _USUAL_FAILURE_WORDS in body:
         m = DC_FAILED_USUAL_RE.fullmatch(body, at)
         if m is not None:
             return _usual_failure_record((proto, *m.groups()), when, host)
-    return _login_general(proto, body, at, when, host)
 
-
-def _usual_failure_record(fields: tuple, when: float | None, host: str) -> Record | None:
-    """The record of a usual failure summary, ``fields`` (protocol, attempts, seconds, user, rip, session)
-    the groups of ``DC_LOGIN_FAILED_USUAL_RE``: what ``_login_general`` reads from it, without its searches
-    (the pattern proved where each field is). A builder of its own (the fast path's: no keyword call of
-    ``_dovecot_record``), each field named in the comment beside it."""
-    proto, attempts, secs, user, raw, session = fields
-    ip = _ips.get(raw, _MISSING)
-    if ip is _MISSING:
-        ip = _ip(raw)
-    count = int(attempts)
-    if ip is None or count > _MAX_ATTEMPTS:
-        return None
-    return _new(
-        Record,
-        (
-            when,  # time
-            LOGIN_FAILURE,  # kind
-            "dovecot",  # service
-            proto,  # protocol
-            ip,  # ip
-            user if user and user != _NO_USER else None,  # user: _user's answer (no cut: at most 512)
-            count,  # count
-            None,  # pid
-            host,  # host
-            session,  # session
-            -1 if secs is None else int(secs),  # extra: the session's seconds
-            "",  # driver
-        ),
-    )
-
-
-def _login_general(proto: str, body: str, at: int, when: float | None, host: str) -> Record | None:  # noqa: PLR0911 - one return per unusable field
-    """``_login`` without its fast path (the reference its tests compare it with)."""
     if body.startswith(DC_LEVEL_PREFIXES, at):
         at = body.find(" ", at) + 1  # each level prefix ("Info: ") ends with its only space
     if body.startswith("Login: ", at):
@@ -464,6 +427,37 @@ def _login_general(proto: str, body: str, at: int, when: float | None, host: str
         return None
     return _dovecot_record(
         when, kind, proto, ip, user=user, count=count, host=host, session=session, extra=extra
+    )
+
+
+def _usual_failure_record(fields: tuple, when: float | None, host: str) -> Record | None:
+    """The record of a usual failure summary, ``fields`` (protocol, attempts, seconds, user, rip, session)
+    the groups of ``DC_LOGIN_FAILED_USUAL_RE``: what ``_login``'s general reading finds in it, without its
+    searches (the pattern proved where each field is). A builder of its own (the fast path's: no keyword
+    call of ``_dovecot_record``), each field named in the comment beside it."""
+    proto, attempts, secs, user, raw, session = fields
+    ip = _ips.get(raw, _MISSING)
+    if ip is _MISSING:
+        ip = _ip(raw)
+    count = int(attempts)
+    if ip is None or count > _MAX_ATTEMPTS:
+        return None
+    return _new(
+        Record,
+        (
+            when,  # time
+            LOGIN_FAILURE,  # kind
+            "dovecot",  # service
+            proto,  # protocol
+            ip,  # ip
+            user if user and user != _NO_USER else None,  # user: _user's answer (no cut: at most 512)
+            count,  # count
+            None,  # pid
+            host,  # host
+            session,  # session
+            -1 if secs is None else int(secs),  # extra: the session's seconds
+            "",  # driver
+        ),
     )
 
 

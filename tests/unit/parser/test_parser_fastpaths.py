@@ -396,7 +396,7 @@ def test_the_usual_failure_summary_takes_the_fast_path() -> None:
     assert lines.DC_LOGIN_FAILED_USUAL_RE.fullmatch("dovecot: imap-login: " + USUAL) is not None
     assert lines.DC_FAILED_USUAL_RE.fullmatch("Info: " + USUAL) is not None
     rec = lines._dovecot("imap-login: " + USUAL, 0, 1.0, "mx")
-    assert rec == lines._dovecot_general("imap-login: " + USUAL, 0, 1.0, "mx")
+    assert rec == lines._dovecot("imap-login: " + USUAL, 0, 1.0, "mx", usual=False)
     assert rec == lines.Record(1.0, lines.LOGIN_FAILURE, "dovecot", "imap", "100.0.0.7", "u0@example.com", 1,
                                None, "mx", "s0x0", 2, "")  # fmt: skip
 
@@ -412,12 +412,12 @@ def usual_summaries(draw: st.DrawFn) -> dict:
 @given(usual_summaries())
 def test_the_usual_failure_fast_path_reads_as_the_general_reading(f: dict) -> None:
     """``_dovecot`` and ``_login`` (each with its fast path) give exactly the Record of their general
-    reading (``_dovecot_general``, ``_login_general``), alone or after a line's header."""
+    reading (``usual=False``), alone or after a line's header."""
     fields = f"user=<{f['user']}>{f['method']}, rip={f['rip']}{f['after']}{f['session']}"
     body = f"{f['level']}{f['words']}{f['failed']}: {fields}"
     msg = f["prefix"] + body
     head = "Nov 26 08:08:18 mx dovecot: "
     for text, at in ((msg, 0), (head + msg, len(head))):
-        assert lines._dovecot(text, at, 1.0, "h") == lines._dovecot_general(text, at, 1.0, "h")
+        assert lines._dovecot(text, at, 1.0, "h") == lines._dovecot(text, at, 1.0, "h", usual=False)
     for text, at in ((body, 0), (head + body, len(head))):
-        assert lines._login("pop3", text, at, 1.0, "h") == lines._login_general("pop3", text, at, 1.0, "h")
+        assert lines._login("pop3", text, at, 1.0, "h") == lines._login("pop3", text, at, 1.0, "h", False)

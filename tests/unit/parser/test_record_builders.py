@@ -79,5 +79,5 @@ def test_the_usual_failure_builder_puts_each_group_in_its_field():
         "imap-login: Disconnected (auth failed, 3 attempts in 17 secs): user=<alice>, method=PLAIN,"
         " rip=192.0.2.7, lip=192.0.2.1, TLS, session=<Sess1>"
     )
-    assert lines._dovecot_general(line, 0, 5.0, "mx") == rec._replace(protocol="imap")
+    assert lines._dovecot(line, 0, 5.0, "mx", usual=False) == rec._replace(protocol="imap")
     assert lines._usual_failure_record(("imap", "1", None, "", "192.0.2.7", "S"), 5.0, "mx").extra == -1
