@@ -63,6 +63,10 @@ def is_canonical_ipv4(text: str) -> bool:
     return _IPV4_RE.fullmatch(text) is not None
 
 
+# is_canonical_ipv4 as one C call (a match or None, for str only): the per-ban loops of a firewall batch
+match_canonical_ipv4 = _IPV4_RE.fullmatch
+
+
 def parse_networks(items: Iterable[str]) -> list[Network]:
     """Parse a list of CIDR networks or single addresses; ConfigError names the first bad entry."""
     if isinstance(items, str):

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from ..addresses import is_canonical_ipv4
+from ..addresses import is_canonical_ipv4, match_canonical_ipv4
 from ..errors import ConfigError, MbgError
 from ..firewall.base import Ban, PartialApplyError, normalize_target, unique_targets
 from ..firewall.contest import CONTESTED, FAMILIES
@@ -28,6 +28,7 @@ from ..notify.events import Alerts, account_alert, ban_alert, failure_alert, unb
 from ..notify.outbox import queue_alerts
 from ..parser.events import Event, iso_utc
 from ..printable import printable
+from .banentry import BanEntry
 from .config import Config, load_config
 from .journaltrust import JournalTrust
 from .logsource import FileSource, JournalSource
@@ -54,6 +55,7 @@ __all__ = [
 ]
 
 Warn = Callable[[str], None]
+_new_ban = tuple.__new__  # a Ban from its three fields, without the NamedTuple's Python-level __new__
 MUTATION_WAIT = 30.0  # seconds ban/unban/restore wait for a running scan to finish
 
 
@@ -364,12 +366,18 @@ def enforce_pending(
 
 def _unexpired(bans: dict, now: float, pending: bool = False) -> list[Ban]:
     """The state's bans that have not ended, as Bans in the state's order (``pending``: only those not yet
-    in the firewall)."""
-    return [
-        Ban(address, float(entry["until"]), str(entry.get("reason", "")))
-        for address, entry in bans.items()
-        if float(entry.get("until", 0)) > now and not (pending and entry.get("enforced"))
-    ]
+    in the firewall). A scan's new bans are BanEntries with every field: read as attributes (the mapping's
+    methods are Python calls, four per ban), with the same answers (tests/unit/detector/test_banentry.py)."""
+    out = []
+    for address, entry in bans.items():
+        if isinstance(entry, BanEntry) and entry.extra is None:  # every field, no other key
+            until, reason, enforced = float(entry.until), entry.reason, entry.enforced
+        else:
+            until = float(entry.get("until", 0))
+            reason, enforced = entry.get("reason", ""), entry.get("enforced")
+        if until > now and not (pending and enforced):
+            out.append(_new_ban(Ban, (address, until, str(reason))))
+    return out
 
 
 def _state_keys(bans: list[Ban]) -> dict[str, str]:
@@ -377,7 +385,8 @@ def _state_keys(bans: list[Ban]) -> dict[str, str]:
     canonical IPv4 addresses of nearly every ban need no entry: 100,000 of them took 5 MB)."""
     keys: dict[str, str] = {}
     for ban in bans:
-        key = _canonical(ban.address)
+        address = ban.address  # (a canonical IPv4 address, nearly every one, without _canonical's calls)
+        key = address if isinstance(address, str) and match_canonical_ipv4(address) else _canonical(address)
         if key != ban.address:
             keys[key] = ban.address
         elif keys:
@@ -405,9 +414,11 @@ def _forget_hook(state: dict) -> None:
 
 def _mark_enforced(bans: dict, keys: dict, applied: Iterable[Ban]) -> None:
     for ban in applied:  # the enforcer's bans hold canonical addresses already
-        key = keys.get(ban.address, ban.address)
-        if key in bans:
-            bans[key]["enforced"] = True
+        entry = bans.get(keys.get(ban.address, ban.address))
+        if isinstance(entry, BanEntry):
+            entry.enforced = True  # (its mapping's __setitem__, without the call)
+        elif entry is not None:
+            entry["enforced"] = True
 
 
 def partial_failure(err: PartialApplyError, wanted: int) -> MbgError:

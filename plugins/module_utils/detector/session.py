@@ -46,10 +46,19 @@ class Tally:
         self.read_any = False
 
     def count_failures(self, events: list) -> None:
+        """Add the failures of ``events`` to ``failures`` (service -> weighted count): each run of failures of
+        one service (a batch's are mostly one run) is added up first, then added to the table once."""
         table = self.failures
+        service, total = None, 0
         for event in events:
             if event.kind == AUTH_FAILURE:
-                table[event.service] = table.get(event.service, 0) + event.count
+                if event.service != service:
+                    if service is not None:
+                        table[service] = table.get(service, 0) + total
+                    service, total = event.service, 0
+                total += event.count
+        if service is not None:
+            table[service] = table.get(service, 0) + total
 
 
 class Session:
@@ -197,5 +206,10 @@ class Session:
 def drop_expired(bans: dict, now: float, config: Config) -> None:
     """Forget bans that ended more than ``bantime_max`` ago (the tracker keeps escalation counts)."""
     horizon = now - config.bantime_max
-    for address in [a for a, b in bans.items() if float(b.get("until", 0)) < horizon]:
+    ended = [
+        a
+        for a, b in bans.items()  # (a BanEntry with every field read by its attribute: get is a Python call)
+        if float(b.until if isinstance(b, BanEntry) and b.extra is None else b.get("until", 0)) < horizon
+    ]
+    for address in ended:
         del bans[address]

@@ -49,8 +49,9 @@ class FirewallBackend(Protocol):
     def ensure(self) -> list[str]:
         """Create the sets if missing (never flush existing ones); return what was done, one line each."""
 
-    def add(self, bans: Sequence[Ban], now: float) -> None:
-        """Add or refresh ``bans`` in ONE batch, each expiring ``until - now`` seconds from now (capped)."""
+    def add(self, bans: Sequence[Ban], now: float, *, checked: bool = False) -> None:
+        """Add or refresh ``bans`` in ONE batch, each expiring ``until - now`` seconds from now (capped).
+        ``checked``: each address is the canonical text ``Guard.check`` gave it (nothing to parse again)."""
 
     def remove(self, addresses: Sequence[str]) -> None:
         """Remove ``addresses`` in ONE batch; absent ones are no error."""
@@ -150,6 +151,12 @@ def unique_targets(addresses: Iterable[Any]) -> list[str]:
     for address in addresses:
         out[normalize_target(str(address).strip())] = None
     return list(out)
+
+
+def ended(until: float, now: float, cap: int) -> bool:
+    """``ban_seconds(until, now, cap) == 0``: without its rounding for a ban with a second or more to run
+    (nearly every one; NaN and a cap below 1 take the reference)."""
+    return until <= now or (not (cap >= 1 and until - now >= 1.0) and ban_seconds(until, now, cap) == 0)
 
 
 def ban_seconds(until: float, now: float, cap: int) -> int:

@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 from ..errors import ConfigError
 from ..times import BAN_END_TOLERANCE
-from .base import Ban, FirewallBackend, FirewallError, PartialApplyError, ban_seconds
+from .base import Ban, FirewallBackend, FirewallError, PartialApplyError, ban_seconds, ended
 from .contest import Contest, error_line
 from .guard import Guard
 from .hook import HookSpec
@@ -273,7 +273,7 @@ class Enforcer:
                 refused.append(Refusal(verdict.address, verdict.refusal))
                 continue
             ban = request if verdict.address == request.address else request._replace(address=verdict.address)
-            if ban.until <= now or ban_seconds(ban.until, now, cap) == 0:
+            if ended(ban.until, now, cap):
                 expired.append(ban)
                 continue
             previous = wanted.get(ban.address)
@@ -317,7 +317,7 @@ class Enforcer:
                 self.backend.remove(removed)
             if added:
                 try:
-                    self.backend.add(added, now)
+                    self.backend.add(added, now, checked=True)  # (each address the guard's text)
                 except FirewallError as err:  # part of the batch may be in: read back which
                     failure = err
                     present = self._current_or_empty()

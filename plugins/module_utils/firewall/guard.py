@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from socket import inet_aton
 from typing import NamedTuple
 
-from ..addresses import is_canonical_ipv4, parse_networks
+from ..addresses import match_canonical_ipv4, parse_networks
 from ..errors import ConfigError
 from .base import Target, network_target, parse_target
 
@@ -35,6 +35,9 @@ class Verdict(NamedTuple):
 
     address: str
     refusal: str | None
+
+
+_new = tuple.__new__  # a Verdict from both its fields, without the NamedTuple's Python-level __new__
 
 
 def _parse_list(entries: Iterable[str], what: str) -> tuple[Target, ...]:
@@ -72,12 +75,12 @@ class Guard:
 
     def check(self, address: str) -> Verdict:
         """Return the normalised address and the refusal reason (None when the ban is allowed)."""
-        if isinstance(address, str) and is_canonical_ipv4(address):  # refusal() of a /32, in a few compares
+        if isinstance(address, str) and match_canonical_ipv4(address):  # refusal() of a /32: a few compares
             value = int.from_bytes(inet_aton(address), "big")
             for first, last, why in self._v4_rules:
                 if first <= value <= last:
                     return Verdict(address, why)
-            return Verdict(address, None)
+            return _new(Verdict, (address, None))  # (nearly every ban of a batch)
         try:
             target = parse_target(address)
         except ValueError as err:

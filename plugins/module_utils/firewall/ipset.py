@@ -74,14 +74,17 @@ class IpsetBackend:
         """
         return list(self.iter_add_lines(bans, now))
 
-    def iter_add_lines(self, bans: Iterable[Ban], now: float) -> Iterator[str]:
+    def iter_add_lines(self, bans: Iterable[Ban], now: float, checked: bool = False) -> Iterator[str]:
         """``add_lines``, one line at a time (``add`` streams them to ipset: 100,000 bans are never one list
-        nor one text). A canonical IPv4 address (nearly every ban) is its own text: nothing to parse."""
-        v4 = self.sets[4]
+        nor one text). A canonical IPv4 address (nearly every ban) is its own text: nothing to parse; with
+        ``checked`` (see ``add``) every address is canonical, its family told by a colon."""
+        v4, v6 = self.sets[4], self.sets[6]
         cap = self.max_timeout
         for ban in bans:
             address = ban.address
-            if isinstance(address, str) and is_canonical_ipv4(address):
+            if checked:
+                name = v6 if ":" in address else v4
+            elif isinstance(address, str) and is_canonical_ipv4(address):
                 name = v4
             else:
                 net = parse_ban_target(address)
@@ -133,13 +136,16 @@ class IpsetBackend:
             self._restore(batch)
         return done
 
-    def add(self, bans: Sequence[Ban], now: float) -> None:
+    def add(self, bans: Sequence[Ban], now: float, *, checked: bool = False) -> None:
         """Add or refresh every unexpired ban in one ``ipset restore -exist`` call. Every address is checked
-        before ipset starts (the lines are made as they are written): an invalid one applies nothing."""
-        for ban in bans:
-            if not (isinstance(ban.address, str) and is_canonical_ipv4(ban.address)):
-                parse_ban_target(ban.address)
-        self._restore(self.iter_add_lines(bans, now))
+        before ipset starts (the lines are made as they are written): an invalid one applies nothing.
+        ``checked``: each address is the canonical text ``Guard.check`` gave it (the Enforcer's batch), so
+        none is parsed again."""
+        if not checked:
+            for ban in bans:
+                if not (isinstance(ban.address, str) and is_canonical_ipv4(ban.address)):
+                    parse_ban_target(ban.address)
+        self._restore(self.iter_add_lines(bans, now, checked))
 
     def remove(self, addresses: Sequence[str]) -> None:
         """Delete addresses in one ``ipset restore -exist`` call (absent entries are no error)."""

@@ -211,9 +211,11 @@ class NftablesBackend:
         made = "completed" if sets & set(BAN_SETS) else "created"
         return [f"{made} nftables table {FAMILY} {TABLE} (sets {', '.join(BAN_SETS)})"]
 
-    def add(self, bans: Sequence[Ban], now: float) -> None:
+    def add(self, bans: Sequence[Ban], now: float, *, checked: bool = False) -> None:
         """Add or refresh every unexpired ban in one transaction (one cheap listing of the set names unless
-        a list() just before says what the sets hold)."""
+        a list() just before says what the sets hold). ``checked`` changes nothing here (each address is
+        parsed for its set and element text anyway)."""
+        del checked
         held, self._held = self._held, None
         lines = self.plan(bans, now, held.keys() if held is not None else self._set_names(), held)
         if lines:

@@ -148,7 +148,7 @@ class Alerts:
     with the policy's records) 3 MB. Reading gives exactly the Alerts ``ban_alert`` makes of each row."""
 
     def __init__(self) -> None:
-        self._parts: list = []  # an Alert, or a _Burst of ban rows
+        self._parts: list = []  # an Alert, or a BanBurst of ban rows
         self._count = 0
 
     def append(self, alert: Alert) -> None:
@@ -187,7 +187,7 @@ class Alerts:
     ) -> None:
         """``add_bans`` of rows given by column (the lists are kept as they are)."""
         if addresses:
-            self._parts.append(_Burst(addresses, untils, reasons, counts, now, host))
+            self._parts.append(BanBurst(addresses, untils, reasons, counts, now=now, host=host))
             self._count += len(addresses)
 
     def __len__(self) -> int:
@@ -195,26 +195,38 @@ class Alerts:
 
     def __iter__(self) -> Iterator[Alert]:
         for part in self._parts:
-            if isinstance(part, _Burst):
-                host = part.host or _host()  # one name for the burst (the host does not change mid-scan)
-                now = part.now
-                for address, until, reason, count in zip(
-                    part.addresses, part.untils, part.reasons, part.counts
-                ):
-                    yield ban_alert(address, until, reason, now, count=count, host=host)
+            if isinstance(part, BanBurst):
+                yield from part.alerts()
             else:
                 yield part
 
+    def parts(self) -> Iterator[Alert | BanBurst]:
+        """Its alerts in order, each burst of bans as its ``BanBurst`` (for a reader that only counts ban
+        alerts: a burst's ``len`` is its number of alerts, none of them made)."""
+        return iter(self._parts)
 
-class _Burst(NamedTuple):
-    """The ban rows of one ``Alerts.add_bans``, by column."""
 
-    addresses: list
-    untils: list
-    reasons: list
-    counts: list
-    now: float
-    host: str | None
+class BanBurst:
+    """The ban rows of one ``Alerts.add_bans``, by column (``len``: how many): ``alerts()`` makes their
+    Alerts."""
+
+    __slots__ = ("addresses", "counts", "host", "now", "reasons", "untils")
+
+    def __init__(
+        self, addresses: list, untils: list, reasons: list, counts: list, *, now: float, host: str | None
+    ) -> None:
+        self.addresses, self.untils, self.reasons, self.counts = addresses, untils, reasons, counts
+        self.now, self.host = now, host
+
+    def __len__(self) -> int:
+        return len(self.addresses)
+
+    def alerts(self) -> Iterator[Alert]:
+        """Each row's ``ban_alert``, made as it is read."""
+        host = self.host or _host()  # one name for the burst (the host does not change mid-scan)
+        now = self.now
+        for address, until, reason, count in zip(self.addresses, self.untils, self.reasons, self.counts):
+            yield ban_alert(address, until, reason, now, count=count, host=host)
 
 
 def unban_alert(address: str, now: float, host: str | None = None) -> Alert:

@@ -24,12 +24,22 @@ import os
 import secrets
 import syslog
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from ..errors import MbgError
-from .events import KINDS, SYSLOG_IDENT, Alert, from_json, severity_rank, syslog_line, to_json
+from .events import (
+    KINDS,
+    SYSLOG_IDENT,
+    Alert,
+    Alerts,
+    BanBurst,
+    from_json,
+    severity_rank,
+    syslog_line,
+    to_json,
+)
 from .settings import Notifier, notifiers
 
 OUTBOX = "notify-outbox.json"
@@ -251,7 +261,16 @@ def queue_alerts(
         added = dropped = 0
         had_counts = "alerts" in box.data["counts"]
         counts = box.data["counts"].setdefault("alerts", {})
-        for alert in alerts:
+        # no syslog line, no notifier and no caller takes a ban alert: a burst of bans is only counted, none
+        # of its alerts made (a scan of 100,000 new bans made 100,000 for nothing)
+        bans_only_counted = told is None and not use_syslog and not by_kind["ban"] and "ban" not in DEDUPED
+
+        def count_bans(bans: int) -> None:
+            nonlocal count
+            count += bans
+            counts["ban"] = counts.get("ban", 0) + bans
+
+        for alert in _readable(alerts, count_bans if bans_only_counted else None):
             kind = alert.kind
             if kind in DEDUPED:
                 if alert.key in sent:
@@ -282,6 +301,19 @@ def queue_alerts(
         if added:
             box.wake()
     return count
+
+
+def _readable(alerts: Iterable[Alert], count_bans: Callable[[int], None] | None) -> Iterator[Alert]:
+    """Every alert of ``alerts`` in order; with ``count_bans``, each burst of bans of an ``Alerts`` is passed
+    to it as its number of alerts instead, none of them made (at its place in the order)."""
+    if count_bans is None or not isinstance(alerts, Alerts):
+        yield from alerts
+        return
+    for part in alerts.parts():
+        if isinstance(part, BanBurst):
+            count_bans(len(part))
+        else:
+            yield part
 
 
 def _enqueue(queue: list[dict], names: list[str], alert: Alert, now: float) -> int:

@@ -21,8 +21,10 @@ from .patterns import (
     DC_AUTH_MESSAGE_VARIABLE,
     DC_AUTH_PREFIX_RE,
     DC_AUTH_PROCESS_RE,
+    DC_FAILED_USUAL_RE,
     DC_LEVEL_PREFIXES,
     DC_LOG_USER_MAX,
+    DC_LOGIN_FAILED_USUAL_RE,
     DC_LOGIN_PREFIXES,
     DC_NO_AUTH,
     DC_PLAINTEXT_REFUSED,
@@ -72,6 +74,9 @@ _DOVECOT_PROGRAMS = frozenset(("dovecot", "dovecot-auth", "auth", "auth-worker")
 _LOGIN_PROGRAMS = {p[:-2]: p[:-8] for p in DC_LOGIN_PREFIXES}  # "imap-login" -> "imap"
 _LOGIN_PREFIXES = {p: p[:-8] for p in DC_LOGIN_PREFIXES}  # "imap-login: " -> "imap"
 _MAX_USER = 512
+_NO_USER = "(unavailable)"  # Dovecot's word for a username it did not get
+_MAX_ATTEMPTS = 100000  # a login summary counting more attempts is not believed
+_USUAL_FAILURE_WORDS = "(auth failed, "  # what every line DC_LOGIN_FAILED_USUAL_RE reads holds
 
 
 class Record(NamedTuple):
@@ -292,7 +297,7 @@ def _clean(text: str) -> str:
 
 
 def _user(text: str | None) -> str | None:
-    if not text or text == "(unavailable)":
+    if not text or text == _NO_USER:
         return None
     text = text[:_MAX_USER]
     return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")  # _clean, inlined
@@ -382,14 +387,20 @@ def _postfix(  # noqa: PLR0911, PLR0912, PLR0915 - one return per Postfix line s
 # --- Dovecot ------------------------------------------------------------------------------------------------
 
 
-def _dovecot(msg: str, at: int, when: float | None, host: str) -> Record | None:
+def _dovecot(msg: str, at: int, when: float | None, host: str, usual: bool = True) -> Record | None:
+    """A line of program "dovecot": the usual failure summary in one match (``usual``: its fast path; the
+    general reading without it is the reference the tests compare it with), else the general reading."""
+    if usual and _USUAL_FAILURE_WORDS in msg:  # (a substring test first: logins, "no auth attempts" lack it)
+        m = DC_LOGIN_FAILED_USUAL_RE.fullmatch(msg, at)
+        if m is not None:  # most lines of an attack on IMAP or POP3
+            return _usual_failure_record(m.groups(), when, host)
     if msg.startswith("dovecot: ", at):
         at += 9
     # each login prefix ends with the only ": " it holds: look the text up to the first ": " up
     cut = msg.find(": ", at) + 2
     proto = _LOGIN_PREFIXES.get(msg[at:cut]) if cut > 1 else None
     if proto is not None:
-        return _login(proto, msg, cut, when, host)
+        return _login(proto, msg, cut, when, host, usual=False)  # (the pattern said no already)
     if msg.startswith(DC24_AUTH_PREFIXES, at):
         return _auth_either(msg, at, when, host)
     return _auth_line(msg, at, when, host)
@@ -455,7 +466,16 @@ def _auth_line(msg: str, at: int, when: float | None, host: str) -> Record | Non
     return _auth_process(msg, m.end(), m.group(1), when, host)
 
 
-def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Record | None:  # noqa: PLR0911 - one return per unusable field
+def _login(  # noqa: PLR0911, PLR0912, PLR0917 - one return per unusable field (a hot path: no keywords)
+    proto: str, body: str, at: int, when: float | None, host: str, usual: bool = True
+) -> Record | None:
+    """A login process's message at ``body[at]`` (``proto``: its protocol): the usual failure summary in one
+    match (``usual``, as in ``_dovecot``), else the general reading: a login, or a summary of a connection."""
+    if usual and _USUAL_FAILURE_WORDS in body:
+        m = DC_FAILED_USUAL_RE.fullmatch(body, at)
+        if m is not None:
+            return _usual_failure_record((proto, *m.groups()), when, host)
+
     if body.startswith(DC_LEVEL_PREFIXES, at):
         at = body.find(" ", at) + 1  # each level prefix ("Info: ") ends with its only space
     if body.startswith(_LOGIN_SUCCESS, at):
@@ -483,10 +503,41 @@ def _login(proto: str, body: str, at: int, when: float | None, host: str) -> Rec
     else:
         return None
     ip, user, session = _login_fields(body, end + 3)
-    if ip is None or count > 100000:
+    if ip is None or count > _MAX_ATTEMPTS:
         return None
     return _dovecot_record(
         when, kind, proto, ip, user=user, count=count, host=host, session=session, extra=extra
+    )
+
+
+def _usual_failure_record(fields: tuple, when: float | None, host: str) -> Record | None:
+    """The record of a usual failure summary, ``fields`` (protocol, attempts, seconds, user, rip, session)
+    the groups of ``DC_LOGIN_FAILED_USUAL_RE``: what ``_login``'s general reading finds in it, without its
+    searches (the pattern proved where each field is). A builder of its own (the fast path's: no keyword
+    call of ``_dovecot_record``), each field named in the comment beside it."""
+    proto, attempts, secs, user, raw, session = fields
+    ip = _ips.get(raw, _MISSING)
+    if ip is _MISSING:
+        ip = _ip(raw)
+    count = int(attempts)
+    if ip is None or count > _MAX_ATTEMPTS:
+        return None
+    return _new(
+        Record,
+        (
+            when,  # time
+            LOGIN_FAILURE,  # kind
+            "dovecot",  # service
+            proto,  # protocol
+            ip,  # ip
+            user if user and user != _NO_USER else None,  # user: _user's answer (no cut: at most 512)
+            count,  # count
+            None,  # pid
+            host,  # host
+            session,  # session
+            -1 if secs is None else int(secs),  # extra: the session's seconds
+            "",  # driver
+        ),
     )
 
 

@@ -108,6 +108,26 @@ DC_PLAINTEXT_REFUSED = (
     "(tried to use disallowed plaintext auth)",
     "(tried to use disallowed cleartext auth, ",
 )
+# The usual failure summary of a login process, whole (a fast path: lines._dovecot and lines._login read
+# every other line the general way): not a login ("Login: " or 2.4's "Logged in: " after the level),
+# Dovecot's words (letters, spaces and colons: no parenthesis), "(auth failed, N attempts in S secs):
+# user=<U>, method=M, rip=R, lip=L[, TLS|, secured], session=<S>" with U printable ASCII but ",", "<" and ">",
+# every other field in its own alphabet, and nothing after the session. On such a line each search of the
+# general reading stops at the field this pattern names, so both read the same
+# (tests/unit/parser/test_parser_fastpaths.py pins it).
+# Groups: attempts, seconds, user, rip, session (after the protocol in DC_LOGIN_FAILED_USUAL_RE).
+_DC_USUAL_FAILURE = (
+    r"(?!(?:(?:" + "|".join(p[:-2] for p in DC_LEVEL_PREFIXES) + r"): )?(?:Login|Logged in): )"
+    r"[A-Za-z: ]{0,80}\(auth failed, ([0-9]{1,6}) attempts?(?: in ([0-9]{1,9}) secs?)?\): "
+    r"user=<([ -+\--;=?-~]{0,512})>, method=[A-Za-z0-9-]{1,40}, rip=([0-9A-Fa-f.:]{1,45}), "
+    r"lip=[0-9A-Fa-f.:]{1,45}(?:, TLS|, secured)?, session=<([A-Za-z0-9+/=]{1,64})>"
+)
+# the message after the login process's prefix ("imap-login: " as the syslog program: lines._login)
+DC_FAILED_USUAL_RE = re.compile(_DC_USUAL_FAILURE)
+# the message of program "dovecot" (lines._dovecot), the prefix's protocol its first group
+DC_LOGIN_FAILED_USUAL_RE = re.compile(
+    r"(?:dovecot: )?(" + "|".join(p[:-8] for p in DC_LOGIN_PREFIXES) + r")-login: " + _DC_USUAL_FAILURE
+)
 # auth process line prefix up to "driver(": "auth: ", "auth-worker(304): ", "Info: ",
 # "conn unix:auth-worker (pid=27359,uid=97): auth-worker<55>: " in any of the forms Dovecot 2.2-2.4 log.
 # Only the Info and Debug levels: Dovecot logs passdb failures at Info (Debug with auth_debug), and the

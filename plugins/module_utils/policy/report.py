@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+from ..memo import remember
 from ..parser.events import iso_utc
 from .record import IGNORED_FLAG, PROTECTED_FLAG, AddressRecord
 
@@ -51,8 +52,9 @@ class Decisions(NamedTuple):
         """The JSON shape the scan and the maillog_offenders filter return (without their stats). The
         offender rows become dicts in place, each tuple freed as its dict is made (a scan may hold many)."""
         offenders = self.offenders
+        fields = Offender._fields
         for i, offender in enumerate(offenders):
-            offenders[i] = offender._asdict()
+            offenders[i] = dict(zip(fields, offender))  # its _asdict(), without the Python-level call
         return {
             "offenders": offenders,
             "accounts": [a._asdict() for a in self.accounts],
@@ -80,14 +82,24 @@ def thresholds(config: Any) -> str:
     return f"{config.maxretry} in {span(config.findtime)}{slow}"
 
 
+_SPANS: dict[float, str] = {}  # seconds -> span(seconds): the windows of a burst of bans take few values
+_SERVICES: dict[frozenset, str] = {}  # a record's services (one of a few shared sets) -> their text
+
+
 def ban_reason(
     failures: int, what: str, seconds: float, kind: str, rec: AddressRecord, *, shared: int
 ) -> str:
-    """The reason of a ban just decided (``rec`` holds its services, usernames and ban count already)."""
+    """The reason of a ban just decided (``rec`` holds its services, usernames and ban count already). Made
+    for every ban as it is decided (100,000 in a big attack): the texts of its span and services are
+    remembered."""
     users = sorted(rec.users)
     shown = ", ".join(users[:5]) + (f" and {len(users) - 5} more" if len(users) > 5 else "")
+    took = _SPANS.get(seconds) or remember(_SPANS, seconds, span(seconds), 4096)
+    services = _SERVICES.get(rec.services)
+    if services is None:
+        services = remember(_SERVICES, rec.services, ", ".join(sorted(rec.services)), 4096)
     return (
-        f"{failures} {what} in {span(seconds)} ({kind}{', '.join(sorted(rec.services))})"
+        f"{failures} {what} in {took} ({kind}{services})"
         + (f"; users {shown}" if users else "")
         + (f"; shared address ({shared} users log in from it)" if shared else "")
         + (f"; repeat offender, ban #{rec.bans}" if rec.bans > 1 else "")
@@ -120,7 +132,7 @@ def offender(
         decision, reason, until = IGNORED, "address in an ignored network: never banned", None
     elif rec.flags & PROTECTED_FLAG:
         decision, reason, until = WATCH, "protected address (or prefix holding one): never banned", None
-    elif _banned(rec, banned_now):
+    elif rec.ban_until is not None and (banned_now or rec.ban_until > rec.last):  # _banned, inlined
         decision, reason, until = BAN, rec.reason or "banned", rec.ban_until
     else:
         reason = note or f"{rec.failures} failures, below the thresholds ({watch})"

@@ -476,7 +476,8 @@ class Tracker:
         rec.bans += 1
         rec.ban_until = min(t + duration, MAX_TIME)
         rec.window = _NO_WINDOW
-        shared = self.clients.shared(key, t) if self.clients is not None else 0
+        good = self._good  # (an address with no known user, nearly every banned one, is shared by no one)
+        shared = self.clients.shared(key, t) if good and key in good else 0
         rec.reason = report.ban_reason(failures, what, span, kind, rec, shared=shared)
         self._touched[key] = True  # banned this round
         self._banned_keys.append(key)
@@ -758,8 +759,11 @@ class Tracker:
         banned = bytearray(touched.get(key, False) for key in keys)  # (a byte each: 100,000 flags)
         notes: dict[str, str] = {}
         if self.clients is not None:  # read now: pruning changes the memory
+            # only an address with known users or a stale client has a note (client_note): not one of a
+            # burst of bans, whose rows are looked at no further
+            good, stale = self._good, self.clients.stale
             for key, rec, banned_now in zip(keys, recs, banned):
-                if report.plain_watch(rec, banned_now):
+                if (key in good or key in stale) and report.plain_watch(rec, banned_now):
                     note = report.client_note(self.clients, self.config, key, rec, self._thresholds)
                     if note:
                         notes[key] = note

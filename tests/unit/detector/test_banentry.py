@@ -66,3 +66,29 @@ def test_saved_and_loaded_back_as_plain_dicts(tmp_path):
     loaded = store.load()
     assert loaded["bans"] == {"192.0.2.1": plain}
     assert not isinstance(loaded["bans"]["192.0.2.1"], BanEntry)  # the file's own shape
+
+
+def test_pending_bans_and_marks_read_ban_entries_as_their_dicts():
+    """``api._unexpired`` and ``api._mark_enforced`` read a full BanEntry by its attributes: the same Bans and
+    the same marks as on the plain dicts (and on entries with a deleted field or another key)."""
+    from mail_bruteforce_guard.detector import api
+
+    def section(compact: bool) -> dict:
+        bans = {}
+        for i in range(8):
+            ban, plain = entry(i - 3, enforced=i % 3 == 0)
+            bans[f"192.0.2.{i}"] = ban if compact else plain
+        for key in ("192.0.2.4", "192.0.2.5"):
+            del bans[key]["enforced"]
+        bans["192.0.2.6"]["other"] = 1
+        bans["192.0.2.7"]["reason"] = None
+        return bans
+
+    compact, plain = section(True), section(False)
+    for now in (NOW, NOW + 599, NOW + 601, NOW + 700):
+        for pending in (False, True):
+            assert api._unexpired(compact, now, pending) == api._unexpired(plain, now, pending)
+    bans = api._unexpired(compact, NOW)
+    api._mark_enforced(compact, {}, bans[::2])
+    api._mark_enforced(plain, {}, bans[::2])
+    assert {k: dict(v.items()) for k, v in compact.items()} == plain

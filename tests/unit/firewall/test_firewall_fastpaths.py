@@ -8,7 +8,7 @@ import ipaddress
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mail_bruteforce_guard.firewall.base import Ban, ban_seconds, parse_target
+from mail_bruteforce_guard.firewall.base import Ban, ban_seconds, ended, parse_target
 from mail_bruteforce_guard.firewall.guard import SPECIAL_NETWORKS, Guard, Verdict
 from mail_bruteforce_guard.firewall.ipset import IpsetBackend, _pieces
 
@@ -76,6 +76,42 @@ def test_streamed_add_lines_are_the_reference_lines(items: list) -> None:
     backend = IpsetBackend()
     bans = [Ban(address, NOW + offset, "r") for address, offset in items]
     assert backend.add_lines(bans, NOW) == reference_add_lines(backend, bans, NOW)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(
+                IPV4,
+                st.sampled_from(["::ffff:198.51.100.9", "2001:DB8::7", "2001:db8:1:2::/64", "10.1.0.0/16"]),
+            ),
+            st.floats(min_value=-100, max_value=1e9, allow_nan=False),
+        ),
+        max_size=30,
+    )
+)
+def test_lines_of_checked_addresses_are_the_reference_lines(items: list) -> None:
+    """The Enforcer's batch (``checked``: each address is the guard's text) writes the same lines."""
+    backend = IpsetBackend()
+    guard = Guard()
+    bans = [Ban(guard.check(address).address, NOW + offset, "r") for address, offset in items]
+    assert list(backend.iter_add_lines(bans, NOW, checked=True)) == reference_add_lines(backend, bans, NOW)
+
+
+FLOATS = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.floats(min_value=-3, max_value=3),
+    st.sampled_from([0.0, 0.0005, 0.00049999, 0.0004999999999, 0.9995, 0.9994, 1.0, 1.0000001, 0.999999999]),
+)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(FLOATS, st.sampled_from([NOW, 0.0, -1.5, 1e9 + 0.25]), st.sampled_from([0, 1, 2, 60, 2147483]))
+def test_ended_is_ban_seconds_zero(offset: float, now: float, cap: int) -> None:
+    """``ended`` (the batch's expiry test) skips ``ban_seconds``'s rounding only where it cannot matter."""
+    for until in (now + offset, offset):
+        assert ended(until, now, cap) is (until <= now or ban_seconds(until, now, cap) == 0)
 
 
 def test_pieces_join_to_the_whole_batch() -> None:

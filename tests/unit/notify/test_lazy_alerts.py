@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from mail_bruteforce_guard.detector.config import Config
-from mail_bruteforce_guard.notify import outbox
+from mail_bruteforce_guard.notify import events, outbox
 from mail_bruteforce_guard.notify.events import Alerts, account_alert, ban_alert, failure_alert, unban_alert
 from mail_bruteforce_guard.policy.tracker import NewBan
 
@@ -119,3 +119,30 @@ def test_no_notifier_queues_nothing_and_counts_every_alert(tmp_path, syslog):
     assert outbox.queue_alerts(cfg, lazy, now=NOW, warn=print) == 5
     data = json.loads((tmp_path / "state" / outbox.OUTBOX).read_text())
     assert data["queue"] == [] and data["counts"] == {"alerts": {"ban": 5}}
+
+
+@pytest.mark.parametrize("min_severity", ["warning", "info"])
+def test_ban_alerts_no_one_takes_are_counted_without_being_made(tmp_path, monkeypatch, min_severity):
+    """Without syslog and without a notifier of bans, a burst of bans is only counted (its alerts are never
+    made): the outbox is the one the plain list of alerts gives, its counts in the same order. A notifier
+    that takes bans gets each of them."""
+    notify = [{"type": "exec", "command": ["/bin/true"], "min_severity": min_severity}]
+    storm = Alerts()
+    storm.append(failure_alert("log", "x", NOW, host="mx1"))
+    storm.add_bans(rows(4), NOW, host="mx1")
+    storm.append(unban_alert("192.0.2.9", NOW, host="mx1"))
+    storm.add_bans(rows(3, 100), NOW, host="mx1")
+    reference = config(tmp_path / "b", notify)
+    assert outbox.queue_alerts(reference, list(storm), now=NOW, warn=print) == 9
+    made = []
+    real = events.ban_alert
+    monkeypatch.setattr(events, "ban_alert", lambda *a, **k: made.append(a) or real(*a, **k))
+    assert outbox.queue_alerts(config(tmp_path / "a", notify), storm, now=NOW, warn=print) == 9
+    assert len(made) == (7 if min_severity == "info" else 0)
+
+    def strip(d):
+        return {**d, "queue": [{k: v for k, v in e.items() if k != "id"} for e in d["queue"]]}
+
+    got, want = ((tmp_path / d / "state" / outbox.OUTBOX).read_text() for d in "ab")
+    assert strip(json.loads(got)) == strip(json.loads(want))
+    assert list(json.loads(got)["counts"]["alerts"]) == ["failure", "ban", "unban"]

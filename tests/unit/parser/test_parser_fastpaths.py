@@ -313,3 +313,118 @@ def test_auth_process_fast_path_agrees_with_the_regex(head: str, pieces: list, e
     assert lines._dovecot(head + msg, len(head), 1.0, "h") == expected
     found = msg[msg.rfind("): ") :] in set(DC_AUTH_TAIL_FIXED)
     assert found is any(msg.endswith(tail) for tail in DC_AUTH_TAIL_FIXED)
+
+
+# The usual login failure summary, its fields' usual forms (each line of the property below is one of those,
+# up to two fields taking an odd form: near misses of the fast pattern, or lines that only look like it)
+USUAL = (
+    "Disconnected (auth failed, 1 attempts in 2 secs): user=<u0@example.com>, method=PLAIN, rip=100.0.0.7,"
+    " lip=10.0.0.2, TLS, session=<s0x0>"
+)
+FIELDS = {  # name -> (usual forms, odd forms)
+    "prefix": (
+        ["imap-login: ", "dovecot: pop3-login: ", "submission-login: ", "managesieve-login: "],
+        ["lmtp-login: ", "dovecot: dovecot: imap-login: ", "", "imap-login:"],
+    ),
+    "level": (
+        ["", "Info: ", "Error: ", "Info: Info: ", "Debug:"],
+        ["Login: ", "Info: Login: ", "Login: Info: ", "Warning: Login: "],
+    ),
+    "words": (
+        ["Disconnected ", "Disconnected: Inactivity ", "Aborted login ", "", "Login aborted: x "],
+        ["(x) ", "Disconnected (auth failed, 1 attempts): ", "Disconnected\t", "Déconnecté ", "x" * 81],
+    ),
+    "failed": (
+        [
+            "(auth failed, 1 attempts in 2 secs)",
+            "(auth failed, 3 attempts)",
+            "(auth failed, 1 attempt in 1 sec)",
+            "(auth failed, 100001 attempts)",
+        ],
+        [
+            "(auth failed, 1234567 attempts)",
+            "(auth failed, ٣ attempts)",
+            "(auth failed)",
+            "(auth failed, 2 attempts in 5 secs) (auth_failed)",
+            "(no auth attempts in 0 secs)",
+            "(proxy dest auth failed)",
+            "(tried to use disabled plaintext auth)",
+        ],
+    ),
+    "user": (
+        ["u0@example.com", "", "(unavailable)", "a b", "~!#$%^&*()=?", "x" * 512],
+        [
+            "x>, rip=6.6.6.6",
+            "a,b",
+            "<a>",
+            "a>",
+            "é",
+            "\udcff",
+            "\t",
+            "x" * 513,
+            ", rip=192.0.2.7, lip=1.1.1.1, session=<x",
+        ],
+    ),
+    "method": ([", method=PLAIN", ", method=DIGEST-MD5"], ["", ", method=a>", ", method=", ", method=A B"]),
+    "rip": (
+        ["100.0.0.7", "2001:db8::1", "::ffff:192.0.2.1", "1.2.3", "010.0.0.1", "::1:"],
+        ["", "1.2.3.4:5", "fe80::1%eth0", "session=<x>", "100.0.0.7 "],
+    ),
+    "after": (
+        [", lip=10.0.0.2, TLS", ", lip=10.0.0.2", ", lip=::1, secured"],
+        [
+            ", lip=10.0.0.2, mpid=3, TLS",
+            ", lip=1.1.1.1, rip=9.9.9.9",
+            ", lip=session=<z>",
+            "",
+            ", lip=10.0.0.2, TLS: Disconnected",
+            ", lip=10.0.0.2, TLS, rip=8.8.8.8",
+        ],
+    ),
+    "session": (
+        [", session=<s0x0>", ", session=<" + "A" * 64 + ">", ", session=<a+/=>"],
+        [
+            ", session=<>",
+            ", session=<" + "A" * 65 + ">",
+            ", session=<a b>",
+            ", session=<ok>x",
+            ", session=<ok>, rip=7.7.7.7",
+            "",
+            ", session=<ok",
+            "\r",
+        ],
+    ),
+}
+
+
+def test_the_usual_failure_summary_takes_the_fast_path() -> None:
+    """The bench's line and genlog's are read by one match of the fast pattern (the property below
+    compares the fast path with the general reading on lines that take it)."""
+    assert lines.DC_LOGIN_FAILED_USUAL_RE.fullmatch("dovecot: imap-login: " + USUAL) is not None
+    assert lines.DC_FAILED_USUAL_RE.fullmatch("Info: " + USUAL) is not None
+    rec = lines._dovecot("imap-login: " + USUAL, 0, 1.0, "mx")
+    assert rec == lines._dovecot("imap-login: " + USUAL, 0, 1.0, "mx", usual=False)
+    assert rec == lines.Record(1.0, lines.LOGIN_FAILURE, "dovecot", "imap", "100.0.0.7", "u0@example.com", 1,
+                               None, "mx", "s0x0", 2, "")  # fmt: skip
+
+
+@st.composite
+def usual_summaries(draw: st.DrawFn) -> dict:
+    """The fields of a usual failure summary, up to two of them in an odd form."""
+    odd = draw(st.sets(st.sampled_from(list(FIELDS)), max_size=2))
+    return {name: draw(st.sampled_from(FIELDS[name][name in odd])) for name in FIELDS}
+
+
+@settings(max_examples=3000, deadline=None)
+@given(usual_summaries())
+def test_the_usual_failure_fast_path_reads_as_the_general_reading(f: dict) -> None:
+    """``_dovecot`` and ``_login`` (each with its fast path) give exactly the Record of their general
+    reading (``usual=False``), alone or after a line's header."""
+    fields = f"user=<{f['user']}>{f['method']}, rip={f['rip']}{f['after']}{f['session']}"
+    body = f"{f['level']}{f['words']}{f['failed']}: {fields}"
+    msg = f["prefix"] + body
+    head = "Nov 26 08:08:18 mx dovecot: "
+    for text, at in ((msg, 0), (head + msg, len(head))):
+        assert lines._dovecot(text, at, 1.0, "h") == lines._dovecot(text, at, 1.0, "h", usual=False)
+    for text, at in ((body, 0), (head + body, len(head))):
+        assert lines._login("pop3", text, at, 1.0, "h") == lines._login("pop3", text, at, 1.0, "h", False)

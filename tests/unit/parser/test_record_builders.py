@@ -53,5 +53,31 @@ def test_builders_defaults_are_the_records_defaults():
 
 def test_no_record_is_built_by_position_outside_the_builders():
     source = inspect.getsource(lines)
-    assert len(re.findall(r"_new\(\s*Record", source)) == 3  # the three builders, nowhere else
+    assert len(re.findall(r"_new\(\s*Record", source)) == 4  # the four builders, nowhere else
     assert not re.search(r"\bRecord\(\s*when", source)
+
+
+def test_the_usual_failure_builder_puts_each_group_in_its_field():
+    """The fast path's builder (``_usual_failure_record``) names every field as the login summary's reading
+    does: a swap of two fields of its tuple cannot pass silently."""
+    rec = lines._usual_failure_record(("pop3", "3", "17", "alice", "192.0.2.7", "Sess1"), 5.0, "mx")
+    assert rec._asdict() == {
+        "time": 5.0,
+        "kind": lines.LOGIN_FAILURE,
+        "service": "dovecot",
+        "protocol": "pop3",
+        "ip": "192.0.2.7",
+        "user": "alice",
+        "count": 3,
+        "pid": None,
+        "host": "mx",
+        "session": "Sess1",
+        "extra": 17,
+        "driver": "",
+    }
+    line = (
+        "imap-login: Disconnected (auth failed, 3 attempts in 17 secs): user=<alice>, method=PLAIN,"
+        " rip=192.0.2.7, lip=192.0.2.1, TLS, session=<Sess1>"
+    )
+    assert lines._dovecot(line, 0, 5.0, "mx", usual=False) == rec._replace(protocol="imap")
+    assert lines._usual_failure_record(("imap", "1", None, "", "192.0.2.7", "S"), 5.0, "mx").extra == -1
