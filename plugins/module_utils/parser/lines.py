@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from ..addresses import normalize_ip
@@ -605,23 +605,31 @@ def _auth_fields(msg: str, start: int) -> tuple | None:
     its address too: else the first may be a username's text, and the real fields, of a line that is no
     failure (a debug line of the same request), follow it."""
     found = None
+    for c, m, ip in _comma_readings(msg, start, DC_AUTH_FIELDS_RE):
+        if found is None:
+            if _auth_message(msg, m.end()):
+                found = (ip, c, m.group(2))
+        elif found[0] != ip:
+            return None  # two readings, two addresses: no way to tell the real one
+    return found
+
+
+def _comma_readings(msg: str, start: int, fields: re.Pattern) -> Iterator[tuple[int, re.Match, str]]:
+    """``(comma, match, address)`` of each comma within ``DC_LOG_USER_MAX`` characters of ``msg[start]``
+    (where Dovecot's auth prefix writes the client's username) that Dovecot's ``fields`` follow with an
+    address: each one a possible end of the username, in order (the readings both forms' readers weigh)."""
     limit = start + DC_LOG_USER_MAX + 1
     c = msg.find(",", start, limit)
     while c >= 0:
-        m = DC_AUTH_FIELDS_RE.match(msg, c + 1)
+        m = fields.match(msg, c + 1)
         if m is not None:
             raw = m.group(1)
             ip = _ips.get(raw, _MISSING)
             if ip is _MISSING:
                 ip = _ip(raw)
             if ip is not None:
-                if found is None:
-                    if _auth_message(msg, m.end()):
-                        found = (ip, c, m.group(2))
-                elif found[0] != ip:
-                    return None  # two readings, two addresses: no way to tell the real one
+                yield c, m, ip
         c = msg.find(",", c + 1, limit)
-    return found
 
 
 def _auth_message(msg: str, close: int) -> bool:
@@ -649,42 +657,20 @@ def _auth_request(msg: str, start: int) -> tuple | None:
     after it that the prefix's fields follow must name the same address (else None: the login summary still
     counts the attempt). ``(ip, comma, session, passdb)``, or None."""
     found = None
-    limit = start + DC_LOG_USER_MAX + 1
-    c = msg.find(",", start, limit)
-    while c >= 0:
-        m = DC24_AUTH_FIELDS_RE.match(msg, c + 1)
-        if m is not None:
-            raw = m.group(1)
-            ip = _ips.get(raw, _MISSING)
-            if ip is _MISSING:
-                ip = _ip(raw)
-            if ip is not None:
-                if found is None:
-                    p = DC24_AUTH_PASSDB_RE.match(msg, m.end())
-                    if p is not None and _auth_text(msg, p.end()):
-                        found = (ip, c, m.group(2), p.group(1))
-                elif found[0] != ip:
-                    return None  # two readings, two addresses: no way to tell the real one
-        c = msg.find(",", c + 1, limit)
+    for c, m, ip in _comma_readings(msg, start, DC24_AUTH_FIELDS_RE):
+        if found is None:
+            p = DC24_AUTH_PASSDB_RE.match(msg, m.end())
+            if p is not None and _auth_text(msg, p.end()):
+                found = (ip, c, m.group(2), p.group(1))
+        elif found[0] != ip:
+            return None  # two readings, two addresses: no way to tell the real one
     return found
 
 
 def _fields_elsewhere(msg: str, start: int, after: int, fields: re.Pattern, ip: str) -> bool:
     """Whether a comma after ``msg[after]`` within reach of ``msg[start]`` is followed by Dovecot's
     ``fields`` (whatever comes after them) naming another address than ``ip``."""
-    limit = start + DC_LOG_USER_MAX + 1
-    c = msg.find(",", max(start, after + 1), limit)
-    while c >= 0:
-        m = fields.match(msg, c + 1)
-        if m is not None:
-            raw = m.group(1)
-            other = _ips.get(raw, _MISSING)
-            if other is _MISSING:
-                other = _ip(raw)
-            if other is not None and other != ip:
-                return True
-        c = msg.find(",", c + 1, limit)
-    return False
+    return any(c > after and other != ip for c, _m, other in _comma_readings(msg, start, fields))
 
 
 def _pam_unix(msg: str, i: int, when: float | None, host: str) -> Record | None:
