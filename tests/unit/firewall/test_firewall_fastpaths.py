@@ -59,19 +59,20 @@ def reference_add_lines(backend: IpsetBackend, bans: list, now: float) -> list:
     return lines
 
 
-@settings(max_examples=100, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.one_of(
-                IPV4,
-                st.sampled_from(["::ffff:198.51.100.9", "2001:DB8::7", "2001:db8:1:2::/64", "10.1.0.0/16"]),
-            ),
-            st.floats(min_value=-100, max_value=1e9, allow_nan=False),
+# (address, seconds from NOW) pairs of a batch: IPv4, mapped and plain IPv6, networks, bans already ended
+BAN_ITEMS = st.lists(
+    st.tuples(
+        st.one_of(
+            IPV4, st.sampled_from(["::ffff:198.51.100.9", "2001:DB8::7", "2001:db8:1:2::/64", "10.1.0.0/16"])
         ),
-        max_size=30,
-    )
+        st.floats(min_value=-100, max_value=1e9, allow_nan=False),
+    ),
+    max_size=30,
 )
+
+
+@settings(max_examples=100, deadline=None)
+@given(BAN_ITEMS)
 def test_streamed_add_lines_are_the_reference_lines(items: list) -> None:
     backend = IpsetBackend()
     bans = [Ban(address, NOW + offset, "r") for address, offset in items]
@@ -79,18 +80,7 @@ def test_streamed_add_lines_are_the_reference_lines(items: list) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    st.lists(
-        st.tuples(
-            st.one_of(
-                IPV4,
-                st.sampled_from(["::ffff:198.51.100.9", "2001:DB8::7", "2001:db8:1:2::/64", "10.1.0.0/16"]),
-            ),
-            st.floats(min_value=-100, max_value=1e9, allow_nan=False),
-        ),
-        max_size=30,
-    )
-)
+@given(BAN_ITEMS)
 def test_lines_of_checked_addresses_are_the_reference_lines(items: list) -> None:
     """The Enforcer's batch (``checked``: each address is the guard's text) writes the same lines."""
     backend = IpsetBackend()
