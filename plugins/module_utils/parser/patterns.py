@@ -171,6 +171,18 @@ DC_AUTH_FIELDS_RE = re.compile(r"([0-9A-Fa-f:.]{1,45})(?:,master)?(?:,(<[A-Za-z0
 # login"): lines._auth_request compares the address of every prefix a comma may start, not only of those a
 # failure message follows
 DC24_AUTH_PREFIXES = ("auth(", "auth-worker(")
+# The same summary with the syslog header before it, read whole (lines.locate_all's fast path, the line of an
+# attack on IMAP or POP3): a host (ASCII, never ending with ":"; not Dovecot's own "auth(" prefix, see
+# lines._parse_header), program "dovecot" with DC_LOGIN_FAILED_USUAL_RE's message, or a login process as the
+# program with the summary. Its header is one HEADER_RE reads the same way, so both read the same
+# (tests/unit/parser/test_parser_fastpaths.py pins it). Groups: host, the protocol in either form (one of
+# two groups), then those of _DC_USUAL_FAILURE.
+_DC_LOGIN_NAMES = "|".join(p[: -len("-login: ")] for p in DC_LOGIN_PREFIXES)
+DC_USUAL_LINE_RE = re.compile(
+    r"(?!" + "|".join(re.escape(p) for p in DC24_AUTH_PREFIXES) + r")([!-~]{0,254}[!-9;-~]) "
+    r"(?:dovecot(?:\[[0-9]{1,10}\])?: (?:dovecot: )?(" + _DC_LOGIN_NAMES + r")-login"
+    r"|(" + _DC_LOGIN_NAMES + r")-login(?:\[[0-9]{1,10}\])?): " + _DC_USUAL_FAILURE
+)
 DC24_AUTH_FIELDS_RE = re.compile(
     r"([0-9A-Fa-f:.]{1,45})(?:,sasl:[a-z0-9_-]{1,40})?(?:,master)?\)(?:<\d{1,10}>)?(?:<([A-Za-z0-9+/=]{1,64})>)?"
     r"(?:: request \[\d{1,10}\])?: "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import tzinfo
-from itertools import compress, starmap
+from itertools import compress
 from typing import NamedTuple
 
 from .correlate import Correlator
@@ -66,12 +66,14 @@ def block_candidates(
     return Candidates(texts, numbers, lines)
 
 
-def parse_candidates(texts: list[str], ts: TimestampParser) -> tuple[list[int], list[Record]]:
+def parse_candidates(
+    texts: list[str], ts: TimestampParser, *, usual: bool = True
+) -> tuple[list[int], list[Record]]:
     """The Records of candidate lines (each holds a gate substring), in stages over the whole list (see
-    ``lines.locate_all``): ``(indexes, records)``, ``indexes[k]`` the position in ``texts`` of
-    ``records[k]``."""
-    indexes, located = locate_all(texts, ts)
-    records = list(starmap(parse_message, located))
+    ``lines.locate_all``; ``usual``: its fast path): ``(indexes, records)``, ``indexes[k]`` the position in
+    ``texts`` of ``records[k]``."""
+    indexes, located = locate_all(texts, ts, usual=usual)
+    records = [one if one.__class__ is Record else parse_message(*one) for one in located]  # parse_located
     # Records are non-empty tuples: the lines that gave one are selected in C
     return list(compress(indexes, records)), list(filter(None, records))
 

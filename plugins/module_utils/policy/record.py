@@ -80,8 +80,9 @@ class AddressRecord:
 
     @classmethod
     def from_list(cls, data: list) -> AddressRecord:
-        rec = cls(float(data[_FIRST]), int(data[_FLAGS]))
-        rec.last = float(data[_LAST])
+        first, last = float(data[_FIRST]), float(data[_LAST])
+        rec = cls(min(first, last), int(data[_FLAGS]))  # first <= last, whatever the file says (see _failure)
+        rec.last = last
         rec.failures = int(data[_FAILURES])
         window = data[_WINDOW]  # [time, count, ...]: counts stay integers ("5 failures", never "5.0")
         rec.window = [v for t, c in zip(window[0::2], window[1::2]) for v in (float(t), int(c))]

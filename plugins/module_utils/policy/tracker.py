@@ -143,6 +143,8 @@ class Tracker:
         self._newest_hour: int | None = None
         # the largest number of window entries that can matter (each entry weighs >= 1)
         self._keep = max(config.maxretry, config.slow_maxretry)
+        # the fewest failures that can ban (a window holding fewer in all cannot)
+        self._least = min(config.maxretry, config.slow_maxretry) if config.slow_maxretry else config.maxretry
         self._horizon = max(config.findtime, config.slow_findtime if config.slow_maxretry else 0)
         self._idle = max(self._horizon, config.targeted_findtime)
         self._thresholds = report.thresholds(config)  # of every "watch" reason
@@ -291,10 +293,10 @@ class Tracker:
         if not count or count <= 0:
             count = 1
         rec.failures += count
-        if t < rec.first:  # noqa: PLR1730 - no min()/max() call in the hot path
-            rec.first = t
-        if t > rec.last:  # noqa: PLR1730 - no min()/max() call in the hot path
+        if t > rec.last:
             rec.last = t
+        elif t < rec.first:  # (first <= last: a later time is no earlier one; in a big attack each is a miss)
+            rec.first = t
         self._add_details(key, rec, ev)
         user = ev.user
         flags = rec.flags
@@ -332,8 +334,14 @@ class Tracker:
                 del window[: len(window) - keep]
         else:  # the shared empty window (or an empty list) is replaced, never appended to
             window = rec.window = [t, count]
-        fast_start = t - cfg.findtime
         slow_start = t - cfg.slow_findtime
+        # too few failures in the whole window for either threshold (the first ones of most addresses): no
+        # ban, and the window's times are not read (in a big attack each is a cache miss)
+        if (sum(window[1::2]) if len(window) > 2 else count) < self._least:
+            if len(window) > 2 and window[0] <= slow_start:
+                self._trim(rec, slow_start)
+            return
+        fast_start = t - cfg.findtime
         ahead = t + LATE  # failures that arrived before with later times: a step back since (see top)
         fast = slow = 0
         first_fast = first_slow = t
@@ -352,9 +360,14 @@ class Tracker:
         elif cfg.slow_maxretry and slow >= cfg.slow_maxretry:
             self._ban(key, rec, t, slow, span=t - first_slow, kind="slow window, ")
         elif len(window) > 2 and window[0] <= slow_start:
-            # drop entries that left every window
-            keep = [window[i : i + 2] for i in range(0, len(window), 2) if window[i] > slow_start]
-            rec.window = [x for pair in keep for x in pair]
+            self._trim(rec, slow_start)
+
+    @staticmethod
+    def _trim(rec: _Record, slow_start: float) -> None:
+        """Drop the window's entries that left every window."""
+        window = rec.window
+        keep = [window[i : i + 2] for i in range(0, len(window), 2) if window[i] > slow_start]
+        rec.window = [x for pair in keep for x in pair]
 
     def _add_details(self, key: str, rec: _Record, ev: Event) -> None:
         """What every line of an attempt adds to its address's record, counted or not: its service, its

@@ -16,6 +16,7 @@ from mail_bruteforce_guard.parser.patterns import (
     HEADER_RE,
     PAM_UNIX_FAILURE,
 )
+from mail_bruteforce_guard.parser.stream import parse_candidates
 from mail_bruteforce_guard.parser.timestamps import TimestampParser
 
 PIECES = ["mail", "mx-1.example", " ", ":", ": ", "[", "]", "(", ")", "postfix/smtpd", "dovecot",
@@ -428,3 +429,68 @@ def test_the_usual_failure_fast_path_reads_as_the_general_reading(f: dict) -> No
         assert lines._dovecot(text, at, 1.0, "h") == lines._dovecot(text, at, 1.0, "h", usual=False)
     for text, at in ((body, 0), (head + body, len(head))):
         assert lines._login("pop3", text, at, 1.0, "h") == lines._login("pop3", text, at, 1.0, "h", False)
+
+
+# The parts of a whole line before a summary: the line fast path (``lines.locate_all``, DC_USUAL_LINE_RE)
+# takes only a plain syslog header, every other header goes the general way
+STAMPS = ["Nov 26 08:08:18 ", "2026-11-26T08:08:18+00:00 ", "2026-11-26T08:08:18.25Z ", "",
+          "@4000000069273a3d0000000a ", "Nov 26 08:08:18"]  # fmt: skip
+HOSTS = ["mx", "mx-1.example", "", "auth(x)", "auth-worker(1)", "authx", "é", "a:b", "a:", "x" * 255,
+         "x" * 256, "a b", "\t"]  # fmt: skip
+PROGRAMS = ["dovecot: ", "dovecot[123]: ", "dovecot[٣]: ", "dovecot(x): ", "dovecot[]: ",
+            "dovecot[12345678901]: ", "imap-login: ", "pop3-login[7]: ", "imap-login[]: ", "dovecot-auth: ",
+            "postfix/smtpd[1]: ", "dovecot:", "lmtp-login: "]  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.sampled_from(STAMPS), st.sampled_from(HOSTS), st.sampled_from([" ", "  ", ""]),
+       st.sampled_from(PROGRAMS), usual_summaries())  # fmt: skip
+def test_the_usual_line_fast_path_reads_as_the_header_path(
+    stamp: str, host: str, sep: str, program: str, f: dict
+) -> None:
+    """A whole line read by ``locate_all``'s fast path (the usual summary and its header in one match) gives
+    the Record that the header's parser gives it (``usual=False``), and ``claimed_daemon`` names the daemon
+    that parser belongs to."""
+    fields = f"user=<{f['user']}>{f['method']}, rip={f['rip']}{f['after']}{f['session']}"
+    body = f"{f['level']}{f['words']}{f['failed']}: {fields}"
+    prefix = "" if program.endswith(("-login: ", "-login[7]: ")) else f["prefix"]
+    line = f"{stamp}{host}{sep}{program}{prefix}{body}"
+    fast = parse_candidates([line], TimestampParser(1.8e9))
+    assert fast == parse_candidates([line], TimestampParser(1.8e9), usual=False)
+    _indexes, located = lines.locate_all([line], TimestampParser(1.8e9), usual=False)
+    daemon = lines._DAEMON_OF[located[0][0][0]] if located else None
+    assert lines.claimed_daemon(line) == daemon
+
+
+def test_the_bench_line_takes_the_line_fast_path() -> None:
+    """The line of make bench's attack (and genlog's) is read whole by ``locate_all``, header and all."""
+    for line in (
+        "2026-11-26T08:08:18+00:00 mx1 dovecot: imap-login: " + USUAL,
+        "Nov 26 08:08:18 mx1 dovecot[7]: pop3-login: " + USUAL,
+        "Nov 26 08:08:18 mx1 imap-login: " + USUAL,
+    ):
+        _indexes, located = lines.locate_all([line], TimestampParser(1.8e9))
+        assert isinstance(located[0], lines.Record), line
+        assert located[0].host == "mx1"
+        assert parse_candidates([line], TimestampParser(1.8e9)) == parse_candidates(
+            [line], TimestampParser(1.8e9), usual=False
+        )
+
+
+MIXED_STAMPS = ["Nov 26 08:08:18 ", "2026-11-26T08:08:18+00:00 ", "2026-11-26T08:08:19Z ", "Nov 26 08:08:19 ",
+                "2026-11-26T08:08:18.5+00:00 "]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(MIXED_STAMPS), min_size=1, max_size=12))
+def test_stamps_of_both_forms_in_turn_read_as_alone(stamps: list) -> None:
+    """``locate_all`` looks a stamp up in the previous line's form first: lines whose stamps change form from
+    one line to the next get each the time a parser that never saw a line before gives it."""
+    texts = [
+        f"{stamp}mx dovecot: imap-login: Login: user=<a>, rip=192.0.2.{i}" for i, stamp in enumerate(stamps)
+    ]
+    ts = TimestampParser(1.8e9)
+    _indexes, located = lines.locate_all(texts + texts, ts)
+    assert [when for _h, _t, _at, when in located] == [
+        TimestampParser(1.8e9).split_new(text)[0] for text in texts + texts
+    ]

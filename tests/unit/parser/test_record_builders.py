@@ -60,7 +60,7 @@ def test_no_record_is_built_by_position_outside_the_builders():
 def test_the_usual_failure_builder_puts_each_group_in_its_field():
     """The fast path's builder (``_usual_failure_record``) names every field as the login summary's reading
     does: a swap of two fields of its tuple cannot pass silently."""
-    rec = lines._usual_failure_record(("pop3", "3", "17", "alice", "192.0.2.7", "Sess1"), 5.0, "mx")
+    rec = lines._usual_failure_record("pop3", "3", "17", "alice", "192.0.2.7", "Sess1", 5.0, "mx")
     assert rec._asdict() == {
         "time": 5.0,
         "kind": lines.LOGIN_FAILURE,
@@ -80,4 +80,4 @@ def test_the_usual_failure_builder_puts_each_group_in_its_field():
         " rip=192.0.2.7, lip=192.0.2.1, TLS, session=<Sess1>"
     )
     assert lines._dovecot(line, 0, 5.0, "mx", usual=False) == rec._replace(protocol="imap")
-    assert lines._usual_failure_record(("imap", "1", None, "", "192.0.2.7", "S"), 5.0, "mx").extra == -1
+    assert lines._usual_failure_record("imap", "1", None, "", "192.0.2.7", "S", 5.0, "mx").extra == -1
