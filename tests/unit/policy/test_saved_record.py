@@ -34,3 +34,12 @@ def test_a_saved_record_reads_back_field_by_field():
     for name in record.SAVED_FIELDS:
         want, got = getattr(rec, name), getattr(back, name)
         assert (sorted(got) if name == "users" else got) == (sorted(want) if name == "users" else want), name
+
+
+def test_a_saved_record_whose_first_failure_is_after_its_last_reads_back_ordered():
+    """The tracker keeps first <= last (``_failure`` tests the first failure only for a time that is not the
+    latest): a damaged or hand-edited record read back keeps it too."""
+    saved = _record().to_list()
+    saved[record.SAVED_FIELDS.index("first")] = 3000.0
+    back = record.AddressRecord.from_list(saved)
+    assert (back.first, back.last) == (2000.0, 2000.0)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mail_bruteforce_guard.errors import ConfigError
 from mail_bruteforce_guard.parser.events import AUTH_FAILURE, AUTH_SUCCESS, Event
 from mail_bruteforce_guard.policy.config import PolicyConfig
@@ -363,3 +365,36 @@ def test_take_banned_holds_what_take_new_bans_says():
     assert len(rows) == 3
     assert [(k, r.ban_until, r.reason, r.bans) for k, r in banned.items()] == [tuple(b) for b in rows]
     assert other.take_banned() == {} and other.take_new_bans() == []
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-900, 4000), st.integers(1, 4), st.sampled_from(["203.0.113.5", "203.0.113.6"])
+        ),
+        max_size=40,
+    ),
+    st.integers(1, 6),
+    st.sampled_from([0, 3, 8]),
+    st.sampled_from([60, 600]),
+)
+def test_a_window_too_small_to_ban_decides_as_the_full_reading(
+    failures: list, maxretry: int, slow_maxretry: int, findtime: int
+) -> None:
+    """``_failure`` reads no window whose failures in all are fewer than any threshold (``_least``): with it
+    and with every window read (``_least`` 0), the same bans, records and reports, whatever order the times
+    come in (a step back included)."""
+    config = PolicyConfig(
+        maxretry=maxretry, slow_maxretry=slow_maxretry, findtime=findtime, slow_findtime=3600
+    )
+    short, full = Tracker(config), Tracker(config)
+    full._least = 0  # every window read in full: the reference
+    events = [fail(t, ip=ip, count=count) for t, count, ip in failures]
+    for tracker in (short, full):
+        tracker.feed(events)
+    assert [tuple(b) for b in short.take_new_bans()] == [tuple(b) for b in full.take_new_bans()]
+    assert {k: r.to_list() for k, r in short.records.items()} == {
+        k: r.to_list() for k, r in full.records.items()
+    }
+    assert short.decide().offenders == full.decide().offenders
