@@ -32,7 +32,7 @@ from .patterns import (
 class _BlockForm(NamedTuple):
     """The gate compiled for blocks of one type (str or bytes)."""
 
-    line_res: tuple  # a gate and the rest of its line: one finditer pass yields each line once, with its end
+    line_re: re.Pattern  # a gate and the rest of its line: a finditer pass yields each line once, with end
     words: tuple  # gates searched for with find (plain words: the search skips ahead by their length)
     newline: str | bytes
 
@@ -59,9 +59,9 @@ class Gate:
         # checked in C, see patterns.GATE_AUTH_PATTERNS), the plain words by find (CPython's substring search
         # skips ahead by the word's length: a pass costs less than the regex's, make bench)
         found = (GATE_SASL_LOGIN, GATE_LOGIN, GATE_LOGGED_IN, *words)
-        self._text = _BlockForm((re.compile(auth + "[^\n]*"),), found, "\n")
+        self._text = _BlockForm(re.compile(auth + "[^\n]*"), found, "\n")
         self._bytes = _BlockForm(
-            (re.compile(auth.encode("ascii") + rb"[^\n]*"),),
+            re.compile(auth.encode("ascii") + rb"[^\n]*"),
             tuple(w.encode("ascii") for w in found),
             b"\n",
         )
@@ -88,23 +88,27 @@ class Gate:
         if end is None:
             end = len(data)
         newline = form.newline
-        spans: dict[int, int] = {}
         rfind = data.rfind
         find = data.find
         low = start - 1 if start else 0  # rfind from the newline before the block: it starts the first line
-        for gate_line in form.line_res:
-            for m in gate_line.finditer(data, start, end):
-                at, stop = m.span()
-                spans[rfind(newline, low, at) + 1] = stop
+        # the regex pass yields each of its lines once, in order (a match runs to its line's end); a plain
+        # word's line may be one of them: only then are the lines merged by their start
+        found = []
+        for m in form.line_re.finditer(data, start, end):
+            at, stop = m.span()
+            found.append((rfind(newline, low, at) + 1, stop))
+        spans: dict[int, int] | None = None
         for word in form.words:
             i = find(word, start, end)
             while i >= 0:
+                if spans is None:
+                    spans = dict(found)
                 stop = find(newline, i, end)
                 spans[rfind(newline, low, i) + 1] = end if stop < 0 else stop
                 if stop < 0:
                     break
                 i = find(word, stop, end)
-        return sorted(spans.items())
+        return found if spans is None else sorted(spans.items())
 
 
 # info kinds wanted, pre-auth kinds wanted without them -> the gate (info implies the pre-auth kinds)
