@@ -91,24 +91,22 @@ class Gate:
         rfind = data.rfind
         find = data.find
         low = start - 1 if start else 0  # rfind from the newline before the block: it starts the first line
-        # the regex pass yields each of its lines once, in order (a match runs to its line's end); a plain
-        # word's line may be one of them: only then are the lines merged by their start
-        found = []
-        for m in form.line_re.finditer(data, start, end):
-            at, stop = m.span()
-            found.append((rfind(newline, low, at) + 1, stop))
-        spans: dict[int, int] | None = None
+        spans: dict[int, int] = {}
         for word in form.words:
             i = find(word, start, end)
             while i >= 0:
-                if spans is None:
-                    spans = dict(found)
                 stop = find(newline, i, end)
                 spans[rfind(newline, low, i) + 1] = end if stop < 0 else stop
                 if stop < 0:
                     break
                 i = find(word, stop, end)
-        return found if spans is None else sorted(spans.items())
+        lines = form.line_re.finditer(data, start, end)
+        if not spans:  # the regex pass alone (an attack's block): it yields each line once, in order
+            return [(rfind(newline, low, m.start()) + 1, m.end()) for m in lines]
+        for m in lines:  # a line may hold a word too: merged by its start
+            at, stop = m.span()
+            spans[rfind(newline, low, at) + 1] = stop
+        return sorted(spans.items())
 
 
 # info kinds wanted, pre-auth kinds wanted without them -> the gate (info implies the pre-auth kinds)

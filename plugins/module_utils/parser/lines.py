@@ -214,7 +214,7 @@ def locate_all(  # noqa: PLR0912 - the hot loop of the first stage, its fast pat
                 when, pos = split_new(text)
         # the line of an attack on IMAP or POP3, header and all (its last character first: most other lines
         # end otherwise, and the search for the words reads a whole line)
-        if usual and text.endswith(">") and _USUAL_FAILURE_WORDS in text:
+        if usual and text[-1:] == ">" and _USUAL_FAILURE_WORDS in text:
             m = usual_line(text, pos)
             if m is not None:
                 host, proto, login_proto, attempts, secs, user, raw, session = m.groups()
