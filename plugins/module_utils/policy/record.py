@@ -33,7 +33,8 @@ _FIRST, _LAST, _FAILURES, _WINDOW, _SERVICES, _USERS, _BANS, _BAN_UNTIL, _REASON
 
 class AddressRecord:
     """Per-address memory; ``window`` holds the latest failures as flat [time, count, ...] (the shared empty
-    tuple while there are none: a banned address's window is empty, and a big attack bans 100,000)."""
+    tuple while there are none: a banned address's window is empty, and a big attack bans 100,000).
+    ``first <= last`` always (the tracker tests ``first`` only for a time before ``last``)."""
 
     __slots__ = (
         "ban_until",
