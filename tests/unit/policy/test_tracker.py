@@ -398,3 +398,39 @@ def test_a_window_too_small_to_ban_decides_as_the_full_reading(
         k: r.to_list() for k, r in full.records.items()
     }
     assert short.decide().offenders == full.decide().offenders
+
+
+def _saved_then_reloaded(config: PolicyConfig, events: list) -> dict:
+    """The JSON state of a tracker fed ``events`` (as state.json holds it)."""
+    tracker = Tracker(config)
+    tracker.feed(events)
+    return json.loads(json.dumps(tracker.to_state()))
+
+
+def test_a_damaged_count_in_a_saved_window_hides_no_attack():
+    """Each window entry weighs >= 1 (``_keep`` and ``_least`` rely on it): a saved window whose count was
+    damaged (0 or less) must not keep an address that fails maxretry times within findtime from its ban, as
+    the full reading of the window bans it (the shortcut summed the damaged count with the others)."""
+    config = PolicyConfig(maxretry=4, findtime=60, slow_maxretry=0)
+    state = _saved_then_reloaded(config, [fail(-1000, count=2)])
+    state["records"]["203.0.113.5"][3][1] = -10  # the window's one count, damaged
+    tracker = Tracker(config)
+    tracker.load_state(state)
+    tracker.feed([fail(0, count=4)])
+    assert [b.address for b in tracker.take_new_bans()] == ["203.0.113.5"]
+
+
+def test_a_damaged_count_in_a_saved_stale_window_hides_no_attack():
+    """The same through the known-good memory: a stale client's saved window with a damaged count, taken into
+    the address's window when it fails for an unknown username, cannot hide failures that reach maxretry."""
+    config = PolicyConfig(
+        maxretry=3, findtime=600, slow_maxretry=8, slow_findtime=3600, known_good_days=7, stale_maxretry=5
+    )
+    state = _saved_then_reloaded(config, [ok(-4000, user="alice"), fail(-2000, user="alice")])
+    windows = state["clients"]["stale_windows"]
+    assert windows["203.0.113.5"][1] == 1
+    windows["203.0.113.5"][1] = -10  # the stale failure's count, damaged
+    tracker = Tracker(config)
+    tracker.load_state(state)
+    tracker.feed([fail(0, user="mallory", count=3)])
+    assert [b.address for b in tracker.take_new_bans()] == ["203.0.113.5"]
