@@ -410,7 +410,10 @@ def _load_windows(saved: Any) -> dict[str, list]:
         try:
             if not isinstance(window, list) or len(window) % 2:
                 continue
-            out[key] = [_number(x) for x in window]
+            numbers = [_number(x) for x in window]
+            if min(numbers[1::2], default=1) < 1:  # a count below 1 (the tracker's windows rely on it)
+                continue
+            out[key] = numbers
         except ValueError:
             continue
     return out

@@ -86,7 +86,9 @@ class AddressRecord:
         rec.last = last
         rec.failures = int(data[_FAILURES])
         window = data[_WINDOW]  # [time, count, ...]: counts stay integers ("5 failures", never "5.0")
-        rec.window = [v for t, c in zip(window[0::2], window[1::2]) for v in (float(t), int(c))]
+        # each entry weighs >= 1 (the tracker's _keep and _least rely on it): a damaged count is no failure
+        pairs = [(float(t), int(c)) for t, c in zip(window[0::2], window[1::2])]
+        rec.window = [v for t, c in pairs if c >= 1 for v in (t, c)]
         rec.services = services_of(data[_SERVICES])
         rec.users = tuple(dict.fromkeys(data[_USERS]))
         rec.bans = int(data[_BANS])
