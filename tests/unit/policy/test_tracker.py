@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from mail_bruteforce_guard.errors import ConfigError
 from mail_bruteforce_guard.parser.events import AUTH_FAILURE, AUTH_SUCCESS, Event
 from mail_bruteforce_guard.policy.config import PolicyConfig
-from mail_bruteforce_guard.policy.tracker import Tracker
+from mail_bruteforce_guard.policy.tracker import SAVED_FIELDS, Tracker
 
 T0 = 1_790_000_000.0  # 2026-09-21
 
@@ -434,3 +434,20 @@ def test_a_damaged_count_in_a_saved_stale_window_hides_no_attack():
     tracker.load_state(state)
     tracker.feed([fail(0, user="mallory", count=3)])
     assert [b.address for b in tracker.take_new_bans()] == ["203.0.113.5"]
+
+
+@pytest.mark.parametrize("field", ["window", "failures", "flags", "bans"])
+def test_a_saved_record_with_an_infinite_count_is_dropped_not_raised(field):
+    """state.json is read with json.loads, which takes ``Infinity``: a record whose integer field holds it is
+    damaged, dropped as the others are (int() raises OverflowError on it, not ValueError)."""
+    config = PolicyConfig(maxretry=4, findtime=60)
+    state = _saved_then_reloaded(config, [fail(-10)])
+    row = state["records"]["203.0.113.5"]
+    if field == "window":
+        row[SAVED_FIELDS.index("window")][1] = float("inf")
+    else:
+        row[SAVED_FIELDS.index(field)] = float("inf")
+    tracker = Tracker(config)
+    tracker.load_state(json.loads(json.dumps(state)))
+    tracker.feed([fail(0)])
+    assert offender(tracker, everything=True).failures == 1
