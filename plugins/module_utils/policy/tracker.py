@@ -266,7 +266,7 @@ class Tracker:
             if raw is not None:
                 try:
                     rec = AddressRecord.from_list(raw)
-                except (TypeError, ValueError, IndexError):
+                except (TypeError, ValueError, IndexError, OverflowError):  # (int() of a saved Infinity)
                     return None  # a damaged saved record is dropped
                 rec.flags = self._flags(key)  # the ignore/protected lists may have changed
                 self.records[key] = rec
