@@ -138,10 +138,18 @@ def run_inside(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--addresses", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=3, help="scans from an empty state (the best counts)")
+    parser.add_argument("--runs", type=_positive, default=3, help="scans, the best counts")
     parser.add_argument("--scan-budget", type=float, default=5.0)
     parser.add_argument("--restore-budget", type=float, default=2.0)
     parser.add_argument("--rss-budget", type=float, default=150.0)
