@@ -8,15 +8,14 @@
 #                                                                  as the 1,000 x 1,000 of make bench
 set -euo pipefail
 [ $# -eq 1 ] || [ $# -eq 4 ] || { echo "usage: $0 COMMIT [HOSTS OFFENDERS POOL]" >&2; exit 2; }
-command -v valgrind >/dev/null || { echo "$0: valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
+# shellcheck source=scripts/library-at.sh
+. "$(dirname "$0")/library-at.sh"
 commit=$1
 hosts=${2:-1000} offenders=${3:-300} pool=${4:-6000}
 top=$(git rev-parse --show-toplevel)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/src"
-git -C "$top" archive "$commit" plugins/module_utils | tar -x -C "$work/src"
-mv "$work/src/plugins/module_utils" "$work/mail_bruteforce_guard"
+library_at "$commit" "$work"
 /usr/bin/python3 -IS -c "import json, sys; sys.path.insert(0, '$top/tests/bench'); from bench_merge import make_reports
 json.dump(make_reports($hosts, $offenders, $pool), open('$work/reports.json', 'w'))"
 code="import gc, json, sys; gc.disable(); sys.path.insert(0, '$work')

@@ -6,15 +6,13 @@
 #   scripts/scan-instructions.sh COMMIT LOG        e.g. a log made by tests/bench/genlog.py --lines 100000
 set -euo pipefail
 [ $# -eq 2 ] || { echo "usage: $0 COMMIT LOG" >&2; exit 2; }
-command -v valgrind >/dev/null || { echo "$0: valgrind is needed (apt-get install valgrind)" >&2; exit 2; }
+# shellcheck source=scripts/library-at.sh
+. "$(dirname "$0")/library-at.sh"
 commit=$1
 log=$(realpath "$2")
-top=$(git rev-parse --show-toplevel)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-mkdir -p "$work/src"
-git -C "$top" archive "$commit" plugins/module_utils | tar -x -C "$work/src"
-mv "$work/src/plugins/module_utils" "$work/mail_bruteforce_guard"
+library_at "$commit" "$work"
 code="import gc, sys; gc.disable(); sys.path.insert(0, '$work'); from mail_bruteforce_guard.detector.cli import main; sys.argv = ['mbg', 'scan', '--from-start', '--dry-run', '--json', '--state', '$work/state', '--log', '$log']; sys.exit(main())"
 valgrind --tool=cachegrind --cache-sim=no --cachegrind-out-file=/dev/null /usr/bin/python3 -IS -c "$code" \
   2>"$work/valgrind.txt" >/dev/null
