@@ -78,7 +78,8 @@ _MAX_USER = 512
 _NO_USER = "(unavailable)"  # Dovecot's word for a username it did not get
 _MAX_ATTEMPTS = 100000  # a login summary counting more attempts is not believed
 _USUAL_FAILURE_WORDS = "(auth failed, "  # what every line DC_LOGIN_FAILED_USUAL_RE reads holds
-# the counts a login summary usually writes, read without int() (which costs as much as a dict lookup, twice)
+# the counts a login summary usually writes, looked up instead of parsed (int() of a short text costs several
+# times a dict lookup on CPython)
 _NUMBERS = {str(n): n for n in range(1000)}
 
 
@@ -241,11 +242,8 @@ def locate_all(  # noqa: PLR0912 - the hot loop of the first stage, its fast pat
 def claimed_daemon(text: str) -> str | None:
     """The daemon whose parser would read ``text`` ("postfix", "dovecot" or "plesk"; None when no parser
     wants it): who a journal entry claims to be, judged as the parser will judge it."""
-    _indexes, located = locate_all((text,))
-    if not located:
-        return None
-    one = located[0]
-    return one.service if one.__class__ is Record else _DAEMON_OF[one[0][0]]
+    _indexes, located = locate_all((text,), usual=False)  # (the header alone: no line is read whole)
+    return _DAEMON_OF[located[0][0][0]] if located else None
 
 
 def parse_located(one: tuple) -> Record | None:
