@@ -2,7 +2,7 @@
 with a peak RSS under 150 MB, and a restore of 100,000 bans (after a reboot emptied the sets) in under 2 s.
 
 Usage: bench_bans.py [--addresses N] [--runs N] [--scan-budget S] [--restore-budget S] [--rss-budget MB]
-                     [--wall]
+                     [--wall] [--f2b-lines N]
 The log holds 5 Dovecot login failures of each address within 4 minutes (default policy: each is banned).
 Every measured step runs as the CLI does, in its own process, inside a throwaway network namespace
 (``unshare --net``: the real ipset, never the host's sets): ``scan`` (read, parse, decide, one ipset batch,
@@ -15,6 +15,12 @@ run is the figure, as ``timeit`` takes its best: on this shared virtual machine 
 same memory-bound scan moves by up to a third from one minute to the next with what its neighbours do (the
 instruction count does not: scripts/scan-instructions.sh), and the best run is the one they disturbed
 least. Every run is printed. Needs root.
+
+The machine's own speed in the same run, for reading the seconds: after each scan, ``fail2ban-regex`` with
+its ``dovecot`` filter reads the first ``--f2b-lines`` lines of the same log (default 100,000; 0: not run),
+on the same interpreter build (bench_scan.fail2ban_python), and the per-line CPU time of its least disturbed
+run is printed next to the scan's (which also decides, applies 100,000 bans and saves the state). A
+reference, not a target: fail2ban-regex only matches lines.
 """
 
 from __future__ import annotations
@@ -22,12 +28,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 
+from bench_scan import Fail2ban
 from netns_bench import add_inside_option, in_host_netns, rerun_in_new_netns
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,11 +63,14 @@ print(json.dumps({"wall": time.perf_counter() - wall, "cpu": time.process_time()
 """
 
 
+LINES_PER_ADDRESS = 5
+
+
 def write_log(path: Path, addresses: int, now: float) -> None:
-    """5 failures of each address, one minute apart, ending a minute before ``now``."""
+    """``LINES_PER_ADDRESS`` failures of each address, one minute apart, ending a minute before ``now``."""
     start = now - 6 * 60
     with path.open("w") as fh:
-        for k in range(5):
+        for k in range(LINES_PER_ADDRESS):
             for i in range(addresses):
                 stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(start + k * 60 + i * 0.0005))
                 ip = f"{100 + i // 62500}.{i // 250 % 250}.{i % 250}.7"
@@ -91,10 +103,13 @@ def run_inside(args: argparse.Namespace) -> int:
         log = Path(tmp, "mail.log")
         write_log(log, args.addresses, time.time())
         key = "wall" if args.wall else "cpu"
+        reference = fail2ban_reference(log, args.f2b_lines, Path(tmp))
         scans = []
         for run in range(args.runs):  # each from nothing: an empty state, an empty namespace (no set yet)
             state = Path(tmp, f"state{run}")
             scans.append(step("scan", log, state, fresh_netns=True))
+            if reference is not None:  # rounds: both see the same minutes of the machine
+                reference.run()
         scan = min(scans, key=lambda figures: figures[key])
         restore = step("restore", log, state, fresh_netns=True)  # the last run's state
     load = os.getloadavg()[0]
@@ -126,6 +141,8 @@ def run_inside(args: argparse.Namespace) -> int:
         )
         if not ok:
             missed.append(name)
+    if reference is not None:
+        print_reference(reference, scan, args.addresses * LINES_PER_ADDRESS, key)
     rss = max(figures["rss_mb"] for figures in scans)  # (of every run: memory is no luck of the neighbours)
     rss_ok = rss <= args.rss_budget
     verdict = "OK" if rss_ok else "MISSED"
@@ -136,6 +153,35 @@ def run_inside(args: argparse.Namespace) -> int:
         print(f"bench_bans: MISSED: {', '.join(missed)}", file=sys.stderr)
         return 1
     return 0
+
+
+def fail2ban_reference(log: Path, lines: int, workdir: Path) -> Fail2ban | None:
+    """fail2ban-regex (dovecot filter) on the first ``lines`` lines of ``log``, run by ``run()``; None when
+    ``lines`` is 0 or fail2ban-regex is not installed (said in one line)."""
+    if lines <= 0:
+        return None
+    if shutil.which("fail2ban-regex") is None:
+        print("bench_bans: fail2ban-regex is not installed: no reference figure (apt-get install fail2ban)")
+        return None
+    part = workdir / f"first-{lines}.log"
+    with log.open("rb") as src, part.open("wb") as dst:
+        dst.writelines(islice(src, lines))
+    return Fail2ban(part, "dovecot", timeout=600.0, slice_lines=lines, workdir=workdir)
+
+
+def print_reference(reference: Fail2ban, scan: dict, log_lines: int, key: str) -> None:
+    """fail2ban-regex's per-line time on the same lines next to the scan's (CPU; wall-clock with --wall)."""
+    f2b = reference.result()  # (its least disturbed run; a failed run ends the bench with its error)
+    pick = (lambda run: run.wall) if key == "wall" else (lambda run: run.cpu)
+    seconds = pick(f2b["run"])
+    theirs, ours = seconds / f2b["lines"], scan[key] / log_lines
+    each = ", ".join(f"{pick(run):.2f}" for run in reference.runs)
+    print(
+        f"  reference, same rounds: fail2ban-regex (dovecot filter, matching only, start-up included) on the"
+        f" first {f2b['lines']:,} lines: runs {each} s ({f2b['matched']:,} matched), the best"
+        f" {theirs * 1e6:.1f} us/line; the scan's best {ours * 1e6:.1f} us/line with every decision, ban and"
+        f" the state saved: {theirs / ours:.1f}x fail2ban-regex's rate"
+    )
 
 
 def _positive(text: str) -> int:
@@ -154,6 +200,9 @@ def main() -> int:
     parser.add_argument("--restore-budget", type=float, default=2.0)
     parser.add_argument("--rss-budget", type=float, default=150.0)
     parser.add_argument("--wall", action="store_true", help="budgets on wall-clock time instead of CPU time")
+    parser.add_argument(
+        "--f2b-lines", type=int, default=100_000, help="lines fail2ban-regex reads as a reference (0: none)"
+    )
     add_inside_option(parser)
     args = parser.parse_args()
     if args.inside_netns is not None:
