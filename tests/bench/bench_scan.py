@@ -155,6 +155,11 @@ def last_time(path: Path) -> datetime:
     return datetime.strptime(f"{year} {line[:15]}", "%Y %b %d %H:%M:%S").replace(tzinfo=timezone.utc)
 
 
+# fail2ban-regex's options here (no per-line listing: its output is the summary alone) and its summary line
+F2B_OPTIONS = ("--print-no-missed", "--print-no-ignored", "-r")
+F2B_SUMMARY_RE = re.compile(r"Lines: (\d+) lines, (\d+) ignored, (\d+) matched")
+
+
 class Fail2ban:
     """fail2ban-regex with one filter, one run per ``run()``; the first run decides the scope: the full file,
     or a slice of the log when the full file takes longer than ``timeout``."""
@@ -163,7 +168,7 @@ class Fail2ban:
         exe = shutil.which("fail2ban-regex")
         if exe is None:
             raise SystemExit("bench_scan: fail2ban-regex is not installed (apt-get install fail2ban)")
-        self.args = [exe, "--print-no-missed", "--print-no-ignored", "-r"]
+        self.args = [exe, *F2B_OPTIONS]
         self.log, self.filt, self.timeout = log, filt, timeout
         self.slice_lines, self.workdir = slice_lines, workdir
         self.target: Path | None = None
@@ -195,7 +200,7 @@ class Fail2ban:
                 f"bench_scan: fail2ban-regex {self.filt} failed ({first.code}): {first.err.strip()[:300]}"
             )
         run = best(runs)
-        match = re.search(r"Lines: (\d+) lines, (\d+) ignored, (\d+) matched", run.out)
+        match = F2B_SUMMARY_RE.search(run.out)
         if not match:
             raise SystemExit(f"bench_scan: cannot read fail2ban-regex output for {self.filt}")
         return {
