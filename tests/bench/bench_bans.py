@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from itertools import islice
+from operator import attrgetter
 from pathlib import Path
 from typing import Callable
 
@@ -214,7 +215,7 @@ class Reference:
             print(f"  reference: fail2ban-regex failed ({self.failure}): no figure after that")
         if self.start_up is None or not self.runs:
             return
-        pick = (lambda run: run.wall) if key == "wall" else (lambda run: run.cpu)
+        pick = attrgetter(key)  # ("wall" or "cpu": a Run's fields too)
         base = pick(self.start_up)
         rounds = []
         for run, scan in zip(self.runs, scans):
